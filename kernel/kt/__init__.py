@@ -1,0 +1,176 @@
+"""KT Terrarium's kernel: the public API for building agents and writing plugins.
+
+``import kt`` is cheap: names are imported on first use (``kt.Agent`` loads the runtime and
+trio; ``kt.hookimpl`` loads pluggy), so command-line tools and plugins that only need a few
+names do not pay for the rest.
+
+The surface, by purpose:
+
+* Build and run: :class:`Agent`, :class:`TurnResult`, :class:`ToolCallRecord`, :class:`Kernel`,
+  :func:`run_sync`, :class:`Portal`, :mod:`kt.compose`.
+* Tools: :func:`tool`, :class:`ToolSpec`, :class:`ToolResult`, :class:`ToolContext`.
+* Models: :class:`LLM`, :class:`LLMRequest`, :class:`LLMResult`, :class:`Message`,
+  :class:`ToolCall`, :class:`Usage`, chunk types, :class:`LLMBackendSpec`, :class:`LLMProfile`.
+* Plugins: :data:`hookimpl`, :class:`TurnContext`, :class:`StashKey`, the ``*Spec`` classes.
+* Errors: :mod:`kt.errors` (every class is also a top-level name). Events: :mod:`kt.events`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    # runtime
+    "Agent": "kt.agent",
+    "TurnStream": "kt.agent",
+    "Kernel": "kt.kernel",
+    "PluginInfo": "kt.kernel",
+    "TurnResult": "kt.results",
+    "ToolCallRecord": "kt.results",
+    "TurnContext": "kt.context",
+    "Stash": "kt.stash",
+    "StashKey": "kt.stash",
+    "run_sync": "kt.portal",
+    "Portal": "kt.portal",
+    # tools
+    "tool": "kt.tools",
+    "ToolSpec": "kt.tools",
+    "ToolResult": "kt.tools",
+    "ToolContext": "kt.tools",
+    # models
+    "LLM": "kt.llm",
+    "LLMRequest": "kt.llm",
+    "LLMResult": "kt.llm",
+    "LLMDone": "kt.llm",
+    "LLMBackendSpec": "kt.llm",
+    "LLMProfile": "kt.llm",
+    "Message": "kt.llm",
+    "ContentPart": "kt.llm",
+    "TextChunk": "kt.llm",
+    "ToolCall": "kt.llm",
+    "ToolSchema": "kt.llm",
+    "Usage": "kt.llm",
+    "USE_CONFIG": "kt.llm",
+    # formats and module specs
+    "ToolFormat": "kt.formats",
+    "ToolFormatSpec": "kt.formats",
+    "StreamParser": "kt.formats",
+    "SubAgentSpec": "kt.specs",
+    "TriggerSpec": "kt.specs",
+    "InputSpec": "kt.specs",
+    "OutputSpec": "kt.specs",
+    "ControllerSpec": "kt.specs",
+    "SessionStoreSpec": "kt.specs",
+    "TransportSpec": "kt.specs",
+    "PromptSection": "kt.specs",
+    # config
+    "CreatureConfig": "kt.config",
+    "load_creature_config": "kt.config",
+    # plugins
+    "hookimpl": "kt.plugins",
+}
+
+_ERRORS = (
+    "KTError",
+    "ConfigError",
+    "ConfigNotFoundError",
+    "ConfigValidationError",
+    "InterpolationError",
+    "UnknownNameError",
+    "ModuleLoadError",
+    "AgentStateError",
+    "AgentNotStartedError",
+    "AgentStoppedError",
+    "ToolError",
+    "ToolNotFoundError",
+    "ToolArgumentError",
+    "ToolExecutionError",
+    "ToolTimeoutError",
+    "ToolBlockedError",
+    "LLMError",
+    "LLMConnectionError",
+    "LLMTimeoutError",
+    "LLMRateLimitError",
+    "LLMContextOverflowError",
+    "LLMAuthError",
+    "LLMBadRequestError",
+    "LLMResponseError",
+    "LLMNotConfiguredError",
+    "ScriptExhaustedError",
+    "BudgetExceededError",
+    "TurnError",
+    "TurnCancelledError",
+    "TurnInterruptedError",
+    "TurnTimeoutError",
+    "SubAgentError",
+    "SubAgentNotFoundError",
+    "SubAgentDepthError",
+    "ComposeError",
+    "PluginError",
+    "PluginBlockError",
+    "PluginLoadError",
+    "RegistryClashError",
+)
+_LAZY.update(dict.fromkeys(_ERRORS, "kt.errors"))
+
+_SUBMODULES = ("compose", "errors", "events", "testing", "history", "hookspecs", "config")
+
+__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kt.{name}")
+    raise AttributeError(f"module 'kt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
+    from kt import compose, config, errors, events, history, hookspecs, testing  # noqa: F401
+    from kt.agent import Agent, TurnStream  # noqa: F401
+    from kt.config import CreatureConfig, load_creature_config  # noqa: F401
+    from kt.context import TurnContext  # noqa: F401
+    from kt.errors import *  # noqa: F403
+    from kt.formats import StreamParser, ToolFormat, ToolFormatSpec  # noqa: F401
+    from kt.kernel import Kernel, PluginInfo  # noqa: F401
+    from kt.llm import (  # noqa: F401
+        LLM,
+        USE_CONFIG,
+        ContentPart,
+        LLMBackendSpec,
+        LLMDone,
+        LLMProfile,
+        LLMRequest,
+        LLMResult,
+        Message,
+        TextChunk,
+        ToolCall,
+        ToolSchema,
+        Usage,
+    )
+    from kt.plugins import hookimpl  # noqa: F401
+    from kt.portal import Portal, run_sync  # noqa: F401
+    from kt.results import ToolCallRecord, TurnResult  # noqa: F401
+    from kt.specs import (  # noqa: F401
+        ControllerSpec,
+        InputSpec,
+        OutputSpec,
+        PromptSection,
+        SessionStoreSpec,
+        SubAgentSpec,
+        TransportSpec,
+        TriggerSpec,
+    )
+    from kt.stash import Stash, StashKey  # noqa: F401
+    from kt.tools import ToolContext, ToolResult, ToolSpec, tool  # noqa: F401

@@ -1,0 +1,34 @@
+"""The kernel's own plugin, always registered: the ``native`` format and the ``scripted`` backend.
+
+The scripted backend lets the command line and subprocess tests run creatures with no network:
+``--llm scripted:replies.toml`` plays the replies listed in the file (see
+:func:`kt.testing.load_script` for the file format).
+"""
+
+from __future__ import annotations
+
+from kt.formats import NATIVE, ToolFormatSpec
+from kt.llm import LLM, LLMBackendSpec, LLMProfile
+from kt.plugins import hookimpl
+
+
+def _scripted(profile: LLMProfile) -> LLM:
+    from kt.testing import ScriptedLLM, load_script
+
+    return ScriptedLLM(load_script(profile.model), exhausted="raise")
+
+
+@hookimpl
+def kt_tool_formats() -> list[ToolFormatSpec]:
+    return [ToolFormatSpec("native", lambda: NATIVE, "the provider's own function calling")]
+
+
+@hookimpl
+def kt_llm_backends() -> list[LLMBackendSpec]:
+    return [
+        LLMBackendSpec(
+            "scripted",
+            _scripted,
+            "plays replies from a TOML or JSON file: --llm scripted:FILE (offline demos, tests)",
+        )
+    ]

@@ -1,0 +1,672 @@
+"""``Agent``: one running creature, and the public way to build and drive it.
+
+An agent owns a trio nursery (entered with ``async with agent``) in which one consumer task
+runs turns one at a time, in the order they were asked for: ``run`` calls, background-job
+completions and trigger firings share one FIFO queue, so turns never interleave and need no
+locks. Background tools and triggers run in the same nursery and re-enter through that queue.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+
+from kt import assembly
+from kt.config import CreatureConfig, load_creature_config
+from kt.context import TurnContext
+from kt.controller import TurnRequest, run_turn
+from kt.errors import AgentNotStartedError, AgentStoppedError, ConfigValidationError
+from kt.events import (
+    CreatureStarted,
+    CreatureStopped,
+    ErrorOccurred,
+    Event,
+    HistoryReplaced,
+    MessageAppended,
+    TurnCompleted,
+)
+from kt.executor import BACKGROUND_ARG, run_tool
+from kt.formats import ToolFormat
+from kt.history import merge_user_content
+from kt.kernel import Kernel
+from kt.llm import LLM, ContentPart, LLMRequest, Message, ToolCall, ToolSchema, Usage
+from kt.plugins import HookRunner, new_plugin_manager, plugin_name
+from kt.results import TurnResult
+from kt.specs import PromptSection
+from kt.stash import Stash
+from kt.tools import ToolSpec
+
+__all__ = ["Agent", "TurnStream"]
+
+ConfigSource = CreatureConfig | Mapping[str, Any] | str | os.PathLike[str]
+UserInput = str | Sequence[ContentPart]
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and (math.isnan(timeout) or timeout < 0):
+        raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
+
+
+class Agent:
+    """A creature: its model, tools, plugins, history and the loop that runs its turns.
+
+    Build one with :meth:`build`, enter it with ``async with``, then call :meth:`run` or
+    :meth:`run_stream`. Constructing ``Agent`` directly is internal.
+    """
+
+    def __init__(
+        self,
+        *,
+        config: CreatureConfig,
+        kernel: Kernel,
+        llm: LLM,
+        llm_name: str,
+        tools: dict[str, ToolSpec],
+        tool_format: ToolFormat,
+        plugins: Sequence[tuple[str, Any]],
+        working_dir: Path,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.kernel = kernel
+        self.llm = llm
+        self.llm_name = llm_name
+        self.tools = tools
+        self.tool_format = tool_format
+        self.working_dir = working_dir
+        self.stash = Stash()
+        self.history: list[Message] = []
+        self.usage = Usage()
+        self.turn_index = 0
+        self.current_turn: TurnRequest | None = None
+        self.system_prompt = ""
+        self.unsafe_lock = trio.Lock()
+        self._plugin_options = {e.name: dict(e.options) for e in config.plugins}
+        self._creature_pm = new_plugin_manager()
+        for name, plugin in plugins:
+            self._creature_pm.register(plugin, name=name)
+        self.runner = HookRunner([kernel.pm, self._creature_pm], on_error=self._hook_failed)
+        self._state = "built"
+        self._nursery: trio.Nursery | None = None
+        self._nursery_cm: Any = None
+        self._queue_send: trio.MemorySendChannel[TurnRequest] | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._subscribers: list[trio.MemorySendChannel[Event]] = []
+        self._tool_schemas: tuple[ToolSchema, ...] = ()
+        self.body_args: dict[str, str] = {}
+        self._system_message: Message | None = None
+
+    # -- Building ------------------------------------------------------------------------------
+
+    @classmethod
+    async def build(
+        cls,
+        config: ConfigSource,
+        *,
+        llm: LLM | None = None,
+        tools: Sequence[Any] = (),
+        plugins: Sequence[Any] = (),
+        pwd: str | os.PathLike[str] | None = None,
+        kernel: Kernel | None = None,
+        llm_selector: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Agent:
+        """Build a creature from a config, resolving everything it names now.
+
+        Args:
+            config: A creature folder or file (``creature.toml`` / ``config.yaml``), an
+                ``@pack/path`` reference, a plain dict, or a loaded ``CreatureConfig``.
+            llm: A model instance (anything with ``stream(request)``); takes precedence over
+                the config, so no key or network is needed.
+            tools: Extra tools: ``@kt.tool`` functions, plain functions or ``ToolSpec``.
+            plugins: Extra plugin objects for this creature only (like ``[[plugins]]``).
+            pwd: The working directory tools resolve paths against (default: the process's
+                current directory when the agent is built); never changes the process's.
+            kernel: The plugin set to use (default: ``kt.Kernel()``, every installed plugin).
+            llm_selector: A ``BACKEND/MODEL`` selector overriding the config (``--llm``).
+            env: Variables for ``${VAR}`` interpolation (default ``os.environ``).
+
+        Returns:
+            The agent, not yet started: use ``async with agent``.
+
+        Raises:
+            ConfigError: the config is missing, invalid, or names something unknown (the
+                message names the key path and the file).
+            ModuleLoadError: a custom tool or plugin cannot be imported.
+            LLMNotConfiguredError: no ``llm=`` and nothing in the config selects a model.
+        """
+        kernel = kernel if kernel is not None else Kernel()
+        if isinstance(config, CreatureConfig):
+            creature_config = config
+        else:
+            creature_config = load_creature_config(
+                config,
+                base_dir=pwd if isinstance(config, Mapping) else None,
+                env=env,
+                resolve_ref=kernel.resolve_ref,
+            )
+        tool_specs = assembly.resolve_tools(creature_config, kernel, tools)
+        creature_plugins = assembly.resolve_plugins(creature_config, kernel)
+        creature_plugins += [(plugin_name(p), p) for p in plugins]
+        tool_format = assembly.resolve_format(creature_config, kernel)
+        if llm is not None:
+            model, llm_name = llm, type(llm).__name__
+        else:
+            model, llm_name = assembly.resolve_llm(creature_config, kernel, selector=llm_selector)
+        agent = cls(
+            config=creature_config,
+            kernel=kernel,
+            llm=model,
+            llm_name=llm_name,
+            tools=tool_specs,
+            tool_format=tool_format,
+            plugins=creature_plugins,
+            working_dir=Path(pwd).resolve() if pwd is not None else Path.cwd(),
+        )
+        agent._add_subagents()
+        return agent
+
+    def _add_subagents(self) -> None:
+        file = str(self.config.files[-1]) if self.config.files else None
+        for i, entry in enumerate(self.config.subagents):
+            spec = self.kernel.subagents.get(entry.name)
+            if spec is None:
+                from kt.errors import UnknownNameError
+
+                raise UnknownNameError(
+                    f"unknown sub-agent '{entry.name}'."
+                    f"{assembly._did_you_mean(entry.name, self.kernel.subagents)} Sub-agents "
+                    "come from plugins such as kt_subagents.",
+                    path=f"subagents[{i}].name",
+                    file=file,
+                )
+            tool_spec = spec.factory(entry, self)
+            if tool_spec.name in self.tools:
+                raise ConfigValidationError(
+                    f"sub-agent '{tool_spec.name}' has the same name as a tool",
+                    path=f"subagents[{i}].name",
+                    file=file,
+                )
+            self.tools[tool_spec.name] = tool_spec
+
+    # -- Lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the agent is started and not stopped."""
+        return self._state == "running"
+
+    async def start(self) -> None:
+        """Start the agent: assemble the prompt, start triggers and outputs, accept turns.
+
+        Prefer ``async with agent``. Idempotent while running. The agent's tasks live in a
+        nursery entered here, so :meth:`stop` must be called from the same task.
+
+        Raises:
+            AgentStoppedError: the agent was stopped; build a new one.
+        """
+        if self._state == "running":
+            return
+        if self._state == "stopped":
+            raise AgentStoppedError(f"agent '{self.name}' was stopped; build a new one")
+        self._token = trio.lowlevel.current_trio_token()
+        self._nursery_cm = trio.open_nursery()
+        self._nursery = await self._nursery_cm.__aenter__()
+        self._state = "running"
+        try:
+            self._queue_send, queue_recv = trio.open_memory_channel[TurnRequest](math.inf)
+            self._prepare_tools()
+            self.system_prompt = await self._assemble_prompt()
+            self._system_message = Message("system", self.system_prompt)
+            await self.emit(
+                CreatureStarted(
+                    config=_config_summary(self.config),
+                    plugins=tuple(self.kernel.plugin_names) + tuple(self._creature_pm_names()),
+                    tools=tuple(self.tools),
+                    model=self.llm_name,
+                )
+            )
+            await self.runner.notify("kt_creature_started", creature=self)
+            self._nursery.start_soon(self._consume, queue_recv)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop the agent: cancel running turns, background jobs and triggers; idempotent.
+
+        A running turn ends with status ``cancelled`` (its ``TurnCompleted`` is still
+        published); ``kt_creature_stopped`` runs shielded with a deadline.
+        """
+        if self._state != "running":
+            self._state = "stopped"
+            return
+        self._state = "stopping"
+        assert self._nursery is not None and self._queue_send is not None
+        self._queue_send.close()
+        self._nursery.cancel_scope.cancel()
+        try:
+            await self._nursery_cm.__aexit__(None, None, None)
+        finally:
+            self._state = "stopped"
+            with trio.move_on_after(5, shield=True):
+                await self.runner.notify("kt_creature_stopped", creature=self)
+                await self.emit(CreatureStopped())
+            for channel in self._subscribers:
+                channel.close()
+
+    async def __aenter__(self) -> Agent:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def _creature_pm_names(self) -> list[str]:
+        return [name for name, _ in self._creature_pm.list_name_plugin()]
+
+    # -- Driving turns -------------------------------------------------------------------------
+
+    def _check_running(self) -> None:
+        if self._state == "built":
+            raise AgentNotStartedError(
+                f"agent '{self.name}' is not started; use `async with agent:` first"
+            )
+        if self._state != "running":
+            raise AgentStoppedError(f"agent '{self.name}' was stopped; build a new one")
+
+    def run_stream(
+        self,
+        input: UserInput,
+        *,
+        timeout: float | None = None,
+        max_iterations: int | None = None,
+    ) -> TurnStream:
+        """Run one turn for *input*, yielding its events as they happen.
+
+        The last event is always exactly one :class:`kt.events.TurnCompleted` carrying the
+        :class:`TurnResult` (the same one :meth:`run` returns). History-record events
+        (``MessageAppended``) are left out; ``agent.subscribe()`` sees everything.
+
+        Leaving the iteration early (``break``, an exception, the caller's scope being
+        cancelled) cancels the turn: it ends with status ``cancelled`` and repaired history.
+        Use ``async with agent.run_stream(...) as events:`` to make that happen at once.
+
+        Args:
+            input: The user message (text, or a list of ``ContentPart``).
+            timeout: See :meth:`run`.
+            max_iterations: See :meth:`run`.
+
+        Raises:
+            AgentNotStartedError: before ``async with agent``.
+            AgentStoppedError: after the agent stopped.
+            ValueError: for a negative or NaN *timeout*, or *max_iterations* < 1.
+        """
+        self._check_running()
+        _check_timeout(timeout)
+        if max_iterations is not None and max_iterations < 1:
+            raise ValueError(f"max_iterations must be at least 1, not {max_iterations}")
+        return TurnStream(self, _normalise_input(input), timeout, max_iterations)
+
+    async def run(
+        self,
+        input: UserInput,
+        *,
+        timeout: float | None = None,
+        max_iterations: int | None = None,
+    ) -> TurnResult:
+        """Run one turn for *input* and return what happened.
+
+        A turn alternates model calls and tool rounds until the model answers without asking
+        for a tool. A second ``run`` on the same agent waits for the first (FIFO); turns never
+        interleave.
+
+        The turn has its own cancel scope and can end early in three ways; each leaves the
+        history valid (every tool call has exactly one result; a partial reply is kept and
+        marked ``interrupted``) and the agent ready for the next call:
+
+        * *timeout* expires: the model stream and the turn's running tools are cancelled at
+          their next checkpoint; ``status == "timeout"``, nothing is raised. A tool cancelled
+          partway may or may not have acted; its record says ``cancelled``.
+        * :meth:`interrupt` is called, from any task or thread: the same,
+          ``status == "interrupted"``. Background jobs keep running.
+        * The *caller's* scope is cancelled: the turn is cancelled and cleaned up, and
+          ``trio.Cancelled`` propagates out of this call. Its ``TurnCompleted`` (status
+          ``cancelled``) is still published.
+
+        Args:
+            input: The user message.
+            timeout: Wall-clock limit in seconds, counted from when the turn starts, not from
+                when it was queued. ``None``: no limit of its own.
+            max_iterations: At most this many model calls in this turn (default: the config's
+                ``max_iterations``, 50). Tools asked for in the last allowed call still run and
+                their results are recorded; then the turn ends with ``max_iterations``.
+
+        Returns:
+            TurnResult: status, final text, tool calls in call order, usage. Model and tool
+            failures are reported here, never raised.
+
+        Raises:
+            AgentNotStartedError: before ``async with agent``.
+            AgentStoppedError: the agent stopped (before or during the turn).
+            ValueError: if *timeout* is negative or NaN.
+        """
+        async with self.run_stream(input, timeout=timeout, max_iterations=max_iterations) as s:
+            async for event in s:
+                if isinstance(event, TurnCompleted):
+                    return event.result
+        raise AgentStoppedError(f"agent '{self.name}' stopped before the turn ended")
+
+    def interrupt(self) -> None:
+        """Interrupt the running turn, if any; callable from any task or thread.
+
+        Returns at once. The turn ends with status ``interrupted`` at its next checkpoint;
+        queued turns and background jobs are not affected.
+        """
+        token = self._token
+        if token is None or self._state != "running":
+            return
+
+        def now() -> None:
+            if self.current_turn is not None:
+                self.current_turn.cancel(interrupt=True)
+
+        try:
+            in_loop = trio.lowlevel.current_trio_token() is token
+        except RuntimeError:
+            in_loop = False
+        if in_loop:
+            now()
+        else:
+            try:
+                token.run_sync_soon(now)
+            except trio.RunFinishedError:
+                pass
+
+    def inject(self, input: UserInput, *, source: str = "trigger") -> None:
+        """Queue a turn for *input* that nobody awaits (triggers, channels, background jobs).
+
+        Its events reach ``kt_event``, outputs and :meth:`subscribe` readers. Call from the
+        agent's trio thread; from other threads use ``trio.from_thread.run_sync``.
+        """
+        self._check_running()
+        assert self._queue_send is not None
+        self._queue_send.send_nowait(TurnRequest(_normalise_input(input), source=source))
+
+    def subscribe(self) -> trio.MemoryReceiveChannel[Event]:
+        """A channel receiving every event of this agent from now on, until it stops.
+
+        Close the returned channel when done; events are buffered without limit meanwhile.
+        """
+        send, recv = trio.open_memory_channel[Event](math.inf)
+        self._subscribers.append(send)
+        return recv
+
+    async def _consume(self, queue: trio.MemoryReceiveChannel[TurnRequest]) -> None:
+        async with queue:
+            async for request in queue:
+                if request.cancel_requested and request.deliver is None:
+                    continue
+                await run_turn(self, request)
+
+    def _submit(self, request: TurnRequest) -> None:
+        self._check_running()
+        assert self._queue_send is not None
+        self._queue_send.send_nowait(request)
+
+    # -- Background jobs -----------------------------------------------------------------------
+
+    def start_background_call(self, spec: ToolSpec, call: ToolCall, ctx: TurnContext) -> None:
+        """Run *call* in the agent's nursery; its result re-enters as a new turn."""
+        assert self._nursery is not None
+
+        async def job() -> None:
+            from kt.events import ToolCallCompleted
+            from kt.executor import result_message_text
+            from kt.results import ToolCallRecord
+
+            started = trio.current_time()
+            result = await run_tool(self, spec, call, ctx)
+            status = "ok" if result.ok else "error"
+            output = result.output if isinstance(result.output, str) else ""
+            record = ToolCallRecord(
+                id=call.id, name=call.name, args=call.args, status=status,
+                output=output, error=result.error, background=True,
+            )
+            await self.emit(
+                ToolCallCompleted(
+                    call_id=call.id, name=call.name, status=status, output=output,
+                    error=result.error, duration=trio.current_time() - started, background=True,
+                ),
+                turn_index=ctx.turn_index,
+            )
+            if self._state == "running":
+                text = result_message_text(record)
+                self.inject(
+                    f"[Background job {call.id} ({call.name}) finished]\n{text}",
+                    source="tool_complete",
+                )
+
+        self._nursery.start_soon(job)
+
+    # -- History -------------------------------------------------------------------------------
+
+    async def append(self, message: Message, *, turn_index: int | None = None) -> None:
+        """Append *message* to the history and publish ``MessageAppended``."""
+        self.history.append(message)
+        await self.emit(MessageAppended(message=message), turn_index=turn_index)
+
+    async def merge_into_last_user(self, content: str | tuple[ContentPart, ...]) -> None:
+        """Merge *content* into the trailing user message (after a failed turn)."""
+        last = self.history[-1]
+        self.history[-1] = attrs.evolve(last, content=merge_user_content(last.content, content))
+        await self.emit(HistoryReplaced(messages=tuple(self.history), reason="merge_user_input"))
+
+    async def replace_history(self, messages: Sequence[Message], *, reason: str) -> None:
+        """Replace the whole history (compaction, edits) and publish ``HistoryReplaced``."""
+        self.history = list(messages)
+        await self.emit(HistoryReplaced(messages=tuple(self.history), reason=reason))
+
+    async def clear_history(self, *, reason: str = "clear") -> None:
+        """Drop every message (the system prompt is kept: it is not part of the history)."""
+        await self.replace_history([], reason=reason)
+
+    # -- Requests and prompt -------------------------------------------------------------------
+
+    def build_request(self) -> LLMRequest:
+        """The request for the next model call: system prompt + history (+ tools if native)."""
+        history = self.history
+        limit = self.config.controller.max_messages
+        if limit and len(history) > limit:
+            history = _trim(history, limit)
+        system = (self._system_message,) if self._system_message else ()
+        return LLMRequest(
+            messages=(*system, *history),
+            tools=self._tool_schemas if self.tool_format.native else (),
+            options=assembly.request_options(self.config),
+            model=self.config.controller.model,
+        )
+
+    def _prepare_tools(self) -> None:
+        schemas = []
+        self.body_args = {}
+        for spec in self.tools.values():
+            params = dict(spec.parameters)
+            if not spec.background and BACKGROUND_ARG not in params.get("properties", {}):
+                params["properties"] = {
+                    **params.get("properties", {}),
+                    BACKGROUND_ARG: {
+                        "type": "boolean",
+                        "description": "Run without waiting; the result arrives later.",
+                    },
+                }
+            schemas.append(ToolSchema(spec.name, spec.description, params))
+            self.body_args[spec.name] = spec.body_arg or _default_body_arg(spec)
+        self._tool_schemas = tuple(schemas)
+
+    async def _assemble_prompt(self) -> str:
+        sections = [PromptSection("base", self.config.system_prompt, 0)]
+        specs = list(self.tools.values())
+        if not self.tool_format.native and specs:
+            sections.append(PromptSection("tools.format", self.tool_format.prompt_section(specs), 50))
+        for spec in specs:
+            if spec.guidance:
+                sections.append(PromptSection(f"tools.guidance.{spec.name}", spec.guidance, 100))
+        sections += await self.runner.collect("kt_prompt_sections", creature=self)
+        sections.sort(key=lambda s: (s.order, s.key))
+        return "\n\n".join(s.text.strip() for s in sections if s.text and s.text.strip())
+
+    def plugin_options(self, name: str) -> Mapping[str, Any]:
+        """Options of the creature's ``[[plugins]]`` entry *name* (``{}`` when absent)."""
+        return self._plugin_options.get(name, {})
+
+    # -- Events --------------------------------------------------------------------------------
+
+    async def emit(self, event: Event, *, turn_index: int | None = None) -> None:
+        """Publish *event*: ``kt_event`` hooks first (durability), then readers and outputs."""
+        event = attrs.evolve(
+            event,
+            creature=self.name,
+            turn_index=self.turn_index if turn_index is None else turn_index,
+        )
+        if self.runner.has("kt_event"):
+            await self.runner.notify("kt_event", event=event, creature=self)
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
+        turn = self.current_turn
+        if (
+            turn is not None
+            and turn.deliver is not None
+            and event.turn_index == turn.turn_index
+            and not isinstance(event, MessageAppended)
+        ):
+            turn.deliver(event)
+        for channel in list(self._subscribers):
+            try:
+                channel.send_nowait(event)
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                self._subscribers.remove(channel)
+
+    async def _hook_failed(self, hook: str, plugin: str, exc: BaseException) -> None:
+        event = ErrorOccurred(
+            message=f"plugin '{plugin}' failed in {hook}: {type(exc).__name__}: {exc}",
+            error_type=type(exc).__name__,
+            source=f"plugin:{plugin}:{hook}",
+        )
+        event = attrs.evolve(event, creature=self.name, turn_index=self.turn_index)
+        if hook != "kt_event":  # never feed a failing observer its own failure
+            await self.runner.notify("kt_event", event=event, creature=self)
+        self._deliver(event)
+
+
+class TurnStream:
+    """The events of one turn, as ``Agent.run_stream`` returns them.
+
+    An async iterator and an async context manager. Leaving the ``async with`` block (or
+    dropping the stream) before ``TurnCompleted`` cancels the turn.
+    """
+
+    def __init__(
+        self, agent: Agent, input: str | tuple[ContentPart, ...], timeout: float | None,
+        max_iterations: int | None,
+    ) -> None:
+        self._agent = agent
+        self._send, self._recv = trio.open_memory_channel[Event](math.inf)
+        self._done = False
+        self.request = TurnRequest(
+            input, timeout=timeout, max_iterations=max_iterations, deliver=self._deliver
+        )
+        agent._submit(self.request)
+
+    def _deliver(self, event: Event) -> None:
+        try:
+            self._send.send_nowait(event)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the reader left; the turn is being cancelled
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            event = await self._recv.receive()
+        except trio.Cancelled:
+            self._abandon()
+            raise
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            self._done = True
+            raise StopAsyncIteration from None
+        if isinstance(event, TurnCompleted):
+            self._done = True
+        return event
+
+    async def __aenter__(self) -> TurnStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._abandon()
+
+    async def aclose(self) -> None:
+        """Stop reading; cancels the turn if it has not completed."""
+        self._abandon()
+
+    def _abandon(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._recv.close()
+        request = self.request
+        token = self._agent._token
+        if token is None:
+            return
+        try:
+            token.run_sync_soon(request.cancel)
+        except trio.RunFinishedError:
+            pass
+
+    def __del__(self) -> None:
+        if not self._done:
+            self._abandon()
+
+
+def _normalise_input(input: UserInput) -> str | tuple[ContentPart, ...]:
+    if isinstance(input, str):
+        return input
+    parts = tuple(input)
+    if not all(isinstance(p, ContentPart) for p in parts):
+        raise TypeError("input must be a str or a sequence of kt.ContentPart")
+    return parts
+
+
+def _default_body_arg(spec: ToolSpec) -> str:
+    props = spec.parameters.get("properties", {})
+    required = [n for n in spec.parameters.get("required", []) if props.get(n, {}).get("type") == "string"]
+    return required[0] if len(required) == 1 else "content"
+
+
+def _trim(history: list[Message], limit: int) -> list[Message]:
+    """The newest *limit* messages, starting at a user message so no tool pair is cut."""
+    start = len(history) - limit
+    while start < len(history) and history[start].role != "user":
+        start += 1
+    return history[start:]
+
+
+def _config_summary(config: CreatureConfig) -> dict[str, Any]:
+    return {
+        "name": config.name,
+        "folder": str(config.folder) if config.folder else None,
+        "tool_format": config.controller.tool_format,
+        "tools": [t.name for t in config.tools],
+        "subagents": [s.name for s in config.subagents],
+        "plugins": [p.name for p in config.plugins],
+    }

@@ -1,0 +1,272 @@
+"""Build-time resolution: turn a creature config into tools, plugins, a format and a model.
+
+Everything a config names is resolved here, when the agent is built, so a typo fails at once
+with the key path instead of surfacing in the middle of a turn.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from kt.config import CreatureConfig, PluginEntry, ToolEntry
+from kt.errors import (
+    ConfigValidationError,
+    LLMNotConfiguredError,
+    ModuleLoadError,
+    PluginLoadError,
+    UnknownNameError,
+)
+from kt.formats import NATIVE, ToolFormat
+from kt.kernel import Kernel
+from kt.llm import LLM, LLMProfile
+from kt.tools import ToolSpec, tool
+
+__all__ = ["load_object", "resolve_format", "resolve_llm", "resolve_plugins", "resolve_tools"]
+
+# Tool-entry options the kernel applies itself; anything else goes to ToolSpec.configure.
+_GENERIC_TOOL_OPTIONS = {"timeout", "max_output", "concurrency_safe", "background"}
+
+
+def _did_you_mean(name: str, choices: Iterable[str]) -> str:
+    choices = sorted(choices)
+    close = difflib.get_close_matches(name, choices, n=3)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    listed = ", ".join(choices) if choices else "none"
+    return f"{hint} Available: {listed}."
+
+
+def load_object(module: str, attr: str | None, *, path: str, file: str | None) -> Any:
+    """Import ``module`` and return ``module.attr`` (or the module when *attr* is ``None``).
+
+    Raises:
+        ModuleLoadError: naming the config key path and the import problem.
+    """
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:
+        raise ModuleLoadError(
+            f"{file + ': ' if file else ''}at '{path}': cannot import module '{module}' "
+            f"({type(exc).__name__}: {exc}); install the package that provides it"
+        ) from exc
+    if attr is None:
+        return mod
+    try:
+        return getattr(mod, attr)
+    except AttributeError:
+        raise ModuleLoadError(
+            f"{file + ': ' if file else ''}at '{path}': module '{module}' has no '{attr}'"
+        ) from None
+
+
+def _as_tool_spec(obj: Any, *, path: str, file: str | None) -> ToolSpec:
+    if isinstance(obj, ToolSpec):
+        return obj
+    if inspect.isclass(obj):
+        obj = obj()
+        if isinstance(obj, ToolSpec):
+            return obj
+        as_tool = getattr(obj, "as_tool", None)
+        if callable(as_tool):
+            return as_tool()
+    if callable(obj):
+        return tool(obj)
+    raise ModuleLoadError(
+        f"{file + ': ' if file else ''}at '{path}': {obj!r} is not a tool; give a @kt.tool "
+        "function, a plain function or a ToolSpec"
+    )
+
+
+def _apply_options(spec: ToolSpec, entry: ToolEntry, *, path: str, file: str | None) -> ToolSpec:
+    options = dict(entry.options)
+    generic = {k: options.pop(k) for k in list(options) if k in _GENERIC_TOOL_OPTIONS}
+    if generic:
+        spec = attrs.evolve(spec, **generic)
+    if options:
+        configure = getattr(spec, "configure", None)
+        if configure is None:
+            raise ConfigValidationError(
+                f"tool '{spec.name}' takes no options {sorted(options)}; it accepts "
+                f"{sorted(_GENERIC_TOOL_OPTIONS)}",
+                path=f"{path}.options",
+                file=file,
+            )
+        spec = configure(options)
+    if entry.name != spec.name:
+        spec = attrs.evolve(spec, name=entry.name)
+    return spec
+
+
+def resolve_tools(
+    config: CreatureConfig, kernel: Kernel, extra: Sequence[Any]
+) -> dict[str, ToolSpec]:
+    """Tools named by the config (looked up in the kernel) plus *extra* ones, by name.
+
+    Raises:
+        UnknownNameError: a builtin/package tool no plugin provides.
+        ModuleLoadError: a custom tool's module or attribute cannot be loaded.
+        ConfigValidationError: duplicate names, or options a tool does not take.
+    """
+    file = str(config.files[-1]) if config.files else None
+    tools: dict[str, ToolSpec] = {}
+    for i, entry in enumerate(config.tools):
+        path = f"tools[{i}]"
+        if entry.module:
+            spec = _as_tool_spec(
+                load_object(entry.module, entry.class_name or entry.name, path=path, file=file),
+                path=path,
+                file=file,
+            )
+        else:
+            spec = kernel.tools.get(entry.name)
+            if spec is None:
+                raise UnknownNameError(
+                    f"unknown tool '{entry.name}'.{_did_you_mean(entry.name, kernel.tools)} "
+                    "Install or enable the plugin that provides it (`kt plugins` lists what is "
+                    "loaded), or give `module` (and `class`) for a custom tool.",
+                    path=f"{path}.name",
+                    file=file,
+                )
+        spec = _apply_options(spec, entry, path=path, file=file)
+        if spec.name in tools:
+            raise ConfigValidationError(
+                f"tool '{spec.name}' is listed twice", path=f"{path}.name", file=file
+            )
+        tools[spec.name] = spec
+    for obj in extra:
+        spec = _as_tool_spec(obj, path="tools=", file=None)
+        if spec.name in tools:
+            raise ConfigValidationError(
+                f"tool '{spec.name}' is given twice (config and tools=); rename one",
+                path="tools",
+                file=file,
+            )
+        tools[spec.name] = spec
+    return tools
+
+
+def resolve_plugins(config: CreatureConfig, kernel: Kernel) -> list[tuple[str, Any]]:
+    """The creature's own plugins from ``[[plugins]]``: (name, plugin object) pairs.
+
+    Raises:
+        ModuleLoadError: a ``module`` / ``class`` that cannot be loaded or built.
+        UnknownNameError: a bare name that is not an installed plugin.
+    """
+    file = str(config.files[-1]) if config.files else None
+    loaded = []
+    for i, entry in enumerate(config.plugins):
+        path = f"plugins[{i}]"
+        loaded.append((entry.name, _load_plugin(entry, kernel, path=path, file=file)))
+    return loaded
+
+
+def _load_plugin(entry: PluginEntry, kernel: Kernel, *, path: str, file: str | None) -> Any:
+    if entry.module:
+        obj = load_object(entry.module, entry.class_name, path=path, file=file)
+        if inspect.isclass(obj):
+            try:
+                return obj(**entry.options) if entry.options else obj()
+            except Exception as exc:
+                raise ModuleLoadError(
+                    f"{file + ': ' if file else ''}at '{path}': building plugin "
+                    f"'{entry.name}' failed: {type(exc).__name__}: {exc}"
+                ) from exc
+        return obj
+    try:
+        return kernel.load_plugin(entry.name)
+    except PluginLoadError as exc:
+        raise UnknownNameError(str(exc), path=f"{path}.name", file=file) from exc
+
+
+def resolve_format(config: CreatureConfig, kernel: Kernel) -> ToolFormat:
+    """The creature's tool-call format (``native`` unless the config names another).
+
+    Raises:
+        UnknownNameError: a format no plugin provides.
+    """
+    name = config.controller.tool_format
+    if name == "native":
+        return NATIVE
+    spec = kernel.tool_formats.get(name)
+    if spec is None:
+        file = str(config.files[-1]) if config.files else None
+        raise UnknownNameError(
+            f"unknown tool format '{name}'.{_did_you_mean(name, kernel.tool_formats)} Text "
+            "formats come from the kt_formats plugin.",
+            path="controller.tool_format",
+            file=file,
+        )
+    return spec.factory()
+
+
+def split_selector(selector: str) -> tuple[str, str]:
+    """``"openai/gpt-4o"`` → (``openai``, ``gpt-4o``); ``"scripted:replies.toml"`` likewise."""
+    for sep in (":", "/"):
+        if sep in selector:
+            backend, _, rest = selector.partition(sep)
+            return backend, rest
+    return selector, ""
+
+
+def resolve_llm(
+    config: CreatureConfig, kernel: Kernel, *, selector: str | None = None
+) -> tuple[LLM, str]:
+    """Build the creature's model from ``--llm`` / the config, through a backend plugin.
+
+    Returns:
+        The backend instance and the selector it was built from.
+
+    Raises:
+        LLMNotConfiguredError: nothing selects a model; the message says how to choose one.
+        UnknownNameError: the selector names a backend no plugin provides.
+    """
+    controller = config.controller
+    selector = selector or controller.llm
+    if not selector and controller.provider:
+        selector = f"{controller.provider}/{controller.model or ''}"
+    if not selector:
+        backends = ", ".join(sorted(kernel.llm_backends)) or "none"
+        raise LLMNotConfiguredError(
+            f"no model is configured for creature '{config.name}'. Pass llm= to Agent.build, set "
+            "`llm = \"BACKEND/MODEL\"` in the creature's [controller] table, or run with "
+            f"--llm BACKEND/MODEL (installed backends: {backends}; `--llm scripted:FILE` plays "
+            "a reply file offline)."
+        )
+    backend, model = split_selector(selector)
+    spec = kernel.llm_backends.get(backend)
+    if spec is None:
+        raise UnknownNameError(
+            f"unknown LLM backend '{backend}' in '{selector}'."
+            f"{_did_you_mean(backend, kernel.llm_backends)} Backends come from plugins such as "
+            "kt_openai; `kt plugins` lists what is loaded.",
+            path="controller.llm",
+        )
+    profile = LLMProfile(
+        name=selector,
+        backend=backend,
+        model=model or controller.model or "",
+        base_url=controller.base_url,
+        api_key_env=controller.api_key_env,
+        options=_request_options(config),
+    )
+    return spec.factory(profile), selector
+
+
+def _request_options(config: CreatureConfig) -> Mapping[str, Any]:
+    c = config.controller
+    options = {
+        "temperature": c.temperature,
+        "max_tokens": c.max_tokens,
+        "reasoning_effort": c.reasoning_effort,
+        "service_tier": c.service_tier,
+        "extra_body": dict(c.extra_body) or None,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
+request_options = _request_options

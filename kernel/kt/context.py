@@ -1,0 +1,34 @@
+"""``TurnContext``: what runtime hooks receive about the running turn."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from kt.stash import Stash
+
+if TYPE_CHECKING:
+    from kt.agent import Agent
+
+__all__ = ["TurnContext"]
+
+
+@attrs.define(kw_only=True)
+class TurnContext:
+    """The running turn, as runtime hooks see it.
+
+    Attributes:
+        creature: The agent running the turn (its ``stash`` holds per-creature state).
+        turn_index: The turn's index (1 for the first turn).
+        stash: State that lives for this turn only.
+    """
+
+    creature: Agent
+    turn_index: int
+    stash: Stash = attrs.field(factory=Stash)
+
+    def plugin_options(self, name: str) -> Mapping[str, Any]:
+        """Return the ``options`` of the creature's ``[[plugins]]`` entry *name* (``{}`` if none)."""
+        return self.creature.plugin_options(name)

@@ -1,0 +1,367 @@
+"""The default reasoning loop: rounds of model call → tool dispatch → feedback.
+
+A *turn* answers one input. It is a loop of *rounds*; a round is one streamed model call plus
+the tool calls found in that stream. Tools start the moment their call is complete (while the
+model is still streaming) and run concurrently in the round's nursery; their results are fed
+back in call order. The loop continues while a round made tool calls, and stops when a round
+made none, when ``max_iterations`` model calls were made, or when the turn is interrupted,
+times out, is cancelled, or fails.
+
+History invariants hold after every outcome: the assistant message carrying tool calls is
+appended before any result; every call gets exactly one result right after it (synthetic
+"interrupted" results for calls cut short); an interrupted partial reply is kept and marked
+``meta={"interrupted": True}``; a turn that failed before the model answered leaves its user
+message, which the next turn's input is merged into rather than stacked after.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from kt.context import TurnContext
+from kt.errors import KTError, LLMResponseError
+from kt.events import (
+    Interrupted,
+    LLMCallCompleted,
+    LLMCallStarted,
+    TextDelta,
+    TurnCompleted,
+    TurnStarted,
+)
+from kt.executor import Outcome, execute_call
+from kt.history import MISSING_RESULT
+from kt.llm import ContentPart, LLMDone, LLMResult, Message, TextChunk, ToolCall, Usage
+from kt.results import ToolCallRecord, TurnResult
+
+if TYPE_CHECKING:
+    from kt.agent import Agent
+
+__all__ = ["TurnRequest", "run_turn"]
+
+CLEANUP_DEADLINE = 5.0  # seconds a shielded cleanup may take before giving up
+
+
+@attrs.define(eq=False)
+class TurnRequest:
+    """A queued turn: its input and how whoever asked for it wants to hear about it."""
+
+    input: str | tuple[ContentPart, ...]
+    source: str = "user"
+    timeout: float | None = None
+    max_iterations: int | None = None
+    deliver: Callable[[Any], None] | None = None  # sends each event to a run_stream reader
+    turn_index: int = 0
+    scope: trio.CancelScope | None = None
+    cancel_requested: bool = False
+    interrupted: bool = False
+    finished: bool = False
+
+    def cancel(self, *, interrupt: bool = False) -> None:
+        """Cancel the turn (before or while it runs); must run in the agent's trio thread."""
+        if self.finished:
+            return
+        self.interrupted = self.interrupted or interrupt
+        self.cancel_requested = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+@attrs.define(eq=False)
+class _Round:
+    iteration: int
+    raw_text: list[str] = attrs.Factory(list)
+    visible_text: list[str] = attrs.Factory(list)
+    calls: list[ToolCall] = attrs.Factory(list)
+    outcomes: dict[str, Outcome] = attrs.Factory(dict)
+    assistant_appended: bool = False
+    results_appended: bool = False
+
+
+@attrs.define(eq=False)
+class _Turn:
+    request: TurnRequest
+    ctx: TurnContext
+    history_start: int
+    started_at: float
+    rounds: list[_Round] = attrs.Factory(list)
+    usage: Usage = Usage()
+    status: str = "completed"
+    reason: str = ""
+    error: BaseException | None = None
+
+    @property
+    def records(self) -> list[ToolCallRecord]:
+        return [r.outcomes[c.id].record for r in self.rounds for c in r.calls if c.id in r.outcomes]
+
+
+def _call_id(name: str) -> str:
+    return f"{name}_{uuid.uuid4().hex[:8]}"
+
+
+async def run_turn(agent: Agent, request: TurnRequest) -> TurnResult:
+    """Run one turn to its end and publish ``TurnCompleted``; see the module docs.
+
+    If the agent itself is being cancelled (stopped), cleanup still runs shielded and
+    ``trio.Cancelled`` propagates.
+    """
+    agent.turn_index += 1
+    ctx = TurnContext(creature=agent, turn_index=agent.turn_index)
+    turn = _Turn(request, ctx, history_start=len(agent.history), started_at=time.time())
+    request.turn_index = ctx.turn_index
+    agent.current_turn = request
+    await agent.emit(TurnStarted(input=request.input, source=request.source), turn_index=ctx.turn_index)
+    try:
+        with trio.CancelScope() as scope:
+            request.scope = scope
+            if request.cancel_requested:
+                scope.cancel()
+            if request.timeout is not None:
+                scope.deadline = trio.current_time() + request.timeout
+            try:
+                await agent.runner.notify("kt_turn_started", ctx=ctx)
+                await _rounds(agent, turn)
+            except KTError as exc:
+                turn.status, turn.error = "error", exc
+            except Exception as exc:  # a backend or plugin bug: report it, keep the agent alive
+                turn.status, turn.error = "error", exc
+        if scope.cancelled_caught:
+            if request.interrupted:
+                turn.status = "interrupted"
+            elif request.cancel_requested:
+                turn.status = "cancelled"
+            else:
+                from kt.errors import TurnTimeoutError
+
+                turn.status = "timeout"
+                turn.error = TurnTimeoutError(f"turn ran past its timeout of {request.timeout:g}s")
+    except trio.Cancelled:
+        turn.status = "cancelled"
+        raise
+    finally:
+        with trio.move_on_after(CLEANUP_DEADLINE, shield=True):
+            result = await _finish(agent, turn)
+        request.finished = True
+        agent.current_turn = None
+    return result
+
+
+async def _rounds(agent: Agent, turn: _Turn) -> None:
+    await _append_input(agent, turn)
+    limit = turn.request.max_iterations or agent.config.max_iterations
+    for iteration in range(1, limit + 1):
+        round_ = _Round(iteration)
+        turn.rounds.append(round_)
+        await _one_round(agent, turn, round_)
+        keyword = _termination_keyword(agent, round_)
+        if keyword is not None:
+            turn.status, turn.reason = "terminated", f"keyword: {keyword}"
+            return
+        if not round_.calls:
+            return
+    turn.status = "max_iterations"
+    turn.reason = f"max_iterations={limit} model calls reached while the model still asked for tools"
+
+
+def _termination_keyword(agent: Agent, round_: _Round) -> str | None:
+    keywords = agent.config.termination.keywords
+    text = "".join(round_.visible_text)
+    return next((k for k in keywords if k in text), None)
+
+
+async def _append_input(agent: Agent, turn: _Turn) -> None:
+    content = turn.request.input
+    if agent.history and agent.history[-1].role == "user":
+        # The previous turn failed before the model answered: merge rather than stack two user
+        # messages (strict providers reject that, and models read it as a repeated request).
+        await agent.merge_into_last_user(content)
+        turn.history_start = len(agent.history) - 1
+    else:
+        await agent.append(Message("user", content), turn_index=turn.ctx.turn_index)
+
+
+async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
+    ctx = turn.ctx
+    request = agent.build_request()
+    request = await agent.runner.chain("kt_pre_llm_call", "request", request, ctx=ctx)
+    await agent.emit(LLMCallStarted(iteration=round_.iteration), turn_index=ctx.turn_index)
+    parser = agent.tool_format.new_parser(agent.body_args)
+    text_format = not agent.tool_format.native
+    done = LLMDone()
+
+    async with trio.open_nursery() as nursery:
+
+        async def dispatch(call: ToolCall) -> None:
+            if not call.id:
+                call = attrs.evolve(call, id=_call_id(call.name))
+            round_.calls.append(call)
+
+            async def run() -> None:
+                outcome = await execute_call(agent, call, ctx, text_format=text_format)
+                round_.outcomes[call.id] = outcome
+
+            nursery.start_soon(run)
+
+        async def handle(pieces: list[str | ToolCall]) -> None:
+            for piece in pieces:
+                if isinstance(piece, str):
+                    if piece:
+                        round_.visible_text.append(piece)
+                        await agent.emit(
+                            TextDelta(text=piece, iteration=round_.iteration),
+                            turn_index=ctx.turn_index,
+                        )
+                else:
+                    await dispatch(piece)
+
+        failure: BaseException | None = None
+        try:
+            stream = agent.llm.stream(request)
+            try:
+                async for chunk in stream:
+                    if isinstance(chunk, TextChunk):
+                        round_.raw_text.append(chunk.text)
+                        await handle(parser.feed(chunk.text))
+                    elif isinstance(chunk, ToolCall):
+                        await dispatch(chunk)
+                    elif isinstance(chunk, LLMDone):
+                        done = chunk
+                    else:
+                        raise LLMResponseError(
+                            f"backend yielded {type(chunk).__name__}; expected TextChunk, "
+                            "ToolCall or LLMDone"
+                        )
+            finally:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    with trio.CancelScope(shield=True):
+                        await aclose()  # close the connection at once, even when cancelled
+            await handle(parser.close())
+        except Exception as exc:  # the model failed: cancel the round's tools, end the turn
+            failure = exc
+            nursery.cancel_scope.cancel()
+        turn.usage = turn.usage + done.usage
+        await agent.emit(
+            LLMCallCompleted(
+                iteration=round_.iteration,
+                usage=done.usage,
+                finish_reason=done.finish_reason if failure is None else "error",
+                tool_calls=len(round_.calls),
+                error=None if failure is None else f"{type(failure).__name__}: {failure}",
+            ),
+            turn_index=ctx.turn_index,
+        )
+        if failure is not None:
+            raise failure
+        result = LLMResult(
+            text="".join(round_.raw_text),
+            tool_calls=tuple(round_.calls),
+            usage=done.usage,
+            finish_reason=done.finish_reason,
+            iteration=round_.iteration,
+        )
+        result = await agent.runner.chain("kt_post_llm_call", "result", result, ctx=ctx)
+        await _append_assistant(agent, turn, round_, text=result.text, meta=done.meta)
+    await _append_results(agent, turn, round_)
+
+
+async def _append_assistant(
+    agent: Agent, turn: _Turn, round_: _Round, *, text: str, meta: Any = None, interrupted=False
+) -> None:
+    if round_.assistant_appended:
+        return
+    round_.assistant_appended = True
+    native_calls = tuple(round_.calls) if agent.tool_format.native else ()
+    if not text and not native_calls:
+        return  # nothing was said: the next turn's input merges into the user message
+    info = dict(meta or {})
+    if interrupted:
+        info["interrupted"] = True
+    await agent.append(
+        Message("assistant", text, tool_calls=native_calls, meta=info),
+        turn_index=turn.ctx.turn_index,
+    )
+
+
+async def _append_results(agent: Agent, turn: _Turn, round_: _Round, missing: str = "") -> None:
+    """Feed results back in call order: ``tool`` messages (native) or one user message (text)."""
+    if round_.results_appended or not round_.calls:
+        return
+    round_.results_appended = True
+    texts = []
+    for call in round_.calls:
+        outcome = round_.outcomes.get(call.id)
+        texts.append((call, outcome.text if outcome else missing or MISSING_RESULT))
+    if agent.tool_format.native:
+        for call, text in texts:
+            await agent.append(
+                Message("tool", text, tool_call_id=call.id, name=call.name),
+                turn_index=turn.ctx.turn_index,
+            )
+    else:
+        sections = [f"## {call.name} {call.id}\n{text}" for call, text in texts]
+        await agent.append(
+            Message("user", "[Tool results]\n" + "\n\n".join(sections)),
+            turn_index=turn.ctx.turn_index,
+        )
+
+
+async def _finish(agent: Agent, turn: _Turn) -> TurnResult:
+    """Close the turn's history, build the result, run ``kt_turn_ended``, publish it (shielded)."""
+    from kt.events import ToolCallCompleted
+
+    ctx = turn.ctx
+    request = turn.request
+    cut_short = turn.status in ("interrupted", "cancelled", "timeout")
+    if request.interrupted:
+        await agent.emit(Interrupted(), turn_index=ctx.turn_index)
+    terminal = "interrupted" if turn.status == "interrupted" else "cancelled"
+    for round_ in turn.rounds:
+        for call in round_.calls:
+            if call.id in round_.outcomes:
+                continue
+            record = ToolCallRecord(
+                id=call.id,
+                name=call.name,
+                args=call.args,
+                status=terminal,  # type: ignore[arg-type]
+                error="the call was cut short when the turn ended",
+            )
+            round_.outcomes[call.id] = Outcome(record, f"{terminal.capitalize()}: {record.error}")
+            await agent.emit(
+                ToolCallCompleted(call_id=call.id, name=call.name, status=terminal, error=record.error),
+                turn_index=ctx.turn_index,
+            )
+        if cut_short:  # keep what the model said, marked, so history stays well-formed
+            partial = "".join(round_.raw_text)
+            await _append_assistant(agent, turn, round_, text=partial, interrupted=True)
+        if round_.assistant_appended:
+            await _append_results(agent, turn, round_)
+    last = turn.rounds[-1] if turn.rounds else None
+    result = TurnResult(
+        status=turn.status,  # type: ignore[arg-type]
+        text="".join(last.visible_text).strip() if last else "",
+        output="".join(t for r in turn.rounds for t in r.visible_text),
+        tool_calls=tuple(turn.records),
+        iterations=len(turn.rounds),
+        usage=turn.usage,
+        error=turn.error,
+        reason=turn.reason,
+        messages=tuple(agent.history[turn.history_start :]),
+        input=request.input,
+        turn_index=ctx.turn_index,
+        started_at=turn.started_at,
+        ended_at=time.time(),
+    )
+    agent.usage = agent.usage + turn.usage
+    await agent.runner.notify("kt_turn_ended", ctx=ctx, result=result)
+    if agent.config.controller.ephemeral:
+        await agent.clear_history(reason="ephemeral")
+    await agent.emit(TurnCompleted(result=result), turn_index=ctx.turn_index)
+    return result
+

@@ -1,0 +1,299 @@
+"""Running one tool call: look up, validate, hooks, lock, timeout, normalise, cap, record.
+
+Every failure becomes an error *result* the model sees in the same turn; nothing here raises
+out of a turn except cancellation. A call's lifecycle is published as ``ToolCallStarted`` and
+``ToolCallCompleted`` events; the controller turns the records into history messages in call
+order.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from kt import _schema
+from kt.errors import (
+    PluginBlockError,
+    ToolArgumentError,
+    ToolNotFoundError,
+)
+from kt.events import ToolCallCompleted, ToolCallStarted
+from kt.llm import ToolCall
+from kt.results import ToolCallRecord
+from kt.tools import ToolContext, ToolResult, ToolSpec
+
+if TYPE_CHECKING:
+    from kt.agent import Agent
+    from kt.context import TurnContext
+
+__all__ = ["Outcome", "cap_output", "execute_call", "normalise_result", "result_message_text"]
+
+BACKGROUND_ARG = "run_in_background"
+
+
+@attrs.frozen
+class Outcome:
+    """A finished (or backgrounded) call: its record and the text the model sees."""
+
+    record: ToolCallRecord
+    text: str
+
+
+def cap_output(text: str, max_bytes: int | None) -> tuple[str, dict[str, Any]]:
+    """Cut *text* to *max_bytes* UTF-8 bytes without splitting a character; annotate the cut.
+
+    Returns:
+        The (possibly cut) text and metadata (``truncated``, ``original_bytes``).
+    """
+    if not max_bytes:
+        return text, {}
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text, {}
+    kept = data[:max_bytes].decode("utf-8", errors="ignore")
+    note = (
+        f"\n[tool output truncated to {max_bytes} of {len(data)} bytes; "
+        "ask for a smaller part (offset, limit, a narrower pattern) to see the rest]"
+    )
+    return kept + note, {"truncated": True, "original_bytes": len(data)}
+
+
+def normalise_result(value: Any) -> ToolResult:
+    """Turn a tool's return value into a ``ToolResult`` (``str``, JSON, ``None``, passthrough)."""
+    if isinstance(value, ToolResult):
+        return value
+    if value is None:
+        return ToolResult()
+    if isinstance(value, str):
+        return ToolResult(output=value)
+    try:
+        return ToolResult(output=json.dumps(value, ensure_ascii=False, default=str))
+    except (TypeError, ValueError):
+        return ToolResult(output=str(value))
+
+
+def result_message_text(record: ToolCallRecord) -> str:
+    """The text a model sees for a record (output, or a prefixed error)."""
+    if record.status == "ok":
+        return record.output
+    if record.status == "running":
+        return record.output
+    prefix = {
+        "blocked": "Blocked",
+        "interrupted": "Interrupted",
+        "cancelled": "Cancelled",
+        "timeout": "Error",
+    }.get(record.status, "Error")
+    body = record.error or record.status
+    return f"{prefix}: {body}" + (f"\n{record.output}" if record.output else "")
+
+
+def _parse_args(raw: Mapping[str, Any] | str) -> dict[str, Any]:
+    if isinstance(raw, str):
+        try:
+            parsed = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ToolArgumentError(
+                f"invalid JSON arguments ({exc.msg} at position {exc.pos}); "
+                "send the arguments as one JSON object"
+            ) from None
+        if not isinstance(parsed, dict):
+            raise ToolArgumentError(
+                f"arguments must be a JSON object, not {type(parsed).__name__}"
+            )
+        return parsed
+    return dict(raw)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+async def execute_call(
+    agent: Agent,
+    call: ToolCall,
+    ctx: TurnContext,
+    *,
+    text_format: bool,
+    background_ok: bool = True,
+) -> Outcome:
+    """Run one call to its terminal state (or start it in the background).
+
+    Cancellation (interrupt, timeout of the turn, agent stop) propagates out of this function;
+    the controller then records the call as interrupted or cancelled.
+
+    Args:
+        agent: The creature.
+        call: The call as the model made it (with an id).
+        ctx: The turn.
+        text_format: Argument values are strings to coerce by schema.
+        background_ok: Whether ``run_in_background`` may be honoured.
+
+    Returns:
+        The outcome; for background calls a ``running`` record and a placeholder text.
+    """
+    started = time.time()
+    t0 = trio.current_time()
+
+    async def finish(
+        status: str,
+        *,
+        args: Mapping[str, Any] | str,
+        output: str = "",
+        error: str | None = None,
+        error_type: str | None = None,
+        background: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        record = ToolCallRecord(
+            id=call.id,
+            name=call.name,
+            args=args,
+            status=status,  # type: ignore[arg-type]
+            output=output,
+            error=error,
+            error_type=error_type,
+            started_at=started,
+            duration=trio.current_time() - t0,
+            background=background,
+            metadata=dict(metadata or {}),
+        )
+        await agent.emit(
+            ToolCallCompleted(
+                call_id=call.id,
+                name=call.name,
+                status=status,
+                output=output,
+                error=error,
+                error_type=error_type,
+                duration=record.duration,
+                background=background,
+                metadata=record.metadata,
+            ),
+            turn_index=ctx.turn_index,
+        )
+        return Outcome(record, result_message_text(record))
+
+    spec = agent.tools.get(call.name)
+    background = False
+    await agent.emit(
+        ToolCallStarted(call_id=call.id, name=call.name, args=call.args, background=False),
+        turn_index=ctx.turn_index,
+    )
+    if spec is None:
+        available = ", ".join(agent.tools) or "none"
+        return await finish(
+            "error",
+            args=call.args,
+            error=f"unknown tool '{call.name}'; available tools: {available}",
+            error_type=ToolNotFoundError.__name__,
+        )
+    try:
+        args = _parse_args(call.args)
+        if BACKGROUND_ARG in args and BACKGROUND_ARG not in spec.parameters.get("properties", {}):
+            background = _as_bool(args.pop(BACKGROUND_ARG)) and background_ok
+        args = _schema.validate_arguments(spec.parameters, args, coerce_strings=text_format)
+    except ToolArgumentError as exc:
+        return await finish(
+            "error", args=call.args, error=str(exc), error_type=ToolArgumentError.__name__
+        )
+    call = attrs.evolve(call, args=args)
+    try:
+        call = await agent.runner.chain("kt_pre_tool_call", "call", call, ctx=ctx)
+    except PluginBlockError as exc:
+        return await finish("blocked", args=args, error=str(exc), error_type="ToolBlockedError")
+    spec = agent.tools.get(call.name)
+    if spec is None:
+        return await finish(
+            "error",
+            args=call.args,
+            error=f"a plugin renamed the call to unknown tool '{call.name}'",
+            error_type=ToolNotFoundError.__name__,
+        )
+    background = (background or spec.background) and background_ok
+    if background:
+        job_id = call.id
+        agent.start_background_call(spec, call, ctx)
+        return await finish(
+            "running",
+            args=call.args,
+            output=(
+                f"Started in the background as job {job_id}. Its result will arrive in a later "
+                "message; continue with other work meanwhile."
+            ),
+            background=True,
+        )
+    result = await run_tool(agent, spec, call, ctx)
+    status = "ok" if result.ok else ("timeout" if result.metadata.get("timeout") else "error")
+    return await finish(
+        status,
+        args=call.args,
+        output=_text(result),
+        error=result.error,
+        error_type=result.metadata.get("error_type") if not result.ok else None,
+        metadata={k: v for k, v in result.metadata.items() if k != "error_type"},
+    )
+
+
+def _text(result: ToolResult) -> str:
+    if isinstance(result.output, str):
+        return result.output
+    return "".join(p.text if p.type == "text" else "[image]" for p in result.output)
+
+
+async def run_tool(agent: Agent, spec: ToolSpec, call: ToolCall, ctx: TurnContext) -> ToolResult:
+    """Run *spec* for a validated *call*: lock, timeout, normalisation, cap, post hooks."""
+    controller = agent.config.controller
+    timeout = spec.timeout if spec.timeout is not None else controller.tool_timeout
+    max_output = spec.max_output if spec.max_output is not None else controller.tool_max_output
+    kwargs = dict(call.args)
+    if spec.context_param:
+        kwargs[spec.context_param] = ToolContext(
+            creature=agent.name,
+            working_dir=agent.working_dir,
+            call=call,
+            turn_index=ctx.turn_index,
+            stash=agent.stash,
+            agent=agent,
+        )
+    result: ToolResult | None = None
+    with trio.move_on_after(timeout if timeout else float("inf")) as scope:
+        if spec.concurrency_safe:
+            result = await _invoke(spec, kwargs)
+        else:
+            async with agent.unsafe_lock:
+                result = await _invoke(spec, kwargs)
+    if scope.cancelled_caught or result is None:
+        result = ToolResult(
+            error=f"timed out after {timeout:g}s and was cancelled",
+            metadata={"timeout": True, "error_type": "ToolTimeoutError"},
+        )
+    if isinstance(result.output, str):
+        text, meta = cap_output(result.output, max_output)
+        if meta:
+            result = attrs.evolve(result, output=text, metadata={**result.metadata, **meta})
+    return await agent.runner.chain("kt_post_tool_call", "result", result, call=call, ctx=ctx)
+
+
+async def _invoke(spec: ToolSpec, kwargs: dict[str, Any]) -> ToolResult:
+    try:
+        if spec.is_async:
+            value = await spec.fn(**kwargs)
+        else:
+            # The thread cannot be interrupted; on cancel we stop waiting for it (documented).
+            value = await trio.to_thread.run_sync(
+                functools.partial(spec.fn, **kwargs), abandon_on_cancel=True
+            )
+    except Exception as exc:
+        return ToolResult(
+            error=f"{type(exc).__name__}: {exc}", metadata={"error_type": "ToolExecutionError"}
+        )
+    return normalise_result(value)

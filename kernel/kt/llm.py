@@ -1,0 +1,249 @@
+"""The model-backend protocol and the value objects that cross it.
+
+A backend turns one :class:`LLMRequest` into one stream of :class:`LLMChunk` values. Everything
+about a call comes back from that call: the stream's last chunk is an :class:`LLMDone` carrying
+usage and the finish reason, and complete native tool calls arrive as :class:`ToolCall` chunks.
+There is no ``last_usage`` / ``last_tool_calls`` state on the backend, so one backend object can
+serve a creature, its sub-agents and its compaction at the same time.
+
+History, tool dispatch, hook chaining and usage totals live in the kernel.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import attrs
+
+__all__ = [
+    "LLM",
+    "USE_CONFIG",
+    "ContentPart",
+    "LLMBackendSpec",
+    "LLMChunk",
+    "LLMDone",
+    "LLMProfile",
+    "LLMRequest",
+    "LLMResult",
+    "Message",
+    "Role",
+    "TextChunk",
+    "ToolCall",
+    "ToolSchema",
+    "Usage",
+    "message_text",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class _Default(enum.Enum):
+    TOKEN = enum.auto()
+
+    def __repr__(self) -> str:
+        return "USE_CONFIG"
+
+
+USE_CONFIG = _Default.TOKEN
+"""Sentinel for "not given: take the creature config". ``None`` still means "no limit"."""
+
+
+@attrs.frozen
+class ContentPart:
+    """One part of a multimodal message.
+
+    Attributes:
+        type: ``"text"`` or ``"image_url"``.
+        text: The text, for text parts.
+        image_url: A ``data:`` or ``https:`` URL, for image parts.
+    """
+
+    type: Literal["text", "image_url"]
+    text: str = ""
+    image_url: str = ""
+
+
+@attrs.frozen
+class ToolCall:
+    """A tool call: what the model asked for, and what hooks and records see.
+
+    ``args`` is a dict once parsed. A backend that received arguments it could not parse as
+    JSON passes the raw text as a ``str``; the kernel then answers the model with an
+    "invalid JSON" error without calling the tool. ``ScriptedLLM`` entries use the same class,
+    so a test can script ``ToolCall("echo", "{not json")``.
+
+    Attributes:
+        name: The tool (or sub-agent) name.
+        args: Parsed arguments, or the raw argument text when it was not valid JSON.
+        id: The provider's call id; the kernel assigns one when empty.
+    """
+
+    name: str
+    args: Mapping[str, Any] | str = attrs.field(factory=dict)
+    id: str = ""
+
+
+@attrs.frozen
+class Usage:
+    """Token counts of one call or summed over several (``a + b``)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            *(getattr(self, f.name) + getattr(other, f.name) for f in attrs.fields(Usage))
+        )
+
+
+@attrs.frozen
+class Message:
+    """One conversation message, in a provider-neutral shape close to OpenAI's.
+
+    Attributes:
+        role: ``system``, ``user``, ``assistant`` or ``tool``.
+        content: Text, or a tuple of :class:`ContentPart` for multimodal user messages.
+        tool_calls: For assistant messages: the native tool calls it made, in call order.
+        tool_call_id: For tool messages: the call this is the result of.
+        name: For tool messages: the tool name.
+        meta: Kernel and backend annotations that are not sent as text, e.g.
+            ``{"interrupted": True}`` on a partial reply, or provider fields a backend needs
+            back on the next request (reasoning content, thinking blocks).
+    """
+
+    role: Role
+    content: str | tuple[ContentPart, ...] = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    meta: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def message_text(message: Message) -> str:
+    """Return a message's text, rendering image parts as a placeholder (never raw base64)."""
+    if isinstance(message.content, str):
+        return message.content
+    return "".join(p.text if p.type == "text" else "[image]" for p in message.content)
+
+
+@attrs.frozen
+class ToolSchema:
+    """What a model is told about one tool: name, description, JSON schema of the arguments."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@attrs.frozen
+class LLMRequest:
+    """One model call.
+
+    Attributes:
+        messages: The whole conversation to send, system prompt first.
+        tools: Tool schemas offered for native calling (empty for text formats).
+        options: Generation options from the creature config (``temperature``,
+            ``max_tokens``, ``reasoning_effort``, ``extra_body``, ...). Backends ignore the ones
+            they do not know.
+        model: The model name the creature asked for, if any.
+    """
+
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSchema, ...] = ()
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    model: str | None = None
+
+
+@attrs.frozen
+class TextChunk:
+    """A piece of assistant text, yielded as soon as the backend has it."""
+
+    text: str
+
+
+@attrs.frozen
+class LLMDone:
+    """The last chunk of every stream.
+
+    Attributes:
+        usage: Token usage of the call (zeros when the provider reports none).
+        finish_reason: The provider's reason (``stop``, ``tool_calls``, ``length``, ...).
+        meta: Provider fields to keep on the assistant message (see ``Message.meta``).
+    """
+
+    usage: Usage = Usage()
+    finish_reason: str = "stop"
+    meta: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+LLMChunk = TextChunk | ToolCall | LLMDone
+
+
+@attrs.frozen
+class LLMResult:
+    """What one model call produced, assembled by the kernel from the stream.
+
+    Attributes:
+        text: All assistant text of the call (tool-call markup included for text formats).
+        tool_calls: The calls, in the order the model made them.
+        usage: Token usage.
+        finish_reason: The provider's finish reason.
+        iteration: 1-based index of this call within its turn.
+    """
+
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = Usage()
+    finish_reason: str = "stop"
+    iteration: int = 1
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """What the kernel needs from a model backend, and nothing more."""
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        """Yield text and tool-call chunks for *request*, ending with one :class:`LLMDone`.
+
+        Cancellation: the kernel closes the iterator (``aclose``) when the turn is interrupted
+        or cancelled; a backend must then close its connection at once. Failures are raised
+        as :class:`kt.errors.LLMError` subclasses. A backend may retry only before it yielded
+        its first chunk.
+        """
+
+
+@attrs.frozen
+class LLMProfile:
+    """A named way to reach a model: backend, model, endpoint, key source and options."""
+
+    name: str
+    backend: str
+    model: str = ""
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: str | None = attrs.field(default=None, repr=False)
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class LLMBackendSpec:
+    """A backend contributed by a plugin through ``kt_llm_backends``.
+
+    Attributes:
+        name: Selector prefix users write (``openai`` in ``--llm openai/gpt-4o``).
+        factory: Builds a backend for a profile.
+        description: One line for ``kt plugins`` / ``kt model list``.
+        key_env_var: The environment variable holding the API key, if the backend needs one.
+        profiles: Built-in presets this backend offers.
+    """
+
+    name: str
+    factory: Callable[[LLMProfile], LLM]
+    description: str = ""
+    key_env_var: str | None = None
+    profiles: Sequence[LLMProfile] = ()

@@ -1,0 +1,217 @@
+"""Plugin managers, entry-point discovery and the async runner for runtime hooks.
+
+pluggy is synchronous: calling an ``async def`` implementation through ``pm.hook.x(...)`` returns
+a coroutine nobody awaits. So runtime hooks go through :class:`HookRunner`, which keeps pluggy's
+call order (last registered first, ``tryfirst`` / ``trylast``) and its opt-in arguments (an
+implementation takes any subset of the spec's arguments), awaits awaitable results, threads a
+value through chained hooks, and isolates errors per implementation.
+
+Registration hooks are plain pluggy calls, made one implementation at a time so every spec
+knows which plugin it came from.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, TypeVar
+
+import attrs
+import pluggy
+
+from kt import hookspecs
+from kt.errors import PluginBlockError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "HookRunner",
+    "PluginFailure",
+    "hookimpl",
+    "load_entry_points",
+    "new_plugin_manager",
+    "plugin_name",
+]
+
+ENTRY_POINT_GROUP = "kt.plugins"
+
+hookimpl = pluggy.HookimplMarker("kt")
+"""Marker for hook implementations: ``@kt.hookimpl`` (``tryfirst=True`` / ``trylast=True``)."""
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that could not be loaded or registered, and why."""
+
+    name: str
+    reason: str
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """Return a fresh plugin manager with kt's hook specifications."""
+    pm = pluggy.PluginManager("kt")
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def plugin_name(plugin: object) -> str:
+    """A stable display name for a plugin object (module name, class name or repr)."""
+    if inspect.ismodule(plugin):
+        return plugin.__name__
+    name = getattr(plugin, "kt_plugin_name", None) or getattr(plugin, "__name__", None)
+    return str(name or type(plugin).__name__)
+
+
+def installed_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    """Every entry point in the ``kt.plugins`` group, by name."""
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_entry_points(
+    pm: pluggy.PluginManager, wanted: Collection[str] | None
+) -> list[PluginFailure]:
+    """Register installed plugins (all, or the *wanted* names); return the ones that failed.
+
+    A plugin whose import fails (say a missing optional dependency) becomes a failure record
+    with its reason; the others carry on. A wanted name that is not installed is a failure too.
+    """
+    failures = []
+    installed = installed_entry_points()
+    names = sorted(installed) if wanted is None else list(wanted)
+    for name in names:
+        ep = installed.get(name)
+        if ep is None:
+            known = ", ".join(sorted(installed)) or "none"
+            failures.append(PluginFailure(name, f"not installed (installed plugins: {known})"))
+            continue
+        if pm.is_blocked(name) or pm.has_plugin(name):
+            continue
+        try:
+            pm.register(ep.load(), name=name)
+        except Exception as exc:  # one broken plugin must not take the others down
+            failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}"))
+    return failures
+
+
+def _priority(impl: pluggy.HookImpl) -> int:
+    return 2 if impl.tryfirst else 0 if impl.trylast else 1
+
+
+ErrorReporter = Callable[[str, str, BaseException], Any]
+
+
+class HookRunner:
+    """Calls runtime hooks across a stack of plugin managers (kernel's, then creature's).
+
+    Implementations from later managers count as registered later, so a creature's own plugins
+    run before the kernel's within the same ``tryfirst`` / normal / ``trylast`` class.
+
+    Args:
+        managers: The plugin managers, kernel's first.
+        on_error: Called with (hook name, plugin name, exception) when an implementation
+            raises anything but ``PluginBlockError``; may be async.
+    """
+
+    def __init__(
+        self, managers: Sequence[pluggy.PluginManager], on_error: ErrorReporter | None = None
+    ) -> None:
+        self._managers = tuple(managers)
+        self._on_error = on_error
+        self._cache: dict[str, list[tuple[str, pluggy.HookImpl]]] = {}
+
+    def invalidate(self) -> None:
+        """Forget cached implementation lists (after registering or unregistering plugins)."""
+        self._cache.clear()
+
+    def impls(self, hook: str) -> list[tuple[str, pluggy.HookImpl]]:
+        """(plugin name, implementation) pairs for *hook*, in call order."""
+        cached = self._cache.get(hook)
+        if cached is None:
+            merged: list[pluggy.HookImpl] = []
+            for pm in self._managers:
+                caller = getattr(pm.hook, hook, None)
+                if caller is not None:
+                    merged.extend(caller.get_hookimpls())
+            merged.sort(key=_priority)  # stable: keeps registration order within a class
+            cached = [(impl.plugin_name, impl) for impl in reversed(merged)]
+            self._cache[hook] = cached
+        return cached
+
+    def has(self, hook: str) -> bool:
+        """Whether any plugin implements *hook*."""
+        return bool(self.impls(hook))
+
+    async def _call(self, hook: str, name: str, impl: pluggy.HookImpl, kwargs: dict[str, Any]):
+        out = impl.function(*(kwargs[arg] for arg in impl.argnames))
+        if inspect.isawaitable(out):
+            out = await out
+        return out
+
+    async def _report(self, hook: str, name: str, exc: BaseException) -> None:
+        if self._on_error is not None:
+            out = self._on_error(hook, name, exc)
+            if inspect.isawaitable(out):
+                await out
+
+    async def chain(self, hook: str, value_arg: str, value: T, **kwargs: Any) -> T:
+        """Thread *value* through every implementation; ``None`` results keep it.
+
+        Raises:
+            PluginBlockError: from the implementation that vetoed; later ones are skipped.
+        """
+        for name, impl in self.impls(hook):
+            available = {value_arg: value, **kwargs}
+            try:
+                out = await self._call(hook, name, impl, available)
+            except PluginBlockError:
+                raise
+            except Exception as exc:  # a buggy plugin must not kill the turn
+                await self._report(hook, name, exc)
+                continue
+            if out is not None:
+                value = out
+        return value
+
+    async def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call every implementation; results are ignored, errors reported and isolated."""
+        for name, impl in self.impls(hook):
+            try:
+                await self._call(hook, name, impl, kwargs)
+            except Exception as exc:
+                await self._report(hook, name, exc)
+
+    async def collect(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation; return the flattened non-``None`` results."""
+        results: list[Any] = []
+        for name, impl in self.impls(hook):
+            try:
+                out = await self._call(hook, name, impl, kwargs)
+            except Exception as exc:
+                await self._report(hook, name, exc)
+                continue
+            if out is None:
+                continue
+            if isinstance(out, list | tuple):
+                results.extend(out)
+            else:
+                results.append(out)
+        return results
+
+    async def first(self, hook: str, **kwargs: Any) -> Any:
+        """Return the first non-``None`` result (``firstresult`` semantics); errors propagate."""
+        for name, impl in self.impls(hook):
+            out = await self._call(hook, name, impl, kwargs)
+            if out is not None:
+                return out
+        return None
+
+
+def iter_registration(
+    pm: pluggy.PluginManager, hook: str
+) -> Iterable[tuple[str, Callable[[], Any]]]:
+    """(plugin name, zero-argument call) for each implementation of a registration hook."""
+    caller = getattr(pm.hook, hook)
+    for impl in reversed(caller.get_hookimpls()):
+        yield impl.plugin_name, impl.function

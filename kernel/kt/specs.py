@@ -1,0 +1,121 @@
+"""Specs that registration hooks return for creature modules other than tools and LLMs.
+
+Each spec names a module and says how to build it. Names are unique per registry; a clash is a
+:class:`kt.errors.RegistryClashError` naming both plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "ControllerSpec",
+    "InputSpec",
+    "OutputSpec",
+    "PromptSection",
+    "SessionStoreSpec",
+    "SubAgentSpec",
+    "TransportSpec",
+    "TriggerSpec",
+]
+
+
+@attrs.frozen
+class SubAgentSpec:
+    """A sub-agent offered to creatures (``subagents = [{name = "explore"}]``).
+
+    Attributes:
+        name: The name configs and models use.
+        factory: ``factory(entry, agent) -> ToolSpec``: builds the tool the parent's model
+            calls (with a ``task`` argument) for one creature; *entry* is the config entry
+            (its ``options`` included) and *agent* the parent :class:`kt.Agent`.
+        description: One line for listings.
+    """
+
+    name: str
+    factory: Callable[[Any, Any], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class TriggerSpec:
+    """A trigger type (``triggers = [{type = "timer", interval = 60}]``).
+
+    Attributes:
+        name: The ``type`` configs use.
+        factory: ``factory(entry, agent)`` returns an object with
+            ``async run(agent, *, task_status)`` that injects events until cancelled.
+        description: One line for listings.
+    """
+
+    name: str
+    factory: Callable[[Any, Any], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class InputSpec:
+    """An input module (``input = {type = "cli"}``); ``factory(entry, agent)`` builds it."""
+
+    name: str
+    factory: Callable[[Any, Any], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class OutputSpec:
+    """An output module (``output = {type = "stdout"}``).
+
+    ``factory(entry, agent)`` builds an object with ``async on_event(event)``, and optionally
+    ``async start()`` / ``async stop()``. Every event of the creature reaches it, in order.
+    """
+
+    name: str
+    factory: Callable[[Any, Any], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class ControllerSpec:
+    """An alternative reasoning loop; ``factory(agent)`` builds it."""
+
+    name: str
+    factory: Callable[[Any], Any]
+    description: str = ""
+
+
+@attrs.frozen
+class SessionStoreSpec:
+    """A persistence backend; ``factory(path, **options)`` opens a store."""
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+
+@attrs.frozen
+class TransportSpec:
+    """A way to host creatures elsewhere; ``factory(**options)`` builds it."""
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+
+@attrs.frozen
+class PromptSection:
+    """A section a plugin contributes to a creature's system prompt.
+
+    Attributes:
+        key: A stable identifier (``"guard.constraints"``), used to sort and to override.
+        text: The section text (markdown). Empty text contributes nothing.
+        order: Sections sort by ``(order, key)``: lower comes first. The base prompt is 0;
+            tool guidance is 100; plugins default to 500.
+    """
+
+    key: str
+    text: str
+    order: int = 500

@@ -1,0 +1,218 @@
+"""Tools: the ``@tool`` decorator, ``ToolSpec``, ``ToolResult`` and the per-call ``ToolContext``.
+
+A tool is a plain function (sync or async) plus the facts the kernel needs to offer it to a
+model and run it safely: a JSON schema for its arguments, whether it may run alongside writes
+and shells, a timeout and an output cap. ``@tool`` derives all of that from the signature and
+the docstring; plugins that need more control build a :class:`ToolSpec` directly.
+
+Tools are registered per creature (``Agent.build(tools=[...])``, a config's ``tools`` list, or a
+plugin's ``kt_tools`` hook): there is no global registry, so one function can serve many agents.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+import attrs
+
+from kt import _schema
+from kt.llm import ContentPart, ToolCall, ToolSchema
+
+if TYPE_CHECKING:
+    from kt.stash import Stash
+
+__all__ = ["ToolContext", "ToolResult", "ToolSpec", "tool"]
+
+
+@attrs.frozen
+class ToolResult:
+    """What a tool call produced.
+
+    Tools may return a ``ToolResult`` to set an exit code, metadata or an error without raising.
+    Plain return values are normalised by the kernel: ``str`` is the output, ``dict``/``list``
+    become JSON text, ``None`` is empty output.
+
+    Attributes:
+        output: Text (or multimodal parts) for the model.
+        error: An error message; a result with an error is reported with status ``error``.
+        exit_code: For process-like tools; non-zero does not by itself mean an error.
+        metadata: Structured facts for UIs and records (``truncated``, byte counts, ...).
+    """
+
+    output: str | tuple[ContentPart, ...] = ""
+    error: str | None = None
+    exit_code: int | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when the result carries no error."""
+        return self.error is None
+
+
+@attrs.frozen
+class ToolContext:
+    """Facts about the running call, injected into a tool that asks for it.
+
+    A tool asks by annotating a parameter with ``ToolContext`` (or naming it ``ctx`` or
+    ``context``); that parameter is left out of the schema.
+
+    Attributes:
+        creature: The creature's name.
+        working_dir: The creature's working directory; resolve relative paths against it,
+            never against the process's current directory.
+        call: The call being run (validated arguments).
+        turn_index: The turn the call belongs to.
+        stash: The creature's typed stash, for state shared between tools and plugins.
+        agent: The running :class:`kt.Agent`.
+    """
+
+    creature: str
+    working_dir: Path
+    call: ToolCall
+    turn_index: int
+    stash: Stash
+    agent: Any = attrs.field(default=None, repr=False)
+
+    def resolve_path(self, path: str | Path) -> Path:
+        """Return *path* anchored at the working directory (absolute paths are kept)."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.working_dir / p
+
+
+@attrs.frozen
+class ToolSpec:
+    """Everything the kernel knows about one tool.
+
+    A ``ToolSpec`` is callable: calling it calls the wrapped function directly, so a decorated
+    function can still be used (and unit-tested) as a function.
+
+    Attributes:
+        name: The name the model calls.
+        description: One paragraph for the model.
+        parameters: JSON schema (``type: object``) of the arguments.
+        fn: The function; sync functions run in a worker thread.
+        context_param: The parameter that receives the :class:`ToolContext`, if any.
+        concurrency_safe: ``False`` for tools with side effects (writes, shells): all unsafe
+            tools of a creature share one lock, so they never overlap each other.
+        timeout: Seconds before the call is cancelled; ``None`` uses the creature default.
+        max_output: Output cap in UTF-8 bytes; ``None`` uses the creature default, ``0`` is
+            unlimited.
+        background: Always run in the background (the turn does not wait for it).
+        body_arg: For text tool-call formats: the argument that receives the block body.
+        guidance: A paragraph contributed to the system prompt when the tool is offered.
+        plugin: The plugin that contributed it (filled in by the kernel's registry).
+        configure: For tools that take options in a config entry
+            (``tools = [{name = "bash", shell = "zsh"}]``): returns a configured copy. Options
+            the kernel handles itself (``timeout``, ``max_output``, ``concurrency_safe``,
+            ``background``) never reach it.
+    """
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+    fn: Callable[..., Any] = attrs.field(repr=False)
+    context_param: str | None = None
+    concurrency_safe: bool = True
+    timeout: float | None = None
+    max_output: int | None = None
+    background: bool = False
+    body_arg: str | None = None
+    guidance: str | None = None
+    plugin: str = ""
+    configure: Callable[[Mapping[str, Any]], ToolSpec] | None = attrs.field(default=None, repr=False)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    @property
+    def schema(self) -> ToolSchema:
+        """The schema offered to models for native tool calling."""
+        return ToolSchema(self.name, self.description, self.parameters)
+
+    @property
+    def is_async(self) -> bool:
+        """Whether ``fn`` is a coroutine function (else it runs in a worker thread)."""
+        return inspect.iscoroutinefunction(self.fn)
+
+
+@overload
+def tool(fn: Callable[..., Any], /) -> ToolSpec: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    concurrency_safe: bool = True,
+    timeout: float | None = None,
+    max_output: int | None = None,
+    background: bool = False,
+    body_arg: str | None = None,
+    guidance: str | None = None,
+) -> Callable[[Callable[..., Any]], ToolSpec]: ...
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    concurrency_safe: bool = True,
+    timeout: float | None = None,
+    max_output: int | None = None,
+    background: bool = False,
+    body_arg: str | None = None,
+    guidance: str | None = None,
+) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
+    """Turn a function into a :class:`ToolSpec`; usable bare (``@tool``) or with options.
+
+    The name is the function's name; the description is the docstring's first paragraph.
+    Parameter descriptions come from Google (``Args:``), Sphinx (``:param x:``) or NumPy
+    docstring sections. The JSON schema comes from the annotations: ``str``, ``int``,
+    ``float``, ``bool``, ``list[T]``, ``tuple``, ``dict``, ``Literal[...]`` and ``Enum`` (as
+    ``enum``), ``T | None`` (not required), dataclasses and ``TypedDict`` (nested objects).
+    Parameters without a default are required; defaults are recorded.
+
+    Args:
+        fn: The function, when used bare.
+        name: Override the tool name.
+        description: Override the description.
+        concurrency_safe: ``False`` serialises this tool with the creature's other unsafe tools.
+        timeout: Seconds before the call is cancelled; ``None``: the creature default.
+        max_output: Output cap in UTF-8 bytes; ``None``: the creature default; ``0``: no cap.
+        background: Always run in the background.
+        body_arg: For text formats, the argument that receives a block's body.
+        guidance: A paragraph for the system prompt.
+
+    Returns:
+        A ``ToolSpec`` (or, with options, a decorator producing one).
+
+    Raises:
+        TypeError: for ``*args`` / ``**kwargs`` parameters or an unsupported annotation.
+    """
+
+    def decorate(func: Callable[..., Any]) -> ToolSpec:
+        derived = _schema.derive_schema(func)
+        return ToolSpec(
+            name=name or func.__name__,
+            description=description if description is not None else derived.description,
+            parameters=derived.parameters,
+            fn=func,
+            context_param=derived.context_param,
+            concurrency_safe=concurrency_safe,
+            timeout=timeout,
+            max_output=max_output,
+            background=background,
+            body_arg=body_arg,
+            guidance=guidance,
+        )
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
