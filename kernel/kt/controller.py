@@ -25,12 +25,13 @@ import attrs
 import trio
 
 from kt.context import TurnContext
-from kt.errors import KTError, LLMResponseError
+from kt.errors import LLMResponseError, TurnTimeoutError
 from kt.events import (
     Interrupted,
     LLMCallCompleted,
     LLMCallStarted,
     TextDelta,
+    ToolCallStarted,
     TurnCompleted,
     TurnStarted,
 )
@@ -116,6 +117,7 @@ async def run_turn(agent: Agent, request: TurnRequest) -> TurnResult:
     request.turn_index = ctx.turn_index
     agent.current_turn = request
     await agent.emit(TurnStarted(input=request.input, source=request.source), turn_index=ctx.turn_index)
+    escaped = True  # stays True when cancellation from outside (agent stop) passes through
     try:
         with trio.CancelScope() as scope:
             request.scope = scope
@@ -126,24 +128,20 @@ async def run_turn(agent: Agent, request: TurnRequest) -> TurnResult:
             try:
                 await agent.runner.notify("kt_turn_started", ctx=ctx)
                 await _rounds(agent, turn)
-            except KTError as exc:
+            except Exception as exc:  # LLMError, a plugin veto, a backend bug: the turn fails
                 turn.status, turn.error = "error", exc
-            except Exception as exc:  # a backend or plugin bug: report it, keep the agent alive
-                turn.status, turn.error = "error", exc
+        escaped = False
         if scope.cancelled_caught:
             if request.interrupted:
                 turn.status = "interrupted"
             elif request.cancel_requested:
                 turn.status = "cancelled"
             else:
-                from kt.errors import TurnTimeoutError
-
                 turn.status = "timeout"
                 turn.error = TurnTimeoutError(f"turn ran past its timeout of {request.timeout:g}s")
-    except trio.Cancelled:
-        turn.status = "cancelled"
-        raise
     finally:
+        if escaped:
+            turn.status = "cancelled"
         with trio.move_on_after(CLEANUP_DEADLINE, shield=True):
             result = await _finish(agent, turn)
         request.finished = True
@@ -200,6 +198,10 @@ async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
             if not call.id:
                 call = attrs.evolve(call, id=_call_id(call.name))
             round_.calls.append(call)
+            await agent.emit(
+                ToolCallStarted(call_id=call.id, name=call.name, args=call.args),
+                turn_index=ctx.turn_index,
+            )
 
             async def run() -> None:
                 outcome = await execute_call(agent, call, ctx, text_format=text_format)
@@ -219,7 +221,7 @@ async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
                 else:
                     await dispatch(piece)
 
-        failure: BaseException | None = None
+        failure: Exception | None = None
         try:
             stream = agent.llm.stream(request)
             try:
@@ -256,18 +258,24 @@ async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
             ),
             turn_index=ctx.turn_index,
         )
-        if failure is not None:
-            raise failure
-        result = LLMResult(
-            text="".join(round_.raw_text),
-            tool_calls=tuple(round_.calls),
-            usage=done.usage,
-            finish_reason=done.finish_reason,
-            iteration=round_.iteration,
-        )
-        result = await agent.runner.chain("kt_post_llm_call", "result", result, ctx=ctx)
-        await _append_assistant(agent, turn, round_, text=result.text, meta=done.meta)
+        if failure is None:
+            await _after_stream(agent, turn, round_, done)
+    if failure is not None:
+        raise failure  # raised outside the nursery, so it is not wrapped in an exception group
     await _append_results(agent, turn, round_)
+
+
+async def _after_stream(agent: Agent, turn: _Turn, round_: _Round, done: LLMDone) -> None:
+    """Run ``kt_post_llm_call`` and append the assistant message, before any tool result."""
+    result = LLMResult(
+        text="".join(round_.raw_text),
+        tool_calls=tuple(round_.calls),
+        usage=done.usage,
+        finish_reason=done.finish_reason,
+        iteration=round_.iteration,
+    )
+    result = await agent.runner.chain("kt_post_llm_call", "result", result, ctx=turn.ctx)
+    await _append_assistant(agent, turn, round_, text=result.text, meta=done.meta)
 
 
 async def _append_assistant(

@@ -23,7 +23,7 @@ from kt.errors import (
     ToolArgumentError,
     ToolNotFoundError,
 )
-from kt.events import ToolCallCompleted, ToolCallStarted
+from kt.events import ToolCallCompleted
 from kt.llm import ToolCall
 from kt.results import ToolCallRecord
 from kt.tools import ToolContext, ToolResult, ToolSpec
@@ -127,6 +127,8 @@ async def execute_call(
 ) -> Outcome:
     """Run one call to its terminal state (or start it in the background).
 
+    The caller has published ``ToolCallStarted``; this publishes ``ToolCallCompleted``.
+
     Cancellation (interrupt, timeout of the turn, agent stop) propagates out of this function;
     the controller then records the call as interrupted or cancelled.
 
@@ -184,10 +186,6 @@ async def execute_call(
 
     spec = agent.tools.get(call.name)
     background = False
-    await agent.emit(
-        ToolCallStarted(call_id=call.id, name=call.name, args=call.args, background=False),
-        turn_index=ctx.turn_index,
-    )
     if spec is None:
         available = ", ".join(agent.tools) or "none"
         return await finish(
