@@ -477,6 +477,22 @@ class Agent:
         """Drop every message (the system prompt is kept: it is not part of the history)."""
         await self.replace_history([], reason=reason)
 
+    async def compact(self, *, keep_recent_turns: int | None = None) -> bool:
+        """Fold old history into one summary message now (see :mod:`kt.compaction`).
+
+        Args:
+            keep_recent_turns: User turns to keep verbatim (default: the config's
+                ``compact.keep_recent_turns``).
+
+        Returns:
+            Whether history was compacted. Failures leave history unchanged and publish
+            ``CompactionSkipped``; they are not raised.
+        """
+        from kt.compaction import compact
+
+        keep = keep_recent_turns or self.config.compact.keep_recent_turns
+        return await compact(self, keep_recent_turns=keep)
+
     # -- Requests and prompt -------------------------------------------------------------------
 
     def build_request(self) -> LLMRequest:

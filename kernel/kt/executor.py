@@ -252,7 +252,10 @@ async def run_tool(agent: Agent, spec: ToolSpec, call: ToolCall, ctx: TurnContex
     controller = agent.config.controller
     timeout = spec.timeout if spec.timeout is not None else controller.tool_timeout
     max_output = spec.max_output if spec.max_output is not None else controller.tool_max_output
-    kwargs = dict(call.args)
+    try:  # JSON values into the annotated types: Enum members, tuples, dataclasses ...
+        kwargs = _schema.structure_arguments(spec.fn, call.args)
+    except ToolArgumentError as exc:
+        return ToolResult(error=str(exc), metadata={"error_type": "ToolArgumentError"})
     if spec.context_param:
         kwargs[spec.context_param] = ToolContext(
             creature=agent.name,

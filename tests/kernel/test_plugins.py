@@ -1,0 +1,502 @@
+"""Plugin sets, entry-point discovery, registries and every hook (one test_hook_<name> each)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+
+import kt
+from kt.errors import PluginBlockError, RegistryClashError
+from kt.events import ErrorOccurred, TurnCompleted
+from kt.testing import EventRecorder, ScriptedLLM, ToolCall
+
+
+def make_dist(tmp_path: Path, name: str, module_source: str, *, dist: str | None = None) -> None:
+    """Put a throwaway distribution with a `kt.plugins` entry point on disk."""
+    dist = dist or f"{name}_dist"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(module_source))
+    info = tmp_path / f"{dist}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[kt.plugins]\n{name} = {name}\n")
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+GOOD_PLUGIN = """
+import kt
+
+@kt.tool
+def shout(text: str) -> str:
+    '''Shout the text.'''
+    return text.upper()
+
+@kt.hookimpl
+def kt_tools():
+    return [shout]
+"""
+
+
+def test_entry_point_discovery_and_failure_isolation(plugin_dir):
+    make_dist(plugin_dir, "kt_test_good", GOOD_PLUGIN)
+    make_dist(plugin_dir, "kt_test_broken", "import no_such_dependency_xyz\n")
+    kernel = kt.Kernel(plugins=["kt_test_good", "kt_test_broken", "kt_test_missing"])
+    assert "shout" in kernel.tools
+    assert kernel.tools.origin("shout") == "kt_test_good"
+    assert kernel.tools["shout"].plugin == "kt_test_good"
+    failures = {f.name: f.reason for f in kernel.failures}
+    assert "ModuleNotFoundError" in failures["kt_test_broken"]
+    assert "not installed" in failures["kt_test_missing"]
+    infos = {i.name: i for i in kernel.plugin_infos()}
+    assert infos["kt_test_good"].version == "1.2.3"
+    assert infos["kt_test_good"].hooks == ("kt_tools",)
+    assert infos["kt_test_broken"].failure is not None
+
+
+def test_default_set_follows_kt_plugins_env(plugin_dir):
+    make_dist(plugin_dir, "kt_test_good", GOOD_PLUGIN)
+    assert "shout" in kt.Kernel(env={"KT_PLUGINS": "kt_test_good"}).tools
+    assert "shout" not in kt.Kernel(env={"KT_PLUGINS": ""}).tools
+
+
+def test_default_set_follows_user_config(plugin_dir, tmp_path):
+    make_dist(plugin_dir, "kt_test_good", GOOD_PLUGIN)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[kt]\nplugins = ["kt_test_good"]\n')
+    kernel = kt.Kernel(env={"KT_HOME": str(home)})
+    assert kernel.plugin_names == ["kt_test_good"]
+
+
+def test_bare_kernel_has_only_builtins():
+    kernel = kt.Kernel(plugins=[])
+    assert kernel.plugin_names == []
+    assert set(kernel.tool_formats) == {"native"}
+    assert set(kernel.llm_backends) == {"scripted"}
+    assert len(kernel.tools) == 0
+
+
+def test_registry_clash_names_both_plugins():
+    class A:
+        kt_plugin_name = "plugin_a"
+
+        @kt.hookimpl
+        def kt_tools(self):
+            return [kt.tool(lambda: "a", name="same")]
+
+    class B:
+        kt_plugin_name = "plugin_b"
+
+        @kt.hookimpl
+        def kt_tools(self):
+            return [kt.tool(lambda: "b", name="same")]
+
+    with pytest.raises(RegistryClashError, match="plugin_a.*plugin_b|plugin_b.*plugin_a"):
+        kt.Kernel(plugins=[A(), B()])
+
+
+def test_registration_hook_failure_is_recorded_not_raised():
+    class Bad:
+        kt_plugin_name = "bad_registrar"
+
+        @kt.hookimpl
+        def kt_tools(self):
+            raise RuntimeError("registry exploded")
+
+    kernel = kt.Kernel(plugins=[Bad()])
+    (failure,) = kernel.failures
+    assert failure.name == "bad_registrar"
+    assert "registry exploded" in failure.reason
+
+
+def test_unknown_hook_implementation_is_refused():
+    class Typo:
+        @kt.hookimpl
+        def kt_pre_tool_cal(self, call):
+            return None
+
+    kernel = kt.Kernel(plugins=[Typo()])
+    with pytest.raises(Exception, match="kt_pre_tool_cal"):
+        kernel.pm.check_pending()
+
+
+# -- One test per hook --------------------------------------------------------------------------
+
+
+def test_hook_kt_addhookspecs():
+    class Specs:
+        @staticmethod
+        @kt.hookimpl
+        def kt_addhookspecs(pm):
+            class MySpecs:
+                @staticmethod
+                def kt_custom_thing(x):
+                    """A custom hook."""
+
+            import pluggy
+
+            MySpecs.kt_custom_thing = pluggy.HookspecMarker("kt")(MySpecs.kt_custom_thing)
+            pm.add_hookspecs(MySpecs)
+
+    kernel = kt.Kernel(plugins=[Specs()])
+    assert hasattr(kernel.pm.hook, "kt_custom_thing")
+
+
+def test_hook_kt_llm_backends():
+    class Backend:
+        @kt.hookimpl
+        def kt_llm_backends(self):
+            return [
+                kt.LLMBackendSpec("canned", lambda profile: ScriptedLLM([f"model={profile.model}"]))
+            ]
+
+    kernel = kt.Kernel(plugins=[Backend()])
+    assert "canned" in kernel.llm_backends
+
+    async def go():
+        config = {"name": "t", "controller": {"llm": "canned/m1"}}
+        async with await kt.Agent.build(config, kernel=kernel) as agent:
+            return await agent.run("hi")
+
+    assert trio.run(go).text == "model=m1"
+
+
+def test_hook_kt_tools():
+    class Tools:
+        @kt.hookimpl
+        def kt_tools(self):
+            return [kt.tool(lambda text: text[::-1], name="reverse")]
+
+    kernel = kt.Kernel(plugins=[Tools()])
+    assert kernel.tools["reverse"]("abc") == "cba"
+
+
+def _spec_hook_test(hook: str, registry: str, spec) -> None:
+    plugin = type("P", (), {hook: staticmethod(kt.hookimpl(lambda: [spec]))})()
+    kernel = kt.Kernel(plugins=[plugin])
+    assert getattr(kernel, registry)[spec.name] is spec
+
+
+def test_hook_kt_subagents():
+    _spec_hook_test("kt_subagents", "subagents", kt.SubAgentSpec("helper", lambda e, a: None))
+
+
+def test_hook_kt_triggers():
+    _spec_hook_test("kt_triggers", "triggers", kt.TriggerSpec("tick", lambda e, a: None))
+
+
+def test_hook_kt_inputs():
+    _spec_hook_test("kt_inputs", "inputs", kt.InputSpec("keyboard", lambda e, a: None))
+
+
+def test_hook_kt_outputs():
+    _spec_hook_test("kt_outputs", "outputs", kt.OutputSpec("printer", lambda e, a: None))
+
+
+def test_hook_kt_controllers():
+    _spec_hook_test("kt_controllers", "controllers", kt.ControllerSpec("loop2", lambda a: None))
+
+
+def test_hook_kt_tool_formats():
+    _spec_hook_test("kt_tool_formats", "tool_formats", kt.ToolFormatSpec("mine", lambda: None))
+
+
+def test_hook_kt_session_stores():
+    _spec_hook_test("kt_session_stores", "session_stores", kt.SessionStoreSpec("mem", dict))
+
+
+def test_hook_kt_transports():
+    _spec_hook_test("kt_transports", "transports", kt.TransportSpec("ssh", dict))
+
+
+def test_hook_kt_resolve_ref(tmp_path):
+    creature = tmp_path / "packs" / "demo" / "creatures" / "hello"
+    creature.mkdir(parents=True)
+    (creature / "creature.toml").write_text('name = "hello"\nsystem_prompt = "Hi there."\n')
+
+    class Resolver:
+        @kt.hookimpl
+        def kt_resolve_ref(self, ref):
+            pack, _, rest = ref[1:].partition("/")
+            return tmp_path / "packs" / pack / rest if pack == "demo" else None
+
+    kernel = kt.Kernel(plugins=[Resolver()])
+
+    async def go():
+        agent = await kt.Agent.build("@demo/creatures/hello", llm=ScriptedLLM(["x"]), kernel=kernel)
+        return agent.config
+
+    config = trio.run(go)
+    assert config.name == "hello"
+    with pytest.raises(kt.ConfigNotFoundError):
+        trio.run(lambda: kt.Agent.build("@other/x", llm=ScriptedLLM(["x"]), kernel=kernel))
+
+
+class _Lifecycle:
+    def __init__(self):
+        self.seen = []
+
+    @kt.hookimpl
+    async def kt_creature_started(self, creature):
+        await trio.lowlevel.checkpoint()
+        self.seen.append(("started", creature.name))
+
+    @kt.hookimpl
+    def kt_creature_stopped(self, creature):
+        self.seen.append(("stopped", creature.name))
+
+    @kt.hookimpl
+    def kt_turn_started(self, ctx):
+        self.seen.append(("turn_started", ctx.turn_index))
+
+    @kt.hookimpl
+    def kt_turn_ended(self, ctx, result):
+        self.seen.append(("turn_ended", ctx.turn_index, result.status))
+
+
+async def _run_once(plugin, script=("ok",), tools=(), config=None):
+    llm = ScriptedLLM(list(script))
+    agent = await kt.Agent.build(
+        config or {"name": "t"}, llm=llm, tools=tools, kernel=kt.Kernel(plugins=[]), plugins=[plugin]
+    )
+    async with agent:
+        result = await agent.run("hi")
+    return agent, llm, result
+
+
+async def test_hook_kt_creature_started():
+    plugin = _Lifecycle()
+    await _run_once(plugin)
+    assert plugin.seen[0] == ("started", "t")
+
+
+async def test_hook_kt_creature_stopped():
+    plugin = _Lifecycle()
+    await _run_once(plugin)
+    assert plugin.seen[-1] == ("stopped", "t")
+
+
+async def test_hook_kt_turn_started():
+    plugin = _Lifecycle()
+    await _run_once(plugin)
+    assert ("turn_started", 1) in plugin.seen
+
+
+async def test_hook_kt_turn_ended():
+    plugin = _Lifecycle()
+    await _run_once(plugin)
+    assert ("turn_ended", 1, "completed") in plugin.seen
+
+
+async def test_hook_kt_prompt_sections():
+    class Sections:
+        @kt.hookimpl
+        def kt_prompt_sections(self, creature):
+            return [
+                kt.PromptSection("z.late", "LATE", order=900),
+                kt.PromptSection("a.early", "EARLY", order=10),
+                kt.PromptSection("b.empty", "", order=20),
+            ]
+
+    agent, llm, _ = await _run_once(Sections(), config={"name": "t", "system_prompt": "BASE"})
+    assert llm.last_call.messages[0].content == "BASE\n\nEARLY\n\nLATE"
+
+
+async def test_hook_kt_pre_llm_call():
+    class Rewrite:
+        @kt.hookimpl
+        def kt_pre_llm_call(self, request):
+            return attrs.evolve(request, options={**request.options, "temperature": 0.1})
+
+    _, llm, _ = await _run_once(Rewrite())
+    assert llm.last_call.request.options["temperature"] == 0.1
+
+
+async def test_kt_pre_llm_call_veto_fails_the_turn():
+    class Veto:
+        @kt.hookimpl
+        def kt_pre_llm_call(self):
+            raise PluginBlockError("no model calls today")
+
+    _, llm, result = await _run_once(Veto())
+    assert result.status == "error"
+    assert "no model calls today" in str(result.error)
+    assert llm.call_count == 0
+
+
+async def test_hook_kt_post_llm_call():
+    class Redact:
+        @kt.hookimpl
+        async def kt_post_llm_call(self, result):
+            return attrs.evolve(result, text=result.text.replace("secret", "[redacted]"))
+
+    agent, _, _ = await _run_once(Redact(), script=["the secret is 42"])
+    assert agent.history[-1].content == "the [redacted] is 42"
+
+
+async def test_hook_kt_pre_tool_call():
+    class Rewrite:
+        @kt.hookimpl
+        def kt_pre_tool_call(self, call, ctx):
+            assert ctx.turn_index == 1
+            return attrs.evolve(call, args={"text": call.args["text"] * 2})
+
+    echo = kt.tool(lambda text: text, name="echo")
+    _, _, result = await _run_once(Rewrite(), [ToolCall("echo", {"text": "ab"}), "ok"], [echo])
+    assert result.tool_calls[0].output == "abab"
+
+
+async def test_hook_kt_post_tool_call():
+    class Annotate:
+        @kt.hookimpl
+        def kt_post_tool_call(self, call, result):
+            return attrs.evolve(result, output=f"{result.output} (checked by {call.name})")
+
+    echo = kt.tool(lambda text: text, name="echo")
+    _, _, result = await _run_once(Annotate(), [ToolCall("echo", {"text": "x"}), "ok"], [echo])
+    assert result.tool_calls[0].output == "x (checked by echo)"
+
+
+async def test_hook_kt_pre_subagent():
+    # Sub-agent implementations call this hook; check it chains through the runner.
+    class Prefix:
+        @kt.hookimpl
+        def kt_pre_subagent(self, name, task):
+            return f"[{name}] {task}"
+
+    agent = await kt.Agent.build({"name": "t"}, llm=ScriptedLLM(["x"]), kernel=kt.Kernel(plugins=[Prefix()]))
+    task = await agent.runner.chain("kt_pre_subagent", "task", "find it", name="explore", ctx=None)
+    assert task == "[explore] find it"
+
+
+async def test_hook_kt_post_subagent():
+    class Mark:
+        @kt.hookimpl
+        def kt_post_subagent(self, result):
+            return attrs.evolve(result, reason="checked")
+
+    agent = await kt.Agent.build({"name": "t"}, llm=ScriptedLLM(["x"]), kernel=kt.Kernel(plugins=[Mark()]))
+    out = await agent.runner.chain(
+        "kt_post_subagent", "result", kt.TurnResult(status="completed"), name="x", ctx=None
+    )
+    assert out.reason == "checked"
+
+
+async def test_hook_kt_event():
+    recorder = EventRecorder()
+    await _run_once(recorder)
+    types = recorder.types()
+    assert types[0] == "creature_started"
+    assert "message_appended" in types
+    assert types[-1] == "creature_stopped"
+    assert recorder.text() == "ok"
+
+
+async def test_hook_kt_compact():
+    class Summariser:
+        @kt.hookimpl
+        def kt_compact(self, messages):
+            return f"{len(messages)} messages about greetings"
+
+    llm = ScriptedLLM(["a1", "a2", "a3"])
+    agent = await kt.Agent.build({"name": "t"}, llm=llm, kernel=kt.Kernel(plugins=[]), plugins=[Summariser()])
+    async with agent:
+        for text in ("u1", "u2", "u3"):
+            await agent.run(text)
+        assert await agent.compact(keep_recent_turns=1)
+        roles = [m.role for m in agent.history]
+        assert roles == ["assistant", "user", "assistant"]
+        assert "4 messages about greetings" in agent.history[0].content
+
+
+async def test_hook_errors_are_isolated_and_reported():
+    class Buggy:
+        kt_plugin_name = "buggy"
+
+        @kt.hookimpl
+        def kt_pre_tool_call(self, call):
+            raise ValueError("oops")
+
+    recorder = EventRecorder()
+    echo = kt.tool(lambda text: text, name="echo")
+    llm = ScriptedLLM([ToolCall("echo", {"text": "x"}), "ok"])
+    agent = await kt.Agent.build(
+        {"name": "t"}, llm=llm, tools=[echo], kernel=kt.Kernel(plugins=[recorder]), plugins=[Buggy()]
+    )
+    async with agent:
+        result = await agent.run("go")
+    assert result.tool_calls[0].status == "ok"
+    (error,) = recorder.of_type(ErrorOccurred)
+    assert error.source == "plugin:buggy:kt_pre_tool_call"
+    assert "oops" in error.message
+
+
+async def test_hook_order_last_registered_first_with_tryfirst_and_trylast():
+    order = []
+
+    def plugin(label, **flags):
+        class P:
+            kt_plugin_name = label
+
+            @kt.hookimpl(**flags)
+            def kt_turn_started(self):
+                order.append(label)
+
+        return P()
+
+    kernel = kt.Kernel(plugins=[plugin("k1"), plugin("k2"), plugin("k_last", trylast=True)])
+    agent = await kt.Agent.build(
+        {"name": "t"},
+        llm=ScriptedLLM(["x"]),
+        kernel=kernel,
+        plugins=[plugin("c1"), plugin("c_first", tryfirst=True)],
+    )
+    async with agent:
+        await agent.run("hi")
+    assert order == ["c_first", "c1", "k2", "k1", "k_last"]
+
+
+async def test_creature_config_plugins_by_module_and_class(tmp_path, monkeypatch):
+    (tmp_path / "my_guard.py").write_text(
+        textwrap.dedent(
+            """
+            import kt
+            from kt.errors import PluginBlockError
+
+            class Guard:
+                def __init__(self, blocked="rm"):
+                    self.blocked = blocked
+
+                @kt.hookimpl
+                def kt_pre_tool_call(self, call, ctx):
+                    if call.name == self.blocked:
+                        raise PluginBlockError(f"{call.name} is not allowed; {ctx.plugin_options('guard')}")
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rm = kt.tool(lambda path: "gone", name="rm")
+    config = {
+        "name": "t",
+        "plugins": [{"name": "guard", "module": "my_guard", "class": "Guard", "blocked": "rm"}],
+    }
+    llm = ScriptedLLM([ToolCall("rm", {"path": "x"}), "ok"])
+    async with await kt.Agent.build(config, llm=llm, tools=[rm], kernel=kt.Kernel(plugins=[])) as agent:
+        result = await agent.run("go")
+    assert result.tool_calls[0].status == "blocked"
+    assert "rm is not allowed" in result.tool_calls[0].error
+
+
+async def test_turn_completed_reaches_kt_event_before_run_returns():
+    recorder = EventRecorder()
+    _, _, result = await _run_once(recorder)
+    (done,) = recorder.of_type(TurnCompleted)
+    assert done.result is result
