@@ -35,6 +35,7 @@ _LAZY: dict[str, str] = {
     "StashKey": "kt.stash",
     "run_sync": "kt.portal",
     "Portal": "kt.portal",
+    "SyncAgent": "kt.portal",
     # tools
     "tool": "kt.tools",
     "ToolSpec": "kt.tools",
@@ -160,7 +161,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         Usage,
     )
     from kt.plugins import hookimpl  # noqa: F401
-    from kt.portal import Portal, run_sync  # noqa: F401
+    from kt.portal import Portal, SyncAgent, run_sync  # noqa: F401
     from kt.results import ToolCallRecord, TurnResult  # noqa: F401
     from kt.specs import (  # noqa: F401
         ControllerSpec,
