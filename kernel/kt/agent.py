@@ -436,13 +436,23 @@ class Agent:
             status = "ok" if result.ok else "error"
             output = result.output if isinstance(result.output, str) else ""
             record = ToolCallRecord(
-                id=call.id, name=call.name, args=call.args, status=status,
-                output=output, error=result.error, background=True,
+                id=call.id,
+                name=call.name,
+                args=call.args,
+                status=status,
+                output=output,
+                error=result.error,
+                background=True,
             )
             await self.emit(
                 ToolCallCompleted(
-                    call_id=call.id, name=call.name, status=status, output=output,
-                    error=result.error, duration=trio.current_time() - started, background=True,
+                    call_id=call.id,
+                    name=call.name,
+                    status=status,
+                    output=output,
+                    error=result.error,
+                    duration=trio.current_time() - started,
+                    background=True,
                 ),
                 turn_index=ctx.turn_index,
             )
@@ -523,14 +533,16 @@ class Agent:
                     },
                 }
             schemas.append(ToolSchema(spec.name, spec.description, params))
-            self.body_args[spec.name] = spec.body_arg or _default_body_arg(spec)
+            self.body_args[spec.name] = spec.text_body_arg
         self._tool_schemas = tuple(schemas)
 
     async def _assemble_prompt(self) -> str:
         sections = [PromptSection("base", self.config.system_prompt, 0)]
         specs = list(self.tools.values())
         if not self.tool_format.native and specs:
-            sections.append(PromptSection("tools.format", self.tool_format.prompt_section(specs), 50))
+            sections.append(
+                PromptSection("tools.format", self.tool_format.prompt_section(specs), 50)
+            )
         for spec in specs:
             if spec.guidance:
                 sections.append(PromptSection(f"tools.guidance.{spec.name}", spec.guidance, 100))
@@ -590,7 +602,10 @@ class TurnStream:
     """
 
     def __init__(
-        self, agent: Agent, input: str | tuple[ContentPart, ...], timeout: float | None,
+        self,
+        agent: Agent,
+        input: str | tuple[ContentPart, ...],
+        timeout: float | None,
         max_iterations: int | None,
     ) -> None:
         self._agent = agent
@@ -661,12 +676,6 @@ def _normalise_input(input: UserInput) -> str | tuple[ContentPart, ...]:
     if not all(isinstance(p, ContentPart) for p in parts):
         raise TypeError("input must be a str or a sequence of kt.ContentPart")
     return parts
-
-
-def _default_body_arg(spec: ToolSpec) -> str:
-    props = spec.parameters.get("properties", {})
-    required = [n for n in spec.parameters.get("required", []) if props.get(n, {}).get("type") == "string"]
-    return required[0] if len(required) == 1 else "content"
 
 
 def _trim(history: list[Message], limit: int) -> list[Message]:

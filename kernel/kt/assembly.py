@@ -233,7 +233,7 @@ def resolve_llm(
         backends = ", ".join(sorted(kernel.llm_backends)) or "none"
         raise LLMNotConfiguredError(
             f"no model is configured for creature '{config.name}'. Pass llm= to Agent.build, set "
-            "`llm = \"BACKEND/MODEL\"` in the creature's [controller] table, or run with "
+            '`llm = "BACKEND/MODEL"` in the creature\'s [controller] table, or run with '
             f"--llm BACKEND/MODEL (installed backends: {backends}; `--llm scripted:FILE` plays "
             "a reply file offline)."
         )

@@ -30,5 +30,5 @@ class TurnContext:
     stash: Stash = attrs.field(factory=Stash)
 
     def plugin_options(self, name: str) -> Mapping[str, Any]:
-        """Return the ``options`` of the creature's ``[[plugins]]`` entry *name* (``{}`` if none)."""
+        """The ``options`` of the creature's ``[[plugins]]`` entry *name* (``{}`` if none)."""
         return self.creature.plugin_options(name)

@@ -116,7 +116,9 @@ async def run_turn(agent: Agent, request: TurnRequest) -> TurnResult:
     turn = _Turn(request, ctx, history_start=len(agent.history), started_at=time.time())
     request.turn_index = ctx.turn_index
     agent.current_turn = request
-    await agent.emit(TurnStarted(input=request.input, source=request.source), turn_index=ctx.turn_index)
+    await agent.emit(
+        TurnStarted(input=request.input, source=request.source), turn_index=ctx.turn_index
+    )
     escaped = True  # stays True when cancellation from outside (agent stop) passes through
     try:
         with trio.CancelScope() as scope:
@@ -163,7 +165,9 @@ async def _rounds(agent: Agent, turn: _Turn) -> None:
         if not round_.calls:
             return
     turn.status = "max_iterations"
-    turn.reason = f"max_iterations={limit} model calls reached while the model still asked for tools"
+    turn.reason = (
+        f"max_iterations={limit} model calls reached while the model still asked for tools"
+    )
 
 
 def _termination_keyword(agent: Agent, round_: _Round) -> str | None:
@@ -342,7 +346,9 @@ async def _finish(agent: Agent, turn: _Turn) -> TurnResult:
             )
             round_.outcomes[call.id] = Outcome(record, f"{terminal.capitalize()}: {record.error}")
             await agent.emit(
-                ToolCallCompleted(call_id=call.id, name=call.name, status=terminal, error=record.error),
+                ToolCallCompleted(
+                    call_id=call.id, name=call.name, status=terminal, error=record.error
+                ),
                 turn_index=ctx.turn_index,
             )
         if cut_short:  # keep what the model said, marked, so history stays well-formed
@@ -372,4 +378,3 @@ async def _finish(agent: Agent, turn: _Turn) -> TurnResult:
         await agent.clear_history(reason="ephemeral")
     await agent.emit(TurnCompleted(result=result), turn_index=ctx.turn_index)
     return result
-

@@ -104,9 +104,7 @@ def _parse_args(raw: Mapping[str, Any] | str) -> dict[str, Any]:
                 "send the arguments as one JSON object"
             ) from None
         if not isinstance(parsed, dict):
-            raise ToolArgumentError(
-                f"arguments must be a JSON object, not {type(parsed).__name__}"
-            )
+            raise ToolArgumentError(f"arguments must be a JSON object, not {type(parsed).__name__}")
         return parsed
     return dict(raw)
 

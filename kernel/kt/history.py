@@ -48,7 +48,9 @@ def repair(messages: Sequence[Message]) -> list[Message]:
         if msg.role == "tool":
             continue  # answers are consumed right after their assistant message below
         if msg.role == "user" and out and out[-1].role == "user":
-            out[-1] = attrs.evolve(out[-1], content=merge_user_content(out[-1].content, msg.content))
+            out[-1] = attrs.evolve(
+                out[-1], content=merge_user_content(out[-1].content, msg.content)
+            )
             continue
         if msg.role == "assistant" and msg.tool_calls:
             answers: dict[str, Message] = {}

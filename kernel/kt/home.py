@@ -33,4 +33,6 @@ def user_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     try:
         return tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
     except Exception as exc:
-        raise ConfigError(f"not valid TOML ({exc}); fix or remove the file", file=str(path)) from exc
+        raise ConfigError(
+            f"not valid TOML ({exc}); fix or remove the file", file=str(path)
+        ) from exc

@@ -144,7 +144,7 @@ class Kernel:
                 if not isinstance(obj, str):
                     self.pm.register(obj, name=plugin_name(obj))
         self.pm.hook.kt_addhookspecs.call_historic(kwargs={"pm": self.pm})
-        for hook, (attr, kind) in _REGISTRIES.items():
+        for attr, kind in _REGISTRIES.values():
             setattr(self, attr, Registry(kind))
         self._fill_registries()
 

@@ -96,9 +96,7 @@ class Usage:
     reasoning_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            *(getattr(self, f.name) + getattr(other, f.name) for f in attrs.fields(Usage))
-        )
+        return Usage(*(getattr(self, f.name) + getattr(other, f.name) for f in attrs.fields(Usage)))
 
 
 @attrs.frozen

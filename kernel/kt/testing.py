@@ -320,4 +320,3 @@ class EventRecorder:
         from kt.events import TextDelta
 
         return "".join(e.text for e in self.events if isinstance(e, TextDelta))
-

@@ -123,15 +123,35 @@ class ToolSpec:
     body_arg: str | None = None
     guidance: str | None = None
     plugin: str = ""
-    configure: Callable[[Mapping[str, Any]], ToolSpec] | None = attrs.field(default=None, repr=False)
+    configure: Callable[[Mapping[str, Any]], ToolSpec] | None = attrs.field(
+        default=None, repr=False
+    )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the wrapped function directly (no validation, no hooks)."""
         return self.fn(*args, **kwargs)
 
     @property
     def schema(self) -> ToolSchema:
         """The schema offered to models for native tool calling."""
         return ToolSchema(self.name, self.description, self.parameters)
+
+    @property
+    def text_body_arg(self) -> str:
+        """The argument a text-format block body fills.
+
+        ``body_arg`` when set; else the tool's only required string parameter; else
+        ``content``.
+        """
+        if self.body_arg:
+            return self.body_arg
+        props = self.parameters.get("properties", {})
+        required = [
+            n
+            for n in self.parameters.get("required", [])
+            if props.get(n, {}).get("type") == "string"
+        ]
+        return required[0] if len(required) == 1 else "content"
 
     @property
     def is_async(self) -> bool:

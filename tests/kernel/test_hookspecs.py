@@ -12,7 +12,11 @@ import kt
 from kt import hookdocs, hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
-SPECS = [name for name, fn in vars(hookspecs).items() if name.startswith("kt_") and inspect.isfunction(fn)]
+SPECS = [
+    name
+    for name, fn in vars(hookspecs).items()
+    if name.startswith("kt_") and inspect.isfunction(fn)
+]
 
 
 def test_every_hook_is_either_registration_or_runtime():
@@ -30,7 +34,9 @@ def test_spec_docstring_documents_every_argument(name):
         assert "Args:" in doc
         args_section = doc.split("Args:", 1)[1]
         for param in params:
-            assert re.search(rf"^\s+{param}:", args_section, re.M), f"{name} does not document {param}"
+            assert re.search(rf"^\s+{param}:", args_section, re.M), (
+                f"{name} does not document {param}"
+            )
     assert "Use in creature plugins:" in doc
 
 

@@ -265,7 +265,11 @@ class _Lifecycle:
 async def _run_once(plugin, script=("ok",), tools=(), config=None):
     llm = ScriptedLLM(list(script))
     agent = await kt.Agent.build(
-        config or {"name": "t"}, llm=llm, tools=tools, kernel=kt.Kernel(plugins=[]), plugins=[plugin]
+        config or {"name": "t"},
+        llm=llm,
+        tools=tools,
+        kernel=kt.Kernel(plugins=[]),
+        plugins=[plugin],
     )
     async with agent:
         result = await agent.run("hi")
@@ -372,7 +376,9 @@ async def test_hook_kt_pre_subagent():
         def kt_pre_subagent(self, name, task):
             return f"[{name}] {task}"
 
-    agent = await kt.Agent.build({"name": "t"}, llm=ScriptedLLM(["x"]), kernel=kt.Kernel(plugins=[Prefix()]))
+    agent = await kt.Agent.build(
+        {"name": "t"}, llm=ScriptedLLM(["x"]), kernel=kt.Kernel(plugins=[Prefix()])
+    )
     task = await agent.runner.chain("kt_pre_subagent", "task", "find it", name="explore", ctx=None)
     assert task == "[explore] find it"
 
@@ -383,7 +389,9 @@ async def test_hook_kt_post_subagent():
         def kt_post_subagent(self, result):
             return attrs.evolve(result, reason="checked")
 
-    agent = await kt.Agent.build({"name": "t"}, llm=ScriptedLLM(["x"]), kernel=kt.Kernel(plugins=[Mark()]))
+    agent = await kt.Agent.build(
+        {"name": "t"}, llm=ScriptedLLM(["x"]), kernel=kt.Kernel(plugins=[Mark()])
+    )
     out = await agent.runner.chain(
         "kt_post_subagent", "result", kt.TurnResult(status="completed"), name="x", ctx=None
     )
@@ -407,7 +415,9 @@ async def test_hook_kt_compact():
             return f"{len(messages)} messages about greetings"
 
     llm = ScriptedLLM(["a1", "a2", "a3"])
-    agent = await kt.Agent.build({"name": "t"}, llm=llm, kernel=kt.Kernel(plugins=[]), plugins=[Summariser()])
+    agent = await kt.Agent.build(
+        {"name": "t"}, llm=llm, kernel=kt.Kernel(plugins=[]), plugins=[Summariser()]
+    )
     async with agent:
         for text in ("u1", "u2", "u3"):
             await agent.run(text)
@@ -429,7 +439,11 @@ async def test_hook_errors_are_isolated_and_reported():
     echo = kt.tool(lambda text: text, name="echo")
     llm = ScriptedLLM([ToolCall("echo", {"text": "x"}), "ok"])
     agent = await kt.Agent.build(
-        {"name": "t"}, llm=llm, tools=[echo], kernel=kt.Kernel(plugins=[recorder]), plugins=[Buggy()]
+        {"name": "t"},
+        llm=llm,
+        tools=[echo],
+        kernel=kt.Kernel(plugins=[recorder]),
+        plugins=[Buggy()],
     )
     async with agent:
         result = await agent.run("go")
@@ -489,7 +503,9 @@ async def test_creature_config_plugins_by_module_and_class(tmp_path, monkeypatch
         "plugins": [{"name": "guard", "module": "my_guard", "class": "Guard", "blocked": "rm"}],
     }
     llm = ScriptedLLM([ToolCall("rm", {"path": "x"}), "ok"])
-    async with await kt.Agent.build(config, llm=llm, tools=[rm], kernel=kt.Kernel(plugins=[])) as agent:
+    async with await kt.Agent.build(
+        config, llm=llm, tools=[rm], kernel=kt.Kernel(plugins=[])
+    ) as agent:
         result = await agent.run("go")
     assert result.tool_calls[0].status == "blocked"
     assert "rm is not allowed" in result.tool_calls[0].error

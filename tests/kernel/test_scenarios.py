@@ -330,7 +330,11 @@ async def test_llm_failure_then_recovery(kernel):
 
 async def test_llm_failure_mid_stream_cancels_dispatched_tools(kernel):
     llm = ScriptedLLM(
-        [ScriptEntry(text="partial answer", chunk_size=4, fail_after_chunks=2, error=LLMError("cut"))]
+        [
+            ScriptEntry(
+                text="partial answer", chunk_size=4, fail_after_chunks=2, error=LLMError("cut")
+            )
+        ]
     )
     async with await build(llm, kernel) as agent:
         result = await agent.run("hi")
@@ -539,7 +543,12 @@ async def test_creature_plugin_veto_is_per_creature(kernel):
 
 
 async def test_run_stream_event_order(kernel):
-    llm = ScriptedLLM([ScriptEntry(text="Let me look.", tool_calls=[ToolCall("echo", {"text": "q"})]), "Found it."])
+    llm = ScriptedLLM(
+        [
+            ScriptEntry(text="Let me look.", tool_calls=[ToolCall("echo", {"text": "q"})]),
+            "Found it.",
+        ]
+    )
     async with await build(llm, kernel, [echo]) as agent:
         events = [e async for e in agent.run_stream("go")]
     types = []
@@ -572,7 +581,12 @@ async def test_run_returns_the_same_result_as_run_stream(kernel):
         via_stream = [e async for e in agent.run_stream("go")][-1].result
 
     def shape(r):
-        return (r.status, r.text, r.iterations, [(c.name, c.args, c.status, c.output) for c in r.tool_calls])
+        return (
+            r.status,
+            r.text,
+            r.iterations,
+            [(c.name, c.args, c.status, c.output) for c in r.tool_calls],
+        )
 
     assert shape(via_run) == shape(via_stream)
 
@@ -698,9 +712,14 @@ async def test_output_cap_is_byte_safe(kernel):
 async def test_usage_sums_over_the_turn(kernel):
     usage = kt.Usage(prompt_tokens=10, completion_tokens=2, total_tokens=12)
     llm = ScriptedLLM(
-        [ScriptEntry(tool_calls=[ToolCall("echo", {"text": "a"})], usage=usage), ScriptEntry(text="b", usage=usage)]
+        [
+            ScriptEntry(tool_calls=[ToolCall("echo", {"text": "a"})], usage=usage),
+            ScriptEntry(text="b", usage=usage),
+        ]
     )
     async with await build(llm, kernel, [echo]) as agent:
         result = await agent.run("go")
-        assert result.usage == attrs.evolve(usage, prompt_tokens=20, completion_tokens=4, total_tokens=24)
+        assert result.usage == attrs.evolve(
+            usage, prompt_tokens=20, completion_tokens=4, total_tokens=24
+        )
         assert agent.usage == result.usage

@@ -1,0 +1,89 @@
+"""Events: stable type names and a lossless wire shape."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import kt
+from kt import events
+from kt.llm import ContentPart, Message, ToolCall, Usage
+from kt.results import ToolCallRecord, TurnResult
+
+SAMPLES = [
+    events.CreatureStarted(config={"name": "x"}, plugins=("a",), tools=("t",), model="m"),
+    events.CreatureStopped(),
+    events.TurnStarted(input="hi", source="user"),
+    events.TurnStarted(
+        input=(ContentPart("text", text="look"), ContentPart("image_url", image_url="data:x"))
+    ),
+    events.Interrupted(),
+    events.LLMCallStarted(iteration=2),
+    events.TextDelta(text="he", iteration=1),
+    events.LLMCallCompleted(iteration=1, usage=Usage(1, 2, 3), finish_reason="stop", tool_calls=1),
+    events.ToolCallStarted(call_id="c1", name="echo", args={"text": "a"}),
+    events.ToolCallStarted(call_id="c2", name="echo", args="{bad json"),
+    events.ToolCallCompleted(call_id="c1", name="echo", status="ok", output="a", duration=0.5),
+    events.SubAgentStarted(call_id="s1", name="explore", task="find"),
+    events.SubAgentCompleted(
+        call_id="s1", name="explore", status="completed", usage=Usage(1, 1, 2)
+    ),
+    events.MessageAppended(
+        message=Message("assistant", "x", tool_calls=(ToolCall("echo", {"text": "a"}, "c1"),))
+    ),
+    events.HistoryReplaced(messages=(Message("user", "u"),), reason="compaction"),
+    events.CompactionStarted(prompt_tokens=900),
+    events.CompactionCompleted(summary="s", messages_compacted=4),
+    events.CompactionSkipped(reason="too_short"),
+    events.AgentWarning(message="careful", source="x"),
+    events.ErrorOccurred(message="m", error_type="ValueError", source="plugin:p:h"),
+    events.TurnCompleted(
+        result=TurnResult(
+            status="error",
+            text="t",
+            tool_calls=(ToolCallRecord(id="c1", name="echo", args={"a": 1}, status="ok"),),
+            usage=Usage(1, 1, 2),
+            error=kt.LLMRateLimitError("slow down"),
+            messages=(Message("user", "u"),),
+            turn_index=3,
+        )
+    ),
+]
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: e.type)
+def test_wire_round_trip(event):
+    wire = events.to_wire(event)
+    assert wire["type"] == event.type
+    again = events.from_wire(json.loads(json.dumps(wire)))
+    assert again == event
+    assert events.to_wire(again) == wire
+
+
+def test_turn_completed_error_keeps_its_type():
+    wire = events.to_wire(SAMPLES[-1])
+    restored = events.from_wire(wire)
+    assert isinstance(restored.result.error, kt.LLMRateLimitError)
+    assert str(restored.result.error) == "slow down"
+
+
+def test_every_event_type_is_registered_and_unique():
+    classes = [
+        c for c in vars(events).values() if isinstance(c, type) and issubclass(c, events.Event)
+    ]
+    names = [c.type for c in classes if c is not events.Event]
+    assert len(names) == len(set(names))
+    assert set(names) == set(events.EVENT_TYPES)
+    assert {type(e).type for e in SAMPLES} == set(events.EVENT_TYPES)
+
+
+def test_unknown_type_is_rejected():
+    with pytest.raises(ValueError, match="unknown event type"):
+        events.from_wire({"type": "nope"})
+
+
+def test_events_are_frozen():
+    event = events.TextDelta(text="a")
+    with pytest.raises(AttributeError):
+        event.text = "b"
