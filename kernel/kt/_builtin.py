@@ -13,9 +13,14 @@ from kt.plugins import hookimpl
 
 
 def _scripted(profile: LLMProfile) -> LLM:
+    from pathlib import Path
+
     from kt.testing import ScriptedLLM, load_script
 
-    return ScriptedLLM(load_script(profile.model), exhausted="raise")
+    path = Path(profile.model).expanduser()
+    if not path.is_absolute() and profile.base_dir is not None:
+        path = profile.base_dir / path  # a creature's own reply file sits beside it
+    return ScriptedLLM(load_script(path), exhausted="raise")
 
 
 @hookimpl

@@ -10,6 +10,7 @@ import difflib
 import importlib
 import inspect
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -41,14 +42,22 @@ def _did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f"{hint} Available: {listed}."
 
 
-def load_object(module: str, attr: str | None, *, path: str, file: str | None) -> Any:
+def load_object(
+    module: str, attr: str | None, *, path: str, file: str | None, folder: Path | None = None
+) -> Any:
     """Import ``module`` and return ``module.attr`` (or the module when *attr* is ``None``).
+
+    ``module`` is a dotted import name, or a path to a ``.py`` file (``./tools.py``), which is
+    resolved against the creature *folder*: a creature can carry its own code.
 
     Raises:
         ModuleLoadError: naming the config key path and the import problem.
     """
     try:
-        mod = importlib.import_module(module)
+        if module.endswith(".py") or "/" in module:
+            mod = _load_file(Path(module) if folder is None else folder / module)
+        else:
+            mod = importlib.import_module(module)
     except Exception as exc:
         raise ModuleLoadError(
             f"{file + ': ' if file else ''}at '{path}': cannot import module '{module}' "
@@ -62,6 +71,27 @@ def load_object(module: str, attr: str | None, *, path: str, file: str | None) -
         raise ModuleLoadError(
             f"{file + ': ' if file else ''}at '{path}': module '{module}' has no '{attr}'"
         ) from None
+
+
+def _load_file(source: Path) -> Any:
+    import importlib.util
+    import sys
+
+    source = source.resolve()
+    name = f"kt_creature_code.{source.parent.name}.{source.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, source)
+    if spec is None or spec.loader is None or not source.is_file():
+        raise FileNotFoundError(f"no Python file at {source}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return mod
 
 
 def _as_tool_spec(obj: Any, *, path: str, file: str | None) -> ToolSpec:
@@ -118,7 +148,13 @@ def resolve_tools(
         path = f"tools[{i}]"
         if entry.module:
             spec = _as_tool_spec(
-                load_object(entry.module, entry.class_name or entry.name, path=path, file=file),
+                load_object(
+                    entry.module,
+                    entry.class_name or entry.name,
+                    path=path,
+                    file=file,
+                    folder=config.folder,
+                ),
                 path=path,
                 file=file,
             )
@@ -161,13 +197,16 @@ def resolve_plugins(config: CreatureConfig, kernel: Kernel) -> list[tuple[str, A
     loaded = []
     for i, entry in enumerate(config.plugins):
         path = f"plugins[{i}]"
-        loaded.append((entry.name, _load_plugin(entry, kernel, path=path, file=file)))
+        plugin = _load_plugin(entry, kernel, path=path, file=file, folder=config.folder)
+        loaded.append((entry.name, plugin))
     return loaded
 
 
-def _load_plugin(entry: PluginEntry, kernel: Kernel, *, path: str, file: str | None) -> Any:
+def _load_plugin(
+    entry: PluginEntry, kernel: Kernel, *, path: str, file: str | None, folder: Path | None
+) -> Any:
     if entry.module:
-        obj = load_object(entry.module, entry.class_name, path=path, file=file)
+        obj = load_object(entry.module, entry.class_name, path=path, file=file, folder=folder)
         if inspect.isclass(obj):
             try:
                 return obj(**entry.options) if entry.options else obj()
@@ -226,6 +265,7 @@ def resolve_llm(
         UnknownNameError: the selector names a backend no plugin provides.
     """
     controller = config.controller
+    base_dir = None if selector else config.folder
     selector = selector or controller.llm
     if not selector and controller.provider:
         selector = f"{controller.provider}/{controller.model or ''}"
@@ -253,6 +293,7 @@ def resolve_llm(
         base_url=controller.base_url,
         api_key_env=controller.api_key_env,
         options=_request_options(config),
+        base_dir=base_dir,
     )
     return spec.factory(profile), selector
 

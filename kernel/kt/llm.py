@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -217,7 +218,11 @@ class LLM(Protocol):
 
 @attrs.frozen
 class LLMProfile:
-    """A named way to reach a model: backend, model, endpoint, key source and options."""
+    """A named way to reach a model: backend, model, endpoint, key source and options.
+
+    ``base_dir`` is the folder of the creature config that chose the profile (``None`` for a
+    ``--llm`` flag): backends that take file paths resolve relative ones against it.
+    """
 
     name: str
     backend: str
@@ -226,6 +231,7 @@ class LLMProfile:
     api_key_env: str | None = None
     api_key: str | None = attrs.field(default=None, repr=False)
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    base_dir: Path | None = None
 
 
 @attrs.frozen

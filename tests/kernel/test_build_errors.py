@@ -131,3 +131,21 @@ async def test_creature_folder_with_toml(kernel, tmp_path):
 async def test_working_directory_is_per_agent(kernel, tmp_path):
     agent = await build({"name": "t"}, kernel, pwd=tmp_path)
     assert agent.working_dir == tmp_path.resolve()
+
+
+async def test_creature_folder_carries_its_code_and_replies(kernel, tmp_path):
+    (tmp_path / "tools.py").write_text(
+        "def count_words(text: str) -> str:\n    '''Count words.'''\n    return str(len(text.split()))\n"
+    )
+    (tmp_path / "replies.toml").write_text(
+        '[[replies]]\ntool_calls = [{ name = "count_words", args = { text = "a b c" } }]\n'
+        '[[replies]]\ntext = "There are 3 words."\n'
+    )
+    (tmp_path / "creature.toml").write_text(
+        'name = "counter"\ntools = [{ name = "count_words", module = "./tools.py" }]\n'
+        '[controller]\nllm = "scripted:replies.toml"\n'
+    )
+    async with await kt.Agent.build(tmp_path, kernel=kernel) as agent:
+        result = await agent.run("count a b c")
+    assert result.tool_calls[0].output == "3"
+    assert result.text == "There are 3 words."
