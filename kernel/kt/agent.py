@@ -558,10 +558,11 @@ class Agent:
 
     async def emit(self, event: Event, *, turn_index: int | None = None) -> None:
         """Publish *event*: ``kt_event`` hooks first (durability), then readers and outputs."""
-        event = attrs.evolve(
-            event,
-            creature=self.name,
-            turn_index=self.turn_index if turn_index is None else turn_index,
+        # The event was just built by the caller and nobody has seen it yet, so stamping it in
+        # place is safe; attrs.evolve would cost ~9 µs per event on the streaming hot path.
+        object.__setattr__(event, "creature", self.name)
+        object.__setattr__(
+            event, "turn_index", self.turn_index if turn_index is None else turn_index
         )
         if self.runner.has("kt_event"):
             await self.runner.notify("kt_event", event=event, creature=self)
@@ -629,7 +630,12 @@ class TurnStream:
         if self._done:
             raise StopAsyncIteration
         try:
-            event = await self._recv.receive()
+            # Take buffered events without a scheduler round-trip each (a turn publishes a
+            # dozen); block, and so checkpoint, only when none is waiting.
+            try:
+                event = self._recv.receive_nowait()
+            except trio.WouldBlock:
+                event = await self._recv.receive()
         except trio.Cancelled:
             self._abandon()
             raise
