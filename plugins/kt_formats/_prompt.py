@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kt
-from kt_formats._stream import DEFAULT_BODY_ARG
+from kt_formats._stream import DEFAULT_BODY_ARG, BlockStreamParser
 
 VALUE_RULES = (
     "Argument values are plain text. Write numbers and booleans as they are (`42`, `true`), "
@@ -103,3 +103,41 @@ def describe_type(schema: Any) -> str:
         if isinstance(schema.get(combinator), list):
             return " or ".join(describe_type(option) for option in schema[combinator])
     return "any"
+
+
+class TextFormat:
+    """What the bracket and XML formats share: teach a markup, list the tools, parse replies.
+
+    Subclasses set ``name``, ``teaching`` (a template with ``{value_rules}`` and ``{tools}``)
+    and ``syntax`` (a zero-argument factory of the markup's scanner).
+    """
+
+    name: str
+    native = False
+    teaching: str
+    syntax: Any
+
+    def prompt_section(self, tools: Sequence[kt.ToolSpec]) -> str:
+        """Teach the format and list *tools*.
+
+        Args:
+            tools: The tools offered to the model.
+
+        Returns:
+            The system-prompt section (``""`` when there are no tools); the same tools always
+            give the same text.
+        """
+        if not tools:
+            return ""
+        return self.teaching.format(value_rules=VALUE_RULES, tools=describe_tools(tools))
+
+    def new_parser(self, body_args: Mapping[str, str]) -> kt.StreamParser:
+        """A parser for one reply.
+
+        Args:
+            body_args: Tool name to the argument a block body fills; others use ``content``.
+
+        Returns:
+            A fresh :class:`kt.StreamParser`.
+        """
+        return BlockStreamParser(self.syntax(), body_args)

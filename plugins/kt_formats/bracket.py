@@ -19,15 +19,13 @@ anything but ``/`` and a letter is plain text at once, so ordinary brackets neve
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 
 import kt
-from kt_formats._prompt import VALUE_RULES, describe_tools
+from kt_formats._prompt import TextFormat
 from kt_formats._stream import (
     MAX_NAME_LENGTH,
     NAME_CHARS,
     NAME_START,
-    BlockStreamParser,
     OpenMarker,
     Scan,
     merge_args,
@@ -59,38 +57,6 @@ the parameter named under "Block body" below. Leave it out if the tool has none.
 ## Tools
 
 {tools}"""
-
-
-class BracketFormat:
-    """Tool calls written as ``[/name]`` ... ``[name/]`` blocks with ``@@key=value`` lines."""
-
-    name = "bracket"
-    native = False
-
-    def prompt_section(self, tools: Sequence[kt.ToolSpec]) -> str:
-        """Teach the bracket format and list *tools*.
-
-        Args:
-            tools: The tools offered to the model.
-
-        Returns:
-            The system-prompt section (``""`` when there are no tools); the same tools always
-            give the same text.
-        """
-        if not tools:
-            return ""
-        return _TEACHING.format(value_rules=VALUE_RULES, tools=describe_tools(tools))
-
-    def new_parser(self, body_args: Mapping[str, str]) -> kt.StreamParser:
-        """A parser for one reply.
-
-        Args:
-            body_args: Tool name to the argument its block body fills; others use ``content``.
-
-        Returns:
-            A fresh :class:`kt.StreamParser`.
-        """
-        return BlockStreamParser(_BracketSyntax(), body_args)
 
 
 def parse_block_body(text: str) -> tuple[dict[str, str], str]:
@@ -152,3 +118,11 @@ class _BracketScanner:
             return Scan.REJECT
         self._name += char
         return Scan.MORE
+
+
+class BracketFormat(TextFormat):
+    """Tool calls written as ``[/name]`` ... ``[name/]`` blocks with ``@@key=value`` lines."""
+
+    name = "bracket"
+    teaching = _TEACHING
+    syntax = _BracketSyntax

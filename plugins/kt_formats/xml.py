@@ -20,15 +20,13 @@ impossible; a complete tag with no closing tag by the end of the reply is releas
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 
 import kt
-from kt_formats._prompt import VALUE_RULES, describe_tools
+from kt_formats._prompt import TextFormat
 from kt_formats._stream import (
     MAX_NAME_LENGTH,
     NAME_CHARS,
     NAME_START,
-    BlockStreamParser,
     OpenMarker,
     Scan,
     merge_args,
@@ -64,39 +62,6 @@ under "Block body" below.
 ## Tools
 
 {tools}"""
-
-
-class XMLFormat:
-    """Tool calls written as XML-like elements, arguments as attributes."""
-
-    name = "xml"
-    native = False
-
-    def prompt_section(self, tools: Sequence[kt.ToolSpec]) -> str:
-        """Teach the XML format and list *tools*.
-
-        Args:
-            tools: The tools offered to the model.
-
-        Returns:
-            The system-prompt section (``""`` when there are no tools); the same tools always
-            give the same text.
-        """
-        if not tools:
-            return ""
-        return _TEACHING.format(value_rules=VALUE_RULES, tools=describe_tools(tools))
-
-    def new_parser(self, body_args: Mapping[str, str]) -> kt.StreamParser:
-        """A parser for one reply.
-
-        Args:
-            body_args: Tool name to the argument its element body fills; others use
-                ``content``.
-
-        Returns:
-            A fresh :class:`kt.StreamParser`.
-        """
-        return BlockStreamParser(_XMLSyntax(), body_args)
 
 
 def decode_entities(value: str) -> str:
@@ -217,3 +182,11 @@ class _TagScanner:
         if char == ">":
             return OpenMarker(self._name, self._args, self_closing=True)
         return Scan.REJECT
+
+
+class XMLFormat(TextFormat):
+    """Tool calls written as XML-like elements, arguments as attributes."""
+
+    name = "xml"
+    teaching = _TEACHING
+    syntax = _XMLSyntax
