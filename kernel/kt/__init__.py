@@ -117,7 +117,7 @@ _ERRORS = (
 )
 _LAZY.update(dict.fromkeys(_ERRORS, "kt.errors"))
 
-_SUBMODULES = ("compose", "errors", "events", "testing", "history", "hookspecs", "config")
+_SUBMODULES = ("compose", "errors", "events", "testing", "history", "hookspecs", "config", "home")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -1,0 +1,65 @@
+"""Hook specifications that ``kt_cli`` adds to every kernel it hosts.
+
+The ``kt_cli`` plugin adds this module to a kernel's plugin manager from its
+``kt_addhookspecs`` implementation, and the ``kt`` command adds it itself when ``kt_cli`` is not
+part of the chosen plugin set, so a plugin can implement these hooks whatever the set is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:  # annotations only: plugins import this module without paying for click
+    import click
+
+hookspec = pluggy.HookspecMarker("kt")
+
+
+@hookspec
+def kt_cli_commands(cli: click.Group) -> None:
+    """Add your commands to the ``kt`` command group.
+
+    Called when ``kt`` needs commands it does not have built in: to list every command for
+    ``kt --help``, or to find a command name that is not a built-in one (``run``, ``doctor``,
+    ``plugins`` ...). Running a built-in command never calls it, so a plugin's commands cost
+    nothing there. Called at most once per ``kt`` invocation, for each plugin of the
+    invocation's kernel (the set chosen by ``--plugins`` / ``--no-plugins``, ``KT_PLUGINS``, the
+    user config, or every installed plugin), one plugin at a time in registration order.
+
+    Add commands with ``@cli.command()`` or ``cli.add_command(command)``; a click group
+    (``kt sessions list``) counts as one command. Keep the module that holds them light: import
+    heavy dependencies inside the command's function, so that ``kt --help`` does not pay for
+    them. A command that needs the invocation's kernel (the same plugin set ``kt`` itself uses)
+    takes it from :class:`kt_cli.state.CliState`::
+
+        import click
+        import kt
+        from kt_cli.state import pass_state
+
+
+        @kt.hookimpl
+        def kt_cli_commands(cli: click.Group) -> None:
+            @cli.command(help="List the tools the loaded plugins provide.")
+            @pass_state
+            def tools(state) -> None:
+                for name in sorted(state.kernel().tools):
+                    click.echo(name)
+
+    A command that raises a :class:`kt.errors.KTError` gets kt's error report (one line, a
+    hint, exit code 2 for configuration errors and 1 otherwise) for free.
+
+    A command name that a built-in command or another plugin already uses is a
+    :class:`kt.errors.RegistryClashError` naming both, reported whenever plugin commands are
+    collected. An implementation that raises anything else is reported as a warning on stderr
+    and its commands are left out; the other plugins' commands are still offered.
+
+    Args:
+        cli: A click group that collects this plugin's commands for this invocation. It is not
+            the ``kt`` group itself, so a plugin can neither remove nor replace the commands of
+            ``kt`` or of other plugins.
+
+    Use in creature plugins:
+        Not called: creature plugins are loaded after the command has been chosen.
+    """

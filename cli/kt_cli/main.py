@@ -1,0 +1,161 @@
+"""The ``kt`` command group: built-in commands, plugin commands, global options, error reports.
+
+``kt --version`` and ``kt run`` (or any built-in command) never look at plugin commands;
+``kt --help`` and unknown command names do, and only then does ``kt`` build the kernel and ask
+each plugin through the ``kt_cli_commands`` hook. Building a kernel imports each plugin's entry
+module, which keeps its heavy dependencies for the code that needs them, so listing commands
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import click
+import pluggy
+
+import kt
+from kt.errors import RegistryClashError
+from kt_cli.commands import BUILTIN_COMMANDS
+from kt_cli.reporting import EXIT_INTERRUPTED, as_command_error, single_exception
+from kt_cli.state import CliState, common_options
+
+__all__ = ["KTGroup", "cli", "collect_plugin_commands", "main"]
+
+
+def collect_plugin_commands(
+    pm: pluggy.PluginManager, *, reserved: Collection[str] = ()
+) -> dict[str, click.Command]:
+    """Ask every plugin for its commands through ``kt_cli_commands``, one plugin at a time.
+
+    Args:
+        pm: The kernel's plugin manager (``kt_cli_commands`` is added to it if missing).
+        reserved: Names of built-in commands, which plugins may not take.
+
+    Returns:
+        The plugins' commands by name.
+
+    Raises:
+        RegistryClashError: a plugin's command takes a built-in name or another plugin's.
+    """
+    from kt_cli.plugin import add_cli_hookspecs
+
+    add_cli_hookspecs(pm)
+    commands: dict[str, click.Command] = {}
+    origins: dict[str, str] = {}
+    for impl in reversed(pm.hook.kt_cli_commands.get_hookimpls()):  # registration order
+        group = click.Group("kt")
+        try:
+            impl.function(*(group for _ in impl.argnames))
+        except Exception as exc:  # one broken plugin must not take `kt --help` down
+            click.echo(
+                f"kt: warning: plugin '{impl.plugin_name}' failed in kt_cli_commands "
+                f"({type(exc).__name__}: {exc}); its commands are left out",
+                err=True,
+            )
+            continue
+        for name, command in group.commands.items():
+            if name in reserved:
+                raise RegistryClashError(
+                    f"command '{name}' is both a built-in kt command and a command of plugin "
+                    f"'{impl.plugin_name}'; uninstall that plugin or leave it out with "
+                    "--plugins NAME,..."
+                )
+            if name in commands:
+                raise RegistryClashError(
+                    f"command '{name}' is registered by both plugin '{origins[name]}' and "
+                    f"plugin '{impl.plugin_name}'; uninstall or leave out one of them "
+                    "(--plugins NAME,...)"
+                )
+            commands[name] = command
+            origins[name] = impl.plugin_name
+    return commands
+
+
+def _state(ctx: click.Context) -> CliState:
+    return ctx.ensure_object(CliState)
+
+
+class KTGroup(click.Group):
+    """The ``kt`` group: built-in commands by import path, then the plugins' commands.
+
+    Built-in names (:data:`kt_cli.commands.BUILTIN_COMMANDS`) resolve without building a
+    kernel. Other names, and the listing for ``--help``, collect the plugins' commands once
+    per invocation. Errors escaping any command are reported by
+    :class:`kt_cli.reporting.CommandError`.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Built-in and plugin command names, sorted."""
+        return sorted({*self.commands, *BUILTIN_COMMANDS, *self._plugin_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command *cmd_name*: a built-in one if it exists, else a plugin's, else ``None``."""
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        target = BUILTIN_COMMANDS.get(cmd_name)
+        if target is not None:
+            module, _, attr = target.partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return self._plugin_commands(ctx).get(cmd_name)
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        state = _state(ctx)
+        if state.plugin_commands is None:
+            try:
+                state.plugin_commands = collect_plugin_commands(
+                    state.kernel().pm, reserved={*self.commands, *BUILTIN_COMMANDS}
+                )
+            except Exception as exc:
+                report = as_command_error(exc, verbose=state.verbose)
+                if report is None:
+                    raise
+                raise report from exc
+        return state.plugin_commands
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the chosen command; report ``KTError`` and unexpected errors in one line."""
+        try:
+            return super().invoke(ctx)
+        except BaseException as exc:
+            if isinstance(single_exception(exc), KeyboardInterrupt):
+                click.echo("\nkt: stopped by Ctrl+C", err=True)
+                ctx.exit(EXIT_INTERRUPTED)
+            report = as_command_error(exc, verbose=_state(ctx).verbose)
+            if report is None:
+                raise
+            raise report from exc
+
+
+@click.group(cls=KTGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    kt.__version__, "--version", "-V", prog_name="kt-terrarium", message="%(prog)s %(version)s"
+)
+@common_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """KT Terrarium: build and run LLM agents ("creatures") from config folders.
+
+    --verbose, --plugins and --no-plugins are accepted before the command name and after it.
+    Plugins add commands of their own (the kt_cli_commands hook); `kt plugins` lists the
+    plugins, `kt doctor` checks the setup.
+
+    \b
+    Environment:
+      KT_HOME     the kt home folder (default ~/.kt)
+      KT_PLUGINS  comma-separated plugins to load (empty: none); --plugins overrides it
+
+    Exit codes: 0 ok, 1 a failure while running, 2 a usage or config error, 130 Ctrl+C.
+    """  # noqa: D301 (click reads \b as "keep this paragraph as written")
+    ctx.ensure_object(CliState)
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Run the ``kt`` command (the console script and ``python -m kt_cli``); exits the process.
+
+    Args:
+        args: The arguments (default: ``sys.argv[1:]``).
+    """
+    cli.main(args=args, prog_name="kt")

@@ -1,0 +1,120 @@
+"""`kt doctor`: one OK/WARN/FAIL line per check, exit code 1 on any FAIL (CliRunner)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from kt_cli_helpers import write
+
+from kt_cli.main import cli
+
+
+def doctor(*args):
+    return CliRunner().invoke(cli, ["doctor", *map(str, args)])
+
+
+def line(result, subject: str) -> str:
+    """The check line for *subject* (status first)."""
+    for text in result.stdout.splitlines():
+        if text[6:].startswith(f"{subject}:"):
+            return text
+    raise AssertionError(f"no {subject!r} line in:\n{result.stdout}")
+
+
+def test_doctor_without_target_checks_the_installation(isolated_kt):
+    result = doctor()
+    assert result.exit_code == 0, result.output
+    assert line(result, "python").startswith("OK ")
+    assert line(result, "kt").startswith("OK    kt: kt-terrarium ")
+    assert line(result, "kt home") == f"OK    kt home: {isolated_kt} (from KT_HOME) (writable)"
+    assert line(result, "plugins") == (
+        "OK    plugins: none loaded (the bare kernel); chosen by KT_PLUGINS"
+    )
+    assert line(result, "llm backends").startswith("WARN  llm backends: scripted (kernel)")
+    assert result.stdout.rstrip().endswith("checks: 0 failed, 1 warning")
+
+
+def test_missing_home_is_a_warning_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("KT_HOME", str(tmp_path / "absent"))
+    result = doctor()
+    assert result.exit_code == 0
+    assert line(result, "kt home").startswith("WARN ")
+    assert f"fix: create it with `mkdir -p {tmp_path / 'absent'}`" in result.stdout
+
+
+def test_home_that_is_a_file_fails(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("KT_HOME", str(tmp_path / "file"))
+    result = doctor()
+    assert result.exit_code == 1
+    assert line(result, "kt home").startswith("FAIL ")
+
+
+def test_invalid_user_config_fails(isolated_kt):
+    (isolated_kt / "config.toml").write_text("[kt\nplugins = ")
+    result = doctor()
+    assert result.exit_code == 1
+    assert line(result, "user config").startswith("FAIL ")
+    assert "not valid TOML" in line(result, "user config")
+
+
+def test_unbuildable_plugin_set_fails_and_skips_the_target(isolated_kt, monkeypatch, creature):
+    monkeypatch.delenv("KT_PLUGINS")  # so the kernel reads the broken user config
+    (isolated_kt / "config.toml").write_text("[kt\nplugins = ")
+    result = doctor(creature)
+    assert result.exit_code == 1
+    assert line(result, "plugins").startswith("FAIL  plugins: ")
+    expected = f"WARN  config: {creature} not checked: the plugin set could not be built"
+    assert line(result, "config") == expected
+
+
+def test_plugin_that_failed_to_load_is_a_warning_with_its_reason():
+    result = doctor("--plugins", "not_installed_x")
+    assert result.exit_code == 0
+    assert line(result, "plugin not_installed_x").startswith(
+        "WARN  plugin not_installed_x: failed to load: not installed"
+    )
+    assert line(result, "plugins").endswith("chosen by --plugins")
+
+
+def test_target_that_builds_and_has_a_model(creature, script):
+    replies = script('replies = ["hi"]')
+    result = doctor(creature, "--llm", f"scripted:{replies}")
+    assert result.exit_code == 0, result.output
+    assert line(result, "config") == (
+        f"OK    config: creature 'tester' ({creature / 'creature.toml'})"
+    )
+    assert line(result, "model") == (
+        f"OK    model: scripted:{replies} (backend 'scripted' from kernel)"
+    )
+    assert line(result, "build").startswith("OK    build: tools: none; tool format: native")
+
+
+def test_target_without_a_model_is_a_warning_naming_the_fix(creature):
+    result = doctor(creature)
+    assert result.exit_code == 0, result.output
+    assert line(result, "model").startswith("WARN  model: no model is configured")
+    assert "fix: for an offline run, use --llm scripted:FILE" in result.stdout
+    assert line(result, "build").startswith("OK ")
+
+
+def test_target_whose_script_is_missing_fails_the_model_check(creature, tmp_path):
+    result = doctor(creature, "--llm", f"scripted:{tmp_path / 'nope.toml'}")
+    assert result.exit_code == 1
+    assert "script file not found" in line(result, "model")
+
+
+def test_invalid_config_fails(tmp_path):
+    write(tmp_path / "bad" / "creature.toml", 'name = "bad"\ntemprature = 0.2\n')
+    result = doctor(tmp_path / "bad")
+    assert result.exit_code == 1
+    assert line(result, "config").startswith("FAIL  config: ")
+    assert "temprature" in line(result, "config")
+
+
+def test_config_naming_an_unknown_tool_fails_the_build(tmp_path, script):
+    write(tmp_path / "c" / "creature.toml", 'name = "c"\n[[tools]]\nname = "bash"\n')
+    replies = script('replies = ["x"]')
+    result = doctor(tmp_path / "c", "--llm", f"scripted:{replies}")
+    assert result.exit_code == 1
+    assert line(result, "build").startswith("FAIL  build: ")
+    assert "unknown tool 'bash'" in line(result, "build")
