@@ -245,7 +245,9 @@ async def run_creature(
         ModuleLoadError: a custom tool or plugin cannot be imported.
         LLMNotConfiguredError: nothing selects a model.
     """
-    agent = await Agent.build(target, kernel=kernel, llm_selector=llm_selector, pwd=pwd, env=env)
+    agent = await Agent.build(
+        target, kernel=kernel, llm_selector=llm_selector, pwd=pwd, env=env, output=None
+    )  # this session renders the stream itself
     session = PlainSession(
         agent,
         lines=LineReader(stdin),

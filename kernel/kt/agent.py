@@ -34,8 +34,9 @@ from kt.events import (
 from kt.executor import BACKGROUND_ARG, run_tool
 from kt.formats import ToolFormat
 from kt.history import merge_user_content
+from kt.hookspecs import RUNTIME_HOOKS
 from kt.kernel import Kernel
-from kt.llm import LLM, ContentPart, LLMRequest, Message, ToolCall, ToolSchema, Usage
+from kt.llm import LLM, USE_CONFIG, ContentPart, LLMRequest, Message, ToolCall, ToolSchema, Usage
 from kt.plugins import HookRunner, new_plugin_manager, plugin_name
 from kt.results import TurnResult
 from kt.specs import PromptSection
@@ -44,6 +45,7 @@ from kt.tools import ToolSpec
 
 __all__ = ["Agent", "TurnStream"]
 
+_UseConfig = type(USE_CONFIG)
 ConfigSource = CreatureConfig | Mapping[str, Any] | str | os.PathLike[str]
 UserInput = str | Sequence[ContentPart]
 
@@ -92,14 +94,19 @@ class Agent:
         for name, plugin in plugins:
             self._creature_pm.register(plugin, name=name)
         self.runner = HookRunner([kernel.pm, self._creature_pm], on_error=self._hook_failed)
+        for hook in RUNTIME_HOOKS:  # refuse wrappers and the like at build time, not mid-turn
+            self.runner.impls(hook)
         self._state = "built"
         self._nursery: trio.Nursery | None = None
         self._nursery_cm: Any = None
         self._queue_send: trio.MemorySendChannel[TurnRequest] | None = None
+        self._queue_recv: trio.MemoryReceiveChannel[TurnRequest] | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._subscribers: list[trio.MemorySendChannel[Event]] = []
         self._tool_schemas: tuple[ToolSchema, ...] = ()
         self.body_args: dict[str, str] = {}
+        self.triggers: list[Any] = []
+        self.outputs: list[Any] = []
         self._system_message: Message | None = None
 
     # -- Building ------------------------------------------------------------------------------
@@ -116,6 +123,7 @@ class Agent:
         kernel: Kernel | None = None,
         llm_selector: str | None = None,
         env: Mapping[str, str] | None = None,
+        output: Any = USE_CONFIG,
     ) -> Agent:
         """Build a creature from a config, resolving everything it names now.
 
@@ -131,6 +139,9 @@ class Agent:
             kernel: The plugin set to use (default: ``kt.Kernel()``, every installed plugin).
             llm_selector: A ``BACKEND/MODEL`` selector overriding the config (``--llm``).
             env: Variables for ``${VAR}`` interpolation (default ``os.environ``).
+            output: An output object (``async on_event(event)``) to receive every event;
+                ``None`` for none; not given: the config's ``output`` entry, if any (a UI that
+                renders the stream itself passes ``None``).
 
         Returns:
             The agent, not yet started: use ``async with agent``.
@@ -170,7 +181,45 @@ class Agent:
             working_dir=Path(pwd).resolve() if pwd is not None else Path.cwd(),
         )
         agent._add_subagents()
+        agent._add_triggers()
+        if output is USE_CONFIG:
+            agent._add_config_output()
+        elif output is not None:
+            agent.outputs.append(output)
         return agent
+
+    def _module_object(self, kind: str, entry: Any, registry: Any, path: str) -> Any:
+        """Build a trigger or output from a config entry: by ``type`` or ``module``/``class``."""
+        file = str(self.config.files[-1]) if self.config.files else None
+        if entry.module:
+            cls = assembly.load_object(
+                entry.module, entry.class_name, path=path, file=file, folder=self.config.folder
+            )
+            return cls(entry, self) if callable(cls) else cls
+        spec = registry.get(entry.type)
+        if spec is None:
+            from kt.errors import UnknownNameError
+
+            raise UnknownNameError(
+                f"unknown {kind} type '{entry.type}'."
+                f"{assembly._did_you_mean(entry.type, registry)} {kind.capitalize()} types come "
+                "from plugins; `kt plugins` lists what is loaded.",
+                path=f"{path}.type",
+                file=file,
+            )
+        return spec.factory(entry, self)
+
+    def _add_triggers(self) -> None:
+        self.triggers = [
+            self._module_object("trigger", entry, self.kernel.triggers, f"triggers[{i}]")
+            for i, entry in enumerate(self.config.triggers)
+        ]
+
+    def _add_config_output(self) -> None:
+        if self.config.output is not None:
+            self.outputs.append(
+                self._module_object("output", self.config.output, self.kernel.outputs, "output")
+            )
 
     def _add_subagents(self) -> None:
         file = str(self.config.files[-1]) if self.config.files else None
@@ -203,7 +252,7 @@ class Agent:
         return self._state == "running"
 
     async def start(self) -> None:
-        """Start the agent: assemble the prompt, start triggers and outputs, accept turns.
+        """Start the agent: assemble the prompt, start outputs and triggers, accept turns.
 
         Prefer ``async with agent``. Idempotent while running. The agent's tasks live in a
         nursery entered here, so :meth:`stop` must be called from the same task.
@@ -221,6 +270,7 @@ class Agent:
         self._state = "running"
         try:
             self._queue_send, queue_recv = trio.open_memory_channel[TurnRequest](math.inf)
+            self._queue_recv = queue_recv
             self._prepare_tools()
             self.system_prompt = await self._assemble_prompt()
             self._system_message = Message("system", self.system_prompt)
@@ -232,8 +282,14 @@ class Agent:
                     model=self.llm_name,
                 )
             )
+            for output in self.outputs:
+                start = getattr(output, "start", None)
+                if start is not None:
+                    await start()
             await self.runner.notify("kt_creature_started", creature=self)
             self._nursery.start_soon(self._consume, queue_recv)
+            for trigger in self.triggers:
+                await self._nursery.start(trigger.run, self)
         except BaseException:
             await self.stop()
             raise
@@ -250,6 +306,8 @@ class Agent:
         self._state = "stopping"
         assert self._nursery is not None and self._queue_send is not None
         self._queue_send.close()
+        for request in self._pending_requests():
+            request.abandon()  # their run() raises AgentStoppedError
         self._nursery.cancel_scope.cancel()
         try:
             await self._nursery_cm.__aexit__(None, None, None)
@@ -258,6 +316,10 @@ class Agent:
             with trio.move_on_after(5, shield=True):
                 await self.runner.notify("kt_creature_stopped", creature=self)
                 await self.emit(CreatureStopped())
+                for output in self.outputs:
+                    stop = getattr(output, "stop", None)
+                    if stop is not None:
+                        await stop()
             for channel in self._subscribers:
                 channel.close()
 
@@ -267,6 +329,15 @@ class Agent:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    def _pending_requests(self) -> list[TurnRequest]:
+        pending = []
+        while self._queue_recv is not None:
+            try:
+                pending.append(self._queue_recv.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break
+        return pending
 
     def _creature_pm_names(self) -> list[str]:
         return [name for name, _ in self._creature_pm.list_name_plugin()]
@@ -285,7 +356,7 @@ class Agent:
         self,
         input: UserInput,
         *,
-        timeout: float | None = None,
+        timeout: float | None | _UseConfig = USE_CONFIG,
         max_iterations: int | None = None,
     ) -> TurnStream:
         """Run one turn for *input*, yielding its events as they happen.
@@ -309,6 +380,8 @@ class Agent:
             ValueError: for a negative or NaN *timeout*, or *max_iterations* < 1.
         """
         self._check_running()
+        if timeout is USE_CONFIG:
+            timeout = self.config.controller.turn_timeout
         _check_timeout(timeout)
         if max_iterations is not None and max_iterations < 1:
             raise ValueError(f"max_iterations must be at least 1, not {max_iterations}")
@@ -318,7 +391,7 @@ class Agent:
         self,
         input: UserInput,
         *,
-        timeout: float | None = None,
+        timeout: float | None | _UseConfig = USE_CONFIG,
         max_iterations: int | None = None,
     ) -> TurnResult:
         """Run one turn for *input* and return what happened.
@@ -343,7 +416,8 @@ class Agent:
         Args:
             input: The user message.
             timeout: Wall-clock limit in seconds, counted from when the turn starts, not from
-                when it was queued. ``None``: no limit of its own.
+                when it was queued. Not given: the config's ``controller.turn_timeout``;
+                ``None``: no limit of its own.
             max_iterations: At most this many model calls in this turn (default: the config's
                 ``max_iterations``, 50). Tools asked for in the last allowed call still run and
                 their results are recorded; then the turn ends with ``max_iterations``.
@@ -352,9 +426,12 @@ class Agent:
             TurnResult: status, final text, tool calls in call order, usage. Model and tool
             failures are reported here, never raised.
 
+        If the agent stops while the turn runs, the turn ends ``cancelled`` and that result is
+        returned; if it stops while the turn is still queued, ``AgentStoppedError`` is raised.
+
         Raises:
             AgentNotStartedError: before ``async with agent``.
-            AgentStoppedError: the agent stopped (before or during the turn).
+            AgentStoppedError: the agent stopped before the turn started.
             ValueError: if *timeout* is negative or NaN.
         """
         async with self.run_stream(input, timeout=timeout, max_iterations=max_iterations) as s:
@@ -411,7 +488,8 @@ class Agent:
     async def _consume(self, queue: trio.MemoryReceiveChannel[TurnRequest]) -> None:
         async with queue:
             async for request in queue:
-                if request.cancel_requested and request.deliver is None:
+                if request.cancel_requested:
+                    request.finished = True  # its caller left while it was queued: never run it
                     continue
                 await run_turn(self, request)
 
@@ -500,7 +578,11 @@ class Agent:
         """
         from kt.compaction import compact
 
-        keep = keep_recent_turns or self.config.compact.keep_recent_turns
+        keep = (
+            self.config.compact.keep_recent_turns
+            if keep_recent_turns is None
+            else keep_recent_turns
+        )
         return await compact(self, keep_recent_turns=keep)
 
     # -- Requests and prompt -------------------------------------------------------------------
@@ -567,6 +649,19 @@ class Agent:
         if self.runner.has("kt_event"):
             await self.runner.notify("kt_event", event=event, creature=self)
         self._deliver(event)
+        for output in self.outputs:
+            try:
+                await output.on_event(event)
+            except Exception as exc:  # a failing output must not stop the others (R-OUT-1)
+                self._deliver(
+                    ErrorOccurred(
+                        creature=self.name,
+                        turn_index=event.turn_index,
+                        message=f"output failed: {type(exc).__name__}: {exc}",
+                        error_type=type(exc).__name__,
+                        source=f"output:{type(output).__name__}",
+                    )
+                )
 
     def _deliver(self, event: Event) -> None:
         turn = self.current_turn
@@ -613,7 +708,11 @@ class TurnStream:
         self._send, self._recv = trio.open_memory_channel[Event](math.inf)
         self._done = False
         self.request = TurnRequest(
-            input, timeout=timeout, max_iterations=max_iterations, deliver=self._deliver
+            input,
+            timeout=timeout,
+            max_iterations=max_iterations,
+            deliver=self._deliver,
+            abandon_reader=self._send.close,
         )
         agent._submit(self.request)
 

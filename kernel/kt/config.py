@@ -153,7 +153,7 @@ class ControllerConfig:
         max_messages: Keep at most this many history messages per request; 0 = all.
         ephemeral: Forget the conversation after each turn.
         tool_timeout: Seconds a tool may run; ``0`` (stored as ``None``) = no limit.
-        tool_max_output: Characters of tool output fed back to the model; 0 = no cap.
+        tool_max_output: UTF-8 bytes of tool output fed back to the model; 0 = no cap.
         turn_timeout: Seconds a whole turn may run; ``None`` = no limit.
     """
 

@@ -35,7 +35,7 @@ from kt.events import (
     TurnCompleted,
     TurnStarted,
 )
-from kt.executor import Outcome, execute_call
+from kt.executor import Outcome, execute_call, wants_background
 from kt.history import MISSING_RESULT
 from kt.llm import ContentPart, LLMDone, LLMResult, Message, TextChunk, ToolCall, Usage
 from kt.results import ToolCallRecord, TurnResult
@@ -57,11 +57,18 @@ class TurnRequest:
     timeout: float | None = None
     max_iterations: int | None = None
     deliver: Callable[[Any], None] | None = None  # sends each event to a run_stream reader
+    abandon_reader: Callable[[], None] | None = None  # ends that reader's stream unrun
     turn_index: int = 0
     scope: trio.CancelScope | None = None
     cancel_requested: bool = False
     interrupted: bool = False
     finished: bool = False
+
+    def abandon(self) -> None:
+        """The agent stopped before this queued turn started: end its reader's stream."""
+        self.finished = True
+        if self.abandon_reader is not None:
+            self.abandon_reader()
 
     def cancel(self, *, interrupt: bool = False) -> None:
         """Cancel the turn (before or while it runs); must run in the agent's trio thread."""
@@ -190,7 +197,9 @@ async def _append_input(agent: Agent, turn: _Turn) -> None:
 async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
     ctx = turn.ctx
     request = agent.build_request()
-    request = await agent.runner.chain("kt_pre_llm_call", "request", request, ctx=ctx)
+    request = await agent.runner.chain(
+        "kt_pre_llm_call", "request", request, vetoable=True, ctx=ctx
+    )
     await agent.emit(LLMCallStarted(iteration=round_.iteration), turn_index=ctx.turn_index)
     parser = agent.tool_format.new_parser(agent.body_args)
     text_format = not agent.tool_format.native
@@ -203,12 +212,28 @@ async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
                 call = attrs.evolve(call, id=_call_id(call.name))
             round_.calls.append(call)
             await agent.emit(
-                ToolCallStarted(call_id=call.id, name=call.name, args=call.args),
+                ToolCallStarted(
+                    call_id=call.id,
+                    name=call.name,
+                    args=call.args,
+                    background=wants_background(agent, call),
+                ),
                 turn_index=ctx.turn_index,
             )
 
             async def run() -> None:
-                outcome = await execute_call(agent, call, ctx, text_format=text_format)
+                try:
+                    outcome = await execute_call(agent, call, ctx, text_format=text_format)
+                except Exception as exc:  # a kernel or plugin bug: the model still gets an answer
+                    record = ToolCallRecord(
+                        id=call.id,
+                        name=call.name,
+                        args=call.args,
+                        status="error",
+                        error=f"internal error: {type(exc).__name__}: {exc}",
+                        error_type=type(exc).__name__,
+                    )
+                    outcome = Outcome(record, f"Error: {record.error}")
                 round_.outcomes[call.id] = outcome
 
             nursery.start_soon(run)

@@ -57,7 +57,8 @@ class Event:
 
     Attributes:
         creature: The creature's name.
-        turn_index: The turn the event belongs to (0 outside turns).
+        turn_index: The turn the event belongs to; events between turns carry the most recent
+            turn's index (0 before the first turn).
         timestamp: Wall-clock time it happened (``time.time()``).
     """
 

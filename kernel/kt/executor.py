@@ -32,7 +32,14 @@ if TYPE_CHECKING:
     from kt.agent import Agent
     from kt.context import TurnContext
 
-__all__ = ["Outcome", "cap_output", "execute_call", "normalise_result", "result_message_text"]
+__all__ = [
+    "Outcome",
+    "cap_output",
+    "execute_call",
+    "normalise_result",
+    "result_message_text",
+    "wants_background",
+]
 
 BACKGROUND_ARG = "run_in_background"
 
@@ -107,6 +114,22 @@ def _parse_args(raw: Mapping[str, Any] | str) -> dict[str, Any]:
             raise ToolArgumentError(f"arguments must be a JSON object, not {type(parsed).__name__}")
         return parsed
     return dict(raw)
+
+
+def wants_background(agent: Agent, call: ToolCall) -> bool:
+    """Whether *call* will run in the background (its tool always does, or the model asked)."""
+    spec = agent.tools.get(call.name)
+    if spec is None:
+        return False
+    if spec.background:
+        return True
+    args = call.args
+    if isinstance(args, str):
+        try:
+            args = json.loads(args)
+        except json.JSONDecodeError:
+            return False
+    return isinstance(args, Mapping) and _as_bool(args.get(BACKGROUND_ARG, False))
 
 
 def _as_bool(value: Any) -> bool:
@@ -203,7 +226,7 @@ async def execute_call(
         )
     call = attrs.evolve(call, args=args)
     try:
-        call = await agent.runner.chain("kt_pre_tool_call", "call", call, ctx=ctx)
+        call = await agent.runner.chain("kt_pre_tool_call", "call", call, vetoable=True, ctx=ctx)
     except PluginBlockError as exc:
         return await finish("blocked", args=args, error=str(exc), error_type="ToolBlockedError")
     spec = agent.tools.get(call.name)

@@ -21,7 +21,7 @@ import attrs
 import pluggy
 
 from kt import hookspecs
-from kt.errors import PluginBlockError
+from kt.errors import PluginBlockError, PluginError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -134,6 +134,12 @@ class HookRunner:
                 caller = getattr(pm.hook, hook, None)
                 if caller is not None:
                     merged.extend(caller.get_hookimpls())
+            for impl in merged:
+                if impl.wrapper or impl.hookwrapper:
+                    raise PluginError(
+                        f"plugin '{impl.plugin_name}' implements {hook} as a wrapper; runtime "
+                        "hooks may be async and cannot be wrappers: write a pre/post pair"
+                    )
             merged.sort(key=_priority)  # stable: keeps registration order within a class
             cached = [(impl.plugin_name, impl) for impl in reversed(merged)]
             self._cache[hook] = cached
@@ -155,18 +161,32 @@ class HookRunner:
             if inspect.isawaitable(out):
                 await out
 
-    async def chain(self, hook: str, value_arg: str, value: T, **kwargs: Any) -> T:
+    async def chain(
+        self, hook: str, value_arg: str, value: T, *, vetoable: bool = False, **kwargs: Any
+    ) -> T:
         """Thread *value* through every implementation; ``None`` results keep it.
 
+        Args:
+            hook: The hook name.
+            value_arg: The argument name the value is passed as.
+            value: The starting value.
+            vetoable: Whether ``PluginBlockError`` vetoes (pre hooks) or is reported like any
+                other error (post hooks: the operation already happened).
+            **kwargs: The hook's other arguments.
+
         Raises:
-            PluginBlockError: from the implementation that vetoed; later ones are skipped.
+            PluginBlockError: from the implementation that vetoed (*vetoable* hooks only);
+                later implementations are skipped.
         """
         for name, impl in self.impls(hook):
             available = {value_arg: value, **kwargs}
             try:
                 out = await self._call(hook, name, impl, available)
             except PluginBlockError:
-                raise
+                if vetoable:
+                    raise
+                await self._report(hook, name, PluginBlockError(f"cannot veto in {hook}"))
+                continue
             except Exception as exc:  # a buggy plugin must not kill the turn
                 await self._report(hook, name, exc)
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import trio
 
 import kt
 from kt.testing import ScriptedLLM
@@ -149,3 +150,66 @@ async def test_creature_folder_carries_its_code_and_replies(kernel, tmp_path):
         result = await agent.run("count a b c")
     assert result.tool_calls[0].output == "3"
     assert result.text == "There are 3 words."
+
+
+async def test_config_triggers_and_outputs_are_wired(tmp_path):
+    seen = []
+
+    class Printer:
+        def __init__(self, entry, agent):
+            self.prefix = entry.options.get("prefix", "")
+
+        async def on_event(self, event):
+            if event.type == "text_delta":
+                seen.append(self.prefix + event.text)
+
+    class Once:
+        def __init__(self, entry, agent):
+            self.prompt = entry.prompt
+
+        async def run(self, agent, *, task_status=trio.TASK_STATUS_IGNORED):
+            task_status.started()
+            agent.inject(self.prompt)
+
+    class Plugin:
+        @kt.hookimpl
+        def kt_outputs(self):
+            return [kt.OutputSpec("printer", Printer)]
+
+        @kt.hookimpl
+        def kt_triggers(self):
+            return [kt.TriggerSpec("once", Once)]
+
+    kernel = kt.Kernel(plugins=[Plugin()])
+    config = {
+        "name": "t",
+        "output": {"type": "printer", "prefix": "> "},
+        "triggers": [{"type": "once", "prompt": "wake up"}],
+    }
+    llm = ScriptedLLM(["good morning"])
+    async with await kt.Agent.build(config, llm=llm, kernel=kernel) as agent:
+        events = agent.subscribe()
+        with trio.fail_after(2):
+            async for event in events:
+                if event.type == "turn_completed":
+                    break
+    assert seen == ["> good morning"]
+    assert llm.last_call.last_user_text == "wake up"
+
+
+async def test_unknown_trigger_and_output_types(kernel):
+    with pytest.raises(kt.UnknownNameError, match="trigger type 'timer'"):
+        await build({"name": "t", "triggers": [{"type": "timer"}]}, kernel)
+    with pytest.raises(kt.UnknownNameError, match="output type 'stdout'") as info:
+        await build({"name": "t", "output": {"type": "stdout"}}, kernel)
+    assert info.value.path == "output.type"
+
+
+async def test_config_turn_timeout_applies_unless_overridden(kernel, autojump_clock):
+    from kt.testing import ScriptEntry
+
+    llm = ScriptedLLM([ScriptEntry(text="x" * 30, chunk_size=1, delay=0.1)])
+    config = {"name": "t", "controller": {"turn_timeout": 1}}
+    async with await build(config, kernel, llm=llm) as agent:
+        assert (await agent.run("a")).status == "timeout"
+        assert (await agent.run("b", timeout=None)).status == "completed"

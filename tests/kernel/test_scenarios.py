@@ -723,3 +723,83 @@ async def test_usage_sums_over_the_turn(kernel):
             usage, prompt_tokens=20, completion_tokens=4, total_tokens=24
         )
         assert agent.usage == result.usage
+
+
+# Regressions -----------------------------------------------------------------------------------
+
+
+async def test_queued_run_raises_when_the_agent_stops_first(kernel, autojump_clock):
+    llm = ScriptedLLM([ScriptEntry(text="s" * 50, chunk_size=1, delay=0.1)])
+    outcomes = {}
+    async with trio.open_nursery() as nursery:
+        agent = await build(llm, kernel)
+        await agent.start()
+
+        async def ask(text):
+            try:
+                outcomes[text] = (await agent.run(text)).status
+            except kt.AgentStoppedError:
+                outcomes[text] = "stopped"
+
+        nursery.start_soon(ask, "first")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.start_soon(ask, "second")
+        await trio.sleep(0.3)
+        await agent.stop()
+    assert outcomes == {"first": "cancelled", "second": "stopped"}
+
+
+async def test_a_turn_abandoned_while_queued_never_runs(kernel, autojump_clock):
+    llm = ScriptedLLM([ScriptEntry(text="f" * 10, chunk_size=1, delay=0.1), "three"])
+    async with await build(llm, kernel) as agent:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(agent.run, "one")
+            await trio.testing.wait_all_tasks_blocked()
+            with trio.move_on_after(0.05):
+                await agent.run("two")
+        result = await agent.run("three")
+    assert result.text == "three"
+    assert [m.content for m in agent.history if m.role == "user"] == ["one", "three"]
+    assert llm.call_count == 2
+
+
+async def test_plugin_block_in_a_post_hook_is_reported_not_fatal():
+    class LatePolice:
+        kt_plugin_name = "late"
+
+        @kt.hookimpl
+        def kt_post_tool_call(self, result):
+            raise PluginBlockError("too late to veto")
+
+    recorder = kt.testing.EventRecorder()
+    llm = ScriptedLLM([ToolCall("echo", {"text": "a"}), "ok"])
+    async with await build(llm, kt.Kernel(plugins=[LatePolice(), recorder]), [echo]) as agent:
+        result = await agent.run("go")
+    assert result.status == "completed"
+    assert result.tool_calls[0].status == "ok"
+    errors = recorder.of_type(kt.events.ErrorOccurred)
+    assert errors and errors[0].source == "plugin:late:kt_post_tool_call"
+
+
+async def test_tool_call_started_says_background(kernel, autojump_clock):
+    @kt.tool
+    async def later() -> str:
+        """Slow."""
+        await trio.sleep(1)
+        return "done"
+
+    llm = ScriptedLLM([ToolCall("later", {"run_in_background": True}), "ok"])
+    async with await build(llm, kernel, [later]) as agent:
+        events = [e async for e in agent.run_stream("go")]
+    (started,) = [e for e in events if isinstance(e, ToolCallStarted)]
+    assert started.background is True
+
+
+async def test_runtime_hook_wrappers_are_refused(kernel):
+    class Wrapper:
+        @kt.hookimpl(wrapper=True)
+        def kt_turn_started(self):
+            return (yield)
+
+    with pytest.raises(kt.PluginError, match="wrapper"):
+        await build(ScriptedLLM(["x"]), kernel, plugins=[Wrapper()])
