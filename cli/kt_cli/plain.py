@@ -150,7 +150,9 @@ class PlainSession:
         self._turn_running = True
         self._interrupt_sent = False
         try:
-            async with self.agent.run_stream(text, timeout=self.timeout) as events:
+            # No --timeout: leave it unset so the creature's controller.turn_timeout applies.
+            limit = {} if self.timeout is None else {"timeout": self.timeout}
+            async with self.agent.run_stream(text, **limit) as events:
                 async for event in events:
                     self.printer.handle(event)
                     if isinstance(event, TurnCompleted):
@@ -178,8 +180,6 @@ class PlainSession:
             )
         elif result.error is not None:
             self._notice(f"kt: error: {str(result.error) or type(result.error).__name__}")
-        elif status == "timeout" and self.timeout is not None:
-            self._notice(f"kt: error: the turn timed out after {self.timeout:g}s")
         else:
             self._notice(f"kt: error: the turn ended with status '{status}'")
 
