@@ -50,6 +50,11 @@ ConfigSource = CreatureConfig | Mapping[str, Any] | str | os.PathLike[str]
 UserInput = str | Sequence[ContentPart]
 
 
+def _check_max_iterations(max_iterations: int | None) -> None:
+    if max_iterations is not None and max_iterations < 1:
+        raise ValueError(f"max_iterations must be at least 1, not {max_iterations}")
+
+
 def _check_timeout(timeout: float | None) -> None:
     if timeout is not None and (math.isnan(timeout) or timeout < 0):
         raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
@@ -383,8 +388,7 @@ class Agent:
         if timeout is USE_CONFIG:
             timeout = self.config.controller.turn_timeout
         _check_timeout(timeout)
-        if max_iterations is not None and max_iterations < 1:
-            raise ValueError(f"max_iterations must be at least 1, not {max_iterations}")
+        _check_max_iterations(max_iterations)
         return TurnStream(self, _normalise_input(input), timeout, max_iterations)
 
     async def run(
@@ -434,11 +438,30 @@ class Agent:
             AgentStoppedError: the agent stopped before the turn started.
             ValueError: if *timeout* is negative or NaN.
         """
-        async with self.run_stream(input, timeout=timeout, max_iterations=max_iterations) as s:
-            async for event in s:
-                if isinstance(event, TurnCompleted):
-                    return event.result
-        raise AgentStoppedError(f"agent '{self.name}' stopped before the turn ended")
+        # The same turn as run_stream, without subscribing to its events: the caller wakes
+        # once, when the turn ends, instead of once per batch of events.
+        self._check_running()
+        if timeout is USE_CONFIG:
+            timeout = self.config.controller.turn_timeout
+        _check_timeout(timeout)
+        _check_max_iterations(max_iterations)
+        request = TurnRequest(
+            _normalise_input(input), timeout=timeout, max_iterations=max_iterations
+        )
+        self._submit(request)
+        try:
+            await request.done.wait()
+        except trio.Cancelled:
+            token = self._token
+            if token is not None:
+                try:
+                    token.run_sync_soon(request.cancel)
+                except trio.RunFinishedError:
+                    pass
+            raise
+        if request.result is None:
+            raise AgentStoppedError(f"agent '{self.name}' stopped before the turn started")
+        return request.result
 
     def interrupt(self) -> None:
         """Interrupt the running turn, if any; callable from any task or thread.
@@ -490,6 +513,7 @@ class Agent:
             async for request in queue:
                 if request.cancel_requested:
                     request.finished = True  # its caller left while it was queued: never run it
+                    request.done.set()
                     continue
                 await run_turn(self, request)
 

@@ -63,10 +63,13 @@ class TurnRequest:
     cancel_requested: bool = False
     interrupted: bool = False
     finished: bool = False
+    result: TurnResult | None = None
+    done: trio.Event = attrs.Factory(trio.Event)  # set when the turn ends, ran or not
 
     def abandon(self) -> None:
         """The agent stopped before this queued turn started: end its reader's stream."""
         self.finished = True
+        self.done.set()
         if self.abandon_reader is not None:
             self.abandon_reader()
 
@@ -89,6 +92,19 @@ class _Round:
     outcomes: dict[str, Outcome] = attrs.Factory(dict)
     assistant_appended: bool = False
     results_appended: bool = False
+    running: int = 0
+    all_done: trio.Event | None = None
+
+    async def wait_for_tools(self) -> None:
+        """Wait until every call dispatched in this round has an outcome."""
+        if self.running:
+            self.all_done = trio.Event()
+            await self.all_done.wait()
+
+    def tool_finished(self) -> None:
+        self.running -= 1
+        if self.running == 0 and self.all_done is not None:
+            self.all_done.set()
 
 
 @attrs.define(eq=False)
@@ -98,6 +114,7 @@ class _Turn:
     history_start: int
     started_at: float
     rounds: list[_Round] = attrs.Factory(list)
+    nursery: trio.Nursery | None = None  # the turn's tool tasks run here
     usage: Usage = Usage()
     status: str = "completed"
     reason: str = ""
@@ -134,11 +151,16 @@ async def run_turn(agent: Agent, request: TurnRequest) -> TurnResult:
                 scope.cancel()
             if request.timeout is not None:
                 scope.deadline = trio.current_time() + request.timeout
-            try:
-                await agent.runner.notify("kt_turn_started", ctx=ctx)
-                await _rounds(agent, turn)
-            except Exception as exc:  # LLMError, a plugin veto, a backend bug: the turn fails
-                turn.status, turn.error = "error", exc
+            # One nursery per turn (not per round) holds the tool tasks: a round that asks for
+            # no tool then costs no scheduler pass.
+            async with trio.open_nursery() as nursery:
+                turn.nursery = nursery
+                try:
+                    await agent.runner.notify("kt_turn_started", ctx=ctx)
+                    await _rounds(agent, turn)
+                except Exception as exc:  # LLMError, a plugin veto, a backend bug: turn fails
+                    turn.status, turn.error = "error", exc
+                nursery.cancel_scope.cancel()  # tools of a failed round must not outlive it
         escaped = False
         if scope.cancelled_caught:
             if request.interrupted:
@@ -154,6 +176,8 @@ async def run_turn(agent: Agent, request: TurnRequest) -> TurnResult:
         with trio.move_on_after(CLEANUP_DEADLINE, shield=True):
             result = await _finish(agent, turn)
         request.finished = True
+        request.result = result
+        request.done.set()
         agent.current_turn = None
     return result
 
@@ -205,92 +229,94 @@ async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
     text_format = not agent.tool_format.native
     done = LLMDone()
 
-    async with trio.open_nursery() as nursery:
+    nursery = turn.nursery
+    assert nursery is not None
 
-        async def dispatch(call: ToolCall) -> None:
-            if not call.id:
-                call = attrs.evolve(call, id=_call_id(call.name))
-            round_.calls.append(call)
-            await agent.emit(
-                ToolCallStarted(
-                    call_id=call.id,
-                    name=call.name,
-                    args=call.args,
-                    background=wants_background(agent, call),
-                ),
-                turn_index=ctx.turn_index,
-            )
-
-            async def run() -> None:
-                try:
-                    outcome = await execute_call(agent, call, ctx, text_format=text_format)
-                except Exception as exc:  # a kernel or plugin bug: the model still gets an answer
-                    record = ToolCallRecord(
-                        id=call.id,
-                        name=call.name,
-                        args=call.args,
-                        status="error",
-                        error=f"internal error: {type(exc).__name__}: {exc}",
-                        error_type=type(exc).__name__,
-                    )
-                    outcome = Outcome(record, f"Error: {record.error}")
-                round_.outcomes[call.id] = outcome
-
-            nursery.start_soon(run)
-
-        async def handle(pieces: list[str | ToolCall]) -> None:
-            for piece in pieces:
-                if isinstance(piece, str):
-                    if piece:
-                        round_.visible_text.append(piece)
-                        await agent.emit(
-                            TextDelta(text=piece, iteration=round_.iteration),
-                            turn_index=ctx.turn_index,
-                        )
-                else:
-                    await dispatch(piece)
-
-        failure: Exception | None = None
-        try:
-            stream = agent.llm.stream(request)
-            try:
-                async for chunk in stream:
-                    if isinstance(chunk, TextChunk):
-                        round_.raw_text.append(chunk.text)
-                        await handle(parser.feed(chunk.text))
-                    elif isinstance(chunk, ToolCall):
-                        await dispatch(chunk)
-                    elif isinstance(chunk, LLMDone):
-                        done = chunk
-                    else:
-                        raise LLMResponseError(
-                            f"backend yielded {type(chunk).__name__}; expected TextChunk, "
-                            "ToolCall or LLMDone"
-                        )
-            finally:
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    with trio.CancelScope(shield=True):
-                        await aclose()  # close the connection at once, even when cancelled
-            await handle(parser.close())
-        except Exception as exc:  # the model failed: cancel the round's tools, end the turn
-            failure = exc
-            nursery.cancel_scope.cancel()
-        turn.usage = turn.usage + done.usage
+    async def dispatch(call: ToolCall) -> None:
+        if not call.id:
+            call = attrs.evolve(call, id=_call_id(call.name))
+        round_.calls.append(call)
         await agent.emit(
-            LLMCallCompleted(
-                iteration=round_.iteration,
-                usage=done.usage,
-                finish_reason=done.finish_reason if failure is None else "error",
-                tool_calls=len(round_.calls),
-                error=None if failure is None else f"{type(failure).__name__}: {failure}",
+            ToolCallStarted(
+                call_id=call.id,
+                name=call.name,
+                args=call.args,
+                background=wants_background(agent, call),
             ),
             turn_index=ctx.turn_index,
         )
-        if failure is None:
-            await _after_stream(agent, turn, round_, done)
+
+        async def run() -> None:
+            try:
+                outcome = await execute_call(agent, call, ctx, text_format=text_format)
+            except Exception as exc:  # a kernel or plugin bug: the model still gets an answer
+                record = ToolCallRecord(
+                    id=call.id,
+                    name=call.name,
+                    args=call.args,
+                    status="error",
+                    error=f"internal error: {type(exc).__name__}: {exc}",
+                    error_type=type(exc).__name__,
+                )
+                outcome = Outcome(record, f"Error: {record.error}")
+            round_.outcomes[call.id] = outcome
+            round_.tool_finished()
+
+        round_.running += 1
+        nursery.start_soon(run)
+
+    async def handle(pieces: list[str | ToolCall]) -> None:
+        for piece in pieces:
+            if isinstance(piece, str):
+                if piece:
+                    round_.visible_text.append(piece)
+                    await agent.emit(
+                        TextDelta(text=piece, iteration=round_.iteration),
+                        turn_index=ctx.turn_index,
+                    )
+            else:
+                await dispatch(piece)
+
+    failure: Exception | None = None
+    try:
+        stream = agent.llm.stream(request)
+        try:
+            async for chunk in stream:
+                if isinstance(chunk, TextChunk):
+                    round_.raw_text.append(chunk.text)
+                    await handle(parser.feed(chunk.text))
+                elif isinstance(chunk, ToolCall):
+                    await dispatch(chunk)
+                elif isinstance(chunk, LLMDone):
+                    done = chunk
+                else:
+                    raise LLMResponseError(
+                        f"backend yielded {type(chunk).__name__}; expected TextChunk, "
+                        "ToolCall or LLMDone"
+                    )
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with trio.CancelScope(shield=True):
+                    await aclose()  # close the connection at once, even when cancelled
+        await handle(parser.close())
+    except Exception as exc:  # the model failed: the turn ends (its nursery cancels the tools)
+        failure = exc
+    turn.usage = turn.usage + done.usage
+    await agent.emit(
+        LLMCallCompleted(
+            iteration=round_.iteration,
+            usage=done.usage,
+            finish_reason=done.finish_reason if failure is None else "error",
+            tool_calls=len(round_.calls),
+            error=None if failure is None else f"{type(failure).__name__}: {failure}",
+        ),
+        turn_index=ctx.turn_index,
+    )
     if failure is not None:
-        raise failure  # raised outside the nursery, so it is not wrapped in an exception group
+        raise failure
+    await _after_stream(agent, turn, round_, done)
+    await round_.wait_for_tools()
     await _append_results(agent, turn, round_)
 
 
