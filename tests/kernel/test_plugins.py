@@ -132,22 +132,27 @@ def test_unknown_hook_implementation_is_refused():
 
 
 def test_hook_kt_addhookspecs():
+    import pluggy
+
+    class MySpecs:
+        @staticmethod
+        @pluggy.HookspecMarker("kt")
+        def kt_custom_thing(x):
+            """A custom hook."""
+
     class Specs:
         @staticmethod
         @kt.hookimpl
         def kt_addhookspecs(pm):
-            class MySpecs:
-                @staticmethod
-                def kt_custom_thing(x):
-                    """A custom hook."""
-
-            import pluggy
-
-            MySpecs.kt_custom_thing = pluggy.HookspecMarker("kt")(MySpecs.kt_custom_thing)
             pm.add_hookspecs(MySpecs)
 
-    kernel = kt.Kernel(plugins=[Specs()])
-    assert hasattr(kernel.pm.hook, "kt_custom_thing")
+    class Impl:
+        @kt.hookimpl
+        def kt_custom_thing(self, x):
+            return x * 2
+
+    kernel = kt.Kernel(plugins=[Specs(), Impl()])
+    assert kernel.pm.hook.kt_custom_thing(x=21) == [42]
 
 
 def test_hook_kt_llm_backends():
