@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "run_sync": "kt.portal",
     "Portal": "kt.portal",
     "SyncAgent": "kt.portal",
+    "Job": "kt.jobs",
     # tools
     "tool": "kt.tools",
     "ToolSpec": "kt.tools",
@@ -144,6 +145,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from kt.context import TurnContext  # noqa: F401
     from kt.errors import *  # noqa: F403
     from kt.formats import StreamParser, ToolFormat, ToolFormatSpec  # noqa: F401
+    from kt.jobs import Job  # noqa: F401
     from kt.kernel import Kernel, PluginInfo  # noqa: F401
     from kt.llm import (  # noqa: F401
         LLM,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from kt.executor import BACKGROUND_ARG, run_tool
 from kt.formats import ToolFormat
 from kt.history import merge_user_content
 from kt.hookspecs import RUNTIME_HOOKS
+from kt.jobs import Job
 from kt.kernel import Kernel
 from kt.llm import LLM, USE_CONFIG, ContentPart, LLMRequest, Message, ToolCall, ToolSchema, Usage
 from kt.plugins import HookRunner, new_plugin_manager, plugin_name
@@ -111,6 +113,7 @@ class Agent:
         self._tool_schemas: tuple[ToolSchema, ...] = ()
         self.body_args: dict[str, str] = {}
         self.triggers: list[Any] = []
+        self.jobs: dict[str, Job] = {}
         self.outputs: list[Any] = []
         self._system_message: Message | None = None
 
@@ -294,7 +297,7 @@ class Agent:
             await self.runner.notify("kt_creature_started", creature=self)
             self._nursery.start_soon(self._consume, queue_recv)
             for trigger in self.triggers:
-                await self._nursery.start(trigger.run, self)
+                await self.add_trigger(trigger)
         except BaseException:
             await self.stop()
             raise
@@ -524,9 +527,67 @@ class Agent:
 
     # -- Background jobs -----------------------------------------------------------------------
 
-    def start_background_call(self, spec: ToolSpec, call: ToolCall, ctx: TurnContext) -> None:
-        """Run *call* in the agent's nursery; its result re-enters as a new turn."""
+    def start_job(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        name: str,
+        kind: str = "task",
+        job_id: str | None = None,
+    ) -> Job:
+        """Run ``fn(*args)`` in the agent's nursery as a cancellable, listed job.
+
+        Returns at once. The job ends with the agent at the latest; an exception it raises is
+        recorded on the job (``status == "error"``), never propagated.
+
+        Raises:
+            AgentNotStartedError / AgentStoppedError: when the agent is not running.
+            ValueError: when *job_id* is already taken.
+        """
+        self._check_running()
+        job = self._new_job(name=name, kind=kind, job_id=job_id)
         assert self._nursery is not None
+        self._nursery.start_soon(job._run, fn, args)
+        return job
+
+    async def start_service(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str, kind: str = "task"
+    ) -> Job:
+        """Like :meth:`start_job` for ``fn(*args, task_status=...)``: returns once it is ready.
+
+        ``fn`` calls ``task_status.started()`` when it can do its work (a listener is bound, a
+        timer is armed), so nothing it should see can happen before it exists.
+        """
+        self._check_running()
+        job = self._new_job(name=name, kind=kind, job_id=None)
+        assert self._nursery is not None
+
+        async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED):
+            await job._run(fn, args, task_status=task_status)
+
+        await self._nursery.start(run)
+        return job
+
+    async def add_trigger(self, trigger: Any) -> Job:
+        """Start *trigger* (an object with ``async run(agent, *, task_status)``) as a job."""
+        name = getattr(trigger, "name", None) or type(trigger).__name__
+        return await self.start_service(trigger.run, self, name=name, kind="trigger")
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Cancel a running job by id; ``False`` when there is none or it already ended."""
+        job = self.jobs.get(job_id)
+        return job.cancel() if job is not None else False
+
+    def _new_job(self, *, name: str, kind: str, job_id: str | None) -> Job:
+        job_id = job_id or f"{kind}_{uuid.uuid4().hex[:8]}"
+        if job_id in self.jobs and self.jobs[job_id].status == "running":
+            raise ValueError(f"a job with id '{job_id}' is already running")
+        job = Job(id=job_id, kind=kind, name=name)
+        self.jobs[job_id] = job
+        return job
+
+    def start_background_call(self, spec: ToolSpec, call: ToolCall, ctx: TurnContext) -> None:
+        """Run *call* as a job; its result re-enters as a new turn."""
 
         async def job() -> None:
             from kt.events import ToolCallCompleted
@@ -534,38 +595,43 @@ class Agent:
             from kt.results import ToolCallRecord
 
             started = trio.current_time()
-            result = await run_tool(self, spec, call, ctx)
-            status = "ok" if result.ok else "error"
-            output = result.output if isinstance(result.output, str) else ""
-            record = ToolCallRecord(
-                id=call.id,
-                name=call.name,
-                args=call.args,
-                status=status,
-                output=output,
-                error=result.error,
-                background=True,
-            )
-            await self.emit(
-                ToolCallCompleted(
-                    call_id=call.id,
-                    name=call.name,
-                    status=status,
-                    output=output,
-                    error=result.error,
-                    duration=trio.current_time() - started,
-                    background=True,
-                ),
-                turn_index=ctx.turn_index,
-            )
+            status, output, error = "cancelled", "", "the job was cancelled"
+            try:
+                result = await run_tool(self, spec, call, ctx)
+                status = "ok" if result.ok else "error"
+                output = result.output if isinstance(result.output, str) else ""
+                error = result.error
+            finally:
+                with trio.move_on_after(5, shield=True):
+                    await self.emit(
+                        ToolCallCompleted(
+                            call_id=call.id,
+                            name=call.name,
+                            status=status,
+                            output=output,
+                            error=error,
+                            duration=trio.current_time() - started,
+                            background=True,
+                        ),
+                        turn_index=ctx.turn_index,
+                    )
             if self._state == "running":
-                text = result_message_text(record)
+                record = ToolCallRecord(
+                    id=call.id,
+                    name=call.name,
+                    args=call.args,
+                    status=status,  # type: ignore[arg-type]
+                    output=output,
+                    error=error,
+                    background=True,
+                )
                 self.inject(
-                    f"[Background job {call.id} ({call.name}) finished]\n{text}",
+                    f"[Background job {call.id} ({call.name}) finished]\n"
+                    f"{result_message_text(record)}",
                     source="tool_complete",
                 )
 
-        self._nursery.start_soon(job)
+        self.start_job(job, name=call.name, kind="tool", job_id=call.id)
 
     # -- History -------------------------------------------------------------------------------
 
@@ -584,6 +650,27 @@ class Agent:
         """Replace the whole history (compaction, edits) and publish ``HistoryReplaced``."""
         self.history = list(messages)
         await self.emit(HistoryReplaced(messages=tuple(self.history), reason=reason))
+
+    def restore(
+        self, messages: Sequence[Message], *, usage: Usage | None = None, turn_index: int = 0
+    ) -> None:
+        """Load a saved conversation before the agent starts (resuming a session).
+
+        The history is repaired (:func:`kt.history.repair`) so a log cut by a crash is valid:
+        calls without results get an "interrupted" result, which the model sees next turn.
+
+        Raises:
+            AgentStateError: when the agent has already started.
+        """
+        if self._state != "built":
+            from kt.errors import AgentStateError
+
+            raise AgentStateError("restore() must be called before the agent starts")
+        from kt.history import repair
+
+        self.history = repair(messages)
+        self.usage = usage or Usage()
+        self.turn_index = turn_index
 
     async def clear_history(self, *, reason: str = "clear") -> None:
         """Drop every message (the system prompt is kept: it is not part of the history)."""
