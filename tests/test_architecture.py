@@ -30,6 +30,10 @@ PUBLIC_KERNEL = {
     "kt.config",
     "kt.home",
     "kt.formats",
+    "kt.llmkit",  # shared, httpx-free helpers for LLM backends (SSE, retries, error mapping)
+    "kt.packages",  # ensure()/resolve() for @pack references
+    "kt.sessions",  # SessionReader and resume, resolved through the session-store hook
+    "kt.engine",  # the terrarium engine and its channel service
 }
 
 

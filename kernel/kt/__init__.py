@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "TurnContext": "kt.context",
     "Stash": "kt.stash",
     "StashKey": "kt.stash",
+    "CHANNEL_SERVICE": "kt.stash",
     "run_sync": "kt.portal",
     "Portal": "kt.portal",
     "SyncAgent": "kt.portal",
@@ -68,11 +69,34 @@ _LAZY: dict[str, str] = {
     "SessionStoreSpec": "kt.specs",
     "TransportSpec": "kt.specs",
     "PromptSection": "kt.specs",
+    "SessionReader": "kt.sessions",
     # config
     "CreatureConfig": "kt.config",
     "load_creature_config": "kt.config",
     # plugins
     "hookimpl": "kt.plugins",
+    # terrarium engine: multi-creature graphs, channels, recipes
+    "Terrarium": "kt.engine",
+    "CreatureHandle": "kt.engine",
+    "GraphInfo": "kt.engine",
+    "Wire": "kt.engine",
+    "CHANNELS": "kt.channels",
+    "ChannelService": "kt.channels",
+    "ChannelMessage": "kt.channels",
+    "ChannelInfo": "kt.channels",
+    "ChannelMessageSent": "kt.channels",
+    "TerrariumError": "kt.channels",
+    "ChannelError": "kt.channels",
+    "ChannelNotFoundError": "kt.channels",
+    "ChannelExistsError": "kt.channels",
+    "ChannelPermissionError": "kt.channels",
+    "CreatureNotFoundError": "kt.channels",
+    "CreatureExistsError": "kt.channels",
+    "PrivilegeError": "kt.channels",
+    "TopologyError": "kt.channels",
+    "WiringLoopError": "kt.channels",
+    "Recipe": "kt.recipes",
+    "load_recipe": "kt.recipes",
 }
 
 _ERRORS = (
@@ -118,7 +142,17 @@ _ERRORS = (
 )
 _LAZY.update(dict.fromkeys(_ERRORS, "kt.errors"))
 
-_SUBMODULES = ("compose", "errors", "events", "testing", "history", "hookspecs", "config", "home")
+_SUBMODULES = (
+    "compose",
+    "errors",
+    "events",
+    "testing",
+    "history",
+    "hookspecs",
+    "config",
+    "home",
+    "packages",
+)
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
@@ -141,8 +175,26 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from kt import compose, config, errors, events, history, hookspecs, testing  # noqa: F401
     from kt.agent import Agent, TurnStream  # noqa: F401
+    from kt.channels import (  # noqa: F401
+        CHANNELS,
+        ChannelError,
+        ChannelExistsError,
+        ChannelInfo,
+        ChannelMessage,
+        ChannelMessageSent,
+        ChannelNotFoundError,
+        ChannelPermissionError,
+        ChannelService,
+        CreatureExistsError,
+        CreatureNotFoundError,
+        PrivilegeError,
+        TerrariumError,
+        TopologyError,
+        WiringLoopError,
+    )
     from kt.config import CreatureConfig, load_creature_config  # noqa: F401
     from kt.context import TurnContext  # noqa: F401
+    from kt.engine import CreatureHandle, GraphInfo, Terrarium, Wire  # noqa: F401
     from kt.errors import *  # noqa: F403
     from kt.formats import StreamParser, ToolFormat, ToolFormatSpec  # noqa: F401
     from kt.jobs import Job  # noqa: F401
@@ -164,7 +216,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     )
     from kt.plugins import hookimpl  # noqa: F401
     from kt.portal import Portal, SyncAgent, run_sync  # noqa: F401
+    from kt.recipes import Recipe, load_recipe  # noqa: F401
     from kt.results import ToolCallRecord, TurnResult  # noqa: F401
+    from kt.sessions import SessionReader  # noqa: F401
     from kt.specs import (  # noqa: F401
         ControllerSpec,
         InputSpec,
@@ -175,5 +229,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         TransportSpec,
         TriggerSpec,
     )
-    from kt.stash import Stash, StashKey  # noqa: F401
+    from kt.stash import CHANNEL_SERVICE, Stash, StashKey  # noqa: F401
     from kt.tools import ToolContext, ToolResult, ToolSpec, tool  # noqa: F401

@@ -40,7 +40,7 @@ from kt.jobs import Job
 from kt.kernel import Kernel
 from kt.llm import LLM, USE_CONFIG, ContentPart, LLMRequest, Message, ToolCall, ToolSchema, Usage
 from kt.plugins import HookRunner, new_plugin_manager, plugin_name
-from kt.results import TurnResult
+from kt.results import ToolCallRecord, TurnResult
 from kt.specs import PromptSection
 from kt.stash import Stash
 from kt.tools import ToolSpec
@@ -99,6 +99,8 @@ class Agent:
         self._plugin_options = {e.name: dict(e.options) for e in config.plugins}
         self._creature_pm = new_plugin_manager()
         for name, plugin in plugins:
+            if kernel.pm.is_registered(plugin):
+                continue  # its hooks already run for every creature; the entry only adds options
             self._creature_pm.register(plugin, name=name)
         self.runner = HookRunner([kernel.pm, self._creature_pm], on_error=self._hook_failed)
         for hook in RUNTIME_HOOKS:  # refuse wrappers and the like at build time, not mid-turn
@@ -115,6 +117,7 @@ class Agent:
         self.triggers: list[Any] = []
         self.jobs: dict[str, Job] = {}
         self.outputs: list[Any] = []
+        self.session: Any = None  # the session store's object, when built with session=
         self._system_message: Message | None = None
 
     # -- Building ------------------------------------------------------------------------------
@@ -132,6 +135,8 @@ class Agent:
         llm_selector: str | None = None,
         env: Mapping[str, str] | None = None,
         output: Any = USE_CONFIG,
+        session: Any = None,
+        session_dir: str | os.PathLike[str] | None = None,
     ) -> Agent:
         """Build a creature from a config, resolving everything it names now.
 
@@ -150,6 +155,13 @@ class Agent:
             output: An output object (``async on_event(event)``) to receive every event;
                 ``None`` for none; not given: the config's ``output`` entry, if any (a UI that
                 renders the stream itself passes ``None``).
+            session: Record the creature through the kernel's session store (a plugin such
+                as ``kt_sessions``): ``True`` for a new session file in *session_dir*, a path
+                for that file (appended to when it exists), or a store object to share one
+                file. ``None`` or ``False`` (default): nothing is persisted. The store's
+                object becomes one of the creature's plugins and ``agent.session``.
+            session_dir: Where ``session=True`` creates the file (default: the store's own,
+                ``~/.kt/sessions`` for ``kt_sessions``).
 
         Returns:
             The agent, not yet started: use ``async with agent``.
@@ -178,6 +190,14 @@ class Agent:
             model, llm_name = llm, type(llm).__name__
         else:
             model, llm_name = assembly.resolve_llm(creature_config, kernel, selector=llm_selector)
+        store = None
+        if session is not None and session is not False:
+            from kt.sessions import open_session
+
+            store = open_session(
+                kernel, session, name=creature_config.name, session_dir=session_dir, source=config
+            )
+            creature_plugins.append(("kt.session", store))
         agent = cls(
             config=creature_config,
             kernel=kernel,
@@ -188,6 +208,7 @@ class Agent:
             plugins=creature_plugins,
             working_dir=Path(pwd).resolve() if pwd is not None else Path.cwd(),
         )
+        agent.session = store
         agent._add_subagents()
         agent._add_triggers()
         if output is USE_CONFIG:
@@ -195,6 +216,33 @@ class Agent:
         elif output is not None:
             agent.outputs.append(output)
         return agent
+
+    @classmethod
+    async def resume(
+        cls, path: str | os.PathLike[str], *, kernel: Kernel | None = None, **options: Any
+    ) -> Agent:
+        """Rebuild a recorded creature from its session, through the kernel's session store.
+
+        The store rebuilds the creature from the recorded config, restores its conversation
+        (tool calls that were in flight get an "Interrupted" result; nothing is re-run) and
+        usage, and keeps recording into the same session. See ``kt_sessions.resume``.
+
+        Args:
+            path: The session file, or what the store accepts (a session name or prefix).
+            kernel: The plugin set to use (default: ``kt.Kernel()``).
+            **options: ``Agent.build`` options (``llm=``, ``llm_selector=``, ``tools=``, ...)
+                overriding what was recorded.
+
+        Returns:
+            The agent, not yet started: use ``async with agent``.
+
+        Raises:
+            UnknownNameError: no loaded plugin provides a session store.
+        """
+        from kt.sessions import session_store
+
+        kernel = kernel if kernel is not None else Kernel()
+        return await session_store(kernel, needs="resume").resume(path, kernel=kernel, **options)
 
     def _module_object(self, kind: str, entry: Any, registry: Any, path: str) -> Any:
         """Build a trigger or output from a config entry: by ``type`` or ``module``/``class``."""
@@ -492,15 +540,21 @@ class Agent:
             except trio.RunFinishedError:
                 pass
 
-    def inject(self, input: UserInput, *, source: str = "trigger") -> None:
+    def inject(self, input: UserInput, *, source: str = "trigger") -> trio.Event:
         """Queue a turn for *input* that nobody awaits (triggers, channels, background jobs).
 
         Its events reach ``kt_event``, outputs and :meth:`subscribe` readers. Call from the
         agent's trio thread; from other threads use ``trio.from_thread.run_sync``.
+
+        Returns:
+            An event set when that turn has ended (or will never run because the agent
+            stopped); a trigger waits on it so its firings never pile up behind a slow turn.
         """
         self._check_running()
         assert self._queue_send is not None
-        self._queue_send.send_nowait(TurnRequest(_normalise_input(input), source=source))
+        request = TurnRequest(_normalise_input(input), source=source)
+        self._queue_send.send_nowait(request)
+        return request.done
 
     def subscribe(self) -> trio.MemoryReceiveChannel[Event]:
         """A channel receiving every event of this agent from now on, until it stops.
@@ -551,7 +605,12 @@ class Agent:
         return job
 
     async def start_service(
-        self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str, kind: str = "task"
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        name: str,
+        kind: str = "task",
+        job_id: str | None = None,
     ) -> Job:
         """Like :meth:`start_job` for ``fn(*args, task_status=...)``: returns once it is ready.
 
@@ -559,19 +618,32 @@ class Agent:
         timer is armed), so nothing it should see can happen before it exists.
         """
         self._check_running()
-        job = self._new_job(name=name, kind=kind, job_id=None)
+        job = self._new_job(name=name, kind=kind, job_id=job_id)
         assert self._nursery is not None
 
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED):
             await job._run(fn, args, task_status=task_status)
 
-        await self._nursery.start(run)
+        try:
+            await self._nursery.start(run)
+        except RuntimeError:
+            if job.status != "error":
+                raise
+            # The job recorded why it failed; say that, not trio's "exited without started()".
+            raise RuntimeError(
+                f"{kind} '{name}' ({job.id}) failed before it was ready: {job.error}"
+            ) from None
         return job
 
-    async def add_trigger(self, trigger: Any) -> Job:
-        """Start *trigger* (an object with ``async run(agent, *, task_status)``) as a job."""
+    async def add_trigger(self, trigger: Any, *, job_id: str | None = None) -> Job:
+        """Start *trigger* (an object with ``async run(agent, *, task_status)``) as a job.
+
+        The job id is *job_id*, else the trigger's ``id`` attribute when it has a true one,
+        else ``trigger_<8 hex>``; ``ValueError`` when a running job already has that id.
+        """
         name = getattr(trigger, "name", None) or type(trigger).__name__
-        return await self.start_service(trigger.run, self, name=name, kind="trigger")
+        job_id = job_id or getattr(trigger, "id", None) or None
+        return await self.start_service(trigger.run, self, name=name, kind="trigger", job_id=job_id)
 
     def cancel_job(self, job_id: str) -> bool:
         """Cancel a running job by id; ``False`` when there is none or it already ended."""
@@ -695,6 +767,75 @@ class Agent:
             else keep_recent_turns
         )
         return await compact(self, keep_recent_turns=keep)
+
+    # -- Tools at run time ---------------------------------------------------------------------
+
+    async def add_tools(self, tools: Sequence[Any]) -> list[ToolSpec]:
+        """Offer more tools to the model: for plugins that discover tools at run time (MCP).
+
+        The tools join :attr:`tools`. On a running agent the native schemas are prepared again
+        and the system prompt is assembled again (``kt_prompt_sections`` runs again), so the
+        prompt and the schemas always come from the same set of tools; a turn in progress
+        sees the new tools from its next model call. Before ``start()`` the tools are simply
+        added, and ``start()`` prepares them with the others.
+
+        Args:
+            tools: ``@kt.tool`` functions, plain functions or ``ToolSpec``.
+
+        Returns:
+            The specs added, in order.
+
+        Raises:
+            ValueError: a name is already taken, or given twice; nothing is added.
+            AgentStoppedError: the agent is stopping or stopped.
+        """
+        if self._state in ("stopping", "stopped"):
+            raise AgentStoppedError(f"agent '{self.name}' was stopped; build a new one")
+        specs = [assembly._as_tool_spec(t, path="add_tools", file=None) for t in tools]
+        names = [spec.name for spec in specs]
+        taken = sorted({n for n in names if n in self.tools or names.count(n) > 1})
+        if taken:
+            raise ValueError(f"tool names already taken: {', '.join(taken)}; rename them")
+        self.tools.update((spec.name, spec) for spec in specs)
+        if self._state == "running":
+            self._prepare_tools()
+            self.system_prompt = await self._assemble_prompt()
+            self._system_message = Message("system", self.system_prompt)
+        return specs
+
+    async def call_tool(
+        self, name: str, args: Mapping[str, Any] | str | None = None
+    ) -> ToolCallRecord:
+        """Run one tool call outside a turn, the way a turn runs it; return its record.
+
+        For hosts that let something other than the model call a creature's tools (serving
+        them over MCP, a UI button). The arguments are validated against the tool's schema,
+        ``kt_pre_tool_call`` may rewrite or veto the call, the unsafe-tool lock, the timeout
+        and the output cap apply, and ``kt_post_tool_call`` sees the result, so a guard plugin
+        guards these calls too. ``ToolCallStarted`` and ``ToolCallCompleted`` are published
+        with the latest turn's index. The call does not wait for the turn queue, never runs
+        in the background, and adds nothing to the history. Cancelling the caller cancels the
+        call.
+
+        Args:
+            name: The tool's name.
+            args: Its arguments: a mapping, or JSON text.
+
+        Returns:
+            The call's record: status, output and error, as in ``TurnResult.tool_calls``.
+
+        Raises:
+            AgentNotStartedError / AgentStoppedError: when the agent is not running.
+        """
+        from kt.events import ToolCallStarted
+        from kt.executor import execute_call
+
+        self._check_running()
+        call = ToolCall(name, {} if args is None else args, id=f"{name}_{uuid.uuid4().hex[:8]}")
+        ctx = TurnContext(creature=self, turn_index=self.turn_index)
+        await self.emit(ToolCallStarted(call_id=call.id, name=call.name, args=call.args))
+        outcome = await execute_call(self, call, ctx, text_format=False, background_ok=False)
+        return outcome.record
 
     # -- Requests and prompt -------------------------------------------------------------------
 

@@ -115,8 +115,6 @@ def _as_tool_spec(obj: Any, *, path: str, file: str | None) -> ToolSpec:
 def _apply_options(spec: ToolSpec, entry: ToolEntry, *, path: str, file: str | None) -> ToolSpec:
     options = dict(entry.options)
     generic = {k: options.pop(k) for k in list(options) if k in _GENERIC_TOOL_OPTIONS}
-    if generic:
-        spec = attrs.evolve(spec, **generic)
     if options:
         configure = getattr(spec, "configure", None)
         if configure is None:
@@ -127,6 +125,8 @@ def _apply_options(spec: ToolSpec, entry: ToolEntry, *, path: str, file: str | N
                 file=file,
             )
         spec = configure(options)
+    if generic:  # after configure: a configured copy must keep the generic options
+        spec = attrs.evolve(spec, **generic)
     if entry.name != spec.name:
         spec = attrs.evolve(spec, name=entry.name)
     return spec
@@ -260,10 +260,24 @@ def resolve_llm(
     Returns:
         The backend instance and the selector it was built from.
 
+    Plugins choose first, through ``kt_resolve_llm`` (presets, aliases, stored keys, user
+    defaults); the parsing below is the fallback when none of them returns a profile.
+
     Raises:
         LLMNotConfiguredError: nothing selects a model; the message says how to choose one.
         UnknownNameError: the selector names a backend no plugin provides.
     """
+    chosen = kernel.pm.hook.kt_resolve_llm(selector=selector, creature=config, kernel=kernel)
+    if chosen is not None:
+        chosen_spec = kernel.llm_backends.get(chosen.backend)
+        if chosen_spec is None:
+            raise UnknownNameError(
+                f"model profile '{chosen.name}' needs LLM backend '{chosen.backend}', which no "
+                f"plugin provides.{_did_you_mean(chosen.backend, kernel.llm_backends)} "
+                "`kt plugins` lists what is loaded.",
+                path="controller.llm",
+            )
+        return chosen_spec.factory(chosen), chosen.name
     controller = config.controller
     base_dir = None if selector else config.folder
     selector = selector or controller.llm

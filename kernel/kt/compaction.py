@@ -37,12 +37,14 @@ _TOOL_OUTPUT_PREVIEW = 500
 def compaction_boundary(messages: Sequence[Message], keep_recent_turns: int) -> int:
     """Index where the live part starts: the *keep_recent_turns*-th user message from the end.
 
-    A boundary always sits on a user message, so an assistant's tool calls and their results
-    are never separated. Returns 0 when there is nothing old enough to fold.
+    A boundary always sits on a user message that starts a turn (never on the message that
+    carries a text format's tool results), so an assistant's tool calls and their results are
+    never separated. Returns 0 when there is nothing old enough to fold.
     """
     seen = 0
     for index in range(len(messages) - 1, -1, -1):
-        if messages[index].role == "user":
+        message = messages[index]
+        if message.role == "user" and not message.meta.get("tool_results"):
             seen += 1
             if seen == keep_recent_turns:
                 return index

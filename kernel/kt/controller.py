@@ -119,6 +119,7 @@ class _Turn:
     status: str = "completed"
     reason: str = ""
     error: BaseException | None = None
+    first_message: Message | None = None  # the turn's input as stored: found again after a splice
 
     @property
     def records(self) -> list[ToolCallRecord]:
@@ -216,6 +217,7 @@ async def _append_input(agent: Agent, turn: _Turn) -> None:
         turn.history_start = len(agent.history) - 1
     else:
         await agent.append(Message("user", content), turn_index=turn.ctx.turn_index)
+    turn.first_message = agent.history[turn.history_start]
 
 
 async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
@@ -369,7 +371,11 @@ async def _append_results(agent: Agent, turn: _Turn, round_: _Round, missing: st
     else:
         sections = [f"## {call.name} {call.id}\n{text}" for call, text in texts]
         await agent.append(
-            Message("user", "[Tool results]\n" + "\n\n".join(sections)),
+            Message(
+                "user",
+                "[Tool results]\n" + "\n\n".join(sections),
+                meta={"tool_results": True},  # not a user turn: compaction never cuts here
+            ),
             turn_index=turn.ctx.turn_index,
         )
 
@@ -417,7 +423,7 @@ async def _finish(agent: Agent, turn: _Turn) -> TurnResult:
         usage=turn.usage,
         error=turn.error,
         reason=turn.reason,
-        messages=tuple(agent.history[turn.history_start :]),
+        messages=tuple(agent.history[_turn_start(agent, turn) :]),
         input=request.input,
         turn_index=ctx.turn_index,
         started_at=turn.started_at,
@@ -429,3 +435,12 @@ async def _finish(agent: Agent, turn: _Turn) -> TurnResult:
         await agent.clear_history(reason="ephemeral")
     await agent.emit(TurnCompleted(result=result), turn_index=ctx.turn_index)
     return result
+
+
+def _turn_start(agent: Agent, turn: _Turn) -> int:
+    """Where the turn's messages start, even if a compaction replaced older history meanwhile."""
+    history = agent.history
+    for index in range(len(history) - 1, -1, -1):
+        if history[index] is turn.first_message:
+            return index
+    return turn.history_start

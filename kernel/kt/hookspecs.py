@@ -36,10 +36,12 @@ if TYPE_CHECKING:  # annotations only: keeps `import kt` cheap
     from pathlib import Path
 
     from kt.agent import Agent
+    from kt.config import CreatureConfig
     from kt.context import TurnContext
     from kt.events import Event
     from kt.formats import ToolFormatSpec
-    from kt.llm import LLMBackendSpec, LLMRequest, LLMResult, Message, ToolCall
+    from kt.kernel import Kernel
+    from kt.llm import LLMBackendSpec, LLMProfile, LLMRequest, LLMResult, Message, ToolCall
     from kt.results import TurnResult
     from kt.specs import (
         ControllerSpec,
@@ -235,6 +237,64 @@ def kt_resolve_ref(ref: str) -> Path | None:
 
     Use in creature plugins:
         Not called.
+    """
+
+
+@hookspec(firstresult=True)
+def kt_ensure_package(ref: str) -> Path | None:
+    """Make sure the pack a reference such as ``@kt-biome`` names is installed; return its path.
+
+    Called by :func:`kt.packages.ensure`. Must be idempotent: a pack that is already installed
+    is left as it is (no copy, no download, no pip run) and its path is returned. A pack that is
+    missing is installed from wherever the implementation knows it (a marketplace index, a
+    bundled copy). Stops at the first non-``None`` result.
+
+    Args:
+        ref: ``@pack`` or ``@pack/path``.
+
+    Returns:
+        The pack's folder, or the path inside it that *ref* names; ``None`` when this plugin
+        does not install packages. Raise a :class:`kt.errors.KTError` (naming the fix) when it
+        does but cannot install this one.
+
+    Use in creature plugins:
+        Not called.
+    """
+
+
+@hookspec(firstresult=True)
+def kt_resolve_llm(
+    selector: str | None, creature: CreatureConfig, kernel: Kernel
+) -> LLMProfile | None:
+    """Choose the model profile a creature runs with (presets, aliases, keys, user defaults).
+
+    Called once per ``Agent.build`` that was given no ``llm=`` instance, before the kernel's
+    own selector parsing. Stops at the first non-``None`` result. The kernel then builds the
+    model with ``kernel.llm_backends[profile.backend].factory(profile)`` and names it
+    ``profile.name`` (what ``agent.llm_name`` and ``kt doctor`` show). When every
+    implementation returns ``None``, the kernel parses ``BACKEND/MODEL`` or ``BACKEND:REST``
+    itself from the selector or the ``[controller]`` table, and raises
+    :class:`kt.errors.LLMNotConfiguredError` when nothing selects a model.
+
+    An implementation may raise a :class:`kt.errors.KTError` (an unknown or ambiguous name,
+    an unknown variation, no key for the chosen provider); the build fails with it.
+
+    Args:
+        selector: The selector given for this build (``--llm`` / ``Agent.build(llm_selector=)``),
+            or ``None``; it wins over the creature config.
+        creature: The creature's validated config (its ``[controller]`` table holds ``llm``,
+            ``provider``, ``model``, ``base_url``, ``api_key_env``, ``variation`` and the
+            generation options).
+        kernel: The kernel building the creature: ``kernel.llm_backends`` lists the backends
+            and their preset profiles; ``kernel.env`` is the environment to read keys and
+            ``KT_HOME`` from.
+
+    Returns:
+        The :class:`kt.LLMProfile` to build (its ``backend`` must name a registered backend),
+        or ``None`` to leave the choice to another implementation or the kernel.
+
+    Use in creature plugins:
+        Not called: the model is chosen before the creature's own plugins are loaded.
     """
 
 

@@ -88,13 +88,19 @@ class ToolCall:
 
 @attrs.frozen
 class Usage:
-    """Token counts of one call or summed over several (``a + b``)."""
+    """Token counts of one call or summed over several (``a + b``).
+
+    ``prompt_tokens`` counts the whole prompt, cached parts included; ``cached_tokens`` is the
+    part read from the provider's prompt cache and ``cache_write_tokens`` the part written to
+    it (providers that bill cache writes, such as Anthropic, report them).
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(*(getattr(self, f.name) + getattr(other, f.name) for f in attrs.fields(Usage)))

@@ -89,11 +89,25 @@ class ControllerSpec:
 
 @attrs.frozen
 class SessionStoreSpec:
-    """A persistence backend; ``factory(path, **options)`` opens a store."""
+    """A persistence backend.
+
+    Attributes:
+        name: The store's name.
+        factory: ``factory(path, **options)`` opens a store for one creature and returns a
+            plugin object (it implements ``kt_event``) that ``Agent.build(session=...)``
+            registers for that creature. *path* is ``None`` for a new session file.
+        description: One line for listings.
+        resume: ``async resume(path, **build_options) -> Agent``: what ``Agent.resume``
+            calls; ``None`` when the store cannot resume.
+        reader: ``reader(path)`` returns an object to read a recorded session with:
+            what ``kt.SessionReader`` calls; ``None`` when the store cannot read.
+    """
 
     name: str
     factory: Callable[..., Any]
     description: str = ""
+    resume: Callable[..., Any] | None = None
+    reader: Callable[..., Any] | None = None
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar, cast
 
-__all__ = ["Stash", "StashKey"]
+__all__ = ["CHANNEL_SERVICE", "Stash", "StashKey"]
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -54,3 +54,20 @@ class Stash:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+CHANNEL_SERVICE: StashKey[Any] = StashKey()
+"""Where a creature's channel service lives: ``agent.stash[kt.CHANNEL_SERVICE]``.
+
+Set by whatever gives the creature channels (the terrarium engine); read by tools that send
+on channels (``send_message``). The service has two members::
+
+    def channels(self) -> Mapping[str, str]:
+        # the channels this creature may send on: name -> short description ("broadcast", ...)
+
+    async def send(self, channel, content, *, sender, reply_to=None, metadata=None) -> str:
+        # deliver one message and return its id; raise LookupError / PermissionError /
+        # ValueError with a message written for the model when it cannot be sent
+
+A creature without the key has no channels.
+"""

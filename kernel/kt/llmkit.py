@@ -1,0 +1,751 @@
+"""Building blocks for HTTP model backends: SSE decoding, retries, error mapping, tool-call deltas.
+
+Every backend plugin (``kt_openai``, ``kt_anthropic``, ``kt_gemini``, a third-party gateway)
+needs the same few pieces around its own wire format, and plugins never import each other, so
+they live here, in the kernel's public API. Nothing in this module does I/O or imports an HTTP
+client: a backend reads bytes with the client of its choice and hands them over.
+
+* :class:`SSEDecoder` / :func:`aiter_sse`: server-sent events from raw byte chunks, cut anywhere.
+* :func:`retrying` with a :class:`RetryPolicy`: capped exponential backoff with jitter, for
+  transient errors only, and **only before the first chunk** was yielded, so text the user has
+  already seen is never streamed twice.
+* :func:`error_for_status` / :func:`error_from_payload`: an HTTP status or an in-stream error
+  object to the matching :class:`kt.errors.LLMError` subclass, with ``retry_after`` and a
+  one-line summary of the provider's error body (never the raw body, never the API key).
+* :class:`ToolCallDeltas`: native tool calls assembled from streamed fragments.
+* :func:`deep_merge`, :func:`merged_options`, :func:`data_url`: request-building helpers.
+* :class:`PerRun`: one HTTP client (connection pool) per trio run, closed when the run ends.
+
+Each helper is pure Python plus trio (for :func:`retrying`'s sleep), so tests can drive it
+without a network.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from kt.errors import (
+    ConfigValidationError,
+    LLMAuthError,
+    LLMBadRequestError,
+    LLMContextOverflowError,
+    LLMError,
+    LLMRateLimitError,
+    LLMTimeoutError,
+)
+from kt.llm import LLMChunk, ToolCall
+
+__all__ = [
+    "LLMChunk",
+    "LLMServerError",
+    "PerRun",
+    "RetryPolicy",
+    "SSEDecoder",
+    "SSEEvent",
+    "ToolCallDeltas",
+    "aiter_sse",
+    "data_url",
+    "deep_merge",
+    "drain",
+    "error_for_status",
+    "error_from_payload",
+    "is_context_overflow",
+    "merged_options",
+    "parse_arguments",
+    "redact",
+    "retry_after_seconds",
+    "retrying",
+    "summarise_error_body",
+]
+
+
+T = TypeVar("T")
+
+
+class LLMServerError(LLMError):
+    """The provider answered with a server error (HTTP 5xx, "overloaded"); worth a retry."""
+
+    retryable = True
+
+
+# -- Server-sent events -------------------------------------------------------------------------
+
+
+class SSEEvent:
+    r"""One server-sent event.
+
+    Attributes:
+        event: The ``event:`` field (``""`` when the server sent none, i.e. ``"message"``).
+        data: The ``data:`` lines joined with ``\n``.
+        id: The ``id:`` field, or ``""``.
+    """
+
+    __slots__ = ("data", "event", "id")
+
+    def __init__(self, data: str, event: str = "", id: str = "") -> None:
+        self.data = data
+        self.event = event
+        self.id = id
+
+    def json(self) -> Any:
+        """The data parsed as JSON."""
+        return json.loads(self.data)
+
+    def __repr__(self) -> str:
+        return f"SSEEvent(event={self.event!r}, data={self.data[:60]!r})"
+
+
+class SSEDecoder:
+    r"""Turn byte chunks, cut anywhere, into :class:`SSEEvent` values (the WHATWG rules).
+
+    Lines end with ``\n``, ``\r\n`` or ``\r``; a blank line dispatches the event; ``:``
+    starts a comment (keep-alives); one space after the field's colon is dropped; an event with
+    no ``data`` line is not dispatched. Call :meth:`feed` per chunk and :meth:`close` at the
+    end of the stream (an event not closed by a blank line is dispatched then).
+    """
+
+    __slots__ = ("_buffer", "_data", "_event", "_id")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._data: list[str] = []
+        self._event = ""
+        self._id = ""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        """Add *chunk*; return the events it completed, in order."""
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buffer:
+            if buffer.endswith(b"\r"):  # a CRLF may be split across chunks: wait for the LF
+                self._buffer = buffer
+                return []
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, self._buffer = buffer.split(b"\n")
+        events = []
+        for line in lines:
+            if not line:
+                if self._data:
+                    events.append(SSEEvent("\n".join(self._data), self._event, self._id))
+                    self._data = []
+                self._event = ""
+                continue
+            if line[:5] == b"data:":
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                self._data.append(value.decode("utf-8", "replace"))
+            else:
+                self._field(line)
+        return events
+
+    def _field(self, line: bytes) -> None:
+        if line[:1] == b":":
+            return  # a comment
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        if name == b"event":
+            self._event = value.decode("utf-8", "replace")
+        elif name == b"id":
+            self._id = value.decode("utf-8", "replace")
+        elif name == b"data":  # "data" with no colon: an empty data line
+            self._data.append("")
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: dispatch what is left, if anything."""
+        events = self.feed(b"\n\n") if self._buffer or self._data else []
+        self._buffer = b""
+        return events
+
+
+async def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
+    """Yield the server-sent events in a stream of byte chunks (e.g. httpx ``aiter_bytes()``).
+
+    Closing this generator closes *chunks* too (when it has ``aclose``), so a backend that
+    closes its outermost generator on interrupt releases everything underneath at once.
+
+    Args:
+        chunks: The response body, in chunks of any size.
+
+    Yields:
+        Each event as soon as its closing blank line arrived.
+    """
+    decoder = SSEDecoder()
+    try:
+        async for chunk in chunks:
+            for event in decoder.feed(chunk):
+                yield event
+        for event in decoder.close():
+            yield event
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def drain(events: AsyncIterator[Any], *, seconds: float = 1.0) -> None:
+    """Read what is left of a stream whose answer is complete (after ``[DONE]``, say).
+
+    An HTTP connection goes back to the client's pool for the next call only once its body
+    has been read to the end; a stream closed early is closed for good, and the next call
+    pays for a new connection. Providers end the body right after their last event, so this
+    returns at once; a server that keeps the body open is given *seconds*, then left (the
+    connection is then closed, which is harmless).
+    """
+    import trio
+
+    with trio.move_on_after(seconds):
+        async for _ in events:
+            pass
+
+
+# -- Retries ------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How a backend retries a call that failed before it streamed anything.
+
+    The wait before retry *n* (1-based) is ``min(max_delay, base_delay * 2 ** (n - 1))``,
+    spread by ``± jitter`` (a fraction) so that many clients do not retry in step. When the
+    provider said how long to wait (``Retry-After``), that wait is used instead; if it is
+    longer than ``max_delay`` the error is raised at once rather than blocking the turn.
+
+    Attributes:
+        max_retries: Retries after the first attempt (0: never retry).
+        base_delay: Seconds before the first retry.
+        max_delay: Cap on any one wait, in seconds.
+        jitter: Random spread of each wait, as a fraction (0.25: ±25 %).
+    """
+
+    max_retries: int = attrs.field(default=3, validator=attrs.validators.ge(0))
+    base_delay: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    max_delay: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    jitter: float = attrs.field(
+        default=0.25, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
+    )
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any] | None) -> RetryPolicy:
+        """Build a policy from a ``retry_policy`` table (missing keys keep their defaults).
+
+        Args:
+            options: ``{"max_retries": 5, "base_delay": 0.5, ...}``, or ``None``.
+
+        Raises:
+            ConfigValidationError: an unknown key or a value out of range.
+        """
+        if not options:
+            return cls()
+        known = {f.name for f in attrs.fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigValidationError(
+                f"unknown retry_policy key(s) {unknown}; known: {sorted(known)}",
+                path="controller.retry_policy",
+            )
+        try:
+            return cls(**dict(options))
+        except (TypeError, ValueError) as exc:
+            raise ConfigValidationError(
+                f"invalid retry_policy: {exc}", path="controller.retry_policy"
+            ) from None
+
+    def delay(
+        self,
+        attempt: int,
+        retry_after: float | None = None,
+        *,
+        rand: Callable[[], float] = random.random,
+    ) -> float | None:
+        """Seconds to wait before retry number *attempt*, or ``None`` for "do not retry".
+
+        Args:
+            attempt: 1 for the first retry, 2 for the second ...
+            retry_after: What the provider asked for, when it said.
+            rand: Source of randomness in ``[0, 1)`` (tests pass a constant).
+        """
+        if attempt > self.max_retries:
+            return None
+        if retry_after is not None:
+            return None if retry_after > self.max_delay else max(0.0, retry_after)
+        base = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return max(0.0, base * (1 + self.jitter * (2 * rand() - 1)))
+
+
+async def retrying(
+    attempt: Callable[[], AsyncIterator[LLMChunk]],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], Any] | None = None,
+) -> AsyncIterator[LLMChunk]:
+    """Yield the chunks of ``attempt()``, calling it again after a transient failure.
+
+    A failure is retried only when it is an :class:`~kt.errors.LLMError` whose ``retryable``
+    is true (connection, timeout, rate limit, server error) **and** the failed attempt had not
+    yielded any chunk yet. Once one chunk went out, the text may already be on the user's
+    screen, and a second attempt would show it twice: the error is raised instead, and the
+    turn fails.
+
+    Cancellation: closing this generator (the kernel does on interrupt, timeout or cancel)
+    closes the running attempt at once; a wait between attempts is a ``trio.sleep``, cancelled
+    like any other.
+
+    Args:
+        attempt: Starts one attempt: returns a fresh async iterator of chunks (typically an
+            async generator that opens the HTTP stream).
+        policy: How many retries and how long to wait.
+        sleep: The sleep function (default ``trio.sleep``).
+
+    Yields:
+        The chunks of the attempt that succeeded (or of the one that failed after
+        streaming).
+
+    Raises:
+        LLMError: the last failure, when it is not retryable, came after the first chunk, or
+            the retries ran out.
+    """
+    if sleep is None:
+        import trio
+
+        sleep = trio.sleep
+    retries = 0
+    while True:
+        stream = attempt()
+        streamed = False
+        try:
+            async for chunk in stream:
+                streamed = True
+                yield chunk
+            return
+        except LLMError as exc:
+            if streamed or not exc.retryable:
+                raise
+            retries += 1
+            wait = policy.delay(retries, getattr(exc, "retry_after", None))
+            if wait is None:
+                raise
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        await sleep(wait)
+
+
+# -- Errors -------------------------------------------------------------------------------------
+
+_OVERFLOW_MARKERS = re.compile(
+    r"context[ _-]?length|context[ _-]?window|maximum context|too many tokens|too long|"
+    r"prompt is too long|exceeds the (?:maximum|max)|maximum number of tokens|"
+    r"token limit|input token count|request too large|reduce the length",
+    re.IGNORECASE,
+)
+_MAX_MESSAGE = 300
+
+
+def is_context_overflow(text: str) -> bool:
+    """Whether a provider's error text says the request does not fit the context window."""
+    return bool(_OVERFLOW_MARKERS.search(text))
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace every occurrence of each (non-trivial) secret in *text* with ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def summarise_error_body(
+    body: bytes | str | Mapping[str, Any] | list[Any] | None,
+    *,
+    secrets: Iterable[str | None] = (),
+) -> tuple[str, str]:
+    """The provider's error type and message from an error body, short and key-free.
+
+    Understands the shapes of OpenAI-compatible servers (``{"error": {"type", "code",
+    "message"}}``), Anthropic (``{"type": "error", "error": {"type", "message"}}``) and
+    Google (``{"error": {"status", "message"}}``, possibly inside a list); anything else is
+    summarised as its first line of text. Whitespace is collapsed, the message is cut at 300
+    characters, and every secret is replaced with ``***``.
+
+    Args:
+        body: The raw body, or an already parsed JSON value.
+        secrets: Strings that must never appear in the result (the API key).
+
+    Returns:
+        ``(error_type, message)``; ``error_type`` is ``""`` when the body named none.
+    """
+    payload: Any = body
+    if isinstance(body, bytes | str):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = text
+    if isinstance(payload, list) and payload:
+        payload = payload[0]
+    kind, message = "", ""
+    if isinstance(payload, Mapping):
+        error = payload.get("error", payload)
+        if isinstance(error, Mapping):
+            kind = str(error.get("type") or error.get("status") or error.get("code") or "")
+            code = error.get("code")
+            if kind and isinstance(code, str) and code != kind:
+                kind = f"{kind}/{code}"
+            message = str(error.get("message") or error.get("detail") or "")
+        elif isinstance(error, str):
+            message = error
+        if not message:
+            message = json.dumps(payload)[:_MAX_MESSAGE]
+    elif isinstance(payload, str):
+        message = re.sub(r"<[^>]+>", " ", payload)  # an HTML error page from a proxy
+    message = redact(" ".join(message.split()), secrets)
+    if len(message) > _MAX_MESSAGE:
+        message = message[: _MAX_MESSAGE - 3] + "..."
+    return redact(kind, secrets), message
+
+
+def retry_after_seconds(
+    headers: Mapping[str, str] | None, payload: Any = None, *, now: float | None = None
+) -> float | None:
+    """How long the provider asked us to wait, in seconds, or ``None`` when it did not say.
+
+    Reads ``retry-after-ms``, then ``Retry-After`` (seconds or an HTTP date), then a Google
+    ``RetryInfo`` detail (``"retryDelay": "30s"``) in the error body.
+
+    Args:
+        headers: Response headers (looked up lower-case; httpx headers are case-insensitive).
+        payload: The parsed error body, if any.
+        now: The current time for HTTP dates (default ``time.time()``).
+    """
+    headers = headers or {}
+    lowered = {k.lower(): v for k, v in headers.items()}
+    value = lowered.get("retry-after-ms")
+    if value is not None:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is not None:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value)
+            if parsed is not None:
+                when = email.utils.mktime_tz(parsed)
+                return max(0.0, when - (time.time() if now is None else now))
+    if isinstance(payload, list) and payload:
+        payload = payload[0]
+    error = payload.get("error") if isinstance(payload, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    for detail in details if isinstance(details, list) else ():
+        delay = detail.get("retryDelay") if isinstance(detail, Mapping) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            try:
+                return max(0.0, float(delay[:-1]))
+            except ValueError:
+                pass
+    return None
+
+
+def error_for_status(
+    status: int,
+    body: bytes | str | None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    provider: str,
+    secrets: Iterable[str | None] = (),
+    key_hint: str = "",
+) -> LLMError:
+    """The typed error for an HTTP error response.
+
+    ===============================  ===========================================  =========
+    status                           error                                        retried
+    ===============================  ===========================================  =========
+    413, or overflow wording         :class:`~kt.errors.LLMContextOverflowError`  no
+    401, 403                         :class:`~kt.errors.LLMAuthError`             no
+    429                              :class:`~kt.errors.LLMRateLimitError`        yes [1]_
+    408                              :class:`~kt.errors.LLMTimeoutError`          yes
+    409, 5xx, 529                    :class:`LLMServerError`                      yes
+    other 4xx                        :class:`~kt.errors.LLMBadRequestError`       no
+    ===============================  ===========================================  =========
+
+    .. [1] except OpenAI's ``insufficient_quota``: no retry brings money back.
+
+    The message reads ``PROVIDER: HTTP STATUS TYPE: MESSAGE`` and then says what to do; the
+    body is summarised (:func:`summarise_error_body`), never included raw.
+
+    Args:
+        status: The HTTP status code (400 or more).
+        body: The response body (read in full; error bodies are small).
+        headers: The response headers, for ``Retry-After``.
+        provider: The provider's name, for the message (``openai``).
+        secrets: Strings to keep out of the message (the API key).
+        key_hint: How to fix a bad key, e.g. "run `kt login openai` or set OPENAI_API_KEY".
+    """
+    kind, message = summarise_error_body(body, secrets=secrets)
+    payload: Any = None
+    if body:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+    summary = f"{provider}: HTTP {status}{f' {kind}' if kind else ''}: {message or 'no details'}"
+    return _typed(status, kind, message, summary, headers, payload, key_hint)
+
+
+def error_from_payload(
+    payload: Any,
+    *,
+    provider: str,
+    secrets: Iterable[str | None] = (),
+    key_hint: str = "",
+) -> LLMError:
+    """The typed error for an error object a provider sent inside a stream (no HTTP status).
+
+    Args:
+        payload: The parsed error event (``{"error": {...}}`` or ``{"type": "error", ...}``).
+        provider: The provider's name, for the message.
+        secrets: Strings to keep out of the message.
+        key_hint: How to fix a bad key.
+    """
+    kind, message = summarise_error_body(payload, secrets=secrets)
+    status = 0
+    error = payload.get("error") if isinstance(payload, Mapping) else None
+    if isinstance(error, Mapping) and isinstance(error.get("code"), int):
+        status = error["code"]
+    lowered = kind.lower()
+    if not status:
+        if "overloaded" in lowered or "server" in lowered or "api_error" == lowered:
+            status = 529
+        elif "rate" in lowered or "exhausted" in lowered:
+            status = 429
+        elif "auth" in lowered or "permission" in lowered:
+            status = 401
+        elif "invalid" in lowered or "request" in lowered:
+            status = 400
+    summary = f"{provider}: stream error{f' {kind}' if kind else ''}: {message or 'no details'}"
+    if not status:
+        return LLMServerError(summary)
+    return _typed(status, kind, message, summary, None, payload, key_hint)
+
+
+def _typed(
+    status: int,
+    kind: str,
+    message: str,
+    summary: str,
+    headers: Mapping[str, str] | None,
+    payload: Any,
+    key_hint: str,
+) -> LLMError:
+    text = f"{kind} {message}"
+    if status == 413 or (400 <= status < 500 and status != 429 and is_context_overflow(text)):
+        return LLMContextOverflowError(
+            f"{summary}. The conversation does not fit the model's context window: compact "
+            "it, start a new session, or choose a model with a larger window"
+        )
+    invalid_key = "api key" in text.lower() and ("invalid" in text.lower() or "not valid" in text)
+    if status in (401, 403) or (status == 400 and invalid_key):
+        fix = key_hint or "check the API key and that it may use this model"
+        return LLMAuthError(f"{summary}. {fix[0].upper()}{fix[1:]}")
+    if status == 429:
+        wait = retry_after_seconds(headers, payload)
+        error = LLMRateLimitError(
+            f"{summary}. Wait{f' {wait:g}s' if wait is not None else ''} and try again, or "
+            "lower the request rate",
+            retry_after=wait,
+        )
+        if "insufficient_quota" in kind:
+            error.retryable = False
+        return error
+    if status == 408:
+        return LLMTimeoutError(f"{summary}. The provider timed out; try again")
+    if status == 409 or status >= 500:
+        return LLMServerError(f"{summary}. The provider failed; try again later")
+    return LLMBadRequestError(f"{summary}. The provider rejected the request")
+
+
+# -- Tool calls ---------------------------------------------------------------------------------
+
+
+def parse_arguments(text: str) -> Mapping[str, Any] | str:
+    """Parse a tool call's streamed argument text.
+
+    Returns:
+        The JSON object; ``{}`` for empty text; the raw text when it is not a JSON object (the
+        kernel then answers the model with an "invalid JSON" error instead of calling the tool).
+    """
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, dict) else text
+
+
+class ToolCallDeltas:
+    """Native tool calls assembled from streamed fragments, keyed by the provider's index.
+
+    Providers stream a call as a start (id and name) followed by argument fragments, and may
+    interleave several calls. :meth:`add` takes any fragment; :meth:`finish` (one call) or
+    :meth:`finish_all` (every open call, in index order) returns complete
+    :class:`kt.ToolCall` values.
+    """
+
+    __slots__ = ("_calls",)
+
+    def __init__(self) -> None:
+        self._calls: dict[Any, list[Any]] = {}  # index -> [id, name, [fragments]]
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def __contains__(self, index: Any) -> bool:
+        return index in self._calls
+
+    def add(self, index: Any, *, id: str = "", name: str = "", arguments: str = "") -> None:
+        """Record a fragment of call *index*: its id, its name, or more argument text."""
+        call = self._calls.get(index)
+        if call is None:
+            call = self._calls[index] = ["", "", []]
+        if id:
+            call[0] = id
+        if name and not call[1]:  # some servers repeat the name in every fragment
+            call[1] = name
+        if arguments:
+            call[2].append(arguments)
+
+    def finish(self, index: Any) -> ToolCall | None:
+        """Complete call *index* and forget it (``None`` when there is no such call)."""
+        call = self._calls.pop(index, None)
+        if call is None:
+            return None
+        return ToolCall(call[1], parse_arguments("".join(call[2])), call[0])
+
+    def finish_if_complete(self, index: Any) -> ToolCall | None:
+        """Complete call *index* only if its arguments already form a JSON object.
+
+        Lets a backend start a tool before the stream ends: when the provider moves on to the
+        next call, the previous one is done if its arguments parse (a JSON object cannot
+        grow and stay valid). ``None``: not complete yet (or no such call); it stays open.
+        """
+        call = self._calls.get(index)
+        if call is None or not call[2]:
+            return None
+        text = "".join(call[2])
+        if not text.rstrip().endswith("}"):
+            return None
+        arguments = parse_arguments(text)
+        if isinstance(arguments, str):
+            return None
+        del self._calls[index]
+        return ToolCall(call[1], arguments, call[0])
+
+    def finish_all(self) -> list[ToolCall]:
+        """Complete every open call, in index order."""
+        order = sorted(self._calls, key=lambda k: (str(type(k)), k))
+        return [call for call in (self.finish(i) for i in order) if call is not None]
+
+
+# -- Requests -----------------------------------------------------------------------------------
+
+
+def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A new dict: *base* with *extra* merged in; nested tables merge, other values replace."""
+    merged = dict(base)
+    for key, value in extra.items():
+        old = merged.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            merged[key] = deep_merge(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def merged_options(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Generation options from several layers, later ones winning; ``extra_body`` deep-merges.
+
+    A backend typically merges its profile's options (preset, variation) under the request's
+    options (the creature config): ``merged_options(profile.options, request.options)``.
+    ``None`` values are skipped, so a layer cannot unset an earlier value by accident.
+    """
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if value is None:
+                continue
+            if key == "extra_body" and isinstance(value, Mapping):
+                merged[key] = deep_merge(merged.get(key) or {}, value)
+            else:
+                merged[key] = value
+    return merged
+
+
+_DATA_URL = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),(?P<data>.*)$", re.S
+)
+
+
+def data_url(url: str) -> tuple[str, str] | None:
+    """Split a base64 ``data:`` URL into ``(media_type, base64_data)``; ``None`` for others."""
+    match = _DATA_URL.match(url)
+    if match is None or ";base64" not in match["params"]:
+        return None
+    return match["mime"] or "application/octet-stream", match["data"]
+
+
+# -- Clients ------------------------------------------------------------------------------------
+
+
+class PerRun(Generic[T]):
+    """One resource per trio run, such as an HTTP client and its pool of open connections.
+
+    A backend object outlives any one ``trio.run`` (``kt doctor`` builds models in one run and
+    a test may use them in another), but a connection opened in one run cannot be used in
+    the next. :meth:`get` makes the resource on first use in each run and hands the same one
+    to every call in that run, so connections are reused across model calls; when the run
+    ends, a trio system task closes it (shielded, for at most 2 seconds).
+
+    Args:
+        make: Builds the resource (called inside the run).
+        aclose: Closes it (``lambda client: client.aclose()``).
+    """
+
+    def __init__(self, make: Callable[[], T], aclose: Callable[[T], Any]) -> None:
+        self._make = make
+        self._aclose = aclose
+        self._by_run: dict[object, T] = {}
+
+    def get(self) -> T:
+        """The resource of the current trio run (made now when this run has none yet)."""
+        import trio
+
+        token = trio.lowlevel.current_trio_token()
+        resource = self._by_run.get(token)
+        if resource is None:
+            resource = self._by_run[token] = self._make()
+            trio.lowlevel.spawn_system_task(self._close_at_end, token, resource)
+        return resource
+
+    async def _close_at_end(self, token: object, resource: T) -> None:
+        import trio
+
+        try:
+            await trio.sleep_forever()
+        finally:
+            self._by_run.pop(token, None)
+            with trio.move_on_after(2, shield=True):
+                try:
+                    await self._aclose(resource)
+                except Exception:  # closing is best effort: the run is over
+                    pass

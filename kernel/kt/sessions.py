@@ -1,0 +1,87 @@
+"""Sessions through the ``kt_session_stores`` registry: attach, resume and read recorded runs.
+
+The kernel keeps no session format of its own. A store plugin (``kt_sessions``: peewee +
+SQLite) contributes a :class:`kt.SessionStoreSpec`; the kernel only finds it and hands over:
+
+* ``Agent.build(..., session=...)`` calls the spec's ``factory`` and registers the object it
+  returns as one of that creature's plugins, so the store sees every event through
+  ``kt_event`` before any reader does;
+* ``Agent.resume(path)`` calls the spec's ``resume``;
+* ``kt.SessionReader(path)`` calls the spec's ``reader``.
+
+With several stores loaded, the first one registered is used.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from kt.errors import UnknownNameError
+
+if TYPE_CHECKING:
+    from kt.kernel import Kernel
+    from kt.specs import SessionStoreSpec
+
+__all__ = ["SessionReader", "open_session", "session_store"]
+
+
+def session_store(kernel: Kernel, *, needs: str = "factory") -> SessionStoreSpec:
+    """The session store to use: the first one registered through ``kt_session_stores``.
+
+    Args:
+        kernel: The plugin set to look in.
+        needs: The spec member the caller is about to use (``factory``, ``resume``,
+            ``reader``), for the error message.
+
+    Raises:
+        UnknownNameError: no loaded plugin provides a store (with that member).
+    """
+    for spec in kernel.session_stores.values():
+        if getattr(spec, needs, None) is not None:
+            return spec
+    loaded = ", ".join(sorted(kernel.session_stores)) or "none"
+    raise UnknownNameError(
+        f"no session store that supports '{needs}' is loaded (session stores: {loaded}); "
+        "install or enable the kt_sessions plugin (pip install 'kt-terrarium[sessions]'); "
+        "`kt plugins` lists what is loaded"
+    )
+
+
+def open_session(kernel: Kernel, session: Any, **options: Any) -> Any:
+    """Open a store for one creature: ``session`` is ``True``, a path, or a store object.
+
+    Args:
+        kernel: The plugin set that provides the store.
+        session: ``True`` for a new session file, a path for that file, or an object the
+            store knows (to share one file between creatures).
+        **options: Passed to the store's factory (``name``, ``session_dir``, ``source``).
+
+    Returns:
+        The object to register as the creature's plugin.
+    """
+    spec = session_store(kernel)
+    return spec.factory(None if session is True else session, **options)
+
+
+def SessionReader(  # noqa: N802 (reads like the class it returns)
+    path: str | os.PathLike[str], *, kernel: Kernel | None = None
+) -> Any:
+    """Open a recorded session for reading, through the loaded session store.
+
+    ``kt.SessionReader(path)`` returns the store's reader (for ``kt_sessions``,
+    ``kt_sessions.SessionReader``): ``turns()``, ``events()`` and the rest. It works on
+    finished runs, on runs still being written, and on a crashed run's file.
+
+    Args:
+        path: The session file (or what the store accepts, such as a session name).
+        kernel: The plugin set that provides the store (default: ``kt.Kernel()``).
+
+    Raises:
+        UnknownNameError: no loaded plugin provides a session store.
+    """
+    if kernel is None:
+        from kt.kernel import Kernel
+
+        kernel = Kernel()
+    return session_store(kernel, needs="reader").reader(path)

@@ -1,0 +1,35 @@
+"""Anthropic's native Messages API as a model backend: ``--llm anthropic/claude-sonnet-4-6``.
+
+Native tool use, extended thinking (kept and sent back), prompt-cache breakpoints on the stable
+prefix, and usage with cache reads and writes. See :mod:`kt_anthropic.backend`. httpx is
+imported only when a model is built.
+"""
+
+from __future__ import annotations
+
+import kt
+
+PRESETS = ("claude-sonnet-4-6", "claude-opus-4-7", "claude-opus-4-6", "claude-haiku-4-5")
+
+
+def _build(profile: kt.LLMProfile) -> kt.LLM:
+    from kt_anthropic.backend import AnthropicMessages
+
+    return AnthropicMessages.from_profile(profile)
+
+
+@kt.hookimpl
+def kt_llm_backends() -> list[kt.LLMBackendSpec]:
+    """Contribute the ``anthropic`` backend and its preset models."""
+    return [
+        kt.LLMBackendSpec(
+            name="anthropic",
+            factory=_build,
+            description="Anthropic Messages API (native tool use, thinking, prompt caching) "
+            "at https://api.anthropic.com",
+            key_env_var="ANTHROPIC_API_KEY",
+            profiles=tuple(
+                kt.LLMProfile(name=name, backend="anthropic", model=name) for name in PRESETS
+            ),
+        )
+    ]

@@ -1,0 +1,41 @@
+"""Google's Gemini API as a model backend: ``--llm gemini/gemini-2.5-flash``.
+
+Native function calling, thinking levels, thought signatures kept across turns, usage with
+cached and thought tokens. See :mod:`kt_gemini.backend`. httpx is imported only when a model is
+built.
+"""
+
+from __future__ import annotations
+
+import kt
+
+PRESETS = (
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "gemini-2.5-flash-lite",
+    "gemini-3.1-pro-preview",
+    "gemini-3-flash-preview",
+)
+
+
+def _build(profile: kt.LLMProfile) -> kt.LLM:
+    from kt_gemini.backend import GeminiChat
+
+    return GeminiChat.from_profile(profile)
+
+
+@kt.hookimpl
+def kt_llm_backends() -> list[kt.LLMBackendSpec]:
+    """Contribute the ``gemini`` backend and its preset models."""
+    return [
+        kt.LLMBackendSpec(
+            name="gemini",
+            factory=_build,
+            description="Google Gemini API (streamGenerateContent) at "
+            "https://generativelanguage.googleapis.com",
+            key_env_var="GEMINI_API_KEY",
+            profiles=tuple(
+                kt.LLMProfile(name=name, backend="gemini", model=name) for name in PRESETS
+            ),
+        )
+    ]

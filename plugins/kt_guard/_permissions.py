@@ -1,0 +1,276 @@
+"""The permission gate: some calls are refused, some run freely, the rest wait for a person.
+
+A call that needs approval publishes :class:`ApprovalRequested` and waits (in the turn, so an
+interrupt or a turn timeout cancels the wait). Whoever renders the creature's events (the CLI,
+the web UI, a script reading ``agent.subscribe()``) answers with :func:`answer`; the call then
+runs, or gets a "Permission denied" error in the same turn. Nobody answering within the
+timeout counts as ``deny``: the gate fails closed.
+
+Requests and answers are events, so a session log holds every one. After a restart,
+:func:`restore_approvals` replays them (``kt_sessions`` calls it through its
+``kt_session_restore`` hook when it resumes a creature): ``allow_session`` grants come back,
+and requests that were still open (the process died, or the creature was stopped while one
+waited) become pending again. Their tool call died with the process (the model sees it
+as interrupted and usually retries it); answering such a request ``allow_once`` lets the first
+call with exactly the same tool and arguments through without asking again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+import trio
+
+import kt
+from kt.errors import KTError, PluginBlockError
+from kt.events import Event, from_wire
+from kt_guard._events import DECISIONS, ApprovalAnswered, ApprovalRequested
+from kt_guard._options import PermissionOptions, Rule
+
+__all__ = [
+    "ApprovalError",
+    "answer",
+    "gate",
+    "pending_approvals",
+    "publish_unsent",
+    "restore_approvals",
+]
+
+_ELIDE = 80
+_CLEANUP_DEADLINE = 5.0
+
+
+class ApprovalError(KTError):
+    """An approval answer that cannot be applied: unknown request, bad decision, answered twice."""
+
+
+@attrs.define(eq=False)
+class _Pending:
+    request: ApprovalRequested
+    waiter: trio.Event | None  # None: restored from a log; nobody is waiting on it
+    decision: str | None = None
+
+
+@attrs.define(eq=False)
+class _Book:
+    """A creature's approvals: open requests, standing grants, answers not yet published."""
+
+    pending: dict[str, _Pending] = attrs.Factory(dict)
+    session_tools: set[str] = attrs.Factory(set)
+    one_time: list[tuple[str, str]] = attrs.Factory(list)
+    unsent: list[Event] = attrs.Factory(list)
+
+
+_BOOK = kt.StashKey[_Book]()
+
+
+def _book(agent: kt.Agent) -> _Book:
+    return agent.stash.setdefault(_BOOK, _Book())
+
+
+def _fingerprint(tool: str, args: Mapping[str, Any]) -> tuple[str, str]:
+    return tool, json.dumps(args, sort_keys=True, default=str)
+
+
+def summarise(args: Mapping[str, Any]) -> str:
+    """``key=value`` lines for display, long values elided."""
+    lines = []
+    for key, value in args.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        if len(text) > _ELIDE:
+            text = text[: _ELIDE - 3] + "..."
+        lines.append(f"{key}={text}")
+    return "\n".join(lines)
+
+
+def _first(rules: Iterable[Rule], tool: str, subject: str) -> Rule | None:
+    return next((r for r in rules if r.matches(tool, subject)), None)
+
+
+async def gate(
+    agent: kt.Agent,
+    options: PermissionOptions,
+    call: kt.ToolCall,
+    *,
+    subject: str,
+    turn_index: int,
+) -> None:
+    """Let *call* through, refuse it, or ask a person and wait for the answer.
+
+    Precedence: a ``deny`` rule refuses; an ``allow`` rule lets through; a call no ``ask`` rule
+    matches goes through; a tool granted ``allow_session`` goes through; otherwise the call
+    waits for an answer.
+
+    Cancellation: if the turn is interrupted or times out while waiting, the request is
+    withdrawn (an :class:`ApprovalAnswered` with reason ``cancelled`` is published, shielded)
+    and ``trio.Cancelled`` propagates. If the agent is stopping, nothing is published: the
+    request stays open in the session log, and a resumed creature finds it pending.
+
+    Args:
+        agent: The creature.
+        options: The permission rules.
+        call: The validated call.
+        subject: The call's main argument (a command, a path), matched by ``tool(pattern)``.
+        turn_index: The turn, for the events.
+
+    Raises:
+        PluginBlockError: the call is refused (a rule, a ``deny``, or no answer in time).
+    """
+    args = call.args if isinstance(call.args, Mapping) else {}
+    denied = _first(options.deny, call.name, subject)
+    if denied is not None:
+        raise PluginBlockError(
+            f"Permission denied: {call.name} calls matching '{denied.text}' are not allowed "
+            "for this creature. Do not retry; take another approach."
+        )
+    if _first(options.allow, call.name, subject) is not None:
+        return
+    if _first(options.ask, call.name, subject) is None:
+        return
+    book = _book(agent)
+    if call.name in book.session_tools:
+        return
+    fingerprint = _fingerprint(call.name, args)
+    if fingerprint in book.one_time:
+        book.one_time.remove(fingerprint)
+        return
+    request = ApprovalRequested(
+        request_id=f"approval_{uuid.uuid4().hex[:8]}",
+        call_id=call.id,
+        tool=call.name,
+        args=dict(args),
+        summary=summarise(args),
+        timeout=options.timeout,
+    )
+    pending = _Pending(request, trio.Event())
+    book.pending[request.request_id] = pending  # before publishing: an answer may come at once
+    try:
+        await agent.emit(request, turn_index=turn_index)
+        with trio.move_on_after(options.timeout if options.timeout else math.inf):
+            assert pending.waiter is not None
+            await pending.waiter.wait()
+    except BaseException:
+        book.pending.pop(request.request_id, None)
+        if agent.is_running:  # interrupted or timed out: withdraw the request
+            with trio.move_on_after(_CLEANUP_DEADLINE, shield=True):
+                await agent.emit(_answered(request, "deny", "cancelled"), turn_index=turn_index)
+        # When the agent is stopping, the request stays open in the log: a resumed creature
+        # finds it pending again (restore_approvals).
+        raise
+    book.pending.pop(request.request_id, None)
+    decision = pending.decision or "deny"
+    reason = "answered" if pending.decision else "timeout"
+    await agent.emit(_answered(request, decision, reason), turn_index=turn_index)
+    if decision == "allow_session":
+        book.session_tools.add(call.name)
+    if decision != "deny":
+        return
+    if reason == "timeout":
+        raise PluginBlockError(
+            f"Permission denied: nobody approved this {call.name} call within "
+            f"{options.timeout:g}s. Do not retry it now; tell the user what you wanted to do."
+        )
+    raise PluginBlockError(
+        f"Permission denied: the user refused this {call.name} call. Do not retry it; ask the "
+        "user how to proceed or take another approach."
+    )
+
+
+def _answered(request: ApprovalRequested, decision: str, reason: str) -> ApprovalAnswered:
+    return ApprovalAnswered(
+        request_id=request.request_id,
+        call_id=request.call_id,
+        tool=request.tool,
+        decision=decision,
+        reason=reason,
+    )
+
+
+def answer(agent: kt.Agent, request_id: str, decision: str) -> None:
+    """Answer a pending approval request.
+
+    Call it from the agent's trio thread (an event handler, a task); from another thread use
+    ``trio.from_thread.run_sync(kt_guard.answer, agent, request_id, decision)`` or a
+    ``kt.Portal``. The waiting call resumes at once; the :class:`ApprovalAnswered` event follows.
+
+    Args:
+        agent: The creature whose request it is.
+        request_id: ``ApprovalRequested.request_id``.
+        decision: ``allow_once`` (this call), ``allow_session`` (every call of this tool from
+            now on, for the creature's life) or ``deny``.
+
+    Raises:
+        ApprovalError: the decision is not one of those, or no such request is pending (never
+            asked, already answered, timed out or withdrawn).
+    """
+    if decision not in DECISIONS:
+        raise ApprovalError(
+            f"unknown decision {decision!r}; answer with one of {', '.join(DECISIONS)}"
+        )
+    book = _book(agent)
+    pending = book.pending.get(request_id)
+    if pending is None or pending.decision is not None:
+        open_ids = ", ".join(p for p, v in book.pending.items() if v.decision is None) or "none"
+        raise ApprovalError(
+            f"no pending approval request '{request_id}' (it was never asked, or was already "
+            f"answered, timed out or withdrawn); pending requests: {open_ids}"
+        )
+    pending.decision = decision
+    if pending.waiter is not None:
+        pending.waiter.set()
+        return
+    # A request restored from a log: its call is gone, so the answer applies to the retry.
+    del book.pending[request_id]
+    request = pending.request
+    if decision == "allow_session":
+        book.session_tools.add(request.tool)
+    elif decision == "allow_once":
+        book.one_time.append(_fingerprint(request.tool, request.args))
+    book.unsent.append(_answered(request, decision, "answered"))
+    if agent.is_running:
+        agent.start_job(publish_unsent, agent, name="approval_answered", kind="task")
+
+
+async def publish_unsent(agent: kt.Agent) -> None:
+    """Publish answers given to restored requests (nobody's turn was waiting to publish them)."""
+    book = _book(agent)
+    while book.unsent:
+        await agent.emit(book.unsent.pop(0))
+
+
+def pending_approvals(agent: kt.Agent) -> list[ApprovalRequested]:
+    """The requests waiting for an answer, oldest first (restored ones included)."""
+    return [p.request for p in _book(agent).pending.values() if p.decision is None]
+
+
+def restore_approvals(agent: kt.Agent, events: Iterable[Event | Mapping[str, Any]]) -> None:
+    """Rebuild the approval state of a resumed creature from its event log.
+
+    Replays :class:`ApprovalRequested` and :class:`ApprovalAnswered` events in order (other
+    events are ignored; wire dicts from ``to_wire`` are accepted): ``allow_session`` grants
+    are restored, and requests with no answer become pending again, so
+    :func:`pending_approvals` lists them and :func:`answer` settles them. Call it before or
+    after the agent starts.
+
+    Args:
+        agent: The resumed creature.
+        events: Its logged events, oldest first.
+    """
+    book = _book(agent)
+    for item in events:
+        event = item
+        if isinstance(item, Mapping):
+            if item.get("type") not in (ApprovalRequested.type, ApprovalAnswered.type):
+                continue
+            event = from_wire(item)
+        if isinstance(event, ApprovalRequested):
+            book.pending[event.request_id] = _Pending(event, waiter=None)
+        elif isinstance(event, ApprovalAnswered):
+            book.pending.pop(event.request_id, None)
+            if event.decision == "allow_session":
+                book.session_tools.add(event.tool)

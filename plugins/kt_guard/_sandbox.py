@@ -1,0 +1,303 @@
+"""The sandbox policy: which paths tools may read and write, which hosts and commands they use.
+
+This is **policy gating, not isolation**: the guard inspects each tool call's arguments before
+the tool runs and refuses the ones the policy forbids. A shell command is checked as text (its
+programs against the allow-list, its URLs against the hosts); what a permitted program does
+once it runs is not observed. Run untrusted work in a container or VM as well.
+
+What is checked, for every tool (not only the built-in ones):
+
+* **Paths.** Arguments named like paths (``path``, ``file_path``, ``paths``, ``cwd`` ...; and
+  the literal prefix of a ``glob`` pattern) are resolved against the creature's working
+  directory (``~`` expanded, symlinks followed). Writing tools (``write``, ``edit``,
+  ``multi_edit``, ``notebook_edit``, ``json_write``, and any tool declared
+  ``concurrency_safe=False``) need the path under ``write_paths``; other tools under
+  ``read_paths`` when that is set. Protected locations (keys, shell startup files, the kt
+  home, ``/etc``, and ``deny_paths``) are refused to every tool.
+* **Network.** Arguments named ``url`` / ``urls`` / ``endpoint`` / ``base_url`` must name an
+  allowed host; ``web_search`` needs ``network = true`` or the entry ``"search"``. Shell
+  commands that run a network program (``curl``, ``wget``, ``ssh``, ``git clone`` ...) or
+  contain a URL are refused when the network is off, and need every URL's host allowed when a
+  host list is given.
+* **Shell.** With a ``shell`` allow-list, each part of a ``bash`` command (split at ``;``,
+  ``&&``, ``||``, ``|``, ``&`` and newlines, outside quotes) must match one of its patterns;
+  command substitution (``$(...)``, backticks, ``<(...)``) is refused, because its inner
+  command could not be checked. The ``python`` tool runs arbitrary code: it is refused while
+  the shell is restricted unless ``allow_python = true``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from kt.errors import PluginBlockError
+from kt_guard._options import SandboxOptions
+
+__all__ = ["SandboxPolicy", "split_command"]
+
+WRITE_TOOLS = frozenset({"write", "edit", "multi_edit", "notebook_edit", "json_write"})
+SHELL_TOOLS = frozenset({"bash", "shell", "sh"})
+CODE_TOOLS = frozenset({"python"})
+SEARCH_TOOLS = frozenset({"web_search"})
+PATH_ARGS = (
+    "path",
+    "paths",
+    "file",
+    "files",
+    "file_path",
+    "filepath",
+    "filename",
+    "notebook_path",
+    "dir",
+    "directory",
+    "cwd",
+    "working_dir",
+    "target",
+    "destination",
+    "dest",
+    "source",
+    "src",
+)
+URL_ARGS = ("url", "urls", "endpoint", "base_url")
+NETWORK_PROGRAMS = frozenset(
+    {"curl", "wget", "ssh", "scp", "sftp", "rsync", "nc", "ncat", "netcat", "telnet", "ftp"}
+    | {"aria2c", "http", "https", "httpie", "ping"}
+)
+NETWORK_SUBCOMMANDS: Mapping[str, frozenset[str]] = {
+    "git": frozenset({"clone", "fetch", "pull", "push", "ls-remote", "submodule"}),
+    "pip": frozenset({"install", "download"}),
+    "pip3": frozenset({"install", "download"}),
+    "npm": frozenset({"install", "i", "ci", "publish", "update"}),
+    "yarn": frozenset({"add", "install"}),
+    "pnpm": frozenset({"add", "install", "i"}),
+    "uv": frozenset({"pip", "add", "sync", "tool", "run"}),
+    "apt": frozenset({"install", "update"}),
+    "apt-get": frozenset({"install", "update"}),
+    "docker": frozenset({"pull", "push", "login"}),
+}
+_URL = re.compile(r"\b(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?P<host>[^/\s'\"?#]+)")
+_SUBSTITUTION = ("$(", "`", "<(", ">(")
+_WILDCARDS = re.compile(r"[*?\[]")
+
+
+def default_protected(home: Path, kt_home: Path) -> list[Path]:
+    """Locations no tool may touch under a sandbox: keys, shell startup files, kt's own home."""
+    names = (".ssh", ".aws", ".gnupg", ".config/git", ".netrc", ".docker/config.json")
+    names += (".bashrc", ".bash_profile", ".zshrc", ".profile")
+    return [home / n for n in names] + [kt_home, Path("/etc")]
+
+
+def split_command(command: str) -> list[str]:
+    """Split a shell command into its simple commands, at operators outside quotes.
+
+    ``git add . && git commit -m "a; b"`` → ``["git add .", 'git commit -m "a; b"']``.
+    """
+    parts, current, quote, i = [], [], "", 0
+    while i < len(command):
+        ch = command[i]
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+            elif ch == "\\" and quote == '"' and i + 1 < len(command):
+                current.append(command[i + 1])
+                i += 1
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif ch == "\\" and i + 1 < len(command):
+            current += [ch, command[i + 1]]
+            i += 1
+        elif ch in ";|&\n":
+            parts.append("".join(current))
+            current = []
+            while i + 1 < len(command) and command[i + 1] in "|&":
+                i += 1  # "&&", "||", "|&"
+        else:
+            current.append(ch)
+        i += 1
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _program(part: str) -> tuple[str, list[str]]:
+    try:
+        words = shlex.split(part)
+    except ValueError:
+        words = part.split()
+    while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+        words = words[1:]  # FOO=bar cmd
+    if not words:
+        return "", []
+    return Path(words[0]).name, words[1:]
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        yield from (v for v in value if isinstance(v, str))
+
+
+class SandboxPolicy:
+    """One creature's sandbox: options resolved against its working directory.
+
+    Args:
+        options: The sandbox options.
+        working_dir: The creature's working directory; relative paths resolve against it.
+        home: The user's home folder (for ``~`` and the protected list).
+        kt_home: The kt home folder (protected).
+    """
+
+    def __init__(
+        self, options: SandboxOptions, *, working_dir: Path, home: Path, kt_home: Path
+    ) -> None:
+        self.options = options
+        self.working_dir = working_dir
+        self.home = home
+        self.read_roots = (
+            None if options.read_paths is None else [self._resolve(p) for p in options.read_paths]
+        )
+        self.write_roots = [self._resolve(p) for p in options.write_paths]
+        self.protected = [p.resolve() for p in default_protected(home, kt_home)]
+        self.protected += [self._resolve(p) for p in options.deny_paths]
+
+    def _resolve(self, path: str | Path, base: Path | None = None) -> Path:
+        text = str(path)
+        if text == "~" or text.startswith("~/"):
+            text = str(self.home) + text[1:]
+        p = Path(text)
+        if not p.is_absolute():
+            p = (base or self.working_dir) / p
+        return p.resolve()
+
+    # -- The check -----------------------------------------------------------------------------
+
+    def check(self, tool: str, args: Mapping[str, Any], *, writes: bool) -> None:
+        """Refuse a call the policy forbids.
+
+        Args:
+            tool: The tool's name.
+            args: The call's validated arguments.
+            writes: Whether the tool changes files.
+
+        Raises:
+            PluginBlockError: with a ``Sandbox denied [<axis>]: ...`` message for the model.
+        """
+        if tool in SHELL_TOOLS:
+            command = args.get("command")
+            if isinstance(command, str):
+                self._check_command(tool, command)
+        if tool in CODE_TOOLS and not self._python_allowed():
+            allowed = ", ".join(self.options.shell or ()) or "none"
+            raise PluginBlockError(
+                f"Sandbox denied [shell]: the {tool} tool runs arbitrary code, which this "
+                f"sandbox does not allow. Use the allowed shell commands instead ({allowed})."
+            )
+        if tool in SEARCH_TOOLS:
+            self._check_search(tool)
+        for key in URL_ARGS:
+            for url in _strings(args.get(key)):
+                self._check_url(tool, url)
+        base = self.working_dir
+        if "path" in args and isinstance(args["path"], str):
+            base = self._resolve(args["path"])
+        for key in PATH_ARGS:
+            for path in _strings(args.get(key)):
+                self._check_path(tool, self._resolve(path), writes=writes)
+        if tool == "glob" and isinstance(args.get("pattern"), str):
+            self._check_path(tool, self._glob_root(args["pattern"], base), writes=False)
+
+    def _python_allowed(self) -> bool:
+        if self.options.allow_python is not None:
+            return self.options.allow_python
+        return self.options.shell is None
+
+    def _glob_root(self, pattern: str, base: Path) -> Path:
+        literal = []
+        for part in Path(pattern).parts:
+            if _WILDCARDS.search(part):
+                break
+            literal.append(part)
+        return self._resolve(Path(*literal) if literal else ".", base=base)
+
+    def _check_path(self, tool: str, path: Path, *, writes: bool) -> None:
+        kind = "write" if writes else "read"
+        for protected in self.protected:
+            if path.is_relative_to(protected):
+                raise PluginBlockError(
+                    f"Sandbox denied [fs_{kind}]: {path} is a protected location ({protected}); "
+                    f"no tool may {kind} it here. ({tool})"
+                )
+        roots = self.write_roots if writes else self.read_roots
+        if roots is None or any(path.is_relative_to(root) for root in roots):
+            return
+        listed = ", ".join(str(r) for r in roots) or "none"
+        raise PluginBlockError(
+            f"Sandbox denied [fs_{kind}]: {tool} may not {kind} {path}: it is outside the "
+            f"allowed {kind} paths ({listed}). Use a path inside them."
+        )
+
+    def _host_allowed(self, host: str) -> bool:
+        network = self.options.network
+        if network is True:
+            return True
+        if network is False:
+            return False
+        host = host.rsplit("@", 1)[-1].split(":", 1)[0].lower()
+        return any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in network)
+
+    def _network_refusal(self, tool: str, what: str) -> PluginBlockError:
+        if self.options.network is False:
+            reason = "network access is off for this creature"
+        else:
+            reason = f"allowed hosts: {', '.join(self.options.network)}"  # type: ignore[arg-type]
+        return PluginBlockError(
+            f"Sandbox denied [network]: {tool} may not reach {what} ({reason})."
+        )
+
+    def _check_url(self, tool: str, url: str) -> None:
+        match = _URL.search(url)
+        host = match["host"] if match else url
+        if not self._host_allowed(host):
+            raise self._network_refusal(tool, host)
+
+    def _check_search(self, tool: str) -> None:
+        network = self.options.network
+        if network is True or (not isinstance(network, bool) and "search" in network):
+            return
+        raise self._network_refusal(tool, "the web search service")
+
+    def _check_command(self, tool: str, command: str) -> None:
+        shell = self.options.shell
+        if shell is not None and any(s in command for s in _SUBSTITUTION):
+            raise PluginBlockError(
+                "Sandbox denied [shell]: command substitution ($(...), backticks, <(...)) is "
+                "not allowed here, because the inner command could not be checked. Run the "
+                "commands one by one."
+            )
+        for part in split_command(command):
+            if shell is not None and not any(fnmatch.fnmatchcase(part, p) for p in shell):
+                raise PluginBlockError(
+                    f"Sandbox denied [shell]: '{part}' is not an allowed command. Allowed: "
+                    f"{', '.join(shell) or 'none'}."
+                )
+            if self.options.network is not True:
+                self._check_command_network(tool, part)
+
+    def _check_command_network(self, tool: str, part: str) -> None:
+        urls = [m for m in _URL.finditer(part) if m["scheme"].lower() != "file"]
+        for match in urls:
+            if not self._host_allowed(match["host"]):
+                raise self._network_refusal(tool, match["host"])
+        program, rest = _program(part)
+        uses_network = program in NETWORK_PROGRAMS or (
+            bool(rest) and rest[0] in NETWORK_SUBCOMMANDS.get(program, ())
+        )
+        if uses_network and not urls:  # no URL whose host could be checked
+            raise self._network_refusal(tool, f"the network through '{program}'")

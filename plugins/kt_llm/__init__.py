@@ -1,0 +1,43 @@
+"""Model profiles, presets, keys and the ``kt model`` / ``kt config`` / ``kt login`` commands.
+
+This plugin decides which model a creature runs with (the ``kt_resolve_llm`` hook): it reads
+selectors such as ``sonnet``, ``openai/gpt-4o`` or ``gpt-5.4@reasoning=high``, the user's
+default model and custom endpoints from ``~/.kt/llm.toml``, and keys from ``~/.kt/keys.toml``
+(mode 0600) or the environment. The backends themselves come from other plugins
+(``kt_openai``, ``kt_anthropic``, ``kt_gemini``) through the kernel's registry; see
+:mod:`kt_llm.catalog` for the selector rules and the resolution order.
+
+Importing this module is cheap: the catalog is loaded when a creature is built, click when
+``kt`` asks for commands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import kt
+
+if TYPE_CHECKING:
+    import click
+
+    from kt.config import CreatureConfig
+
+
+@kt.hookimpl
+def kt_resolve_llm(
+    selector: str | None, creature: CreatureConfig, kernel: kt.Kernel
+) -> kt.LLMProfile | None:
+    """Resolve presets, aliases, variations, the user default and stored keys."""
+    from kt_llm.catalog import resolve
+
+    return resolve(selector, creature, kernel)
+
+
+@kt.hookimpl
+def kt_cli_commands(cli: click.Group) -> None:
+    """Add ``kt model``, ``kt config`` and ``kt login``."""
+    from kt_llm.commands import config, login, model
+
+    cli.add_command(model)
+    cli.add_command(config)
+    cli.add_command(login)

@@ -1,0 +1,61 @@
+"""kt_mcp: creatures use MCP servers' tools, and serve themselves as MCP servers.
+
+Client side: a creature's ``[[mcp_servers]]`` entries (and servers of the global registry
+``~/.kt/mcp.toml`` they name) are started when the creature starts, all at once, and their
+tools become the creature's tools (``server__tool``, with the server's own JSON schemas), or
+are reached through five meta-tools in ``meta`` mode. Server side: ``kt mcp serve TARGET``
+offers a creature to any MCP client as an ``ask_<name>`` tool, optionally with its own tools.
+
+This module is the ``kt_mcp`` entry point. It holds only the hook implementations and imports
+neither the MCP SDK nor trio: those load when a creature with MCP servers starts or a ``kt mcp``
+command runs. See ``docs/guides/mcp.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import kt
+from kt_mcp.events import MCPProgress, MCPServerConnected, MCPServerDisconnected, MCPServerFailed
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = [
+    "MCPProgress",
+    "MCPServerConnected",
+    "MCPServerDisconnected",
+    "MCPServerFailed",
+    "kt_cli_commands",
+    "kt_creature_started",
+    "kt_prompt_sections",
+]
+
+
+@kt.hookimpl
+async def kt_creature_started(creature: kt.Agent) -> None:
+    """Start the creature's MCP servers (all at once) and add their tools."""
+    if not creature.config.mcp_servers:
+        return  # nothing to do, and nothing of the SDK is imported
+    from kt_mcp.manager import start_servers
+
+    await start_servers(creature)
+
+
+@kt.hookimpl
+def kt_prompt_sections(creature: kt.Agent) -> list[kt.PromptSection]:
+    """The MCP section: meta-mode servers and their tool names, and servers' instructions."""
+    if not creature.config.mcp_servers:
+        return []
+    from kt_mcp.manager import manager
+
+    found = manager(creature)
+    return found.prompt_sections() if found is not None else []
+
+
+@kt.hookimpl
+def kt_cli_commands(cli: click.Group) -> None:
+    """Add ``kt mcp`` (add, list, remove, test, serve)."""
+    from kt_mcp.cli import mcp
+
+    cli.add_command(mcp)

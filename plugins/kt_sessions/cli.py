@@ -1,0 +1,449 @@
+"""``kt resume``, ``kt sessions list|show|delete|export``, ``kt search`` and ``kt embedding``.
+
+Added to the ``kt`` command through ``kt_cli_commands``. Every command takes ``--dir`` (default
+``$KT_SESSION_DIR``, else ``~/.kt/sessions``) and a session as a path, a name, or a unique name
+prefix or substring. Errors are :class:`kt.errors.KTError` subclasses, which ``kt`` reports in
+one line with exit code 1.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+import kt
+
+__all__ = ["add_commands"]
+
+_DIR_OPTION = click.option(
+    "--dir",
+    "session_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of sessions (default: $KT_SESSION_DIR, else ~/.kt/sessions).",
+)
+
+
+def add_commands(cli: click.Group) -> None:
+    """Add the session commands to *cli*."""
+    cli.add_command(resume_command)
+    cli.add_command(sessions_group)
+    cli.add_command(search_command)
+    cli.add_command(embedding_command)
+
+
+def _kernel() -> kt.Kernel:
+    """The invocation's kernel when ``kt`` built one (same plugin set), else a new one."""
+    root = click.get_current_context().find_root().obj
+    make = getattr(root, "kernel", None)
+    return make() if callable(make) else kt.Kernel()
+
+
+def _when(timestamp: float) -> str:
+    if not timestamp:
+        return "-"
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def _resolve(query: str | None, session_dir: Path | None, *, last: bool = False) -> Path:
+    from kt_sessions.errors import SessionAmbiguousError
+    from kt_sessions.finder import find_session, last_session, session_files
+
+    if last:
+        return last_session(session_dir)
+    if query is not None:
+        try:
+            return find_session(query, session_dir=session_dir)
+        except SessionAmbiguousError as exc:
+            if not sys.stdin.isatty():
+                raise
+            return _pick(exc.matches)
+    files = session_files(session_dir)
+    if not files:
+        return last_session(session_dir)  # raises: no session at all
+    if not sys.stdin.isatty():
+        raise click.UsageError("name a session (kt sessions list shows them) or pass --last")
+    return _pick(files)
+
+
+def _pick(files: list[Path]) -> Path:
+    shown = files[:10]
+    for i, path in enumerate(shown, start=1):
+        click.echo(f"{i:>2}. {path.name.removesuffix('.ktsession')}", err=True)
+    answer = click.prompt("Pick a number", type=click.IntRange(1, len(shown)), err=True)
+    return shown[answer - 1]
+
+
+# -- kt resume ----------------------------------------------------------------------------------
+
+
+@click.command("resume")
+@click.argument("query", required=False)
+@click.option("--last", is_flag=True, help="Resume the most recent session.")
+@click.option(
+    "--llm",
+    "llm_selector",
+    metavar="SELECTOR",
+    help="The model (BACKEND/MODEL or scripted:FILE); default: the one the session used.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["plain", "cli"]),
+    default=None,
+    help="plain (a line of stdin is a turn) or cli (the same with a prompt). Default: cli on "
+    "a terminal, plain otherwise.",
+)
+@click.option(
+    "--pwd",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Working directory (default: the one recorded).",
+)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print tool activity on stderr.")
+@_DIR_OPTION
+def resume_command(
+    query: str | None,
+    last: bool,
+    llm_selector: str | None,
+    mode: str | None,
+    pwd: Path | None,
+    timeout: float | None,
+    quiet: bool,
+    session_dir: Path | None,
+) -> None:
+    """Resume a recorded session: rebuild the creature, restore its conversation, go on.
+
+    QUERY is a session file, name, or a unique name prefix (the creature's name finds its
+    sessions); with no QUERY and no --last, pick from the 10 most recent. Tool calls that
+    were running when the session ended are reported to the model as interrupted; nothing is
+    re-run. Each line of stdin is then one turn, as in `kt run`.
+    """
+    import trio
+
+    path = _resolve(query, session_dir, last=last)
+    kernel = _kernel()
+    mode = mode or ("cli" if sys.stdin.isatty() and sys.stdout.isatty() else "plain")
+    options: dict[str, Any] = {"output": None}
+    if llm_selector:
+        options["llm_selector"] = llm_selector
+    if pwd is not None:
+        options["pwd"] = pwd
+    code = trio.run(
+        _chat, path, kernel, options, timeout, "> " if mode == "cli" else None, not quiet
+    )
+    click.get_current_context().exit(code)
+
+
+async def _chat(
+    path: Path,
+    kernel: kt.Kernel,
+    options: dict[str, Any],
+    timeout: float | None,
+    prompt: str | None,
+    show_tools: bool,
+) -> int:
+    import signal
+    import threading
+
+    import trio
+
+    from kt.events import TextDelta, ToolCallCompleted, ToolCallStarted, TurnCompleted
+    from kt_sessions.resuming import resume
+
+    agent = await resume(path, kernel=kernel, **options)
+    out, err = sys.stdout, sys.stderr
+    name = agent.session.name
+    _preview(agent, err)
+    failed = 0
+    running = False
+    aborted = False
+
+    async def watch_sigint(scope: trio.CancelScope, *, task_status: Any) -> None:
+        nonlocal aborted
+        with trio.open_signal_receiver(signal.SIGINT) as signals:
+            task_status.started()
+            async for _ in signals:
+                if running:
+                    agent.interrupt()
+                    err.write("kt: interrupting the turn\n")
+                else:
+                    aborted = True
+                    scope.cancel()
+                    return
+
+    async with agent, trio.open_nursery() as nursery:
+        if threading.current_thread() is threading.main_thread():
+            await nursery.start(watch_sigint, nursery.cancel_scope)
+        while True:
+            if prompt:
+                out.write(prompt)
+                out.flush()
+            line = await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+            if not line:
+                break
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                continue
+            running = True
+            limit = {} if timeout is None else {"timeout": timeout}
+            async with agent.run_stream(text, **limit) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        out.write(event.text)
+                        out.flush()
+                    elif show_tools and isinstance(event, ToolCallStarted):
+                        err.write(f"kt: tool {event.name} started\n")
+                    elif show_tools and isinstance(event, ToolCallCompleted):
+                        err.write(f"kt: tool {event.name} {event.status}\n")
+                    elif isinstance(event, TurnCompleted):
+                        result = event.result
+                        out.write("\n")
+                        out.flush()
+                        if result.status not in ("completed", "interrupted", "terminated"):
+                            failed += 1
+                            reason = result.error or result.reason or result.status
+                            err.write(f"kt: error: {reason}\n")
+            running = False
+        nursery.cancel_scope.cancel()
+    err.write(f"Session saved. To resume: kt resume {name}\n")
+    err.flush()
+    return 130 if aborted else (1 if failed else 0)
+
+
+def _preview(agent: kt.Agent, err: Any, turns: int = 3) -> None:
+    """Show the end of the restored conversation, so the user knows where they are."""
+    from kt_sessions._wire import message_text
+
+    history = agent.history
+    starts = [i for i, m in enumerate(history) if m.role == "user"]
+    shown = history[starts[-turns] :] if len(starts) >= turns else history
+    err.write(f"kt: resumed {agent.session.name} ({len(starts)} user messages)\n")
+    for message in shown:
+        text = message_text(message).strip()
+        if message.role == "user":
+            err.write(f"> {text}\n")
+        elif message.role == "assistant":
+            mark = " [interrupted]" if message.meta.get("interrupted") else ""
+            if text:
+                err.write(f"{text}{mark}\n")
+            for call in message.tool_calls:
+                err.write(f"  [tool {call.name} {call.args}]\n")
+        elif message.role == "tool":
+            err.write(f"  [{message.name} -> {text[:200]}]\n")
+    err.flush()
+
+
+# -- kt sessions --------------------------------------------------------------------------------
+
+
+@click.group("sessions")
+def sessions_group() -> None:
+    """List, show, delete and export recorded sessions."""
+
+
+@sessions_group.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@_DIR_OPTION
+def list_command(limit: int, session_dir: Path | None) -> None:
+    """List sessions, newest first: name, status, turns, last activity, first input."""
+    from kt_sessions.finder import sessions_dir
+    from kt_sessions.listing import list_sessions
+
+    infos = list_sessions(session_dir, limit=limit)
+    if not infos:
+        click.echo(f"no sessions in {sessions_dir(session_dir)}")
+        return
+    width = max(len(i.name) for i in infos)
+    click.echo(f"{'NAME':<{width}}  {'STATUS':<10} {'TURNS':>5}  {'LAST ACTIVE':<16}  FIRST INPUT")
+    for info in infos:
+        preview = info.error if info.error else info.preview
+        click.echo(
+            f"{info.name:<{width}}  {info.status:<10} {info.turns:>5}  "
+            f"{_when(info.last_active):<16}  {preview}"
+        )
+
+
+@sessions_group.command("show")
+@click.argument("session")
+@click.option("--events", "show_events", is_flag=True, help="List every event instead.")
+@_DIR_OPTION
+def show_command(session: str, show_events: bool, session_dir: Path | None) -> None:
+    """Show a session: its facts, then each turn (input, tools, reply)."""
+    from kt_sessions.reader import SessionReader
+
+    with SessionReader(_resolve(session, session_dir)) as reader:
+        if show_events:
+            for logged in reader.events():
+                click.echo(f"{logged.id:>6} {logged.creature} #{logged.turn_index} {logged.type}")
+            return
+        info = reader.info()
+        usage = reader.usage()
+        click.echo(f"session:   {info.name}")
+        click.echo(f"file:      {info.path}")
+        click.echo(f"status:    {info.status}")
+        click.echo(f"creatures: {', '.join(info.creatures)}")
+        click.echo(f"created:   {_when(info.created_at)}   last active: {_when(info.last_active)}")
+        click.echo(f"usage:     {usage.prompt_tokens} prompt, {usage.completion_tokens} completion")
+        if info.parent:
+            click.echo(f"forked from {info.parent['path']} at event {info.parent['event_id']}")
+        for turn in reader.turns():
+            click.echo(f"\n#{turn.index} {turn.creature} [{turn.status}]")
+            click.echo(f"  > {turn.input}")
+            for call in turn.tool_calls:
+                click.echo(
+                    f"  [tool {call.name} {call.status}] {(call.error or call.output)[:120]}"
+                )
+            if turn.text:
+                click.echo(f"  < {turn.text}")
+
+
+@sessions_group.command("delete")
+@click.argument("sessions", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Delete even a session a live process writes.")
+@_DIR_OPTION
+def delete_command(
+    sessions: tuple[str, ...], yes: bool, force: bool, session_dir: Path | None
+) -> None:
+    """Delete sessions (the file and its -wal / -shm sidecars)."""
+    from kt_sessions.errors import SessionBusyError
+    from kt_sessions.reader import SessionReader
+
+    for query in sessions:
+        path = _resolve(query, session_dir)
+        with SessionReader(path) as reader:
+            status = reader.status
+        if status == "running" and not force:
+            raise SessionBusyError(
+                f"session {path.name} is being written by a live process; stop it first, or "
+                "pass --force"
+            )
+        if not yes and not click.confirm(f"Delete {path.name}?", default=False, err=True):
+            continue
+        for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            file.unlink(missing_ok=True)
+        click.echo(f"deleted {path.name}")
+
+
+@sessions_group.command("export")
+@click.argument("session")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "markdown"]),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: every event, one per line; markdown: a readable transcript.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path))
+@_DIR_OPTION
+def export_command(session: str, fmt: str, output: Path | None, session_dir: Path | None) -> None:
+    """Export a session to JSON Lines or Markdown (stdout, or --output FILE)."""
+    from kt_sessions.export import to_jsonl, to_markdown
+    from kt_sessions.reader import SessionReader
+
+    with SessionReader(_resolve(session, session_dir)) as reader:
+        text = (
+            "".join(f"{line}\n" for line in to_jsonl(reader))
+            if fmt == "jsonl"
+            else (to_markdown(reader))
+        )
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+# -- kt search / kt embedding -------------------------------------------------------------------
+
+
+@click.command("search")
+@click.argument("session")
+@click.argument("query")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "fts", "semantic", "hybrid"]),
+    default="auto",
+    show_default=True,
+    help="fts: words; semantic: vectors (needs `kt embedding`); hybrid: both; auto: hybrid "
+    "when the session has vectors, else fts.",
+)
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--creature", help="Only this creature's history.")
+@_DIR_OPTION
+def search_command(
+    session: str, query: str, mode: str, k: int, creature: str | None, session_dir: Path | None
+) -> None:
+    """Search a session's history (messages, tool results, summaries)."""
+    from kt_sessions import _db
+    from kt_sessions.memory import MemoryIndex, format_hits
+
+    path = _resolve(session, session_dir)
+    db = _db.open_database(path)
+    try:
+        index = MemoryIndex(db, kernel=_kernel())
+        if mode in ("semantic", "hybrid") and index.settings() is None:
+            if mode == "semantic":
+                raise click.ClickException(
+                    "No vector index found for this session; build one with "
+                    f"`kt embedding {path.name.removesuffix('.ktsession')}`, or use --mode fts"
+                )
+            click.echo("kt: no vector index yet; searching full text only", err=True)
+            mode = "fts"
+        if index.settings() is not None and mode != "fts":
+            index.index()  # blocks written since the last indexing, with the index's embedder
+        hits = index.search(query, mode=mode, k=k, creature=creature)
+    finally:
+        db.close()
+    click.echo(format_hits(query, hits, width=200))
+
+
+@click.command("embedding")
+@click.argument("session")
+@click.option("--provider", help="Embedding provider (default: hashing, offline, no download).")
+@click.option("--model", help="The provider's model.")
+@click.option("--dimensions", type=click.IntRange(min=8), help="Vector size.")
+@click.option("--rebuild", is_flag=True, help="Drop existing vectors first (to change model).")
+@_DIR_OPTION
+def embedding_command(
+    session: str,
+    provider: str | None,
+    model: str | None,
+    dimensions: int | None,
+    rebuild: bool,
+    session_dir: Path | None,
+) -> None:
+    """Build (or bring up to date) a session's vector index for semantic search."""
+    from kt_sessions import _db
+    from kt_sessions.memory import MemoryIndex, make_embedder
+
+    path = _resolve(session, session_dir)
+    db = _db.open_database(path)
+    try:
+        index = MemoryIndex(db, kernel=_kernel())
+        embedder = None
+        if provider or model or dimensions:
+            embedder = make_embedder(provider, model, dimensions, kernel=index.kernel)
+        added = index.index(embedder, rebuild=rebuild)
+        settings = index.settings() or {}
+        counts = index.counts()
+        per_creature = db.execute_sql(
+            "SELECT creature, COUNT(*) FROM block GROUP BY creature ORDER BY MIN(id)"
+        ).fetchall()
+    finally:
+        db.close()
+    click.echo(f"Session: {path.name.removesuffix('.ktsession')}")
+    click.echo(
+        f"Embedding: {settings.get('provider')} ({settings.get('model')}, "
+        f"{settings.get('dimensions')} dimensions)"
+    )
+    for name, blocks in per_creature:
+        click.echo(f"  {name}: {blocks} blocks")
+    click.echo(
+        f"Done. {added} new blocks embedded. FTS: {counts['fts']} blocks, "
+        f"Vector: {counts['vectors']} blocks ({settings.get('dimensions')}d)"
+    )

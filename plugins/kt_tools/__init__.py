@@ -1,0 +1,108 @@
+"""The built-in tools: shell, files, search, notebooks, notes, the user, channels, jobs, web.
+
+Twenty-one tools, each offered to creatures that name it (``tools = [{name = "bash"}]``, or the
+kt-biome form ``- { name: bash, type: builtin }``):
+
+========================  ==================================================================
+shell                     ``bash``, ``python``
+files                     ``read``, ``write``, ``edit``, ``multi_edit``
+search                    ``glob``, ``grep``, ``tree``
+notebooks                 ``notebook_read``, ``notebook_edit``
+structured data, notes    ``json_read``, ``json_write``, ``scratchpad``
+manuals, the user         ``info``, ``ask_user``, ``show_card``
+channels, jobs            ``send_message``, ``stop_task``
+web                       ``web_fetch``, ``web_search``
+========================  ==================================================================
+
+Paths resolve against the creature's working directory, never the process's. Tools that change
+files refuse a file the creature has not read, or that changed since it read it. A path guard
+keeps file tools inside the working directory unless a creature's config allows more. Every
+tool takes options in its config entry; ``docs/reference/builtin-tools.md`` lists them all.
+
+Public names for front ends and Python code: the events :class:`UserQuestion`,
+:class:`CardShown`, :class:`UserReply` and :class:`ScratchpadWritten`; :func:`answer` and
+:func:`pending_questions` to answer ``ask_user`` / ``show_card``; :data:`TOOLS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kt
+from kt_tools.comms import send_message, stop_task
+from kt_tools.data import (
+    ScratchpadWritten,
+    apply_scratchpad_event,
+    json_read,
+    json_write,
+    scratchpad,
+    scratchpad_of,
+)
+from kt_tools.files import edit, multi_edit, read, write
+from kt_tools.interact import (
+    CardShown,
+    UserQuestion,
+    UserReply,
+    answer,
+    ask_user,
+    info,
+    pending_questions,
+    show_card,
+)
+from kt_tools.notebook import notebook_edit, notebook_read
+from kt_tools.search import glob, grep, tree
+from kt_tools.shell import bash, python
+from kt_tools.web import web_fetch, web_search
+
+__all__ = [
+    "TOOLS",
+    "CardShown",
+    "ScratchpadWritten",
+    "UserQuestion",
+    "UserReply",
+    "answer",
+    "pending_questions",
+    "scratchpad_of",
+]
+
+TOOLS: tuple[kt.ToolSpec, ...] = (
+    bash,
+    python,
+    read,
+    write,
+    edit,
+    multi_edit,
+    glob,
+    grep,
+    tree,
+    notebook_read,
+    notebook_edit,
+    json_read,
+    json_write,
+    scratchpad,
+    info,
+    ask_user,
+    send_message,
+    stop_task,
+    web_fetch,
+    web_search,
+    show_card,
+)
+"""Every tool this plugin offers, with default options."""
+
+
+@kt.hookimpl
+def kt_tools() -> list[kt.ToolSpec]:
+    """Offer the built-in tools."""
+    return list(TOOLS)
+
+
+@kt.hookimpl
+def kt_event(event: kt.events.Event, creature: Any) -> None:
+    """Apply ``scratchpad_write`` events to the creature's scratchpad.
+
+    The tool applies its own changes at once; this makes a replay of recorded events (session
+    resume) rebuild the scratchpad. Applying a change twice is harmless.
+    """
+    if event.type == ScratchpadWritten.type and isinstance(event, ScratchpadWritten):
+        apply_scratchpad_event(creature, event)

@@ -1,0 +1,1 @@
+"""Manuals the ``info`` tool shows: one Markdown file per tool, read with importlib.resources."""

@@ -1,0 +1,422 @@
+"""``glob``, ``grep`` and ``tree``: finding files and text in the working directory.
+
+All three walk with :class:`kt_tools._walk.Walker`: ``.gitignore`` rules apply, caches and
+dependency folders (``node_modules``, ``.venv``, ``__pycache__`` ...) and dot-entries are
+skipped unless asked for, and results come in a stable order. The walk runs in a worker thread
+and stops early when the call is cancelled or has found enough.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import attrs
+
+import kt
+from kt_tools._common import (
+    BINARY_SUFFIXES,
+    FileOptions,
+    StopFlag,
+    configurable,
+    fail,
+    in_thread,
+    looks_binary,
+    resolve_path,
+)
+from kt_tools._walk import Walker, compile_glob, literal_prefix
+
+LINE_CHARS = 2000
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # O_BINARY: Windows only
+
+# -- glob ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _GlobResult:
+    paths: list[str]
+    collected: int
+    cap: int
+    cap_hit: bool
+
+
+def _glob(base: Path, pattern: str, limit: int, gitignore: bool, hidden: bool, stop: StopFlag):
+    prefix, rest = literal_prefix(pattern)
+    regex = compile_glob(pattern)
+    depth = None if "**" in rest else rest.count("/")  # levels below the walk's start
+    cap = max(10 * limit, 5000) if limit else 50_000
+    walker = Walker(
+        base,
+        start=prefix,
+        gitignore=gitignore,
+        hidden=hidden or any(part.startswith(".") for part in pattern.split("/")),
+        max_depth=depth,
+        should_stop=lambda: stop.is_set,
+    )
+    found: list[tuple[float, str]] = []
+    cap_hit = False
+    for rel, entry, is_dir in walker.entries():
+        if not regex.match(rel):
+            continue
+        if len(found) >= cap:
+            cap_hit = True
+            break
+        try:
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue
+        found.append((mtime, rel + ("/" if is_dir else "")))
+    found.sort(key=lambda item: (-item[0], item[1]))
+    return _GlobResult([rel for _, rel in found], len(found), cap, cap_hit)
+
+
+def _glob_tool(options: FileOptions) -> kt.ToolSpec:
+    @kt.tool(name="glob", body_arg="pattern")
+    async def glob(
+        pattern: str,
+        path: str = ".",
+        limit: int = 100,
+        gitignore: bool = True,
+        hidden: bool = False,
+        ctx: kt.ToolContext = None,
+    ) -> kt.ToolResult:
+        """Find files by name pattern, newest first; e.g. "**/*.py" or "src/**/test_*.py".
+
+        "*" matches within one folder level, "**" across levels, "{a,b}" either. Files ignored
+        by .gitignore, dependency and cache folders, and hidden files are left out by default.
+
+        Args:
+            pattern: The glob, relative to path.
+            path: The folder to search from (default: the working directory).
+            limit: Paths to show at most (0 = no limit).
+            gitignore: Leave out what .gitignore ignores, and dependency/cache folders.
+            hidden: Include files and folders whose names start with a dot.
+            ctx: Injected by the kernel.
+        """
+        if limit < 0:
+            return fail("limit must be 0 or more")
+        pattern = pattern.strip()
+        if not pattern:
+            return fail("pattern is empty; give a glob such as **/*.py")
+        if os.path.isabs(pattern):
+            path, pattern = os.path.dirname(pattern) or "/", os.path.basename(pattern)
+        base = resolve_path(ctx, path, options)
+        if isinstance(base, kt.ToolResult):
+            return base
+        if not base.is_dir():
+            return fail(f"Path not found: {base} is not a directory")
+        stop = StopFlag()
+        found = await in_thread(_glob, base, pattern, limit, gitignore, hidden, stop, stop=stop)
+        if not found.paths:
+            return kt.ToolResult(output="(no matches)", metadata={"count": 0})
+        shown = found.paths[:limit] if limit else found.paths
+        lines = list(shown)
+        if found.cap_hit:
+            lines.append(
+                f"\n(showing {len(shown)} of {found.collected} collected, capped at "
+                f"{found.cap}; more may exist — narrow your pattern)"
+            )
+        elif len(shown) < found.collected:
+            lines.append(f"\n({found.collected} total, showing {len(shown)})")
+        return kt.ToolResult(
+            output="\n".join(lines),
+            metadata={"count": found.collected, "capped": found.cap_hit},
+        )
+
+    return glob
+
+
+# -- grep ---------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _GrepResult:
+    lines: list[str]
+    matches: int
+    files_matched: int
+    files_searched: int
+    limit_hit: bool
+
+
+def read_bytes(path: str) -> bytes | None:
+    """A file's bytes through the raw system calls (much cheaper per file than ``open``)."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)  # one read for a regular file; the +1 sees growth
+        if len(data) <= size:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _file_matches(path: str, regex: re.Pattern[str], whole_file: bool):
+    """Yield ``(line number, line)`` for the lines of a text file that match."""
+    data = read_bytes(path)
+    if data is None:
+        return
+    if looks_binary(data[:8192]):
+        return
+    text = data.decode("utf-8", errors="replace")
+    if whole_file and regex.search(text) is None:  # most files: one C-level scan, no lines
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if regex.search(line):
+            yield number, line
+
+
+def _grep(
+    base: Path,
+    regex: re.Pattern[str],
+    name_glob: str,
+    limit: int,
+    gitignore: bool,
+    hidden: bool,
+    stop: StopFlag,
+) -> _GrepResult:
+    # A whole-file search finds every file with a matching line (MULTILINE makes ^ and $ work
+    # per line), except for patterns anchored to the text's ends.
+    whole_file = not re.search(r"\\[AZz]", regex.pattern)
+    if base.is_file():
+        files = iter([(base.name, str(base))])
+    else:
+        walker = Walker(base, gitignore=gitignore, hidden=hidden, should_stop=lambda: stop.is_set)
+        match_all = name_glob in ("", "*", "**", "**/*")
+        by_name = "/" not in name_glob
+        file_glob = compile_glob(name_glob)
+
+        def wanted():
+            for rel, entry in walker.files():
+                if not match_all:
+                    target = entry.name if by_name else rel
+                    if not file_glob.match(target):
+                        continue
+                dot = entry.name.rfind(".")
+                if dot > 0 and entry.name[dot:].lower() in BINARY_SUFFIXES:
+                    continue
+                yield rel, entry.path
+
+        files = wanted()
+    lines: list[str] = []
+    matches = files_matched = searched = 0
+    for rel, full in files:
+        if stop.is_set:
+            break
+        searched += 1
+        hit = False
+        for number, line in _file_matches(full, regex, whole_file):
+            if limit and matches >= limit:
+                return _GrepResult(lines, matches, files_matched, searched, True)
+            if len(line) > LINE_CHARS:
+                line = f"{line[:LINE_CHARS]}… (line truncated, {len(line)} chars)"
+            lines.append(f"{rel}:{number}: {line.rstrip()}")
+            matches += 1
+            if not hit:
+                hit, files_matched = True, files_matched + 1
+    return _GrepResult(lines, matches, files_matched, searched, False)
+
+
+def _grep_tool(options: FileOptions) -> kt.ToolSpec:
+    @kt.tool(name="grep", body_arg="pattern")
+    async def grep(
+        pattern: str,
+        path: str = ".",
+        glob: str = "**/*",
+        limit: int = 50,
+        ignore_case: bool = False,
+        gitignore: bool = True,
+        hidden: bool = False,
+        ctx: kt.ToolContext = None,
+    ) -> kt.ToolResult:
+        """Search file contents with a regular expression; shows "path:line: text" per match.
+
+        Binary files, what .gitignore ignores, dependency and cache folders, and hidden files
+        are skipped by default.
+
+        Args:
+            pattern: A Python regular expression, matched per line.
+            path: A folder to search recursively, or one file (default: working directory).
+            glob: Only files matching this; without a "/" it matches file names at any depth,
+                e.g. "*.py".
+            limit: Stop after this many matching lines (0 = no limit).
+            ignore_case: Match regardless of letter case.
+            gitignore: Leave out what .gitignore ignores, and dependency/cache folders.
+            hidden: Include files and folders whose names start with a dot.
+            ctx: Injected by the kernel.
+        """
+        if limit < 0:
+            return fail("limit must be 0 or more")
+        try:
+            regex = re.compile(pattern, re.MULTILINE | (re.IGNORECASE if ignore_case else 0))
+        except re.error as exc:
+            return fail(f"Invalid regex: {exc}. Escape special characters such as ( [ . * +")
+        base = resolve_path(ctx, path, options)
+        if isinstance(base, kt.ToolResult):
+            return base
+        if not base.exists():
+            return fail(f"Path not found: {base}")
+        stop = StopFlag()
+        found = await in_thread(
+            _grep, base, regex, glob.strip(), limit, gitignore, hidden, stop, stop=stop
+        )
+        lines = list(found.lines)
+        if found.limit_hit:
+            lines.append(
+                f"\n(Showing {found.matches} matches from {found.files_matched} files; more "
+                "may exist. Narrow the pattern, path or glob, or raise limit.)"
+            )
+        elif found.matches:
+            lines.append(
+                f"\n({found.matches} matches in {found.files_matched} files; "
+                f"{found.files_searched} files searched)"
+            )
+        else:
+            lines.append(f"(no matches; {found.files_searched} files searched)")
+        return kt.ToolResult(
+            output="\n".join(lines).lstrip("\n"),
+            metadata={
+                "matches": found.matches,
+                "files": found.files_matched,
+                "searched": found.files_searched,
+                "limited": found.limit_hit,
+            },
+        )
+
+    return grep
+
+
+# -- tree ---------------------------------------------------------------------------------------
+
+_FRONT_MATTER_KEY = re.compile(r"^(summary|title|description|protected)\s*:\s*(.*?)\s*$")
+
+
+def markdown_summary(path: str) -> tuple[str, bool]:
+    """A Markdown file's front-matter summary (else title, else description) and protected flag."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            if f.readline().strip() != "---":
+                return "", False
+            found: dict[str, str] = {}
+            for _ in range(50):
+                line = f.readline()
+                if not line or line.strip() == "---":
+                    break
+                match = _FRONT_MATTER_KEY.match(line)
+                if match:
+                    found.setdefault(match.group(1), match.group(2).strip("'\""))
+    except OSError:
+        return "", False
+    summary = found.get("summary") or found.get("title") or found.get("description") or ""
+    return summary, found.get("protected", "").lower() == "true"
+
+
+@attrs.frozen
+class _TreeResult:
+    lines: list[str]
+    limit_hit: bool
+    ignored: list[str]
+    ignored_count: int
+
+
+def _tree(base: Path, depth: int, limit: int, hidden: bool, gitignore: bool, stop: StopFlag):
+    walker = Walker(base, gitignore=gitignore, hidden=hidden)
+    lines = [f"{base.name or base}/"]
+    limit_hit = False
+
+    def visit(path: str, rel: str, rules, prefix: str, level: int) -> None:
+        nonlocal limit_hit
+        if stop.is_set:
+            return
+        try:
+            with os.scandir(path) as it:
+                entries = [(e, e.is_dir()) for e in it]
+        except OSError:
+            return
+        kept = []
+        for entry, is_dir in entries:
+            child = f"{rel}/{entry.name}" if rel else entry.name
+            if not walker.skip(rules, child, entry.name, is_dir):
+                kept.append((entry, is_dir, child))
+        kept.sort(key=lambda item: (not item[1], item[0].name.lower(), item[0].name))
+        for index, (entry, is_dir, child) in enumerate(kept):
+            if limit and len(lines) > limit:
+                limit_hit = True
+                return
+            last = index == len(kept) - 1
+            connector = "└── " if last else "├── "
+            label = entry.name + ("/" if is_dir else "")
+            if not is_dir and entry.name.lower().endswith(".md"):
+                summary, protected = markdown_summary(entry.path)
+                label += f" - {summary}" if summary else ""
+                label += " [protected]" if protected else ""
+            lines.append(prefix + connector + label)
+            if is_dir and level < depth:
+                sub_rules = walker.rules_for(child, rules, entry.path)
+                indent = prefix + ("    " if last else "│   ")
+                visit(entry.path, child, sub_rules, indent, level + 1)
+
+    visit(str(base), "", walker.rules_for("", [], str(base)), "", 1)
+    return _TreeResult(lines, limit_hit, walker.ignored, walker.ignored_count)
+
+
+def _tree_tool(options: FileOptions) -> kt.ToolSpec:
+    @kt.tool(name="tree", body_arg="path")
+    async def tree(
+        path: str = ".",
+        depth: int = 3,
+        limit: int = 100,
+        hidden: bool = False,
+        gitignore: bool = True,
+        ctx: kt.ToolContext = None,
+    ) -> kt.ToolResult:
+        """Show a folder as a tree: folders first, then files; Markdown files with a summary.
+
+        Args:
+            path: The folder (default: the working directory).
+            depth: Folder levels to show (1 = only the folder's own entries).
+            limit: Lines to show at most (0 = no limit).
+            hidden: Include entries whose names start with a dot.
+            gitignore: Leave out what .gitignore ignores, and dependency/cache folders.
+            ctx: Injected by the kernel.
+        """
+        if depth < 1 or limit < 0:
+            return fail("depth must be 1 or more and limit 0 or more")
+        base = resolve_path(ctx, path, options)
+        if isinstance(base, kt.ToolResult):
+            return base
+        if not base.is_dir():
+            return fail(f"Not a directory: {base}")
+        stop = StopFlag()
+        found = await in_thread(_tree, base, depth, limit, hidden, gitignore, stop, stop=stop)
+        lines = list(found.lines)
+        if found.limit_hit:
+            lines.append(
+                f"\n(stopped at {limit} lines; pass a larger limit, a smaller depth or a subfolder)"
+            )
+        if found.ignored_count:
+            dirs = [p for p in found.ignored if p.endswith("/")][:5]
+            example = f", e.g. {', '.join(dirs)}" if dirs else ""
+            lines.append(
+                f"({found.ignored_count} entries hidden by .gitignore{example}; pass "
+                "gitignore=false to show them)"
+            )
+        return kt.ToolResult(output="\n".join(lines), metadata={"truncated": found.limit_hit})
+
+    return tree
+
+
+glob = configurable(_glob_tool, FileOptions(), "glob")
+grep = configurable(_grep_tool, FileOptions(), "grep")
+tree = configurable(_tree_tool, FileOptions(), "tree")
+
+__all__ = ["glob", "grep", "markdown_summary", "tree"]

@@ -1,0 +1,114 @@
+"""Triggers that wake a creature without user input, and tools to set them up at run time.
+
+Four trigger types: ``timer``, ``schedule`` (cron expressions and time zones), ``channel`` (a
+terrarium channel watcher) and ``webhook`` (an HTTP endpoint on loopback). Three tools let a
+model set triggers up itself: ``add_timer``, ``add_schedule`` and ``watch_channel``.
+
+A creature's config lists triggers that start with it::
+
+    [[triggers]]
+    type = "schedule"
+    name = "morning"
+    cron = "0 9 * * mon-fri"
+    timezone = "Europe/Berlin"
+    prompt = "Check the overnight build and summarise failures."
+
+Every firing is published as a :class:`TriggerFired` event and then starts a turn of its own,
+in order, after the turn that is running. See ``docs/reference/triggers.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import kt
+from kt_triggers._errors import TriggerConfigError
+from kt_triggers.cron import Cron, EveryMinutes, Schedule, resolve_timezone
+from kt_triggers.tools import TRIGGER_TOOLS, build_schedule
+
+__all__ = [
+    "CLOCK",
+    "ChannelTrigger",
+    "Clock",
+    "Cron",
+    "EveryMinutes",
+    "Schedule",
+    "ScheduleTrigger",
+    "TimerTrigger",
+    "Trigger",
+    "TriggerConfigError",
+    "TriggerFired",
+    "TrioClock",
+    "WallClock",
+    "WebhookTrigger",
+    "build_schedule",
+    "resolve_timezone",
+]
+
+# The running parts import trio, which costs more than everything else here together; they
+# load on first use, so building a kernel (as `kt --help` does) stays cheap.
+_LAZY = {
+    "CLOCK": "kt_triggers._clock",
+    "Clock": "kt_triggers._clock",
+    "TrioClock": "kt_triggers._clock",
+    "WallClock": "kt_triggers._clock",
+    "ChannelTrigger": "kt_triggers.triggers",
+    "ScheduleTrigger": "kt_triggers.triggers",
+    "TimerTrigger": "kt_triggers.triggers",
+    "Trigger": "kt_triggers.triggers",
+    "TriggerFired": "kt_triggers.triggers",
+    "WebhookTrigger": "kt_triggers.webhook",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kt_triggers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from kt_triggers._clock import CLOCK, Clock, TrioClock, WallClock  # noqa: F401
+    from kt_triggers.triggers import (  # noqa: F401
+        ChannelTrigger,
+        ScheduleTrigger,
+        TimerTrigger,
+        Trigger,
+        TriggerFired,
+    )
+    from kt_triggers.webhook import WebhookTrigger  # noqa: F401
+
+
+def _factory(name: str) -> Any:
+    """The ``TriggerSpec.factory`` for *name*, importing the trigger code on first use."""
+
+    def factory(entry: Any, agent: Any) -> Any:
+        from kt_triggers import _config
+
+        return _config.FACTORIES[name](entry, agent)
+
+    return factory
+
+
+_TYPES = {
+    "timer": "every N seconds (interval, immediate, max_fires)",
+    "schedule": "at wall-clock times: cron, every_minutes, daily_at or hourly_at, in a timezone",
+    "channel": "each message on a terrarium channel (channel, filter_sender)",
+    "webhook": "each HTTP POST to a local endpoint (host, port, path, secret)",
+}
+
+
+@kt.hookimpl
+def kt_triggers() -> list[kt.TriggerSpec]:
+    """Contribute the ``timer``, ``schedule``, ``channel`` and ``webhook`` trigger types."""
+    return [kt.TriggerSpec(name, _factory(name), about) for name, about in _TYPES.items()]
+
+
+@kt.hookimpl
+def kt_tools() -> list[kt.ToolSpec]:
+    """Contribute ``add_timer``, ``add_schedule`` and ``watch_channel``."""
+    return list(TRIGGER_TOOLS)

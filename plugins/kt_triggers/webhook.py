@@ -1,0 +1,285 @@
+"""The webhook trigger: an HTTP endpoint, on loopback by default, that wakes the creature.
+
+Each ``POST`` to the trigger's path becomes one firing: the request is answered ``202
+Accepted`` once the firing is queued, without waiting for the turn (HTTP senders retry on
+slow answers, which would duplicate work). Anything else is refused with a JSON error and a
+status that says why: 404 (wrong path), 405 (not POST), 403 (bad signature), 411 (no
+``Content-Length``), 413 (body too large), 400 (malformed request), 408 (too slow).
+
+The body becomes the firing's ``{content}``: for a JSON object, its ``message``, ``content``,
+``text`` or ``prompt`` field (the first that is a string), else the whole JSON; for anything
+else, the body as UTF-8 text. Top-level string, number and boolean fields of a JSON object are
+also placeholders of the prompt template.
+
+A server that listens beyond loopback must check a shared secret: with ``secret`` set, a
+request must carry ``X-Signature-256: sha256=<hex HMAC-SHA256 of the body>`` (GitHub's
+``X-Hub-Signature-256`` is accepted too).
+
+The server is a small HTTP/1.1 reader on trio sockets: one request per connection, no chunked
+bodies, ``Expect: 100-continue`` honoured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+from typing import Any, ClassVar
+
+import trio
+
+from kt_triggers._errors import TriggerConfigError
+from kt_triggers.triggers import Trigger, check_template, render_template
+
+__all__ = ["DEFAULT_WEBHOOK_PROMPT", "WebhookTrigger"]
+
+DEFAULT_WEBHOOK_PROMPT = "[webhook {trigger_id}] {content}"
+_MAX_HEAD = 16 * 1024  # request line and headers
+_CONTENT_KEYS = ("message", "content", "text", "prompt")
+_REASONS = {
+    100: "Continue",
+    202: "Accepted",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    411: "Length Required",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+}
+
+
+class _Refused(Exception):
+    """A request answered with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class WebhookTrigger(Trigger):
+    """Fire once per HTTP ``POST`` to ``http://<host>:<port><path>``.
+
+    Start it with ``await agent.add_trigger(trigger)``: that returns once the socket is bound,
+    so ``trigger.port`` (useful with ``port=0``) and ``trigger.url`` are set and no request can
+    arrive before the listener exists. Cancelling the job closes the socket; a request still
+    being read is dropped.
+
+    Args:
+        host: The address to listen on (default ``127.0.0.1``). Anything but loopback needs
+            *secret*.
+        port: The TCP port (default 9090; 0 picks a free one).
+        path: The URL path to accept (default ``/webhook``).
+        secret: Shared secret for the ``X-Signature-256`` HMAC check (``None``: no check).
+        prompt: The template of each firing (default ``"[webhook {trigger_id}] {content}"``).
+        max_body: Largest accepted body in bytes (default 1 MiB).
+        read_timeout: Seconds a client has to send its request (default 10).
+        id: The trigger id (default ``trigger_<8 hex>``).
+
+    Raises:
+        TriggerConfigError: a bad port, path, size, template, or a non-loopback host without a
+            secret.
+    """
+
+    name: ClassVar[str] = "webhook"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 9090,
+        path: str = "/webhook",
+        secret: str | None = None,
+        prompt: str | None = None,
+        max_body: int = 1024 * 1024,
+        read_timeout: float = 10.0,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise TriggerConfigError(
+                f"'port' must be a TCP port number (0 picks a free one), not {port!r}",
+                option="port",
+            )
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise TriggerConfigError(
+                f"'path' must start with '/', like '/webhook', not {path!r}", option="path"
+            )
+        if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+            raise TriggerConfigError(
+                f"'max_body' must be a positive number of bytes, not {max_body!r}",
+                option="max_body",
+            )
+        if not _is_loopback(host) and not secret:
+            raise TriggerConfigError(
+                f"the webhook would listen on '{host}', reachable from other machines, "
+                "without a secret; set 'secret' (senders sign with X-Signature-256) or keep "
+                "host = '127.0.0.1'",
+                option="secret",
+            )
+        self.host = host
+        self.port = port
+        self.path = path
+        self.secret = secret.encode() if secret else None
+        self.prompt = check_template(prompt or DEFAULT_WEBHOOK_PROMPT)
+        self.max_body = max_body
+        self.read_timeout = read_timeout
+
+    @property
+    def url(self) -> str:
+        """The endpoint's URL (its real port once started)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.path}"
+
+    def describe(self) -> str:
+        """A one-line summary for listings."""
+        return f"POST {self.url}"
+
+    async def run(self, agent: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Bind the socket, report ready, and serve until cancelled.
+
+        Raises:
+            OSError: the address cannot be bound (the port is taken, say).
+        """
+        listeners = await trio.open_tcp_listeners(self.port, host=self.host)
+        self.port = listeners[0].socket.getsockname()[1]
+        task_status.started()
+
+        async def handle(stream: trio.SocketStream) -> None:
+            await self._handle(agent, stream)
+
+        await trio.serve_listeners(handle, listeners)
+
+    async def _handle(self, agent: Any, stream: trio.SocketStream) -> None:
+        async with stream:
+            try:
+                with trio.fail_after(self.read_timeout):
+                    body, values = await self._read(stream)
+            except _Refused as refused:
+                await _respond(stream, refused.status, {"error": refused.message})
+                return
+            except trio.TooSlowError:
+                await _respond(stream, 408, {"error": "the request took too long to arrive"})
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return  # the client went away
+            values = {**values, "trigger_id": self.id, "path": self.path}
+            await self.fire(
+                agent,
+                render_template(self.prompt, values),
+                context={"path": self.path, "bytes": len(body)},
+                wait=False,
+            )
+            await _respond(stream, 202, {"accepted": True, "trigger_id": self.id})
+
+    async def _read(self, stream: trio.SocketStream) -> tuple[bytes, dict[str, Any]]:
+        """Read one request; return its body and the template values it provides."""
+        method, target, headers, rest = await _read_head(stream)
+        if target.split("?", 1)[0] != self.path:
+            raise _Refused(404, f"nothing here; the webhook listens on {self.path}")
+        if method != "POST":
+            raise _Refused(405, f"use POST, not {method}")
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            raise _Refused(411, "send the body with a Content-Length, not chunked")
+        try:
+            length = int(headers.get("content-length", ""))
+        except ValueError:
+            raise _Refused(411, "a Content-Length header is required") from None
+        if length < 0:
+            raise _Refused(400, "Content-Length is negative")
+        if length > self.max_body:
+            raise _Refused(413, f"the body is {length} bytes; the limit is {self.max_body}")
+        if headers.get("expect", "").lower() == "100-continue":
+            await stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = bytearray(rest)
+        while len(body) < length:
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                raise _Refused(400, "the body ended before Content-Length bytes")
+            body += chunk
+        body = bytes(body[:length])
+        self._check_signature(headers, body)
+        return body, _template_values(body)
+
+    def _check_signature(self, headers: dict[str, str], body: bytes) -> None:
+        if self.secret is None:
+            return
+        given = headers.get("x-signature-256") or headers.get("x-hub-signature-256") or ""
+        expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            raise _Refused(403, "missing or wrong X-Signature-256 (HMAC-SHA256 of the body)")
+
+
+async def _read_head(stream: trio.SocketStream) -> tuple[str, str, dict[str, str], bytes]:
+    buffer = bytearray()
+    while b"\r\n\r\n" not in buffer:
+        if len(buffer) > _MAX_HEAD:
+            raise _Refused(431, f"the request head is larger than {_MAX_HEAD} bytes")
+        chunk = await stream.receive_some(65536)
+        if not chunk:
+            raise _Refused(400, "the request ended before its headers did")
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    request_line, *header_lines = head.decode("latin-1").split("\r\n")
+    try:
+        method, target, version = request_line.split(" ")
+    except ValueError:
+        raise _Refused(400, f"malformed request line {request_line[:80]!r}") from None
+    if not version.startswith("HTTP/1."):
+        raise _Refused(400, f"unsupported protocol {version[:20]!r}; use HTTP/1.1")
+    headers = {}
+    for line in header_lines:
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise _Refused(400, f"malformed header line {line[:80]!r}")
+        headers[name.strip().lower()] = value.strip()
+    return method.upper(), target, headers, rest
+
+
+def _template_values(body: bytes) -> dict[str, Any]:
+    text = body.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text) if text.strip() else None
+    except json.JSONDecodeError:
+        return {"content": text, "body": text}
+    values: dict[str, Any] = {"body": text}
+    content = None
+    if isinstance(data, dict):
+        values.update(
+            {
+                k: v
+                for k, v in data.items()
+                if isinstance(k, str) and isinstance(v, str | int | float | bool)
+            }
+        )
+        content = next((data[k] for k in _CONTENT_KEYS if isinstance(data.get(k), str)), None)
+    if content is None:
+        content = text if data is None else json.dumps(data, ensure_ascii=False)
+    values["content"] = content
+    return values
+
+
+async def _respond(stream: trio.SocketStream, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    try:
+        await stream.send_all(head + body)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass  # the client did not wait for the answer
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

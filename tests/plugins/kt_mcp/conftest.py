@@ -1,0 +1,24 @@
+"""Fixtures for kt_mcp's tests: an isolated kt home and a kernel holding the plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import kt
+import kt_mcp
+
+
+@pytest.fixture(autouse=True)
+def kt_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own kt home (registry, stderr logs)."""
+    home = tmp_path / "kt-home"
+    home.mkdir()
+    monkeypatch.setenv("KT_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def kernel() -> kt.Kernel:
+    return kt.Kernel(plugins=[kt_mcp])

@@ -1,0 +1,68 @@
+"""Terrarium sessions: graph records in a session file, and a graph rebuilt from them."""
+
+from __future__ import annotations
+
+from kt_sessions_helpers import write
+
+import kt
+import kt_sessions
+from kt.testing import ScriptedLLM
+
+
+def echo(name):
+    def reply(request):
+        last = [m for m in request.messages if m.role == "user"][-1]
+        return f"{name} heard: {last.content}"
+
+    return ScriptedLLM([reply])
+
+
+def folders(tmp_path):
+    for name in ("lead", "worker"):
+        write(
+            tmp_path / name / "creature.toml", f'name = "{name}"\nsystem_prompt = "I am {name}."\n'
+        )
+    return tmp_path
+
+
+async def test_a_recorded_graph_is_read_and_rebuilt_with_channels_and_conversations(tmp_path):
+    base = folders(tmp_path)
+    runs = tmp_path / "runs"
+    kernel = kt.Kernel(plugins=[kt_sessions])
+    async with kt.Terrarium(
+        kernel=kernel,
+        session_dir=runs,
+        store_factory=kt_sessions.graph_store,
+        llm=lambda cid, config: echo(cid),
+    ) as engine:
+        await engine.add_creature(base / "lead")
+        await engine.add_creature(base / "worker")
+        await engine.connect("lead", "worker", channel="team")
+        await engine["worker"].run("remember 42")
+        await engine.send("team", "status?", sender="lead")
+        await engine.wait_idle()
+        worker_history = list(engine["worker"].agent.history)
+        lead_history = list(engine["lead"].agent.history)
+        graph = engine.graph(engine.graph_of("worker"))
+    path = graph.store_path
+    assert path is not None and str(path).endswith(".ktsession")
+    with kt_sessions.SessionReader(path) as reader:
+        assert reader.meta["config_type"] == "terrarium"
+        assert set(reader.creatures) >= {"lead", "worker"}
+        assert [t.input for t in reader.turns("worker")][:1] == ["remember 42"]
+        assert reader.search("remember 42", mode="fts")
+        assert reader.conversation("worker") == worker_history
+
+    async with kt.Terrarium(kernel=kernel, llm=lambda cid, config: echo(f"{cid} again")) as engine:
+        ids = await kt_sessions.resume_terrarium(path, engine)
+        assert ids == ["lead", "worker"]
+        assert engine["worker"].agent.history == worker_history
+        assert engine["lead"].agent.history == lead_history
+        (team,) = [c for c in engine.channels if c.name == "team"]
+        assert list(team.listeners) == ["worker"]
+        assert "lead" in team.senders
+        await engine.send("team", "still there?", sender="lead")
+        await engine.wait_idle()
+        assert engine["worker"].agent.history[-1].content == (
+            "worker again heard: [Channel 'team' from lead]: still there?"
+        )
