@@ -221,6 +221,7 @@ async def run_creature(
     prompt: str | None = None,
     show_tools: bool = True,
     env: Mapping[str, str] | None = None,
+    session: object = None,
 ) -> int:
     """Build the creature at *target*, start it, and run turns from *stdin* until it ends.
 
@@ -236,6 +237,9 @@ async def run_creature(
         prompt: Prompt written before each line (``cli`` mode), or ``None``.
         show_tools: Write tool activity lines to *stderr*.
         env: Variables for ``${VAR}`` interpolation in the config (default ``os.environ``).
+        session: ``True`` to record into a new session file, a path to record there, or
+            ``None`` for no recording. When recorded, the resume command is printed on
+            *stderr* at the end.
 
     Returns:
         The exit code (see :meth:`PlainSession.run`).
@@ -246,9 +250,15 @@ async def run_creature(
         LLMNotConfiguredError: nothing selects a model.
     """
     agent = await Agent.build(
-        target, kernel=kernel, llm_selector=llm_selector, pwd=pwd, env=env, output=None
-    )  # this session renders the stream itself
-    session = PlainSession(
+        target,
+        kernel=kernel,
+        llm_selector=llm_selector,
+        pwd=pwd,
+        env=env,
+        output=None,  # this session renders the stream itself
+        session=session,
+    )
+    plain = PlainSession(
         agent,
         lines=LineReader(stdin),
         printer=TextPrinter(stdout, stderr, show_tools=show_tools),
@@ -257,4 +267,8 @@ async def run_creature(
         prompt=prompt,
     )
     async with agent:
-        return await session.run()
+        code = await plain.run()
+    name = getattr(agent.session, "name", None)
+    if name:
+        stderr.write(f"kt: session saved; continue it with: kt resume {name}\n")
+    return code

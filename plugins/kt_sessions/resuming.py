@@ -120,15 +120,22 @@ async def resume(
     if "pwd" not in options and record.get("pwd") and Path(record["pwd"]).is_dir():
         options["pwd"] = record["pwd"]
     model = record.get("model") or ""
-    if "llm" not in options and "llm_selector" not in options and _is_selector(model, kernel):
-        options["llm_selector"] = model
+    source = build_source(record)
     try:
-        agent = await kt.Agent.build(build_source(record), kernel=kernel, session=path, **options)
+        # The recorded config selects its model the way it did the first time (a relative
+        # `scripted:` file resolves against the creature folder); the recorded selector is
+        # only a fallback for a creature whose model came from a flag.
+        agent = await kt.Agent.build(source, kernel=kernel, session=path, **options)
     except LLMNotConfiguredError as exc:
-        raise LLMNotConfiguredError(
-            f"{exc} The session ran with '{model}', which cannot be rebuilt by name; pass "
-            "llm= (Python) or --llm (kt resume)."
-        ) from exc
+        chosen = "llm" in options or "llm_selector" in options
+        if not chosen and _is_selector(model, kernel):
+            options["llm_selector"] = model
+            agent = await kt.Agent.build(source, kernel=kernel, session=path, **options)
+        else:
+            raise LLMNotConfiguredError(
+                f"{exc} The session ran with '{model}', which cannot be rebuilt by name; pass "
+                "llm= (Python) or --llm (kt resume)."
+            ) from exc
     recorder = agent.session
     recorder.resumed = closed
     recorder.preloaded = state

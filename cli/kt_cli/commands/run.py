@@ -61,6 +61,15 @@ def _check_mode(mode: str) -> None:
     help="Time limit for each turn; a turn that runs out ends with an error and the run goes on.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not print tool activity on stderr.")
+@click.option(
+    "--session",
+    "session_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Record the run into this session file (default: a new file in ~/.kt/sessions when a "
+    "session store such as kt_sessions is installed).",
+)
+@click.option("--no-session", is_flag=True, help="Do not record the run.")
 @common_options
 @pass_state
 def run(
@@ -71,6 +80,8 @@ def run(
     pwd: Path | None,
     timeout: float | None,
     quiet: bool,
+    session_path: Path | None,
+    no_session: bool,
 ) -> None:
     """Run the creature at TARGET: each line of stdin is one turn.
 
@@ -89,7 +100,15 @@ def run(
     """  # noqa: D301 (click reads \b as "keep this paragraph as written")
     mode = mode or _default_mode()
     _check_mode(mode)
+    if no_session and session_path is not None:
+        raise click.UsageError("--session and --no-session exclude each other")
     kernel = state.kernel()
+    if no_session:
+        session: object = None
+    elif session_path is not None:
+        session = session_path
+    else:  # record by default when a session store is installed; resume with `kt resume`
+        session = True if len(kernel.session_stores) else None
 
     import trio
 
@@ -108,6 +127,7 @@ def run(
             timeout=timeout,
             prompt="> " if mode == "cli" else None,
             show_tools=not quiet,
+            session=session,
         )
     )
     click.get_current_context().exit(code)

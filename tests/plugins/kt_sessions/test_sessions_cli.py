@@ -178,7 +178,16 @@ def test_a_config_recorded_kt_run_exits_cleanly_and_leaves_a_paused_session(
         """,
     )
     replies = write(folder / "replies.toml", '[[replies]]\ntext = "hello back"\n')
-    done = kt_cmd("run", folder, "--mode", "plain", "--llm", f"scripted:{replies}", stdin="hi\n")
+    done = kt_cmd(
+        "run",
+        folder,
+        "--mode",
+        "plain",
+        "--no-session",
+        "--llm",
+        f"scripted:{replies}",
+        stdin="hi\n",
+    )  # the config's own recorder, not kt run's default one
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "hello back"
     (path,) = (isolated_home / "sessions").iterdir()
@@ -187,3 +196,32 @@ def test_a_config_recorded_kt_run_exits_cleanly_and_leaves_a_paused_session(
         assert reader.meta["creatures"] == ["cleaner"]
         assert [m.content for m in reader.conversation()] == ["hi", "hello back"]
         assert reader.creature_record()["source"] == str((folder / "creature.toml").resolve())
+
+
+def test_kt_run_records_by_default_and_prints_the_resume_command(kt_cmd, isolated_home, tmp_path):
+    folder = tmp_path / "greeter"
+    write(
+        folder / "creature.toml", 'name = "greeter"\n[controller]\nllm = "scripted:replies.toml"\n'
+    )
+    write(folder / "replies.toml", 'replies = ["hello", "hello again"]\n')
+    done = kt_cmd("run", folder, "--mode", "plain", stdin="hi\n")
+    assert done.returncode == 0, done.stderr
+    (path,) = (isolated_home / "sessions").glob("*.ktsession")
+    assert f"kt resume {path.stem}" in done.stderr
+    with kt_sessions.SessionReader(path) as reader:
+        assert [m.content for m in reader.conversation()] == ["hi", "hello"]
+    again = kt_cmd("resume", "--last", "--mode", "plain", stdin="more\n")
+    assert again.returncode == 0, again.stderr
+    # a new process replays the reply file from its start; the conversation goes on
+    with kt_sessions.SessionReader(path) as reader:
+        assert [m.content for m in reader.conversation()] == ["hi", "hello", "more", "hello"]
+
+
+def test_kt_run_no_session_records_nothing(kt_cmd, isolated_home, tmp_path):
+    folder = tmp_path / "quiet"
+    write(folder / "creature.toml", 'name = "quiet"\n[controller]\nllm = "scripted:replies.toml"\n')
+    write(folder / "replies.toml", 'replies = ["ok"]\n')
+    done = kt_cmd("run", folder, "--mode", "plain", "--no-session", stdin="hi\n")
+    assert done.returncode == 0, done.stderr
+    assert not list((isolated_home / "sessions").glob("*.ktsession"))
+    assert "kt resume" not in done.stderr

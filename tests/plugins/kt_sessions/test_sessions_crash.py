@@ -155,7 +155,13 @@ def test_kill_9_at_random_points_then_read_and_resume(kt_cmd, creature, isolated
             old.unlink()
         log.unlink(missing_ok=True)
         process = kt_cmd.start(
-            "run", creature, "--mode", "plain", "--llm", f"scripted:{creature / 'replies.toml'}"
+            "run",
+            creature,
+            "--mode",
+            "plain",
+            "--no-session",
+            "--llm",
+            f"scripted:{creature / 'replies.toml'}",
         )
         process.stdin.write(inputs)
         process.stdin.flush()
@@ -216,7 +222,13 @@ def test_kill_9_at_random_points_then_read_and_resume(kt_cmd, creature, isolated
 def test_readers_in_other_processes_while_kt_run_writes(kt_cmd, creature, isolated_home):
     write(creature / "replies.toml", script(3))
     process = kt_cmd.start(
-        "run", creature, "--mode", "plain", "--llm", f"scripted:{creature / 'replies.toml'}"
+        "run",
+        creature,
+        "--mode",
+        "plain",
+        "--no-session",
+        "--llm",
+        f"scripted:{creature / 'replies.toml'}",
     )
     process.stdin.write(b"task 1\ntask 2\ntask 3\n")
     process.stdin.close()
@@ -286,7 +298,13 @@ def test_scenario_kill_mid_tool_then_resume_last_shows_where_it_stopped(kt_cmd, 
     )
     write(folder / "after.toml", '[[replies]]\ntext = "It was cut short."\n')
     process = kt_cmd.start(
-        "run", folder, "--mode", "plain", "--llm", f"scripted:{folder / 'replies.toml'}"
+        "run",
+        folder,
+        "--mode",
+        "plain",
+        "--no-session",
+        "--llm",
+        f"scripted:{folder / 'replies.toml'}",
     )
     process.stdin.write(b"wait for the bus\n")
     process.stdin.flush()
