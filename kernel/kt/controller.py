@@ -27,6 +27,7 @@ import trio
 from kt.context import TurnContext
 from kt.errors import LLMResponseError, TurnTimeoutError
 from kt.events import (
+    AssistantMessageEdited,
     Interrupted,
     LLMCallCompleted,
     LLMCallStarted,
@@ -331,7 +332,18 @@ async def _after_stream(agent: Agent, turn: _Turn, round_: _Round, done: LLMDone
         finish_reason=done.finish_reason,
         iteration=round_.iteration,
     )
-    result = await agent.runner.chain("kt_post_llm_call", "result", result, ctx=turn.ctx)
+    edited_by: list[str] = []
+    original = result.text
+    result = await agent.runner.chain(
+        "kt_post_llm_call", "result", result, ctx=turn.ctx, changed_by=edited_by
+    )
+    if result.text != original:
+        await agent.emit(
+            AssistantMessageEdited(
+                iteration=round_.iteration, text=result.text, plugins=tuple(edited_by)
+            ),
+            turn_index=turn.ctx.turn_index,
+        )
     await _append_assistant(agent, turn, round_, text=result.text, meta=done.meta)
 
 

@@ -24,6 +24,7 @@ from kt.results import TurnResult
 __all__ = [
     "EVENT_TYPES",
     "AgentWarning",
+    "AssistantMessageEdited",
     "CompactionCompleted",
     "CompactionSkipped",
     "CompactionStarted",
@@ -166,6 +167,24 @@ class LLMCallCompleted(Event):
     finish_reason: str = ""
     tool_calls: int = 0
     error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class AssistantMessageEdited(Event):
+    """``kt_post_llm_call`` plugins rewrote a reply before it was stored.
+
+    Text already streamed to the user is not retracted; the history holds ``text``.
+
+    Attributes:
+        iteration: The model call within the turn.
+        text: The text stored in the history.
+        plugins: The plugins that changed it, in call order.
+    """
+
+    type: ClassVar[str] = "assistant_message_edited"
+    iteration: int = 1
+    text: str = ""
+    plugins: tuple[str, ...] = ()
 
 
 # -- Tools and sub-agents -----------------------------------------------------------------------

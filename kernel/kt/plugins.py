@@ -162,7 +162,14 @@ class HookRunner:
                 await out
 
     async def chain(
-        self, hook: str, value_arg: str, value: T, *, vetoable: bool = False, **kwargs: Any
+        self,
+        hook: str,
+        value_arg: str,
+        value: T,
+        *,
+        vetoable: bool = False,
+        changed_by: list[str] | None = None,
+        **kwargs: Any,
     ) -> T:
         """Thread *value* through every implementation; ``None`` results keep it.
 
@@ -172,6 +179,8 @@ class HookRunner:
             value: The starting value.
             vetoable: Whether ``PluginBlockError`` vetoes (pre hooks) or is reported like any
                 other error (post hooks: the operation already happened).
+            changed_by: When given, the names of the plugins that replaced the value are
+                appended to it, in call order.
             **kwargs: The hook's other arguments.
 
         Raises:
@@ -191,6 +200,8 @@ class HookRunner:
                 await self._report(hook, name, exc)
                 continue
             if out is not None:
+                if changed_by is not None and out != value:
+                    changed_by.append(name)
                 value = out
         return value
 

@@ -37,6 +37,7 @@ SAMPLES = [
     events.CompactionCompleted(summary="s", messages_compacted=4),
     events.CompactionSkipped(reason="too_short"),
     events.AgentWarning(message="careful", source="x"),
+    events.AssistantMessageEdited(iteration=1, text="edited", plugins=("a", "b")),
     events.ErrorOccurred(message="m", error_type="ValueError", source="plugin:p:h"),
     events.TurnCompleted(
         result=TurnResult(

@@ -521,3 +521,75 @@ async def test_turn_completed_reaches_kt_event_before_run_returns():
     _, _, result = await _run_once(recorder)
     (done,) = recorder.of_type(TurnCompleted)
     assert done.result is result
+
+
+# builtins-hooks acceptance scenarios 14 and 15 (hook chaining and rewrite/veto) -------------
+
+
+def _appender(letter, **flags):
+    class Append:
+        kt_plugin_name = f"append_{letter}"
+
+        @kt.hookimpl(**flags)
+        def kt_pre_tool_call(self, call):
+            return attrs.evolve(call, args={"text": call.args["text"] + letter})
+
+        @kt.hookimpl(**flags)
+        def kt_post_llm_call(self, result):
+            if result.text:
+                return attrs.evolve(result, text=result.text + f" [{letter}]")
+            return None
+
+    return Append()
+
+
+async def test_chained_rewrites_apply_in_order_and_edits_are_reported():
+    received = []
+    echo = kt.tool(lambda text: received.append(text) or text, name="echo")
+    recorder = EventRecorder()
+    # tryfirst runs first: A then B, whatever the registration order
+    kernel = kt.Kernel(plugins=[_appender("B"), _appender("A", tryfirst=True), recorder])
+    llm = ScriptedLLM([ToolCall("echo", {"text": "x"}), "done"])
+    async with await kt.Agent.build({"name": "t"}, llm=llm, tools=[echo], kernel=kernel) as agent:
+        await agent.run("go")
+    assert received == ["xAB"]
+    assert agent.history[-1].content == "done [A] [B]"
+    (edited,) = recorder.of_type(kt.events.AssistantMessageEdited)
+    assert edited.plugins == ("append_A", "append_B")
+    assert edited.text == "done [A] [B]"
+
+
+async def test_rewrite_to_another_tool_runs_it_and_to_an_unknown_name_is_refused():
+    ran = []
+    first = kt.tool(lambda text: ran.append(("first", text)) or "1", name="first")
+    second = kt.tool(lambda text: ran.append(("second", text)) or "2", name="second")
+
+    class Redirect:
+        @kt.hookimpl
+        def kt_pre_tool_call(self, call):
+            if call.name == "first":
+                return attrs.evolve(call, name="second")
+            if call.name == "second" and call.args["text"] == "lost":
+                return attrs.evolve(call, name="nowhere")
+            return None
+
+    llm = ScriptedLLM(
+        [
+            [
+                ToolCall("first", {"text": "a"}, id="c1"),
+                ToolCall("second", {"text": "lost"}, id="c2"),
+            ],
+            "ok",
+        ]
+    )
+    kernel = kt.Kernel(plugins=[Redirect()])
+    async with await kt.Agent.build(
+        {"name": "t"}, llm=llm, tools=[first, second], kernel=kernel
+    ) as agent:
+        result = await agent.run("go")
+    assert ran == [("second", "a")]
+    records = {r.id: r for r in result.tool_calls}
+    assert records["c1"].status == "ok" and records["c1"].output == "2"
+    assert records["c2"].status == "error" and "unknown tool 'nowhere'" in records["c2"].error
+    tool_messages = {m.tool_call_id: m.content for m in agent.history if m.role == "tool"}
+    assert set(tool_messages) == {"c1", "c2"}  # the refused call still answers its own id
