@@ -7,7 +7,7 @@ part of the chosen plugin set, so a plugin can implement these hooks whatever th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -32,19 +32,19 @@ def kt_cli_commands(cli: click.Group) -> None:
     (``kt sessions list``) counts as one command. Keep the module that holds them light: import
     heavy dependencies inside the command's function, so that ``kt --help`` does not pay for
     them. A command that needs the invocation's kernel (the same plugin set ``kt`` itself uses)
-    takes it from :class:`kt_cli.state.CliState`::
+    asks the click context for it: ``click.get_current_context().obj.kernel()`` (plugins never
+    import ``kt_cli`` itself)::
 
         import click
         import kt
-        from kt_cli.state import pass_state
 
 
         @kt.hookimpl
         def kt_cli_commands(cli: click.Group) -> None:
             @cli.command(help="List the tools the loaded plugins provide.")
-            @pass_state
-            def tools(state) -> None:
-                for name in sorted(state.kernel().tools):
+            def tools() -> None:
+                kernel = click.get_current_context().obj.kernel()
+                for name in sorted(kernel.tools):
                     click.echo(name)
 
     A command that raises a :class:`kt.errors.KTError` gets kt's error report (one line, a
@@ -62,4 +62,24 @@ def kt_cli_commands(cli: click.Group) -> None:
 
     Use in creature plugins:
         Not called: creature plugins are loaded after the command has been chosen.
+    """
+
+
+@hookspec
+def kt_doctor_checks(kernel: Any, online: bool) -> list[Any]:
+    """Contribute checks to ``kt doctor``.
+
+    Called once per ``kt doctor`` run, for each plugin of the invocation's kernel, after the
+    built-in checks of Python, the kt home and the plugin set. Results are printed in plugin
+    order, one line each. An implementation that raises is reported as one ``FAIL`` line
+    naming the plugin; the other checks still run.
+
+    Args:
+        kernel: The invocation's :class:`kt.Kernel`.
+        online: ``True`` with ``kt doctor --online``: checks may contact the network (keep each
+            to a few seconds); otherwise stay offline.
+
+    Returns:
+        A list of objects with ``status`` (``"OK"``, ``"WARN"`` or ``"FAIL"``), ``subject``,
+        ``detail`` and ``fix`` (``""`` when there is nothing to do) attributes.
     """

@@ -13,7 +13,7 @@ Importing this module is cheap: the catalog is loaded when a creature is built, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import kt
 
@@ -41,3 +41,11 @@ def kt_cli_commands(cli: click.Group) -> None:
     cli.add_command(model)
     cli.add_command(config)
     cli.add_command(login)
+
+
+@kt.hookimpl
+def kt_doctor_checks(kernel: kt.Kernel, online: bool) -> list[Any]:
+    """``kt doctor``: the settings and keys files, and each provider's key (and endpoint)."""
+    from kt_llm.checks import model_checks
+
+    return model_checks(kernel, online=online, env=kernel.env)

@@ -118,3 +118,38 @@ def test_config_naming_an_unknown_tool_fails_the_build(tmp_path, script):
     assert result.exit_code == 1
     assert line(result, "build").startswith("FAIL  build: ")
     assert "unknown tool 'bash'" in line(result, "build")
+
+
+def test_hook_kt_doctor_checks():
+    import attrs
+
+    import kt
+    from kt_cli.commands.doctor import plugin_doctor_checks
+
+    @attrs.frozen
+    class Result:
+        status: str
+        subject: str
+        detail: str
+        fix: str = ""
+
+    class Good:
+        kt_plugin_name = "good"
+
+        @kt.hookimpl
+        def kt_doctor_checks(self, online):
+            return [Result("WARN", "widget", f"online={online}", "turn it on")]
+
+    class Broken:
+        kt_plugin_name = "broken"
+
+        @kt.hookimpl
+        def kt_doctor_checks(self):
+            raise RuntimeError("no widget")
+
+    kernel = kt.Kernel(plugins=[Good(), Broken()])
+    checks = plugin_doctor_checks(kernel, online=True)
+    by_subject = {c.subject: c for c in checks}
+    assert by_subject["widget"].detail == "online=True" and by_subject["widget"].fix == "turn it on"
+    assert by_subject["plugin broken"].status == "FAIL"
+    assert "no widget" in by_subject["plugin broken"].detail

@@ -225,6 +225,35 @@ def _check_build(config: CreatureConfig, kernel: Kernel) -> Check:
     )
 
 
+def plugin_doctor_checks(kernel: Kernel, *, online: bool) -> list[Check]:
+    """Checks contributed through ``kt_doctor_checks``, one plugin at a time."""
+    from kt_cli.plugin import add_cli_hookspecs
+
+    add_cli_hookspecs(kernel.pm)
+    checks = []
+    caller = kernel.pm.hook.kt_doctor_checks
+    for impl in reversed(caller.get_hookimpls()):
+        try:
+            found = impl.function(
+                **{name: {"kernel": kernel, "online": online}[name] for name in impl.argnames}
+            )
+        except Exception as exc:  # one plugin's broken check must not hide the others
+            checks.append(
+                Check(
+                    "FAIL",
+                    f"plugin {impl.plugin_name}",
+                    f"its doctor checks raised {type(exc).__name__}: {exc}",
+                    "report this to the plugin's authors",
+                )
+            )
+            continue
+        for item in found or []:
+            checks.append(
+                Check(str(item.status), item.subject, item.detail, getattr(item, "fix", "") or "")
+            )
+    return checks
+
+
 def _print(check: Check, echo: Callable[[str], None]) -> None:
     echo(f"{check.status:<5} {check.subject}: {check.detail}")
     if check.fix and check.status != "OK":
@@ -239,14 +268,18 @@ def _print(check: Check, echo: Callable[[str], None]) -> None:
     metavar="SELECTOR",
     help="Check this model selection for TARGET instead of the config's (as `kt run --llm`).",
 )
+@click.option(
+    "--online", is_flag=True, help="Let plugins' checks contact the network (endpoints, keys)."
+)
 @common_options
 @pass_state
-def doctor(state: CliState, target: str | None, llm_selector: str | None) -> None:
+def doctor(state: CliState, target: str | None, llm_selector: str | None, online: bool) -> None:
     """Check the installation and, given a TARGET creature, its config.
 
     Prints one OK / WARN / FAIL line per check, with a `fix:` line under problems: Python,
     the kt home (KT_HOME or ~/.kt) and user config, the plugin set and plugins that failed
-    to load, the LLM backends, and for TARGET: the config, the model it selects (none is a
+    to load, the LLM backends, checks contributed by plugins (model profiles and keys, with
+    --online their endpoints), and for TARGET: the config, the model it selects (none is a
     WARN) and whether it builds (tools, plugins, tool format; no model is called).
 
     Exit code 1 when any check FAILs, else 0.
@@ -256,6 +289,7 @@ def doctor(state: CliState, target: str | None, llm_selector: str | None) -> Non
     checks += plugin_checks
     if kernel is not None:
         checks.append(check_backends(kernel))
+        checks += plugin_doctor_checks(kernel, online=online)
         if target is not None:
             checks += check_target(target, kernel, llm_selector)
     elif target is not None:
