@@ -2245,6 +2245,32 @@ class Terrarium:
             if handle.state in ("running", "starting")
         )
 
+    async def resume(self, session: str | os.PathLike[str], **options: Any) -> list[str]:
+        """Rebuild a recorded graph into this running engine, through the session store.
+
+        Creatures come back under their recorded ids with their conversations; channels,
+        listen/send edges and output wires are restored, and recording goes on in a new
+        session file linked to the old one. Use it on a fresh engine::
+
+            async with kt.Terrarium(session_dir=...) as engine:
+                await engine.resume("swe_team_20261121-...")
+
+        Args:
+            session: The session file, or a name the store finds.
+            **options: Store options (``llm=``, ``llm_selector=``, ``configs=``,
+                ``session_dir=`` for ``kt_sessions``).
+
+        Returns:
+            The creature ids, in the order they were added.
+
+        Raises:
+            UnknownNameError: no loaded plugin provides a store that can resume a terrarium.
+        """
+        from kt.sessions import session_store
+
+        store = session_store(self.kernel, needs="resume_terrarium")
+        return await store.resume_terrarium(session, self, **options)
+
     async def wait_idle(self) -> None:
         """Wait until every running creature is idle: no turn running, none queued by the engine.
 

@@ -101,6 +101,10 @@ class SessionStoreSpec:
             calls; ``None`` when the store cannot resume.
         reader: ``reader(path)`` returns an object to read a recorded session with:
             what ``kt.SessionReader`` calls; ``None`` when the store cannot read.
+        resume_terrarium: ``async resume_terrarium(path, engine, **options) -> list[str]``:
+            rebuilds a recorded graph into a running ``kt.Terrarium`` (what
+            ``Terrarium.resume`` calls) and returns the creature ids; ``None`` when the store
+            cannot.
     """
 
     name: str
@@ -108,6 +112,7 @@ class SessionStoreSpec:
     description: str = ""
     resume: Callable[..., Any] | None = None
     reader: Callable[..., Any] | None = None
+    resume_terrarium: Callable[..., Any] | None = None
 
 
 @attrs.frozen

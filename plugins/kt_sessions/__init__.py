@@ -116,6 +116,12 @@ async def _resume(path: Any, **options: Any) -> kt.Agent:
     return await resume(path, **options)
 
 
+async def _resume_terrarium(path: Any, engine: Any, **options: Any) -> list[str]:
+    from kt_sessions.terrarium import resume_terrarium
+
+    return await resume_terrarium(path, engine, **options)
+
+
 def _read(path: Any) -> Any:
     from kt_sessions.reader import SessionReader
 
@@ -132,6 +138,7 @@ def kt_session_stores() -> list[kt.SessionStoreSpec]:
             "one SQLite file per run (*.ktsession): event log, resume, branches, memory search",
             resume=_resume,
             reader=_read,
+            resume_terrarium=_resume_terrarium,
         )
     ]
 

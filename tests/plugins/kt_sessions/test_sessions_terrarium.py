@@ -54,7 +54,7 @@ async def test_a_recorded_graph_is_read_and_rebuilt_with_channels_and_conversati
         assert reader.conversation("worker") == worker_history
 
     async with kt.Terrarium(kernel=kernel, llm=lambda cid, config: echo(f"{cid} again")) as engine:
-        ids = await kt_sessions.resume_terrarium(path, engine)
+        ids = await engine.resume(path)  # through the kernel's session-store registry
         assert ids == ["lead", "worker"]
         assert engine["worker"].agent.history == worker_history
         assert engine["lead"].agent.history == lead_history
