@@ -1,38 +1,46 @@
 """The ``kt`` command group: built-in commands, plugin commands, global options, error reports.
 
-``kt --version`` and ``kt run`` (or any built-in command) never look at plugin commands;
-``kt --help`` and unknown command names do, and only then does ``kt`` build the kernel and ask
-each plugin through the ``kt_cli_commands`` hook. Building a kernel imports each plugin's entry
-module, which keeps its heavy dependencies for the code that needs them, so listing commands
-stays cheap.
+``kt --version`` and ``kt run`` (or any built-in command) never look at plugin commands. A
+plugin command's name makes ``kt`` build the kernel and ask each plugin through the
+``kt_cli_commands`` hook. ``kt --help`` lists the commands from the cache that the last such
+collection wrote (:mod:`kt_cli.command_cache`), so it loads no plugin at all; when the cache is
+missing or out of date it collects for real and refreshes the cache.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pluggy
 
 import kt
 from kt.errors import RegistryClashError
+from kt_cli import command_cache
 from kt_cli.commands import BUILTIN_COMMANDS
 from kt_cli.reporting import EXIT_INTERRUPTED, as_command_error, single_exception
 from kt_cli.state import CliState, common_options
+
+if TYPE_CHECKING:
+    import pluggy
 
 __all__ = ["KTGroup", "cli", "collect_plugin_commands", "main"]
 
 
 def collect_plugin_commands(
-    pm: pluggy.PluginManager, *, reserved: Collection[str] = ()
+    pm: pluggy.PluginManager,
+    *,
+    reserved: Collection[str] = (),
+    failed: list[str] | None = None,
 ) -> dict[str, click.Command]:
     """Ask every plugin for its commands through ``kt_cli_commands``, one plugin at a time.
 
     Args:
         pm: The kernel's plugin manager (``kt_cli_commands`` is added to it if missing).
         reserved: Names of built-in commands, which plugins may not take.
+        failed: When given, the names of plugins whose implementation raised are appended
+            (their commands are left out, with a warning on stderr).
 
     Returns:
         The plugins' commands by name.
@@ -55,6 +63,8 @@ def collect_plugin_commands(
                 f"({type(exc).__name__}: {exc}); its commands are left out",
                 err=True,
             )
+            if failed is not None:
+                failed.append(impl.plugin_name)
             continue
         for name, command in group.commands.items():
             if name in reserved:

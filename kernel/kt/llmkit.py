@@ -28,6 +28,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -36,6 +37,7 @@ from kt.errors import (
     ConfigValidationError,
     LLMAuthError,
     LLMBadRequestError,
+    LLMConnectionError,
     LLMContextOverflowError,
     LLMError,
     LLMRateLimitError,
@@ -45,6 +47,7 @@ from kt.llm import LLMChunk, ToolCall
 
 __all__ = [
     "LLMChunk",
+    "SSEPoster",
     "LLMServerError",
     "PerRun",
     "RetryPolicy",
@@ -749,3 +752,103 @@ class PerRun(Generic[T]):
                     await self._aclose(resource)
                 except Exception:  # closing is best effort: the run is over
                     pass
+
+
+# -- POSTing and reading a stream (the backend passes its HTTP library in) ----------------
+
+
+class SSEPoster:
+    """POSTs JSON to one endpoint family and yields the server-sent events of the answer.
+
+    The HTTP client library is passed in (``http=httpx``), so this code lives in the kernel
+    while only the backend plugins depend on httpx: it uses ``http.AsyncClient``,
+    ``http.Timeout`` and the exception classes ``TimeoutException``, ``ConnectError`` and
+    ``HTTPError``. One client per trio run (connections are reused across calls).
+
+    Args:
+        http: The ``httpx`` module (or anything offering the same names).
+        provider: The provider's name, for error messages.
+        headers: Headers sent with every request (authentication included).
+        timeout: Seconds to wait for any one read (the first byte, or the next chunk of a
+            stream that stalled); ``None``: no limit.
+        connect_timeout: Seconds to wait for the connection.
+        secrets: Strings that must never appear in an error message (the API key).
+        key_hint: How to fix an authentication error, for its message.
+        transport: An httpx transport to use instead of the network (tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        http: Any,
+        provider: str,
+        headers: Mapping[str, str],
+        timeout: float | None,
+        connect_timeout: float | None,
+        secrets: tuple[str, ...] = (),
+        key_hint: str = "",
+        transport: Any = None,
+    ) -> None:
+        self._http = http
+        self.provider = provider
+        self._headers = {"content-type": "application/json", **headers}
+        self._secrets = secrets
+        self._key_hint = key_hint
+        self._timeout = http.Timeout(timeout, connect=connect_timeout)
+        self._clients: PerRun[Any] = PerRun(
+            lambda: http.AsyncClient(timeout=self._timeout, transport=transport),
+            lambda client: client.aclose(),
+        )
+
+    def __repr__(self) -> str:
+        return f"SSEPoster(provider={self.provider!r})"  # never the headers: they hold the key
+
+    async def events(self, url: str, body: Mapping[str, Any]) -> AsyncIterator[SSEEvent]:
+        """POST *body* to *url* and yield the events of the streamed answer.
+
+        Closing the generator closes the response and its connection at once (the kernel
+        does so on interrupt, timeout and cancel).
+
+        Raises:
+            LLMError: a typed error for an HTTP error status (the body is summarised) or a
+                transport failure (connection, timeout, a stream cut off).
+        """
+        http = self._http
+        client = self._clients.get()
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            async with client.stream("POST", url, content=content, headers=self._headers) as reply:
+                if reply.status_code >= 400:
+                    raw = await reply.aread()
+                    raise error_for_status(
+                        reply.status_code,
+                        raw,
+                        reply.headers,
+                        provider=self.provider,
+                        secrets=self._secrets,
+                        key_hint=self._key_hint,
+                    )
+                async with aclosing(aiter_sse(reply.aiter_bytes())) as events:
+                    async for event in events:
+                        yield event
+        except http.TimeoutException as exc:
+            raise LLMTimeoutError(
+                f"{self.provider}: no answer within the timeout ({type(exc).__name__} at "
+                f"{_url_without_query(url)}); the server may be overloaded, or raise the profile's "
+                "`timeout` option"
+            ) from None
+        except http.ConnectError as exc:
+            raise LLMConnectionError(
+                f"{self.provider}: cannot connect to {_url_without_query(url)} "
+                f"({redact(str(exc), self._secrets) or type(exc).__name__}); check the "
+                "base URL and that the server is running"
+            ) from None
+        except http.HTTPError as exc:  # read errors, a connection cut mid-stream
+            raise LLMConnectionError(
+                f"{self.provider}: the connection to {_url_without_query(url)} failed "
+                f"({type(exc).__name__}: {redact(str(exc), self._secrets)})"
+            ) from None
+
+
+def _url_without_query(url: str) -> str:
+    return url.split("?", 1)[0]  # query strings may carry a key (Gemini's ?key=)

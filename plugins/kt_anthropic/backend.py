@@ -10,11 +10,12 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import httpx
+
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, RetryPolicy, merged_options, retrying
+from kt.llmkit import LLMChunk, RetryPolicy, SSEPoster, merged_options, retrying
 from kt_anthropic import _messages
-from kt_anthropic._http import SSEPoster
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicMessages"]
 
@@ -66,6 +67,7 @@ class AnthropicMessages:
         self.options = options
         self._secrets = (api_key,) if api_key else ()
         self._poster = SSEPoster(
+            http=httpx,
             provider="anthropic",
             headers=headers,
             timeout=timeout,

@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, RetryPolicy, merged_options, retrying
+from kt.llmkit import LLMChunk, RetryPolicy, SSEPoster, merged_options, retrying
 from kt_gemini import _contents
-from kt_gemini._http import SSEPoster
 
 __all__ = ["DEFAULT_BASE_URL", "KEY_ENVS", "GeminiChat"]
 
@@ -57,6 +58,7 @@ class GeminiChat:
         self.options = options
         self._secrets = (api_key,) if api_key else ()
         self._poster = SSEPoster(
+            http=httpx,
             provider="gemini",
             headers=headers,
             timeout=timeout,

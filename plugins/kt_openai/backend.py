@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import attrs
+import httpx
 
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, RetryPolicy, merged_options, retrying
+from kt.llmkit import LLMChunk, RetryPolicy, SSEPoster, merged_options, retrying
 from kt_openai import _chat, _responses
-from kt_openai._http import SSEPoster
 
 __all__ = ["OpenAIChat", "ProviderDefaults"]
 
@@ -95,6 +95,7 @@ class OpenAIChat:
         self._secrets = (api_key,) if api_key else ()
         env = provider.key_env
         self._poster = SSEPoster(
+            http=httpx,
             provider=provider.name,
             headers=headers,
             timeout=timeout,
