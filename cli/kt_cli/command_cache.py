@@ -68,10 +68,9 @@ class CachedCommand:
         short_help: Its explicit short help, if any.
         hidden: Hidden commands are not listed.
         deprecated: Deprecated commands are marked in the listing.
-        plugin: The plugin that contributes it, or ``None`` for a built-in command.
     """
 
-    __slots__ = ("deprecated", "help", "hidden", "name", "plugin", "short_help")
+    __slots__ = ("deprecated", "help", "hidden", "name", "short_help")
 
     def __init__(
         self,
@@ -81,17 +80,15 @@ class CachedCommand:
         short_help: str | None = None,
         hidden: bool = False,
         deprecated: bool | str = False,
-        plugin: str | None = None,
     ) -> None:
         self.name = name
         self.help = help
         self.short_help = short_help
         self.hidden = hidden
         self.deprecated = deprecated
-        self.plugin = plugin
 
     @classmethod
-    def of(cls, name: str, command: click.Command, plugin: str | None) -> CachedCommand:
+    def of(cls, name: str, command: click.Command) -> CachedCommand:
         """Summarise a real click command."""
         return cls(
             name,
@@ -99,7 +96,6 @@ class CachedCommand:
             short_help=command.short_help,
             hidden=command.hidden,
             deprecated=command.deprecated,
-            plugin=plugin,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -115,7 +111,6 @@ class CachedCommand:
             short_help=data.get("short_help"),
             hidden=bool(data.get("hidden", False)),
             deprecated=data.get("deprecated", False),
-            plugin=data.get("plugin"),
         )
 
     def stand_in(self) -> click.Command:

@@ -21,12 +21,20 @@ hookspec = pluggy.HookspecMarker("kt")
 def kt_cli_commands(cli: click.Group) -> None:
     """Add your commands to the ``kt`` command group.
 
-    Called when ``kt`` needs commands it does not have built in: to list every command for
-    ``kt --help``, or to find a command name that is not a built-in one (``run``, ``doctor``,
-    ``plugins`` ...). Running a built-in command never calls it, so a plugin's commands cost
-    nothing there. Called at most once per ``kt`` invocation, for each plugin of the
-    invocation's kernel (the set chosen by ``--plugins`` / ``--no-plugins``, ``KT_PLUGINS``, the
-    user config, or every installed plugin), one plugin at a time in registration order.
+    Called when ``kt`` needs commands it does not have built in: to find a command name that
+    is not a built-in one (``run``, ``doctor``, ``plugins`` ...), or to list every command for
+    ``kt --help`` when the command cache is out of date. Running a built-in command never calls
+    it, so a plugin's commands cost nothing there. Called at most once per ``kt`` invocation,
+    for each plugin of the invocation's kernel (the set chosen by ``--plugins`` /
+    ``--no-plugins``, ``KT_PLUGINS``, the user config, or every installed plugin), one plugin
+    at a time in registration order.
+
+    ``kt --help`` prints the names and help texts that the last collection stored in
+    ``$KT_HOME/cache/cli-commands.json``, without loading any plugin. The cache is refreshed
+    when the installed distributions, the plugin selection or a plugin's source files change
+    (see ``kt_cli.command_cache``), so an implementation must give the same commands every
+    time for the same installation: no commands that depend on the time, the network or the
+    current directory.
 
     Add commands with ``@cli.command()`` or ``cli.add_command(command)``; a click group
     (``kt sessions list``) counts as one command. Keep the module that holds them light: import
@@ -62,6 +70,44 @@ def kt_cli_commands(cli: click.Group) -> None:
 
     Use in creature plugins:
         Not called: creature plugins are loaded after the command has been chosen.
+    """
+
+
+@hookspec
+def kt_cli_run_modes() -> list[Any]:
+    """Contribute run modes: other ways for ``kt run --mode NAME`` to talk to a creature.
+
+    Called when ``kt run`` (or a plugin command that hands a creature to the user, such as
+    ``kt resume``) is asked for a mode that is not built in (``plain``, ``cli``), and to list
+    the modes in an error. ``kt_tui`` contributes ``tui`` this way. The first plugin to offer a
+    name wins.
+
+    Each mode is an object with these attributes:
+
+    * ``name`` (``str``): what ``--mode`` takes.
+    * ``description`` (``str``): one line for listings.
+    * ``unavailable`` (``str``, optional): why the mode cannot run here, naming the fix
+      (``"urwid is not installed: pip install 'kt-terrarium[tui]'"``); ``""`` when it can.
+      Checked before the creature is built.
+    * ``run`` (``async (session) -> int``): talk to the creature until the user leaves;
+      return the exit code (0, or 130 when ended by Ctrl+C). ``kt`` starts the agent before
+      and stops it after, and prints the resume command.
+
+    *session* is a ``kt_cli.interactive.InteractiveSession`` (a plugin uses it without
+    importing ``kt_cli``): ``session.agent``; ``await session.submit(line)`` runs a slash
+    command or a turn and returns a result with ``lines``, ``level``, ``exit`` and
+    ``prefill`` (or ``None``); ``session.interrupt()``; ``await nursery.start(
+    session.pump_notes, on_note)`` delivers the creature's activity as notes (``kind``,
+    ``text``, ``level``, ``call_id``, ``result``) and ``await session.caught_up()`` waits
+    for them; ``session.tracker.running`` lists running calls; ``session.complete(text)``,
+    ``session.history``, ``session.status_lines()``, ``session.usage_line()``,
+    ``session.running_jobs()``, ``session.resume_command()``, ``session.commands``.
+
+    Returns:
+        A list of mode objects.
+
+    Use in creature plugins:
+        Not called.
     """
 
 

@@ -92,38 +92,74 @@ class KTGroup(click.Group):
     """The ``kt`` group: built-in commands by import path, then the plugins' commands.
 
     Built-in names (:data:`kt_cli.commands.BUILTIN_COMMANDS`) resolve without building a
-    kernel. Other names, and the listing for ``--help``, collect the plugins' commands once
-    per invocation. Errors escaping any command are reported by
-    :class:`kt_cli.reporting.CommandError`.
+    kernel. Other names collect the plugins' commands once per invocation. The listing for
+    ``--help`` comes from :mod:`kt_cli.command_cache` while that is up to date. Errors escaping
+    any command are reported by :class:`kt_cli.reporting.CommandError`.
     """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Built-in and plugin command names, sorted."""
+        cached = self._cached_commands(ctx)
+        if cached is not None:
+            return [command.name for command in cached]
         return sorted({*self.commands, *BUILTIN_COMMANDS, *self._plugin_commands(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         """The command *cmd_name*: a built-in one if it exists, else a plugin's, else ``None``."""
         if cmd_name in self.commands:
             return self.commands[cmd_name]
-        target = BUILTIN_COMMANDS.get(cmd_name)
-        if target is not None:
-            module, _, attr = target.partition(":")
-            return getattr(importlib.import_module(module), attr)
+        if cmd_name in BUILTIN_COMMANDS:
+            return self._builtin(cmd_name)
         return self._plugin_commands(ctx).get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Write the command list of ``--help``, from the cache when it is up to date."""
+        cached = self._cached_commands(ctx)
+        if cached is None:
+            super().format_commands(ctx, formatter)
+            return
+        shown = [command for command in cached if not command.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(command.name) for command in shown)
+        rows = [(c.name, c.stand_in().get_short_help_str(limit)) for c in shown]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _builtin(self, name: str) -> click.Command:
+        module, _, attr = BUILTIN_COMMANDS[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def _cached_commands(self, ctx: click.Context) -> list[command_cache.CachedCommand] | None:
+        state = _state(ctx)
+        if state.plugin_commands is not None or not state.kernel_from_selection:
+            return None  # collected already (cheaper to use), or a kernel the key cannot name
+        return command_cache.load_commands(state.plugins)
 
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         state = _state(ctx)
         if state.plugin_commands is None:
+            failed: list[str] = []
             try:
+                kernel = state.kernel()
                 state.plugin_commands = collect_plugin_commands(
-                    state.kernel().pm, reserved={*self.commands, *BUILTIN_COMMANDS}
+                    kernel.pm, reserved={*self.commands, *BUILTIN_COMMANDS}, failed=failed
                 )
             except Exception as exc:
                 report = as_command_error(exc, verbose=state.verbose)
                 if report is None:
                     raise
                 raise report from exc
+            if state.kernel_from_selection and not failed:  # a warning must show every time
+                self._store_cache(state, kernel)
         return state.plugin_commands
+
+    def _store_cache(self, state: CliState, kernel: kt.Kernel) -> None:
+        commands = {name: self._builtin(name) for name in BUILTIN_COMMANDS}
+        commands.update(self.commands)
+        commands.update(state.plugin_commands or {})
+        summaries = [command_cache.CachedCommand.of(n, c) for n, c in commands.items()]
+        command_cache.store_commands(state.plugins, summaries, kernel)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the chosen command; report ``KTError`` and unexpected errors in one line."""

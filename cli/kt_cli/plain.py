@@ -1,8 +1,8 @@
 """The ``plain`` run mode: one line of input is one turn, the reply streams to stdout.
 
 Made for pipes, scripts and CI as much as for a terminal: no colours, no cursor control, and
-nothing but the replies on stdout (see :class:`kt_cli.output.TextPrinter`). The ``cli`` mode is
-the same loop with a prompt before each line.
+nothing but the replies on stdout (see :class:`kt_cli.output.TextPrinter`). Lines are never slash
+commands here; the ``cli`` mode (:mod:`kt_cli.line_ui`) is the interactive one.
 
 Input is read from a blocking text stream in a worker thread, so a run can be cancelled while it
 waits for a line (the thread is abandoned; the process is about to end anyway).
@@ -15,21 +15,19 @@ input, ends the run with exit code 130.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
-from collections.abc import Mapping
 from typing import Protocol, TextIO
 
 import trio
 
-from kt import Agent, Kernel, TurnResult
+from kt import Agent, TurnResult
 from kt.errors import AgentStoppedError
 from kt.events import TurnCompleted
 from kt_cli.output import TextPrinter
 from kt_cli.reporting import EXIT_FAILURE, EXIT_INTERRUPTED
 
-__all__ = ["LineReader", "LineSource", "PlainSession", "run_creature"]
+__all__ = ["LineReader", "LineSource", "PlainSession"]
 
 
 class LineSource(Protocol):
@@ -206,69 +204,3 @@ class PlainSession:
                     self._notice("kt: stopped by Ctrl+C")
                     run_scope.cancel()
                     return
-
-
-async def run_creature(
-    target: str | os.PathLike[str],
-    *,
-    kernel: Kernel,
-    stdin: TextIO,
-    stdout: TextIO,
-    stderr: TextIO,
-    llm_selector: str | None = None,
-    pwd: str | os.PathLike[str] | None = None,
-    timeout: float | None = None,
-    prompt: str | None = None,
-    show_tools: bool = True,
-    env: Mapping[str, str] | None = None,
-    session: object = None,
-) -> int:
-    """Build the creature at *target*, start it, and run turns from *stdin* until it ends.
-
-    Args:
-        target: A creature folder, config file or ``@pack/path``.
-        kernel: The plugin set to build with.
-        stdin: Where lines come from.
-        stdout: Where replies go.
-        stderr: Where tool activity, notices and turn failures go.
-        llm_selector: ``BACKEND/MODEL`` or ``scripted:FILE``, overriding the config.
-        pwd: The creature's working directory (default: the current directory).
-        timeout: Time limit per turn in seconds.
-        prompt: Prompt written before each line (``cli`` mode), or ``None``.
-        show_tools: Write tool activity lines to *stderr*.
-        env: Variables for ``${VAR}`` interpolation in the config (default ``os.environ``).
-        session: ``True`` to record into a new session file, a path to record there, or
-            ``None`` for no recording. When recorded, the resume command is printed on
-            *stderr* at the end.
-
-    Returns:
-        The exit code (see :meth:`PlainSession.run`).
-
-    Raises:
-        ConfigError: the config is missing or invalid.
-        ModuleLoadError: a custom tool or plugin cannot be imported.
-        LLMNotConfiguredError: nothing selects a model.
-    """
-    agent = await Agent.build(
-        target,
-        kernel=kernel,
-        llm_selector=llm_selector,
-        pwd=pwd,
-        env=env,
-        output=None,  # this session renders the stream itself
-        session=session,
-    )
-    plain = PlainSession(
-        agent,
-        lines=LineReader(stdin),
-        printer=TextPrinter(stdout, stderr, show_tools=show_tools),
-        err=stderr,
-        timeout=timeout,
-        prompt=prompt,
-    )
-    async with agent:
-        code = await plain.run()
-    name = getattr(agent.session, "name", None)
-    if name:
-        stderr.write(f"kt: session saved; continue it with: kt resume {name}\n")
-    return code

@@ -47,6 +47,8 @@ class CliState:
             ``"--no-plugins"``), or ``None``.
         plugin_commands: Commands contributed by plugins once collected (see
             :mod:`kt_cli.main`), by name; ``None`` before.
+        kernel_from_selection: Whether the kernel is (or will be) built from the plugin
+            selection, rather than given; only then can the command cache describe it.
     """
 
     def __init__(self, *, kernel: Kernel | None = None) -> None:
@@ -54,6 +56,7 @@ class CliState:
         self.plugins: list[str] | None = None
         self.plugins_option: str | None = None
         self._kernel = kernel
+        self.kernel_from_selection = kernel is None
         self._chosen_in: int | None = None  # id() of the click context that chose the plugins
         self.plugin_commands: dict[str, click.Command] | None = None
 
@@ -76,6 +79,7 @@ class CliState:
             )
         if names != self.plugins or self.plugins_option is None:
             self._kernel = None  # a different set: build anew on next use
+            self.kernel_from_selection = True
             self.plugin_commands = None
         self.plugins = names
         self.plugins_option = option
@@ -96,6 +100,39 @@ class CliState:
 
             self._kernel = Kernel(plugins=self.plugins)
         return self._kernel
+
+    async def interact(
+        self,
+        agent: Any,
+        *,
+        mode: str | None = None,
+        timeout: float | None = None,
+        show_tools: bool = True,
+    ) -> int:
+        """Start *agent*, let the user talk to it in a run mode, stop it; for any command.
+
+        What ``kt run`` does after building the creature, offered to plugin commands (``kt
+        resume`` ...) through the click context:
+        ``await click.get_current_context().find_root().obj.interact(agent, mode=mode)``.
+        Call it inside ``trio.run``. Reads standard input, writes standard output and error,
+        and prints the resume command when the creature is recorded.
+
+        Args:
+            agent: A built agent, not started yet.
+            mode: ``plain``, ``cli``, ``tui`` or another plugin's mode (default: ``cli`` on a
+                terminal, else ``plain``).
+            timeout: Time limit per turn in seconds (``None``: the creature's own).
+            show_tools: Show tool activity.
+
+        Returns:
+            The exit code: 0; 1 when a ``plain`` turn failed; 130 when ended by Ctrl+C.
+
+        Raises:
+            ModeError: the mode does not exist or cannot run (before the agent starts).
+        """
+        from kt_cli.modes import interact
+
+        return await interact(agent, mode=mode, timeout=timeout, show_tools=show_tools)
 
     def plugin_set_source(self) -> str:
         """Say what chose the plugin set, for ``kt doctor`` and messages.

@@ -768,6 +768,20 @@ class Agent:
         )
         return await compact(self, keep_recent_turns=keep)
 
+    def set_llm(self, llm: LLM, *, name: str | None = None) -> None:
+        """Use another model from the next model call on (a UI's ``/model``).
+
+        A running turn keeps going: its next round already calls *llm*. Sub-agents started
+        later get it too; the history and the tools are unchanged.
+
+        Args:
+            llm: The model instance (anything with ``stream(request)``); build one from a
+                selector with ``Agent.build(agent.config, llm_selector=..., kernel=...)``.
+            name: What :attr:`llm_name` shows (default: the class name of *llm*).
+        """
+        self.llm = llm
+        self.llm_name = name if name is not None else type(llm).__name__
+
     # -- Tools at run time ---------------------------------------------------------------------
 
     async def add_tools(self, tools: Sequence[Any]) -> list[ToolSpec]:

@@ -91,10 +91,9 @@ def _pick(files: list[Path]) -> Path:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["plain", "cli"]),
     default=None,
-    help="plain (a line of stdin is a turn) or cli (the same with a prompt). Default: cli on "
-    "a terminal, plain otherwise.",
+    help="How to talk to the creature, as in `kt run`: plain, cli, tui or a plugin's mode. "
+    "Default: cli on a terminal, plain otherwise.",
 )
 @click.option(
     "--pwd",
@@ -125,92 +124,33 @@ def resume_command(
 
     path = _resolve(query, session_dir, last=last)
     kernel = _kernel()
-    mode = mode or ("cli" if sys.stdin.isatty() and sys.stdout.isatty() else "plain")
     options: dict[str, Any] = {"output": None}
     if llm_selector:
         options["llm_selector"] = llm_selector
     if pwd is not None:
         options["pwd"] = pwd
-    code = trio.run(
-        _chat, path, kernel, options, timeout, "> " if mode == "cli" else None, not quiet
-    )
+    code = trio.run(_continue, path, kernel, options, mode, timeout, not quiet)
     click.get_current_context().exit(code)
 
 
-async def _chat(
+async def _continue(
     path: Path,
     kernel: kt.Kernel,
     options: dict[str, Any],
+    mode: str | None,
     timeout: float | None,
-    prompt: str | None,
     show_tools: bool,
 ) -> int:
-    import signal
-    import threading
-
-    import trio
-
-    from kt.events import TextDelta, ToolCallCompleted, ToolCallStarted, TurnCompleted
+    """Rebuild the creature, show where it stopped, then hand it to the ``kt`` run modes."""
     from kt_sessions.resuming import resume
 
     agent = await resume(path, kernel=kernel, **options)
-    out, err = sys.stdout, sys.stderr
-    name = agent.session.name
-    _preview(agent, err)
-    failed = 0
-    running = False
-    aborted = False
-
-    async def watch_sigint(scope: trio.CancelScope, *, task_status: Any) -> None:
-        nonlocal aborted
-        with trio.open_signal_receiver(signal.SIGINT) as signals:
-            task_status.started()
-            async for _ in signals:
-                if running:
-                    agent.interrupt()
-                    err.write("kt: interrupting the turn\n")
-                else:
-                    aborted = True
-                    scope.cancel()
-                    return
-
-    async with agent, trio.open_nursery() as nursery:
-        if threading.current_thread() is threading.main_thread():
-            await nursery.start(watch_sigint, nursery.cancel_scope)
-        while True:
-            if prompt:
-                out.write(prompt)
-                out.flush()
-            line = await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
-            if not line:
-                break
-            text = line.rstrip("\r\n")
-            if not text.strip():
-                continue
-            running = True
-            limit = {} if timeout is None else {"timeout": timeout}
-            async with agent.run_stream(text, **limit) as events:
-                async for event in events:
-                    if isinstance(event, TextDelta):
-                        out.write(event.text)
-                        out.flush()
-                    elif show_tools and isinstance(event, ToolCallStarted):
-                        err.write(f"kt: tool {event.name} started\n")
-                    elif show_tools and isinstance(event, ToolCallCompleted):
-                        err.write(f"kt: tool {event.name} {event.status}\n")
-                    elif isinstance(event, TurnCompleted):
-                        result = event.result
-                        out.write("\n")
-                        out.flush()
-                        if result.status not in ("completed", "interrupted", "terminated"):
-                            failed += 1
-                            reason = result.error or result.reason or result.status
-                            err.write(f"kt: error: {reason}\n")
-            running = False
-        nursery.cancel_scope.cancel()
-    err.write(f"Session saved. To resume: kt resume {name}\n")
-    err.flush()
-    return 130 if aborted else (1 if failed else 0)
+    _preview(agent, sys.stderr)
+    state = click.get_current_context().find_root().obj
+    interact = getattr(state, "interact", None)
+    if interact is None:  # not under the `kt` command: nothing to talk through
+        raise click.UsageError("kt resume must run under the `kt` command")
+    return await interact(agent, mode=mode, timeout=timeout, show_tools=show_tools)
 
 
 def _preview(agent: kt.Agent, err: Any, turns: int = 3) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 
 import pytest
-from kt_cli_helpers import REPO, kt_env, read_until, run_kt, start_kt, write
+from kt_cli_helpers import kt_env, read_until, run_kt, start_kt, write
 
 import kt
 
@@ -76,13 +76,13 @@ def test_entry_point_plugin_command_is_listed_and_runs(isolated_kt, plugin_site)
 
 
 def test_doctor_on_the_demo_creature(isolated_kt):
-    env = kt_env(isolated_kt, extra_paths=[REPO / "examples" / "demo"])
+    env = kt_env(isolated_kt, plugins="kt_subagents")
     done = run_kt(
         ["doctor", "examples/demo", "--llm", "scripted:examples/demo/replies.toml"], env=env
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK    model: scripted:examples/demo/replies.toml" in done.stdout
-    assert "OK    build: tools: word_count;" in done.stdout
+    assert "OK    build: tools: word_count, summarize;" in done.stdout
 
 
 def test_doctor_fails_for_a_broken_creature(env, tmp_path):
@@ -90,22 +90,6 @@ def test_doctor_fails_for_a_broken_creature(env, tmp_path):
     done = run_kt(["doctor", tmp_path / "c"], env=env)
     assert done.returncode == 1
     assert "FAIL  config:" in done.stdout
-
-
-def test_demo_runs_offline_with_a_tool_call(isolated_kt):
-    env = kt_env(isolated_kt, extra_paths=[REPO / "examples" / "demo"])
-    done = run_kt(
-        ["run", "examples/demo", "--mode", "plain", "--llm", "scripted:examples/demo/replies.toml"],
-        env=env,
-        stdin="count: the quick brown fox\nthanks\n",
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
-        "Let me count those words.",
-        "Your text has 4 words.",
-        "Goodbye! Run me again with the scripted backend whenever you like.",
-    ]
-    assert done.stderr.splitlines()[0] == '[tool] word_count {"text": "the quick brown fox"}'
 
 
 def test_run_plain_two_lines(env, creature, script):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 BUILTIN_COMMANDS: dict[str, str] = {
     "doctor": "kt_cli.commands.doctor:doctor",
+    "edit": "kt_cli.commands.edit:edit",
     "plugins": "kt_cli.commands.plugins:plugins",
     "run": "kt_cli.commands.run:run",
 }

@@ -1,8 +1,7 @@
-"""``kt run``: run a creature, reading turns from stdin."""
+"""``kt run``: build a creature and talk to it in a run mode (plain, cli, or a plugin's)."""
 
 from __future__ import annotations
 
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -10,35 +9,16 @@ import click
 
 from kt_cli.state import CliState, common_options, pass_state
 
-RUN_MODES = ("plain", "cli", "tui")
-
-
-def _default_mode() -> str:
-    return "cli" if sys.stdin.isatty() and sys.stdout.isatty() else "plain"
-
-
-def _check_mode(mode: str) -> None:
-    if mode != "tui":
-        return
-    from importlib.metadata import entry_points
-
-    if entry_points(group="kt.plugins", name="kt_tui"):
-        reason = "this version of kt_cli cannot start it yet; use --mode plain or --mode cli"
-    else:
-        reason = "not installed: pip install 'kt-terrarium[tui]'; or use --mode plain"
-    raise click.BadParameter(
-        f"mode 'tui' needs the kt_tui plugin ({reason})", param_hint="'--mode'"
-    )
-
 
 @click.command("run")
 @click.argument("target")
 @click.option(
     "--mode",
-    type=click.Choice(RUN_MODES),
+    metavar="MODE",
     default=None,
     help="How to talk to the creature: plain (a line of stdin is a turn, replies on stdout), "
-    "cli (plain with a prompt), tui (full screen, needs kt_tui). "
+    "cli (a line interface with streaming, tool activity and slash commands), tui (full "
+    "screen, needs the kt_tui plugin), or a mode another plugin adds. "
     "Default: cli on a terminal, plain otherwise.",
 )
 @click.option(
@@ -60,7 +40,7 @@ def _check_mode(mode: str) -> None:
     metavar="SECONDS",
     help="Time limit for each turn; a turn that runs out ends with an error and the run goes on.",
 )
-@click.option("--quiet", "-q", is_flag=True, help="Do not print tool activity on stderr.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not show tool activity.")
 @click.option(
     "--session",
     "session_path",
@@ -83,26 +63,35 @@ def run(
     session_path: Path | None,
     no_session: bool,
 ) -> None:
-    """Run the creature at TARGET: each line of stdin is one turn.
+    """Run the creature at TARGET: each line of input is one turn.
 
-    TARGET is a creature folder, its creature.toml / config.yaml, or @pack/path. The reply
-    streams to stdout as it arrives; tool activity (one line per call start and end),
-    notices and failed turns go to stderr. A failed turn is reported as `kt: error: ...` and
-    the run goes on with the next line. End of input ends the run.
+    TARGET is a creature folder, its creature.toml / config.yaml, or @pack/path.
 
-    Ctrl+C during a turn interrupts that turn; a second Ctrl+C, or one while waiting for
-    input, exits (code 130). Exit code 1 when any turn failed.
+    In plain mode the reply streams to stdout as it arrives; tool activity (one line per call
+    start and end), notices and failed turns go to stderr. A failed turn is reported as
+    `kt: error: ...` and the run goes on with the next line; end of input ends the run (exit
+    code 1 when any turn failed). In cli mode, type /help for the slash commands; Ctrl+D
+    leaves. Ctrl+C during a turn interrupts that turn; a second Ctrl+C exits (code 130).
+
+    The run is recorded into a session file when a session store (kt_sessions) is installed;
+    the command to continue it (kt resume NAME) is printed at the end.
 
     \b
     Examples:
+      kt run examples/demo
       echo "hello" | kt run ./my-creature --llm scripted:replies.toml
       kt run ./my-creature --llm openai/gpt-4o-mini --timeout 120 < questions.txt
     """  # noqa: D301 (click reads \b as "keep this paragraph as written")
-    mode = mode or _default_mode()
-    _check_mode(mode)
+    from kt_cli.modes import ModeError, default_mode, find_mode
+
+    mode = mode or default_mode()
     if no_session and session_path is not None:
         raise click.UsageError("--session and --no-session exclude each other")
     kernel = state.kernel()
+    try:
+        find_mode(mode, kernel)
+    except ModeError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--mode'") from exc
     if no_session:
         session: object = None
     elif session_path is not None:
@@ -112,22 +101,41 @@ def run(
 
     import trio
 
-    from kt_cli.plain import run_creature
-
     code = trio.run(
         partial(
-            run_creature,
+            _build_and_interact,
             target,
-            kernel=kernel,
-            stdin=sys.stdin,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
+            state=state,
+            mode=mode,
             llm_selector=llm_selector,
             pwd=pwd,
             timeout=timeout,
-            prompt="> " if mode == "cli" else None,
             show_tools=not quiet,
             session=session,
         )
     )
     click.get_current_context().exit(code)
+
+
+async def _build_and_interact(
+    target: str,
+    *,
+    state: CliState,
+    mode: str,
+    llm_selector: str | None,
+    pwd: Path | None,
+    timeout: float | None,
+    show_tools: bool,
+    session: object,
+) -> int:
+    from kt import Agent
+
+    agent = await Agent.build(
+        target,
+        kernel=state.kernel(),
+        llm_selector=llm_selector,
+        pwd=pwd,
+        output=None,  # the run mode renders the events itself
+        session=session,
+    )
+    return await state.interact(agent, mode=mode, timeout=timeout, show_tools=show_tools)

@@ -63,7 +63,7 @@ async def test_resume_finds_sessions_by_name_prefix_last_file_name_and_path(
     assert done.stdout.strip() == "resumed here"
     assert f"kt: resumed {beta_1.name.removesuffix('.ktsession')}" in done.stderr
     assert "> hi" in done.stderr and "b1" in done.stderr  # the restored conversation
-    assert f"To resume: kt resume {beta_1.name.removesuffix('.ktsession')}" in done.stderr
+    assert f"continue it with: kt resume {beta_1.name.removesuffix('.ktsession')}" in done.stderr
 
     ambiguous = kt_cmd("resume", "alpha", "--llm", llm, stdin="")
     assert ambiguous.returncode == 1

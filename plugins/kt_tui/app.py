@@ -1,0 +1,398 @@
+"""The full-screen UI: urwid widgets driven by an interactive session, on trio.
+
+Layout::
+
+    ┌ kt · creature · model ──────────────────────────────────────────┐
+    │ transcript (scrolls; follows the end     │ Model / Session       │
+    │ unless you scrolled up)                  │ Usage / Running       │
+    │                                          │ Jobs / Sub-agents     │
+    ├──────────────────────────────────────────┴───────────────────────┤
+    │ ⠋ thinking… 3s · Ctrl+C interrupts                                │
+    │ > input                                                           │
+    └───────────────────────────────────────────────────────────────────┘
+
+urwid runs on the same trio loop as the creature (``urwid.TrioEventLoop``): the session's notes
+update widgets in a trio task, and urwid redraws when the loop goes idle. Ctrl+C is taken from
+the terminal's signal keys while the screen is up, so it arrives as a key: it interrupts a
+running turn, and on an idle, empty input a second press leaves.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Any
+
+import trio
+import urwid
+
+__all__ = ["TuiApp"]
+
+PALETTE = [
+    ("header", "black", "light gray"),
+    ("title", "bold", ""),
+    ("user", "bold", ""),
+    ("dim", "dark gray", ""),
+    ("ok", "dark green", ""),
+    ("error", "dark red", ""),
+    ("warning", "yellow", ""),
+    ("accent", "dark cyan", ""),
+    ("info", "dark gray", ""),
+]
+SIDE_PANEL_WIDTH = 34
+SPINNER_INTERVAL = 0.1
+RECENT_SUBAGENTS = 5
+PAGE = 10
+
+
+class TuiApp:
+    """One full-screen session.
+
+    Args:
+        session: The interactive session ``kt`` passes to run modes (its agent running).
+        screen: The urwid screen (default: the real terminal on standard input and output).
+
+    Attributes:
+        exit_code: 0 after Ctrl+D or ``/exit``; 130 after Ctrl+C ended the run.
+    """
+
+    def __init__(self, session: Any, *, screen: Any = None) -> None:
+        self.session = session
+        self.agent = session.agent
+        self.symbols = session.tracker.symbols
+        self.screen = screen if screen is not None else urwid.display.raw.Screen()
+        self.exit_code = 0
+        self.walker = urwid.SimpleFocusListWalker([])
+        self.transcript = urwid.ListBox(self.walker)
+        self.transcript.set_focus_valign("bottom")
+        self.side = urwid.Text("")
+        self.status = urwid.Text("")
+        self.edit = urwid.Edit(("user", "> "))
+        header = urwid.AttrMap(urwid.Text(f" kt · {self.agent.name}"), "header")
+        body = urwid.Columns(
+            [
+                urwid.LineBox(self.transcript, title="transcript", title_align="left"),
+                (
+                    SIDE_PANEL_WIDTH,
+                    urwid.LineBox(urwid.Filler(self.side, valign="top"), title="creature"),
+                ),
+            ]
+        )
+        footer = urwid.Pile([self.status, self.edit])
+        self.frame = urwid.Frame(body, header=header, footer=footer, focus_part="footer")
+        self.header = header
+        self._following = True  # the transcript shows its end
+        self._text_widget: urwid.Text | None = None  # the reply line being streamed
+        self._text = ""
+        self._frame_index = 0
+        self._subagent_calls: set[str] = set()
+        self._recent_subagents: list[tuple[str, str]] = []
+        self._browse: int | None = None
+        self._draft = ""
+        self._interrupt_sent = False
+        self._exit_armed = False
+        self._working = False
+        self._working_since = 0.0
+        self._lines_send, self._lines_recv = trio.open_memory_channel[str](100)
+        self._ui_scope = trio.CancelScope()
+
+    # -- Running -------------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Show the screen until the user leaves; returns :attr:`exit_code`."""
+        event_loop = urwid.TrioEventLoop()
+        loop = urwid.MainLoop(
+            self.frame,
+            PALETTE,
+            screen=self.screen,
+            event_loop=event_loop,
+            unhandled_input=self._on_key,
+            handle_mouse=False,
+        )
+        self.loop = loop
+        self._add("kt · /help for commands · Ctrl+D exits · PgUp/PgDn scroll", "dim")
+        self._refresh()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.session.pump_notes, self._on_note)
+            if threading.current_thread() is threading.main_thread():
+                await nursery.start(self._watch_sigint)
+            nursery.start_soon(self._process)
+            nursery.start_soon(self._tick)
+            with self._ui_scope, loop.start():
+                self.screen.tty_signal_keys(intr="undefined")  # Ctrl+C becomes a key
+                await event_loop.run_async()
+            nursery.cancel_scope.cancel()
+        return self.exit_code
+
+    def _leave(self, code: int) -> None:
+        self.exit_code = code
+        self._ui_scope.cancel()
+
+    @property
+    def _active(self) -> bool:
+        return self._working or self.session.busy or bool(self.session.tracker.phase)
+
+    # -- Keys --------------------------------------------------------------------------------
+
+    def _on_key(self, key: Any) -> bool:
+        if not isinstance(key, str):
+            return False
+        if key == "ctrl c":
+            self._ctrl_c()
+        elif key == "enter":
+            line = self.edit.edit_text
+            self.edit.set_edit_text("")
+            self._browse = None
+            self.session.history.add(line)
+            if line.strip():
+                self._queue(line)  # shown in the transcript when it runs
+        elif key == "ctrl d":
+            if not self.edit.edit_text:
+                self._leave(0)
+        elif key == "ctrl u":  # delete what is left of the cursor, as shells do
+            position = self.edit.edit_pos
+            self.edit.set_edit_text(self.edit.edit_text[position:])
+            self.edit.set_edit_pos(0)
+        elif key == "ctrl k":
+            self.edit.set_edit_text(self.edit.edit_text[: self.edit.edit_pos])
+        elif key in ("up", "down"):
+            self._walk_history(-1 if key == "up" else 1)
+        elif key == "tab":
+            self._complete()
+        elif key in ("page up", "page down"):
+            self._scroll(-PAGE if key == "page up" else PAGE)
+        elif key == "end":
+            self._scroll(len(self.walker))
+        else:
+            return False
+        if key != "ctrl c":
+            self._exit_armed = False
+        self._refresh()
+        return True
+
+    def _ctrl_c(self) -> None:
+        if self._active:
+            if self._interrupt_sent:
+                self._leave(130)
+                return
+            self._interrupt_sent = True
+            self.session.interrupt()
+            self._add("interrupting; press Ctrl+C again to exit", "warning")
+        elif self.edit.edit_text:
+            self.edit.set_edit_text("")
+        elif self._exit_armed:
+            self._leave(130)
+        else:
+            self._exit_armed = True
+            self._add("press Ctrl+C again to exit, or Ctrl+D (the session is saved)", "dim")
+
+    def _queue(self, line: str) -> None:
+        try:
+            self._lines_send.send_nowait(line)
+        except trio.WouldBlock:
+            self._add("too much input queued; this line was dropped", "warning")
+
+    def _walk_history(self, step: int) -> None:
+        lines = self.session.history.lines
+        if not lines:
+            return
+        if self._browse is None:
+            if step > 0:
+                return
+            self._draft = self.edit.edit_text
+            self._browse = len(lines)
+        position = self._browse + step
+        if position < 0:
+            return
+        if position >= len(lines):
+            self._browse = None
+            self._set_input(self._draft)
+            return
+        self._browse = position
+        self._set_input(lines[position])
+
+    def _set_input(self, text: str) -> None:
+        self.edit.set_edit_text(text)
+        self.edit.set_edit_pos(len(text))
+
+    def _complete(self) -> None:
+        found = self.session.complete(self.edit.edit_text[: self.edit.edit_pos])
+        if len(found) == 1:
+            self._set_input(found[0] + " ")
+        elif found:
+            self._add("  ".join(found), "dim")
+
+    def _scroll(self, rows: int) -> None:
+        if not self.walker:
+            return
+        _, position = self.walker.get_focus()
+        target = max(0, min(len(self.walker) - 1, (position or 0) + rows))
+        self.walker.set_focus(target)
+        self._following = target == len(self.walker) - 1
+
+    async def _watch_sigint(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        with trio.open_signal_receiver(signal.SIGINT) as signals:
+            task_status.started()
+            async for _ in signals:
+                self._ctrl_c()
+                self._refresh()
+
+    # -- Running lines -----------------------------------------------------------------------
+
+    async def _process(self) -> None:
+        async for line in self._lines_recv:
+            self._add(f"> {line}", "user")
+            self._interrupt_sent = False
+            self._working = self.session.runs_model(line)
+            self._working_since = time.monotonic()
+            self._refresh()
+            try:
+                result = await self.session.submit(line)
+                await self.session.caught_up()
+            finally:
+                self._working = False
+            if result is not None:
+                self._show(result)
+                if result.exit:
+                    self._leave(0)
+                    return
+                if result.prefill and not self.edit.edit_text:
+                    self._set_input(result.prefill)
+            self._refresh()
+
+    def _show(self, result: Any) -> None:
+        style = {"error": "error", "ok": "ok"}.get(result.level, "dim")
+        for line in result.lines:
+            self._add(line, style)
+
+    # -- Notes ---------------------------------------------------------------------------------
+
+    def _on_note(self, note: Any) -> None:
+        kind = note.kind
+        if kind == "text":
+            self._stream(note.text)
+        elif kind == "end_text":
+            self._text_widget = None
+        elif kind in ("start", "update"):
+            activity = self.session.tracker.running.get(note.call_id)
+            if activity is not None and activity.subagent:
+                self._subagent_calls.add(note.call_id)
+        elif kind == "done":
+            self._text_widget = None
+            self._add(note.text, {"ok": "ok", "error": "error"}.get(note.level, "dim"))
+            if note.call_id in self._subagent_calls:
+                self._subagent_calls.discard(note.call_id)
+                self._recent_subagents.append((note.text, note.level))
+                del self._recent_subagents[:-RECENT_SUBAGENTS]
+        elif kind == "notice":
+            self._text_widget = None
+            self._add(note.text, {"info": "dim"}.get(note.level, note.level))
+        elif kind == "turn_started":
+            self._text_widget = None
+            self._add(note.text, "accent")
+        elif kind == "turn_ended":
+            self._text_widget = None
+            if note.text != "user":
+                report = self.session.turn_report(note.result)
+                if report is not None:
+                    self._show(report)
+        self._refresh()
+
+    def _stream(self, chunk: str) -> None:
+        """Append reply text; each line of it is its own widget, so the view can follow."""
+        lines = chunk.split("\n")
+        for index, piece in enumerate(lines):
+            if index > 0 or self._text_widget is None:
+                self._text_widget = urwid.Text("")
+                self._text = ""
+                self._append(self._text_widget)
+            self._text += piece
+            self._text_widget.set_text(self._text)
+
+    def _add(self, line: str, style: str | None) -> None:
+        self._append(urwid.Text((style, line) if style else line))
+
+    def _append(self, widget: urwid.Widget) -> None:
+        self.walker.append(widget)
+        if self._following:
+            self.walker.set_focus(len(self.walker) - 1)
+
+    # -- Status and side panel -------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        while True:
+            await trio.sleep(SPINNER_INTERVAL)
+            if self._active or self.session.tracker.running:
+                self._frame_index += 1
+                self._refresh()
+
+    def _refresh(self) -> None:
+        frames = self.symbols.spinner
+        frame = frames[self._frame_index % len(frames)]
+        if self._active:
+            phase = self.session.tracker.phase or "working"
+            elapsed = time.monotonic() - self._working_since if self._working else 0.0
+            text = f"{frame} {phase}…" + (f" {elapsed:.0f}s" if elapsed >= 1 else "")
+            self.status.set_text(("accent", f"{text} · Ctrl+C interrupts"))
+        else:
+            hint = "Enter sends · /help · Tab completes · Ctrl+D exits · PgUp/PgDn scroll"
+            if not self._following:
+                hint = "scrolled up: End returns to the bottom · " + hint
+            self.status.set_text(("dim", hint))
+        self.side.set_text(self._panel(frame))
+
+    def _panel(self, frame: str) -> list[Any]:
+        agent = self.agent
+        width = SIDE_PANEL_WIDTH - 4
+        session_name = getattr(agent.session, "name", None) or "not recorded"
+        usage = agent.usage
+        parts: list[Any] = []
+
+        def section(title: str, lines: list[Any]) -> None:
+            parts.append(("title", f"{title}\n"))
+            for line in lines or [("dim", "none")]:
+                if isinstance(line, tuple):
+                    parts.append((line[0], _clip(line[1], width) + "\n"))
+                else:
+                    parts.append(_clip(line, width) + "\n")
+            parts.append("\n")
+
+        section("Model", [agent.llm_name])
+        section("Session", [session_name])
+        section(
+            "Usage",
+            [
+                f"{usage.prompt_tokens} in / {usage.completion_tokens} out",
+                f"turns {agent.turn_index} · messages {len(agent.history)}",
+            ],
+        )
+        running = self.session.tracker.running.values()
+        section(
+            "Running",
+            [("accent", f"{frame} {a.line(width - 2)}") for a in running if not a.subagent],
+        )
+        now = time.time()
+        section(
+            "Jobs",
+            [
+                f"{job.kind} {job.name} {now - job.started_at:.0f}s"
+                for job in self.session.running_jobs()
+            ],
+        )
+        subagents: list[Any] = [
+            ("accent", f"{frame} {a.line(width - 2)}") for a in running if a.subagent
+        ]
+        subagents += [
+            ({"ok": "ok", "error": "error"}.get(level, "dim"), text)
+            for text, level in reversed(self._recent_subagents)
+        ]
+        section("Sub-agents", subagents)
+        return parts
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"

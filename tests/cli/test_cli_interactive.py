@@ -1,0 +1,315 @@
+"""The interactive session every terminal front end shares: turns, slash commands, notes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+import trio
+from click.testing import CliRunner
+
+import kt
+from kt.events import (
+    Event,
+    SubAgentCompleted,
+    SubAgentStarted,
+    ToolCallCompleted,
+    ToolCallStarted,
+    TurnCompleted,
+    TurnStarted,
+)
+from kt.testing import ScriptedLLM, ToolCall
+from kt_cli.activity import ASCII, ActivityTracker
+from kt_cli.interactive import InteractiveSession
+from kt_cli.main import cli
+from kt_cli.state import CliState
+
+
+@kt.tool
+def word_count(text: str) -> str:
+    """Count words."""
+    return f"{len(text.split())} words"
+
+
+async def session_for(script, *, kernel=None, session=None, tmp_path=None):
+    agent = await kt.Agent.build(
+        {"name": "t"},
+        llm=ScriptedLLM(script),
+        tools=[word_count],
+        kernel=kernel or kt.Kernel(plugins=[]),
+        session=session,
+        session_dir=tmp_path,
+    )
+    return agent, InteractiveSession(agent)
+
+
+async def test_notes_of_a_turn_arrive_in_order_before_the_result_is_shown():
+    agent, session = await session_for([ToolCall("word_count", {"text": "a b"}), "Two."])
+    notes = []
+    async with agent, trio.open_nursery() as nursery:
+        await nursery.start(session.pump_notes, notes.append)
+        assert await session.submit("count") is None  # completed: nothing to report
+        await session.caught_up()
+        kinds = [n.kind for n in notes]
+        nursery.cancel_scope.cancel()
+    assert kinds == ["start", "done", "text", "end_text", "turn_ended"]
+    done = next(n for n in notes if n.kind == "done")
+    assert done.text.startswith('✓ word_count {"text": "a b"} ') and done.level == "ok"
+    assert notes[-1].result.text == "Two." and notes[-1].text == "user"
+
+
+async def test_caught_up_waits_for_every_event_published_so_far():
+    agent, session = await session_for(["x " * 50])
+    seen = []
+    async with agent, trio.open_nursery() as nursery:
+        await nursery.start(session.pump_notes, seen.append)
+        await agent.run("go")  # many events, published while the pump may lag
+        await session.caught_up()
+        assert seen[-1].kind == "turn_ended"
+        nursery.cancel_scope.cancel()
+
+
+async def test_slash_commands_status_clear_help_and_unknown():
+    agent, session = await session_for(["hello"])
+    async with agent:
+        await session.submit("hi")
+        status = await session.submit("/status")
+        assert "turns     1  messages 2  tools 1" in status.lines
+        assert "session   not recorded" in status.lines
+        cleared = await session.submit("/clear")
+        assert (cleared.lines, cleared.level) == (("history cleared",), "ok")
+        assert agent.history == []
+        help_lines = (await session.submit("/h")).lines
+        assert any(line.startswith("  /regen") for line in help_lines)
+        unknown = await session.submit("/nope")
+        assert unknown.level == "error" and "unknown command /nope" in unknown.lines[0]
+        assert (await session.submit("/exit")).exit
+        assert (await session.submit("/q")).exit
+
+
+async def test_a_double_slash_sends_a_message_starting_with_a_slash():
+    llm = ScriptedLLM(["ok"])
+    agent = await kt.Agent.build({"name": "t"}, llm=llm, kernel=kt.Kernel(plugins=[]))
+    session = InteractiveSession(agent)
+    async with agent:
+        await session.submit("//usr/bin is a folder")
+    assert llm.calls[0].last_user_text == "/usr/bin is a folder"
+
+
+async def test_branching_commands_without_a_session_say_what_is_missing():
+    agent, session = await session_for(["a"])
+    async with agent:
+        result = await session.submit("/regen")
+    assert result.level == "error"
+    assert result.lines[0].startswith("/regen: needs the kt_sessions plugin")
+
+
+async def test_branching_commands_on_an_unrecorded_run(tmp_path):
+    agent, session = await session_for(["a"], kernel=kt.Kernel(plugins=["kt_sessions"]))
+    async with agent:
+        result = await session.submit("/fork")
+    assert "this run is not recorded" in result.lines[0]
+
+
+async def test_edit_without_text_offers_the_last_input_and_fork_checks_its_arguments(tmp_path):
+    kernel = kt.Kernel(plugins=["kt_sessions"])
+    agent, session = await session_for(["a", "b"], kernel=kernel, session=True, tmp_path=tmp_path)
+    async with agent:
+        await session.submit("first question")
+        offered = await session.submit("/edit")
+        assert offered.prefill == "/edit first question"
+        edited = await session.submit("/edit 1 better question")
+        assert edited.lines == ()
+        assert agent.history[0].content == "better question"
+        bad = await session.submit("/fork --bogus")
+        assert bad.lines == ("usage: /fork [EVENT_ID] [--name NAME]",)
+        forked = await session.submit("/fork --name copy")
+        assert forked.level == "ok" and "-copy" in forked.lines[0]
+
+
+async def test_model_switch_builds_the_model_like_agent_build(tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_text('replies = ["from the other model"]\n')
+    agent, session = await session_for(["first"])
+    async with agent:
+        shown = await session.submit("/model")
+        assert shown.lines[0] == "model: ScriptedLLM"
+        switched = await session.submit(f"/model scripted:{other}")
+        assert switched.level == "ok" and agent.llm_name == f"scripted:{other}"
+        await session.submit("hi")
+        assert agent.history[-1].content == "from the other model"
+
+
+async def test_a_command_that_raises_is_an_error_result_not_a_crash():
+    agent, session = await session_for(["a"])
+
+    async def broken(session, args):
+        raise RuntimeError("bug")
+
+    from kt_cli.interactive import SlashCommand
+
+    session.commands.append(SlashCommand("broken", "", "raises", broken))
+    async with agent:
+        result = await session.submit("/broken")
+    assert result.lines == ("/broken failed: RuntimeError: bug",)
+
+
+def test_completion_and_runs_model():
+    session = InteractiveSession.__new__(InteractiveSession)
+    from kt_cli.interactive import BUILTIN_COMMANDS
+
+    session.commands = list(BUILTIN_COMMANDS)
+    assert session.complete("/re") == ["/regen"]
+    assert session.complete("/e") == ["/edit", "/exit"]
+    assert session.complete("/regen x") == [] and session.complete("hi") == []
+    assert session.runs_model("hello") and session.runs_model("/regen")
+    assert not session.runs_model("/status") and not session.runs_model("   ")
+
+
+@attrs.frozen(kw_only=True)
+class _ChildEvent(Event):
+    """Stands in for kt_subagents' SubAgentEvent (plugins' events are matched by type)."""
+
+    type: ClassVar[str] = "subagent_event"
+    call_id: str
+    name: str
+    event: dict = attrs.field(factory=dict)
+
+
+def test_tracker_follows_a_sub_agent_and_background_work():
+    tracker = ActivityTracker(ASCII)
+    tracker.handle(TurnStarted(input="go"))
+    assert (
+        tracker.handle(ToolCallStarted(call_id="c1", name="explore", args={"task": "x"}))[0].kind
+        == "start"
+    )
+    tracker.handle(SubAgentStarted(call_id="c1", name="explore", task="x"))
+    tracker.handle(
+        _ChildEvent(
+            call_id="c1", name="explore", event={"type": "tool_call_started", "name": "read"}
+        )
+    )
+    activity = tracker.running["c1"]
+    assert activity.subagent and activity.child_calls == 1 and activity.detail == "read"
+    assert "(sub-agent)" in activity.line() and "1 call, now read" in activity.line()
+    (done,) = tracker.handle(
+        ToolCallCompleted(call_id="c1", name="explore", status="ok", duration=1.5)
+    )
+    assert done.text == '+ explore {"task": "x"} · 1 call 1.50s'
+    # a background sub-agent: the call returns a placeholder, the run reports later
+    tracker.handle(ToolCallStarted(call_id="c2", name="plan", args={"task": "y"}))
+    (handed,) = tracker.handle(
+        ToolCallCompleted(
+            call_id="c2",
+            name="plan",
+            status="ok",
+            metadata={"background": True, "job_id": "agent_plan_1"},
+        )
+    )
+    assert "sub-agent working in the background as job agent_plan_1" in handed.text
+    tracker.handle(TurnCompleted(result=kt.TurnResult(status="completed")))
+    assert tracker.phase == ""
+    assert (
+        tracker.handle(SubAgentStarted(call_id="c2", name="plan", task="y", background=True))[
+            0
+        ].kind
+        == "start"
+    )
+    (finished,) = tracker.handle(
+        SubAgentCompleted(call_id="c2", name="plan", status="error", error="boom")
+    )
+    assert finished.text.startswith("x plan (sub-agent, background)") and "boom" in finished.text
+    assert tracker.running == {}
+
+
+class _EchoMode:
+    """A run mode from a plugin: submits what the test says and returns a chosen exit code."""
+
+    name = "echo"
+    description = "test mode"
+    unavailable = ""
+
+    def __init__(self):
+        self.results = []
+        self.notes = []
+
+    async def run(self, session):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(session.pump_notes, self.notes.append)
+            self.results.append(await session.submit("hello"))
+            self.results.append(await session.submit("/status"))
+            await session.caught_up()
+            nursery.cancel_scope.cancel()
+        return 7
+
+
+class _ModePlugin:
+    kt_plugin_name = "echo_mode"
+
+    def __init__(self):
+        self.mode = _EchoMode()
+
+    @kt.hookimpl
+    def kt_cli_run_modes(self):
+        return [self.mode]
+
+
+def test_hook_kt_cli_run_modes_runs_a_plugin_mode(tmp_path):
+    plugin = _ModePlugin()
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "creature.toml").write_text('name = "c"\n')
+    (tmp_path / "r.toml").write_text('replies = ["hi there"]\n')
+    state = CliState(kernel=kt.Kernel(plugins=[plugin]))
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(tmp_path / "c"), "--mode", "echo", "--llm", f"scripted:{tmp_path / 'r.toml'}"],
+        obj=state,
+    )
+    assert result.exit_code == 7, result.output
+    mode = plugin.mode
+    assert mode.results[0] is None
+    assert "turns     1  messages 2  tools 0" in mode.results[1].lines
+    assert [n.text for n in mode.notes if n.kind == "text"] == ["hi there"]
+
+
+class _ResumeLikePlugin:
+    """A plugin command that builds a creature and hands it to the user, as `kt resume` would."""
+
+    kt_plugin_name = "talker"
+
+    def __init__(self, folder, replies):
+        self.folder, self.replies = folder, replies
+
+    @kt.hookimpl
+    def kt_cli_commands(self, cli):
+        import click
+
+        @cli.command()
+        @click.option("--mode", default=None)
+        def talk(mode):
+            state = click.get_current_context().find_root().obj
+
+            async def main():
+                agent = await kt.Agent.build(
+                    self.folder, kernel=state.kernel(), llm_selector=f"scripted:{self.replies}"
+                )
+                return await state.interact(agent, mode=mode)
+
+            click.get_current_context().exit(trio.run(main))
+
+
+def test_plugin_commands_hand_a_creature_to_the_user_through_the_click_context(tmp_path):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "creature.toml").write_text('name = "c"\n')
+    (tmp_path / "r.toml").write_text('replies = ["one", "two"]\n')
+    plugin = _ResumeLikePlugin(tmp_path / "c", tmp_path / "r.toml")
+    state = CliState(kernel=kt.Kernel(plugins=[plugin]))
+    result = CliRunner().invoke(cli, ["talk"], obj=state, input="hi\nagain\n")
+    assert (result.exit_code, result.stdout) == (0, "one\ntwo\n")  # plain: stdin is a pipe
+    state = CliState(kernel=kt.Kernel(plugins=[plugin]))
+    result = CliRunner().invoke(cli, ["talk", "--mode", "cli"], obj=state, input="/status\n")
+    assert result.exit_code == 0
+    assert "> creature  c\n" in result.stdout
+    result = CliRunner().invoke(cli, ["talk", "--mode", "fancy"], obj=state)
+    assert result.exit_code == 1
+    assert "kt: error: unknown mode 'fancy'; modes: plain, cli" in result.stderr
