@@ -453,10 +453,11 @@ def resolve(selector: str | None, creature: CreatureConfig, kernel: Kernel) -> L
             raise LLMNotConfiguredError(
                 f"no model is configured for creature '{creature.name}' and no provider has a "
                 "key. Store a key with `kt login PROVIDER` (the first provider with a key is "
-                "used), set your default with `kt model default NAME`, set "
-                '`llm = "NAME"` in the creature\'s [controller], or pass --llm NAME; '
-                "`kt model list` shows the names (`--llm scripted:FILE` plays a reply file "
-                "offline)."
+                "used); for a local server (Ollama, vLLM, LM Studio) add it with `kt config llm "
+                "add NAME --base-url URL --model MODEL`; set your default with `kt model "
+                'default NAME`, set `llm = "NAME"` in the creature\'s [controller], or pass '
+                "--llm NAME; `kt model list` shows the names (`--llm scripted:FILE` plays a "
+                "reply file offline)."
             )
         choice = found
     return catalog.profile(choice, keys, creature=creature)
