@@ -83,7 +83,11 @@ def print_install(report: InstallReport) -> None:
     for warning in report.warnings:
         warn(warning)
     if manifest.creatures:
-        click.echo(f"Run one: kt run @{pack.name}/{manifest.creatures[0].path}")
+        first = f"@{pack.name}/{manifest.creatures[0].path}"
+        if report.unsupported:  # its creatures may list those plugins: check before running
+            click.echo(f"Check one before running it: kt info {first}")
+        else:
+            click.echo(f"Run one: kt run {first}")
 
 
 def show_list(path: Path) -> None:

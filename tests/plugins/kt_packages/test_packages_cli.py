@@ -111,6 +111,8 @@ def test_kt_biome_fixture_installs_and_info_lists_its_creatures(run_kt, kt_home)
     assert "Not supported (26), left out: they need KohakuTerrarium's internals" in done.stdout
     assert "kohaku.yaml plugins (12): cost_tracker, event_logger" in done.stdout
     assert "creatures/general/config.yaml plugins (3): context_files" in done.stdout
+    assert "Check one before running it: kt info @kt-biome/" in done.stdout
+    assert "Run one:" not in done.stdout
 
     info = run_kt("info", "@kt-biome")
     assert info.returncode == 0, info.stderr
