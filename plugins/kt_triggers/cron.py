@@ -23,6 +23,7 @@ aliases ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``, ``@daily`` (``@m
 
 from __future__ import annotations
 
+import abc
 import calendar
 import itertools
 import os
@@ -131,15 +132,16 @@ def parse_time_of_day(text: str, *, option: str = "daily_at") -> tuple[int, int]
     return hour, minute
 
 
-class _DailySlots:
+class _DailySlots(abc.ABC):
     """Firings at fixed local times of day, on the days that match."""
 
     tz: tzinfo
     _times: tuple[tuple[int, int], ...]
     _every_hour: bool  # fire at both occurrences of a repeated local time
 
+    @abc.abstractmethod
     def _day_matches(self, day: date) -> bool:
-        raise NotImplementedError
+        """Whether the schedule fires on *day* at all."""
 
     def next_after(self, moment: datetime) -> datetime:
         """The first firing strictly after *moment* (aware), in the schedule's time zone.
@@ -185,9 +187,9 @@ class _DailySlots:
                 instants.append(second)
         return instants
 
+    @abc.abstractmethod
     def describe(self) -> str:
         """A short description for tool output and listings."""
-        raise NotImplementedError
 
 
 class Cron(_DailySlots):

@@ -14,6 +14,7 @@ piling up a queue of identical turns, and the ticks it missed meanwhile are skip
 
 from __future__ import annotations
 
+import abc
 import json
 import math
 import string
@@ -63,7 +64,7 @@ class TriggerFired(Event):
     context: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-class Trigger:
+class Trigger(abc.ABC):
     """Base of the built-in triggers: an id, a type name, and :meth:`fire`.
 
     Attributes:
@@ -78,9 +79,9 @@ class Trigger:
         self.id = id or f"trigger_{uuid.uuid4().hex[:8]}"
         self.fired = 0
 
+    @abc.abstractmethod
     async def run(self, agent: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Arm, report ready with ``task_status.started()``, then fire until cancelled."""
-        raise NotImplementedError
 
     async def fire(
         self,
