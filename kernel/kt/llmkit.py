@@ -48,6 +48,8 @@ from kt.llm import LLMChunk, ToolCall
 __all__ = [
     "LLMChunk",
     "SSEPoster",
+    "TransportOptions",
+    "pop_transport_options",
     "LLMServerError",
     "PerRun",
     "RetryPolicy",
@@ -755,6 +757,46 @@ class PerRun(Generic[T]):
 
 
 # -- POSTing and reading a stream (the backend passes its HTTP library in) ----------------
+
+
+@attrs.frozen
+class TransportOptions:
+    """The profile options every HTTP backend takes, taken out of its generation options.
+
+    Attributes:
+        retry_policy: From ``retry_policy`` (see :class:`RetryPolicy`).
+        timeout: ``timeout``: seconds per read (``None``: no limit).
+        connect_timeout: ``connect_timeout``: seconds to connect.
+        headers: ``headers``: extra HTTP headers.
+    """
+
+    retry_policy: RetryPolicy
+    timeout: float | None
+    connect_timeout: float | None
+    headers: dict[str, str]
+
+
+def pop_transport_options(
+    options: dict[str, Any], *, timeout: float | None, connect_timeout: float | None
+) -> TransportOptions:
+    """Remove ``retry_policy``, ``timeout``, ``connect_timeout`` and ``headers`` from *options*.
+
+    What stays in *options* is sent to the model as generation options.
+
+    Args:
+        options: The profile's options (changed in place).
+        timeout: The backend's default read timeout.
+        connect_timeout: The backend's default connect timeout.
+
+    Returns:
+        The transport settings.
+    """
+    return TransportOptions(
+        retry_policy=RetryPolicy.from_options(options.pop("retry_policy", None)),
+        timeout=options.pop("timeout", timeout),
+        connect_timeout=options.pop("connect_timeout", connect_timeout),
+        headers=dict(options.pop("headers", None) or {}),
+    )
 
 
 class SSEPoster:

@@ -14,7 +14,7 @@ import httpx
 
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, RetryPolicy, SSEPoster, merged_options, retrying
+from kt.llmkit import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 from kt_anthropic import _messages
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicMessages"]
@@ -52,10 +52,11 @@ class AnthropicMessages:
         options = dict(options or {})
         self.model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.retry_policy = RetryPolicy.from_options(options.pop("retry_policy", None))
-        timeout = options.pop("timeout", DEFAULT_TIMEOUT)
-        connect_timeout = options.pop("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-        headers = {"anthropic-version": API_VERSION, **dict(options.pop("headers", None) or {})}
+        transport = pop_transport_options(
+            options, timeout=DEFAULT_TIMEOUT, connect_timeout=DEFAULT_CONNECT_TIMEOUT
+        )
+        self.retry_policy = transport.retry_policy
+        headers = {"anthropic-version": API_VERSION, **transport.headers}
         beta = options.pop("beta", None)
         if beta:
             headers["anthropic-beta"] = beta if isinstance(beta, str) else ",".join(beta)
@@ -70,8 +71,8 @@ class AnthropicMessages:
             http=httpx,
             provider="anthropic",
             headers=headers,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
+            timeout=transport.timeout,
+            connect_timeout=transport.connect_timeout,
             secrets=self._secrets,
             key_hint=f"run `kt login anthropic` or set {KEY_ENV} with a valid key",
         )

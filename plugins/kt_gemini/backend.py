@@ -15,7 +15,7 @@ import httpx
 
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, RetryPolicy, SSEPoster, merged_options, retrying
+from kt.llmkit import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 from kt_gemini import _contents
 
 __all__ = ["DEFAULT_BASE_URL", "KEY_ENVS", "GeminiChat"]
@@ -49,10 +49,11 @@ class GeminiChat:
         options = dict(options or {})
         self.model = model
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.retry_policy = RetryPolicy.from_options(options.pop("retry_policy", None))
-        timeout = options.pop("timeout", DEFAULT_TIMEOUT)
-        connect_timeout = options.pop("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-        headers = dict(options.pop("headers", None) or {})
+        transport = pop_transport_options(
+            options, timeout=DEFAULT_TIMEOUT, connect_timeout=DEFAULT_CONNECT_TIMEOUT
+        )
+        self.retry_policy = transport.retry_policy
+        headers = transport.headers
         if api_key:
             headers["x-goog-api-key"] = api_key
         self.options = options
@@ -61,8 +62,8 @@ class GeminiChat:
             http=httpx,
             provider="gemini",
             headers=headers,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
+            timeout=transport.timeout,
+            connect_timeout=transport.connect_timeout,
             secrets=self._secrets,
             key_hint=f"run `kt login gemini` or set {KEY_ENVS[0]} with a valid key",
         )

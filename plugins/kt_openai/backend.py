@@ -15,7 +15,7 @@ import httpx
 
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, RetryPolicy, SSEPoster, merged_options, retrying
+from kt.llmkit import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 from kt_openai import _chat, _responses
 
 __all__ = ["OpenAIChat", "ProviderDefaults"]
@@ -83,10 +83,11 @@ class OpenAIChat:
                 f"{provider.name}: unknown api '{self.api}' in the profile options; use "
                 '"chat" (Chat Completions) or "responses"'
             )
-        self.retry_policy = RetryPolicy.from_options(options.pop("retry_policy", None))
-        timeout = options.pop("timeout", DEFAULT_TIMEOUT)
-        connect_timeout = options.pop("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-        headers = {**provider.headers, **dict(options.pop("headers", None) or {})}
+        transport = pop_transport_options(
+            options, timeout=DEFAULT_TIMEOUT, connect_timeout=DEFAULT_CONNECT_TIMEOUT
+        )
+        self.retry_policy = transport.retry_policy
+        headers = {**provider.headers, **transport.headers}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
         self._max_tokens_field = options.pop("max_tokens_field", provider.max_tokens_field)
@@ -98,8 +99,8 @@ class OpenAIChat:
             http=httpx,
             provider=provider.name,
             headers=headers,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
+            timeout=transport.timeout,
+            connect_timeout=transport.connect_timeout,
             secrets=self._secrets,
             key_hint=f"run `kt login {provider.name}`"
             + (f" or set {env}" if env else "")
