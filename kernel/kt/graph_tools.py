@@ -194,6 +194,20 @@ def _member(link: CreatureLink, creature: str, tool_name: str) -> tuple[str | No
     return creature, None
 
 
+def _privileged_member(
+    ctx: ToolContext, creature: str, tool_name: str
+) -> tuple[CreatureLink | None, str | None, ToolResult | None]:
+    """The caller's link and a member of its group, for the node tools; or the tool error."""
+    link, failure = _privileged(ctx, tool_name)
+    if failure:
+        return None, None, failure
+    assert link is not None
+    target, problem = _member(link, creature, tool_name)
+    if problem:
+        return None, None, _fail(problem)
+    return link, target, None
+
+
 @tool(name="group_remove_node")
 async def group_remove_node(creature: str, ctx: ToolContext) -> Any:
     """Stop a member of your group and remove it from the graph (its channels stay).
@@ -202,12 +216,9 @@ async def group_remove_node(creature: str, ctx: ToolContext) -> Any:
         ctx: The call's context (the kernel passes it; not a model argument).
         creature: The member's id.
     """
-    link, failure = _privileged(ctx, "group_remove_node")
+    link, target, failure = _privileged_member(ctx, creature, "group_remove_node")
     if failure:
         return failure
-    target, problem = _member(link, creature, "group_remove_node")
-    if problem:
-        return _fail(problem)
     await link.engine.remove_creature(target)
     return {"removed": target, "graph_id": link.engine.graph_of(link.creature_id)}
 
@@ -220,12 +231,9 @@ async def group_start_node(creature: str, ctx: ToolContext) -> Any:
         ctx: The call's context (the kernel passes it; not a model argument).
         creature: The member's id.
     """
-    link, failure = _privileged(ctx, "group_start_node")
+    link, target, failure = _privileged_member(ctx, creature, "group_start_node")
     if failure:
         return failure
-    target, problem = _member(link, creature, "group_start_node")
-    if problem:
-        return _fail(problem)
     if link.engine[target].is_running:
         return _fail(f"'{target}' is already running")
     try:
@@ -243,12 +251,9 @@ async def group_stop_node(creature: str, ctx: ToolContext) -> Any:
         ctx: The call's context (the kernel passes it; not a model argument).
         creature: The member's id.
     """
-    link, failure = _privileged(ctx, "group_stop_node")
+    link, target, failure = _privileged_member(ctx, creature, "group_stop_node")
     if failure:
         return failure
-    target, problem = _member(link, creature, "group_stop_node")
-    if problem:
-        return _fail(problem)
     if not link.engine[target].is_running:
         return _fail(f"'{target}' is not running")
     await link.engine.stop_creature(target)
