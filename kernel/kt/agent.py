@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -666,7 +667,7 @@ class Agent:
             from kt.executor import result_message_text
             from kt.results import ToolCallRecord
 
-            started = trio.current_time()
+            started, t0 = time.time(), trio.current_time()
             status, output, error = "cancelled", "", "the job was cancelled"
             try:
                 result = await run_tool(self, spec, call, ctx)
@@ -674,20 +675,6 @@ class Agent:
                 output = result.output if isinstance(result.output, str) else ""
                 error = result.error
             finally:
-                with trio.move_on_after(5, shield=True):
-                    await self.emit(
-                        ToolCallCompleted(
-                            call_id=call.id,
-                            name=call.name,
-                            status=status,
-                            output=output,
-                            error=error,
-                            duration=trio.current_time() - started,
-                            background=True,
-                        ),
-                        turn_index=ctx.turn_index,
-                    )
-            if self._state == "running":
                 record = ToolCallRecord(
                     id=call.id,
                     name=call.name,
@@ -695,8 +682,15 @@ class Agent:
                     status=status,  # type: ignore[arg-type]
                     output=output,
                     error=error,
+                    started_at=started,
+                    duration=trio.current_time() - t0,
                     background=True,
                 )
+                with trio.move_on_after(5, shield=True):
+                    await self.emit(
+                        ToolCallCompleted.from_record(record), turn_index=ctx.turn_index
+                    )
+            if self._state == "running":
                 self.inject(
                     f"[Background job {call.id} ({call.name}) finished]\n"
                     f"{result_message_text(record)}",

@@ -414,12 +414,7 @@ async def _finish(agent: Agent, turn: _Turn) -> TurnResult:
                 error="the call was cut short when the turn ended",
             )
             round_.outcomes[call.id] = Outcome(record, f"{terminal.capitalize()}: {record.error}")
-            await agent.emit(
-                ToolCallCompleted(
-                    call_id=call.id, name=call.name, status=terminal, error=record.error
-                ),
-                turn_index=ctx.turn_index,
-            )
+            await agent.emit(ToolCallCompleted.from_record(record), turn_index=ctx.turn_index)
         if cut_short:  # keep what the model said, marked, so history stays well-formed
             partial = "".join(round_.raw_text)
             await _append_assistant(agent, turn, round_, text=partial, interrupted=True)

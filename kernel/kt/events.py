@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import attrs
 
 from kt.llm import ContentPart, Message, Usage
-from kt.results import TurnResult
+from kt.results import ToolCallRecord, TurnResult
 
 __all__ = [
     "EVENT_TYPES",
@@ -215,6 +215,21 @@ class ToolCallCompleted(Event):
     duration: float = 0.0
     background: bool = False
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_record(cls, record: ToolCallRecord) -> ToolCallCompleted:
+        """The event that publishes *record*, the call's terminal record."""
+        return cls(
+            call_id=record.id,
+            name=record.name,
+            status=record.status,
+            output=record.output,
+            error=record.error,
+            error_type=record.error_type,
+            duration=record.duration,
+            background=record.background,
+            metadata=record.metadata,
+        )
 
 
 @attrs.frozen(kw_only=True)

@@ -189,20 +189,7 @@ async def execute_call(
             background=background,
             metadata=dict(metadata or {}),
         )
-        await agent.emit(
-            ToolCallCompleted(
-                call_id=call.id,
-                name=call.name,
-                status=status,
-                output=output,
-                error=error,
-                error_type=error_type,
-                duration=record.duration,
-                background=background,
-                metadata=record.metadata,
-            ),
-            turn_index=ctx.turn_index,
-        )
+        await agent.emit(ToolCallCompleted.from_record(record), turn_index=ctx.turn_index)
         return Outcome(record, result_message_text(record))
 
     spec = agent.tools.get(call.name)
