@@ -1,7 +1,11 @@
-"""The dependency rules of ARCHITECTURE.md §1, enforced by walking every import.
+"""The dependency rules of ARCHITECTURE.md §1 and docs/concepts/architecture.md, enforced.
 
 * The kernel (`kt`) imports no first-party plugin and no heavy third-party library.
-* A plugin imports the kernel's public API only, never another plugin.
+* The kernel is at most 7,000 lines of Python, and its modules import each other without a
+  cycle (imports under ``TYPE_CHECKING`` count).
+* A plugin imports the kernel's public modules only, and another plugin only when it declares
+  that plugin in ``kt_requires`` (the kernel then loads it first).
+* Every hook spec is declared exactly once.
 * `import kt` alone loads nothing heavy (not even trio).
 """
 
@@ -16,24 +20,40 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = ROOT / "kernel" / "kt"
+KERNEL_BUDGET = 7_000
 PLUGIN_ROOTS = [ROOT / "plugins", ROOT / "cli", ROOT / "web"]
-HEAVY = {"httpx", "flask", "flask_sock", "peewee", "urwid", "mcp", "click", "openai", "anthropic"}
-# What plugins may import from the kernel: the package and its public modules.
+HEAVY = {
+    "httpx",
+    "flask",
+    "flask_sock",
+    "peewee",
+    "urwid",
+    "mcp",
+    "click",
+    "openai",
+    "anthropic",
+    "redis",
+    "tomlkit",
+}
+# What plugins may import from the kernel: the package and its public modules. Everything
+# else (kt.runtime.*, kt.plugins.kernel, kt.tools.schema, ...) is reached through `kt`'s names.
 PUBLIC_KERNEL = {
     "kt",
+    "kt.compose",
+    "kt.config",
+    "kt.config.home",
     "kt.errors",
     "kt.events",
-    "kt.testing",
-    "kt.compose",
-    "kt.history",
-    "kt.hookspecs",
-    "kt.config",
-    "kt.home",
     "kt.formats",
-    "kt.llmkit",  # shared, httpx-free helpers for LLM backends (SSE, retries, error mapping)
-    "kt.packages",  # ensure()/resolve() for @pack references
-    "kt.sessions",  # SessionReader and resume, resolved through the session-store hook
-    "kt.engine",  # the terrarium engine and its channel service
+    "kt.history",
+    "kt.llm",
+    "kt.plugins",
+    "kt.plugins.hookspecs",
+    "kt.portal",
+    "kt.results",
+    "kt.specs",
+    "kt.testing",
+    "kt.tools",
 }
 
 
@@ -79,19 +99,137 @@ def plugin_files():
                 yield package.name, path
 
 
-def test_plugins_use_only_the_public_kernel_api_and_no_other_plugin():
+def declared_requires(package: Path) -> set[str]:
+    """The names a plugin package's ``kt_requires`` lists (read from its source, not run)."""
+    tree = ast.parse((package / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "kt_requires" for t in targets):
+                value = ast.literal_eval(node.value)
+                return {value} if isinstance(value, str) else set(value)
+    return set()
+
+
+def package_dirs() -> dict[str, Path]:
+    return {
+        p.name: p
+        for root in PLUGIN_ROOTS
+        if root.is_dir()
+        for p in root.iterdir()
+        if (p / "__init__.py").is_file()
+    }
+
+
+def test_plugins_use_the_public_kernel_api_and_only_the_plugins_they_declare():
     plugins = first_party_plugins()
+    requires = {name: declared_requires(path) for name, path in package_dirs().items()}
     problems = []
     for owner, path in plugin_files():
         for module in imports_of(path):
             top = module.split(".")[0]
-            if top in plugins and top != owner:
-                problems.append(f"{path.relative_to(ROOT)} imports plugin module {module}")
+            if top in plugins and top != owner and top not in requires[owner]:
+                problems.append(
+                    f"{path.relative_to(ROOT)} imports plugin module {module} without "
+                    f"declaring it (kt_requires in {owner}/__init__.py)"
+                )
             if top == "kt" and module not in PUBLIC_KERNEL:
                 parent = module.rsplit(".", 1)[0]
-                if parent not in PUBLIC_KERNEL or module.split(".")[1].startswith("_"):
+                if parent not in PUBLIC_KERNEL or module.split(".")[-1].startswith("_"):
                     problems.append(f"{path.relative_to(ROOT)} imports kernel internal {module}")
     assert problems == []
+
+
+def test_declared_requirements_name_installed_plugins():
+    plugins = first_party_plugins()
+    unknown = {
+        name: needed - plugins for name, path in package_dirs().items()
+        if (needed := declared_requires(path)) - plugins
+    }
+    assert unknown == {}
+
+
+def kernel_module_name(path: Path) -> str:
+    parts = path.relative_to(KERNEL.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def kernel_import_graph() -> dict[str, set[str]]:
+    """Kernel module -> the kernel modules it imports (lazy and TYPE_CHECKING imports too).
+
+    ``kt`` itself is left out: it is the public facade, re-exporting every module's names,
+    and every ``kt.x`` import runs it first; an edge to it says nothing about layering.
+    """
+    modules = {kernel_module_name(p): p for p in KERNEL.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges = set()
+        for imported in imports_of(path):
+            while imported and imported not in modules:
+                imported = imported.rpartition(".")[0]
+            if imported and imported not in ("kt", name):
+                edges.add(imported)
+        graph[name] = edges
+    graph.pop("kt", None)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_kernel_modules_import_each_other_without_a_cycle():
+    cycle = find_cycle(kernel_import_graph())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_kernel_fits_its_line_budget():
+    lines = sum(len(p.read_text(encoding="utf-8").splitlines()) for p in KERNEL.rglob("*.py"))
+    assert lines <= KERNEL_BUDGET, f"kernel/ holds {lines} lines of Python (budget {KERNEL_BUDGET})"
+
+
+def hookspec_names(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("kt_"):
+            for dec in node.decorator_list:
+                target = dec.func if isinstance(dec, ast.Call) else dec
+                if isinstance(target, ast.Name) and target.id == "hookspec":
+                    names.append(node.name)
+    return names
+
+
+def test_every_hook_spec_is_declared_once():
+    declared: dict[str, list[str]] = {}
+    for path in [*KERNEL.rglob("*.py"), *(p for _, p in plugin_files())]:
+        for name in hookspec_names(path):
+            declared.setdefault(name, []).append(str(path.relative_to(ROOT)))
+    assert declared, "expected hook specs"
+    assert {name: where for name, where in declared.items() if len(where) > 1} == {}
 
 
 def test_import_kt_is_light():

@@ -128,7 +128,7 @@ class CachedCommand:
 
 def cache_file(env: Mapping[str, str] | None = None) -> Path | None:
     """Where the cache lives, or ``None`` when ``KT_CLI_CACHE=0`` turns it off."""
-    from kt.home import kt_home
+    from kt.config.home import kt_home
 
     env = os.environ if env is None else env
     if env.get("KT_CLI_CACHE", "1").strip().lower() in ("0", "off", "no", "false"):
@@ -166,7 +166,7 @@ def _stat(path: str) -> list[int] | None:
 
 
 def _environment_paths(env: Mapping[str, str]) -> list[str]:
-    from kt.home import kt_home
+    from kt.config.home import kt_home
 
     cwd = os.getcwd()
     paths = [p for p in sys.path if p and os.path.abspath(p) != cwd]

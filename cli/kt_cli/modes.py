@@ -152,7 +152,7 @@ async def interact(
 
 
 def _session(agent: kt.Agent, timeout: float | None, stdout: TextIO) -> Any:
-    from kt.home import kt_home
+    from kt.config.home import kt_home
     from kt_cli.interactive import InteractiveSession
     from kt_cli.line_ui import symbols_for
     from kt_cli.terminal import History

@@ -148,7 +148,7 @@ class CliState:
             return self.plugins_option
         if "KT_PLUGINS" in os.environ:
             return "KT_PLUGINS"
-        from kt.home import user_config
+        from kt.config.home import user_config
 
         if user_config().get("kt", {}).get("plugins") is not None:
             return "the user config"

@@ -11,6 +11,7 @@ text; the writer never waits for it. Then the editor is lent to a third creature
 import trio
 
 import kt
+import kt_terrarium
 from kt.testing import ScriptedLLM, ToolCall
 
 
@@ -22,7 +23,7 @@ def edit(request: kt.LLMRequest) -> str:
 
 async def main():
     kernel = kt.Kernel(plugins=[])  # the engine is part of the kernel: no plugin needed
-    async with kt.Terrarium(kernel=kernel) as engine:
+    async with kt_terrarium.Terrarium(kernel=kernel) as engine:
         deliveries = engine.subscribe(types={"output_wire"})
         writer = await engine.add_creature(
             {"name": "writer", "system_prompt": "You write haiku."},

@@ -24,20 +24,20 @@ __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     # runtime
-    "Agent": "kt.agent",
-    "TurnStream": "kt.agent",
-    "Kernel": "kt.kernel",
-    "PluginInfo": "kt.kernel",
+    "Agent": "kt.runtime.agent",
+    "TurnStream": "kt.runtime.agent",
+    "Kernel": "kt.plugins.kernel",
+    "PluginInfo": "kt.plugins.kernel",
     "TurnResult": "kt.results",
     "ToolCallRecord": "kt.results",
-    "TurnContext": "kt.context",
-    "Stash": "kt.stash",
-    "StashKey": "kt.stash",
-    "CHANNEL_SERVICE": "kt.stash",
+    "TurnContext": "kt.runtime.context",
+    "Stash": "kt.runtime.stash",
+    "StashKey": "kt.runtime.stash",
+    "CHANNEL_SERVICE": "kt.runtime.stash",
     "run_sync": "kt.portal",
     "Portal": "kt.portal",
     "SyncAgent": "kt.portal",
-    "Job": "kt.jobs",
+    "Job": "kt.runtime.jobs",
     # tools
     "tool": "kt.tools",
     "ToolSpec": "kt.tools",
@@ -69,34 +69,12 @@ _LAZY: dict[str, str] = {
     "SessionStoreSpec": "kt.specs",
     "TransportSpec": "kt.specs",
     "PromptSection": "kt.specs",
-    "SessionReader": "kt.sessions",
+    "SessionReader": "kt.runtime.sessions",
     # config
     "CreatureConfig": "kt.config",
     "load_creature_config": "kt.config",
     # plugins
     "hookimpl": "kt.plugins",
-    # terrarium engine: multi-creature graphs, channels, recipes
-    "Terrarium": "kt.engine",
-    "CreatureHandle": "kt.engine",
-    "GraphInfo": "kt.engine",
-    "Wire": "kt.engine",
-    "CHANNELS": "kt.channels",
-    "ChannelService": "kt.channels",
-    "ChannelMessage": "kt.channels",
-    "ChannelInfo": "kt.channels",
-    "ChannelMessageSent": "kt.channels",
-    "TerrariumError": "kt.channels",
-    "ChannelError": "kt.channels",
-    "ChannelNotFoundError": "kt.channels",
-    "ChannelExistsError": "kt.channels",
-    "ChannelPermissionError": "kt.channels",
-    "CreatureNotFoundError": "kt.channels",
-    "CreatureExistsError": "kt.channels",
-    "PrivilegeError": "kt.channels",
-    "TopologyError": "kt.channels",
-    "WiringLoopError": "kt.channels",
-    "Recipe": "kt.recipes",
-    "load_recipe": "kt.recipes",
 }
 
 _ERRORS = (
@@ -142,17 +120,17 @@ _ERRORS = (
 )
 _LAZY.update(dict.fromkeys(_ERRORS, "kt.errors"))
 
-_SUBMODULES = (
-    "compose",
-    "errors",
-    "events",
-    "testing",
-    "history",
-    "hookspecs",
-    "config",
-    "home",
-    "packages",
-)
+# public submodules, by the name users write after ``kt.``
+_SUBMODULES = {
+    "compose": "kt.compose",
+    "config": "kt.config",
+    "errors": "kt.errors",
+    "events": "kt.events",
+    "history": "kt.history",
+    "home": "kt.config.home",
+    "hookspecs": "kt.plugins.hookspecs",
+    "testing": "kt.testing",
+}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
@@ -164,7 +142,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value  # later lookups skip this function
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f"kt.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     raise AttributeError(f"module 'kt' has no attribute {name!r}")
 
 
@@ -173,32 +151,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
-    from kt import compose, config, errors, events, history, hookspecs, testing  # noqa: F401
-    from kt.agent import Agent, TurnStream  # noqa: F401
-    from kt.channels import (  # noqa: F401
-        CHANNELS,
-        ChannelError,
-        ChannelExistsError,
-        ChannelInfo,
-        ChannelMessage,
-        ChannelMessageSent,
-        ChannelNotFoundError,
-        ChannelPermissionError,
-        ChannelService,
-        CreatureExistsError,
-        CreatureNotFoundError,
-        PrivilegeError,
-        TerrariumError,
-        TopologyError,
-        WiringLoopError,
+    from kt import compose, config, errors, events, history, testing  # noqa: F401
+    from kt.config import (  # noqa: F401
+        CreatureConfig,
+        home,  # noqa: F401
+        load_creature_config,
     )
-    from kt.config import CreatureConfig, load_creature_config  # noqa: F401
-    from kt.context import TurnContext  # noqa: F401
-    from kt.engine import CreatureHandle, GraphInfo, Terrarium, Wire  # noqa: F401
     from kt.errors import *  # noqa: F403
     from kt.formats import StreamParser, ToolFormat, ToolFormatSpec  # noqa: F401
-    from kt.jobs import Job  # noqa: F401
-    from kt.kernel import Kernel, PluginInfo  # noqa: F401
     from kt.llm import (  # noqa: F401
         LLM,
         USE_CONFIG,
@@ -214,11 +174,18 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         ToolSchema,
         Usage,
     )
-    from kt.plugins import hookimpl  # noqa: F401
+    from kt.plugins import (
+        hookimpl,  # noqa: F401
+        hookspecs,  # noqa: F401
+    )
+    from kt.plugins.kernel import Kernel, PluginInfo  # noqa: F401
     from kt.portal import Portal, SyncAgent, run_sync  # noqa: F401
-    from kt.recipes import Recipe, load_recipe  # noqa: F401
     from kt.results import ToolCallRecord, TurnResult  # noqa: F401
-    from kt.sessions import SessionReader  # noqa: F401
+    from kt.runtime.agent import Agent, TurnStream  # noqa: F401
+    from kt.runtime.context import TurnContext  # noqa: F401
+    from kt.runtime.jobs import Job  # noqa: F401
+    from kt.runtime.sessions import SessionReader  # noqa: F401
+    from kt.runtime.stash import CHANNEL_SERVICE, Stash, StashKey  # noqa: F401
     from kt.specs import (  # noqa: F401
         ControllerSpec,
         InputSpec,
@@ -229,5 +196,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         TransportSpec,
         TriggerSpec,
     )
-    from kt.stash import CHANNEL_SERVICE, Stash, StashKey  # noqa: F401
     from kt.tools import ToolContext, ToolResult, ToolSpec, tool  # noqa: F401

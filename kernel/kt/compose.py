@@ -52,7 +52,7 @@ import trio
 from kt.errors import AgentNotStartedError, AgentStateError, AgentStoppedError, ComposeError
 
 if TYPE_CHECKING:
-    from kt.agent import Agent
+    from kt.runtime.agent import Agent
 
 __all__ = [
     "AgentFactoryRunnable",
@@ -867,7 +867,7 @@ def _config_label(config: Any) -> str:
 
 
 async def _build_agent(config: Any, build_kwargs: Mapping[str, Any]) -> Agent:
-    from kt.agent import Agent  # here, not at the top: keeps `import kt.compose` light
+    from kt.runtime.agent import Agent  # here, not at the top: keeps `import kt.compose` light
 
     return await Agent.build(config, **build_kwargs)
 

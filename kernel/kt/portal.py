@@ -34,9 +34,9 @@ import trio
 from kt.errors import AgentNotStartedError, AgentStoppedError
 
 if TYPE_CHECKING:
-    from kt.agent import Agent
     from kt.events import Event
     from kt.results import TurnResult
+    from kt.runtime.agent import Agent
 
 __all__ = ["Portal", "SyncAgent", "run_sync"]
 
@@ -322,7 +322,7 @@ class Portal:
         return self.call(self._start_agent, config, build_kwargs)
 
     async def _start_agent(self, config: Any, build_kwargs: Mapping[str, Any]) -> SyncAgent:
-        from kt.agent import Agent  # here, not at the top: keeps `import kt.portal` light
+        from kt.runtime.agent import Agent  # here, not at the top: keeps `import kt.portal` light
 
         agent = await Agent.build(config, **build_kwargs)
         close_requested, stopped = trio.Event(), trio.Event()

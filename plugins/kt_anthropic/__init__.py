@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import kt
 
+kt_requires = ("kt_llm",)  # the HTTP, SSE and retry helpers of kt_llm.http
+
 PRESETS = ("claude-sonnet-4-6", "claude-opus-4-7", "claude-opus-4-6", "claude-haiku-4-5")
 
 

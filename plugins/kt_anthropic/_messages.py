@@ -26,7 +26,7 @@ from typing import Any
 
 from kt import LLMDone, LLMRequest, Message, TextChunk, Usage
 from kt.errors import LLMConnectionError, LLMResponseError
-from kt.llmkit import (
+from kt_llm.http import (
     LLMChunk,
     SSEEvent,
     ToolCallDeltas,

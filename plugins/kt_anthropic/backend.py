@@ -10,12 +10,10 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
-
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 from kt_anthropic import _messages
+from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicMessages"]
 
@@ -68,7 +66,6 @@ class AnthropicMessages:
         self.options = options
         self._secrets = (api_key,) if api_key else ()
         self._poster = SSEPoster(
-            http=httpx,
             provider="anthropic",
             headers=headers,
             timeout=transport.timeout,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import kt
 
+kt_requires = ("kt_llm",)  # the HTTP, SSE and retry helpers of kt_llm.http
+
 PRESETS = (
     "gemini-2.5-flash",
     "gemini-2.5-pro",

@@ -19,7 +19,7 @@ from typing import Any
 
 from kt import LLMDone, LLMRequest, Message, TextChunk, ToolCall, Usage
 from kt.errors import LLMBadRequestError, LLMConnectionError, LLMResponseError
-from kt.llmkit import LLMChunk, SSEEvent, data_url, deep_merge, error_from_payload
+from kt_llm.http import LLMChunk, SSEEvent, data_url, deep_merge, error_from_payload
 
 LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "XHIGH"}
 FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}

@@ -11,12 +11,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 from kt_gemini import _contents
+from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 
 __all__ = ["DEFAULT_BASE_URL", "KEY_ENVS", "GeminiChat"]
 
@@ -59,7 +57,6 @@ class GeminiChat:
         self.options = options
         self._secrets = (api_key,) if api_key else ()
         self._poster = SSEPoster(
-            http=httpx,
             provider="gemini",
             headers=headers,
             timeout=transport.timeout,

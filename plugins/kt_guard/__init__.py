@@ -71,16 +71,6 @@ def budget_status(agent: kt.Agent) -> dict[str, dict[str, float | None]]:
 
 
 @kt.hookimpl
-def kt_addhookspecs(pm: Any) -> None:
-    """Declare ``kt_session_restore`` unless the session plugin already did."""
-    caller = getattr(pm.hook, "kt_session_restore", None)
-    if caller is None or caller.spec is None:
-        from kt_guard import _hookspecs
-
-        pm.add_hookspecs(_hookspecs)
-
-
-@kt.hookimpl
 async def kt_creature_started(creature: kt.Agent) -> None:
     """See :meth:`Guard.kt_creature_started`."""
     await _CONFIGURED.kt_creature_started(creature)

@@ -15,9 +15,9 @@ from typing import Any
 import attrs
 
 import kt
+from kt.config.home import kt_home
 from kt.errors import PluginBlockError
 from kt.events import ErrorOccurred
-from kt.home import kt_home
 from kt_guard import _compaction, _permissions
 from kt_guard._budget import Budget, BudgetState
 from kt_guard._events import ApprovalAnswered, ApprovalRequested

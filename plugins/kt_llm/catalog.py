@@ -211,7 +211,7 @@ class Choice:
 
     def options(self) -> dict[str, Any]:
         """Options of the preset, then the endpoint, then the variation (later ones win)."""
-        from kt.llmkit import merged_options
+        from kt_llm.http import merged_options
 
         varied = {VARIATIONS[k][0]: v for k, v in self.variation.items()}
         preset = self.preset.options if self.preset else None

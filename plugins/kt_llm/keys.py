@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from kt.config.home import kt_home
 from kt.errors import ConfigError
-from kt.home import kt_home
 
 __all__ = ["KeySource", "KeyStore", "mask"]
 

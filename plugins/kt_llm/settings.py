@@ -25,8 +25,8 @@ from typing import Any
 
 import attrs
 
+from kt.config.home import kt_home
 from kt.errors import ConfigError
-from kt.home import kt_home
 
 __all__ = ["Endpoint", "Settings"]
 

@@ -46,7 +46,7 @@ _TAIL_CHARS = 1500
 
 def log_file(name: str, env: Any = None) -> Path:
     """Where server *name*'s stderr goes: ``~/.kt/logs/mcp/<name>.log``."""
-    from kt.home import kt_home
+    from kt.config.home import kt_home
 
     return kt_home(env) / "logs" / "mcp" / f"{name}.log"
 

@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from kt.config import MCPServerEntry
-from kt.home import kt_home
+from kt.config.home import kt_home
 from kt_mcp.errors import MCPConfigError
 
 __all__ = [

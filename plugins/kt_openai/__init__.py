@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import kt
 
+kt_requires = ("kt_llm",)  # the HTTP, SSE and retry helpers of kt_llm.http
+
 if TYPE_CHECKING:
     from kt_openai.backend import ProviderDefaults
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from kt import LLMDone, LLMRequest, Message, TextChunk, ToolCall, Usage
 from kt.errors import LLMConnectionError, LLMResponseError
-from kt.llmkit import LLMChunk, SSEEvent, ToolCallDeltas, drain, error_from_payload
+from kt_llm.http import LLMChunk, SSEEvent, ToolCallDeltas, drain, error_from_payload
 
 # Options the body carries under the same name.
 PASSTHROUGH = (
@@ -148,7 +148,7 @@ def request_body(
             body["reasoning_effort"] = effort
     extra = options.get("extra_body")
     if extra:
-        from kt.llmkit import deep_merge
+        from kt_llm.http import deep_merge
 
         body = deep_merge(body, extra)
     return body

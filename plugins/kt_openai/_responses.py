@@ -16,7 +16,7 @@ from typing import Any
 
 from kt import LLMDone, LLMRequest, Message, TextChunk, ToolCall, Usage
 from kt.errors import LLMConnectionError, LLMResponseError
-from kt.llmkit import (
+from kt_llm.http import (
     LLMChunk,
     SSEEvent,
     deep_merge,

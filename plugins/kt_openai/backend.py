@@ -11,11 +11,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import attrs
-import httpx
 
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt.llmkit import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
+from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 from kt_openai import _chat, _responses
 
 __all__ = ["OpenAIChat", "ProviderDefaults"]
@@ -96,7 +95,6 @@ class OpenAIChat:
         self._secrets = (api_key,) if api_key else ()
         env = provider.key_env
         self._poster = SSEPoster(
-            http=httpx,
             provider=provider.name,
             headers=headers,
             timeout=transport.timeout,

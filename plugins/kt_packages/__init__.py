@@ -8,7 +8,7 @@ A pack is a folder of creatures, terrariums, skills and prompts, described by a
   their Python plugins with ``sys.executable -m pip`` so their ``kt.plugins`` entry points are
   found by the next kernel;
 * resolves ``@pack/path`` for configs, ``Agent.build`` and ``base_config``
-  (``kt_resolve_ref``), and installs missing packs for ``kt.packages.ensure``
+  (``kt_resolve_ref``), and installs missing packs for :func:`kt_packages.ensure`
   (``kt_ensure_package``);
 * adds ``kt install``, ``kt uninstall``, ``kt update``, ``kt list``, ``kt info`` and
   ``kt marketplace search`` (``kt_cli_commands``).
@@ -29,6 +29,7 @@ import kt
 if TYPE_CHECKING:
     import click
 
+    from kt_packages.ensure import ensure, resolve  # noqa: F401
     from kt_packages.errors import (  # noqa: F401
         PackageError,
         PackClashError,
@@ -52,6 +53,8 @@ _LAZY = {
     "InstalledPack": "kt_packages.store",
     "PackStore": "kt_packages.store",
     "split_ref": "kt_packages.store",
+    "ensure": "kt_packages.ensure",
+    "resolve": "kt_packages.ensure",
 }
 
 __all__ = sorted(_LAZY)

@@ -28,6 +28,7 @@ from kt_packages.describe import (
     find_local,
     foreign_packages_of,
 )
+from kt_packages.ensure import resolve
 from kt_packages.manifest import (
     KOHAKU_FILES,
     KT_PACK_FILE,
@@ -135,7 +136,7 @@ def show_info(target: str, kernel: kt.Kernel) -> None:
                 )
             )
             return
-        path = kt.packages.resolve(target, kernel=kernel)
+        path = resolve(target, kernel=kernel)
     else:
         path = Path(target).expanduser()
         if not path.exists():

@@ -26,8 +26,8 @@ from typing import Any
 
 import attrs
 
+from kt.config.home import kt_home
 from kt.errors import ConfigNotFoundError
-from kt.home import kt_home
 from kt_packages import sources
 from kt_packages.errors import (
     PackClashError,

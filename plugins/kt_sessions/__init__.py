@@ -9,7 +9,8 @@ The plugin contributes:
 * the ``search_memory`` tool (``kt_tools``), for creatures that list it;
 * ``kt resume``, ``kt sessions list|show|delete|export``, ``kt search`` and ``kt embedding``
   (``kt_cli_commands``);
-* the hooks ``kt_embedding_providers`` and ``kt_session_restore`` (``kt_addhookspecs``).
+* the hook ``kt_embedding_providers`` (``kt_addhookspecs``); it calls the kernel's
+  ``kt_session_restore`` when it resumes a creature.
 
 Branching (:func:`regenerate`, :func:`edit`, :func:`select_branch`, :func:`fork`) and memory
 search (:class:`MemoryIndex`) are plain functions over a recording agent or a file. See
@@ -151,10 +152,8 @@ def kt_tools() -> list[kt.ToolSpec]:
 
 @kt.hookimpl
 def kt_addhookspecs(pm: pluggy.PluginManager) -> None:
-    """Declare ``kt_embedding_providers`` and ``kt_session_restore``."""
-    caller = getattr(pm.hook, "kt_session_restore", None)
-    if caller is None or caller.spec is None:
-        pm.add_hookspecs(hookspecs)
+    """Declare ``kt_embedding_providers``."""
+    pm.add_hookspecs(hookspecs)
 
 
 @kt.hookimpl(optionalhook=True)  # declared by kt_cli, which may not be loaded

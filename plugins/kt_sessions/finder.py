@@ -24,7 +24,7 @@ def sessions_dir(session_dir: str | os.PathLike[str] | None = None) -> Path:
         return Path(session_dir).expanduser()
     if os.environ.get("KT_SESSION_DIR"):
         return Path(os.environ["KT_SESSION_DIR"]).expanduser()
-    from kt.home import kt_home
+    from kt.config.home import kt_home
 
     return kt_home() / "sessions"
 

@@ -7,7 +7,6 @@ implementation. Other plugins implement these hooks without importing ``kt_sessi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pluggy
 
@@ -31,24 +30,4 @@ def kt_embedding_providers(register: Callable[..., None]) -> None:
 
     Use in creature plugins:
         Not called.
-    """
-
-
-@hookspec
-def kt_session_restore(creature: Any, reader: Any) -> None:
-    """Rebuild your plugin's state for a creature resumed from a session.
-
-    Called once when a creature rebuilt by ``kt_sessions.resume`` (``Agent.resume``,
-    ``kt resume``) starts, after its conversation is restored and before its first turn. Read
-    your own events back with ``reader.events(type=...)`` (a ``kt_sessions.SessionReader`` on
-    the session file; events of types this process does not know come back as wire dicts in
-    ``logged.wire``). May be ``async def``. Errors are reported as ``error`` events and do not
-    stop the creature.
-
-    Args:
-        creature: The resumed agent (started).
-        reader: A reader of its session.
-
-    Use in creature plugins:
-        Called for that creature.
     """

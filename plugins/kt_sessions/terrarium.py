@@ -1,10 +1,10 @@
 """Terrarium sessions: the engine's graph records in a session file, and resuming from them.
 
-``kt.Terrarium`` persists each graph session through a *graph store*. :func:`graph_store` is one
+``kt_terrarium.Terrarium`` persists each graph session through a *graph store*. :func:`graph_store` is one
 that writes ``.ktsession`` files, so a terrarium's records get everything a creature's session
 has (the reader, search, export, ``kt sessions``)::
 
-    async with kt.Terrarium(session_dir="runs", store_factory=kt_sessions.graph_store) as engine:
+    async with kt_terrarium.Terrarium(session_dir="runs", store_factory=kt_sessions.graph_store) as engine:
         ...
 
 :func:`resume_terrarium` rebuilds a recorded graph into a running engine: its creatures (with
@@ -31,7 +31,7 @@ __all__ = ["SQLiteGraphStore", "graph_store", "resume_terrarium"]
 
 
 class SQLiteGraphStore:
-    """A ``kt.Terrarium`` graph store writing one graph session into a session file.
+    """A ``kt_terrarium.Terrarium`` graph store writing one graph session into a session file.
 
     Every record (an event's wire shape plus ``graph_id``, and ``copied_from`` for records
     copied from a parent session) is committed before :meth:`append` returns, except streamed
@@ -89,7 +89,7 @@ class SQLiteGraphStore:
 
 
 def graph_store(directory: Path, meta: Mapping[str, Any]) -> SQLiteGraphStore:
-    """The store factory for ``kt.Terrarium(store_factory=...)``.
+    """The store factory for ``kt_terrarium.Terrarium(store_factory=...)``.
 
     Names the file ``<recipe name or "terrarium">_<YYYYmmdd-HHMMSS>_<6 hex>.ktsession`` in
     *directory*.
@@ -110,7 +110,7 @@ async def resume_terrarium(
     llm_selector: str | None = None,
     session_dir: str | os.PathLike[str] | None = None,
 ) -> list[str]:
-    """Rebuild a recorded graph into *engine* (a running ``kt.Terrarium``) and start it.
+    """Rebuild a recorded graph into *engine* (a running ``kt_terrarium.Terrarium``) and start it.
 
     Creatures come back under their recorded ids, built from their recorded creature folder
     (``configs`` gives a config for those built from a dict), with their conversation,

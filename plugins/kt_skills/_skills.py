@@ -25,8 +25,8 @@ from pathlib import Path
 import attrs
 
 import kt
+from kt.config.home import kt_home
 from kt.errors import KTError
-from kt.home import kt_home
 from kt_skills._discovery import Skill, discover
 
 __all__ = [

@@ -1,25 +1,96 @@
-"""``kt_terrarium``: the ``kt terrarium`` commands, for running terrarium recipes.
+"""``kt_terrarium``: the terrarium engine, its recipes and the ``kt terrarium`` commands.
 
-* ``kt terrarium run RECIPE``: build the recipe's creatures in a :class:`kt.Terrarium`, start
-  them, and talk to the root (or ``--focus`` creature): each line of input is a turn of it;
-  its replies stream to stdout, and the team's activity (channel messages, output wires, other
-  creatures' turns) goes to stderr. After each line, the command waits until the whole team is
-  idle before reading the next one.
-* ``kt terrarium check RECIPE``: load and check a recipe without running anything; print its
-  creatures, channels and wiring.
+A terrarium hosts many creatures as a graph joined by channels; it runs no model itself::
 
-The engine itself is the kernel's (``kt.Terrarium``); this plugin is only its command line. It
-adds its commands through the ``kt_cli_commands`` hook that ``kt_cli`` declares, and imports
+    from kt_terrarium import Terrarium
+
+    async with Terrarium() as engine:
+        writer = await engine.add_creature("creatures/writer")
+        ...
+
+* :mod:`kt_terrarium.engine`: :class:`Terrarium`, creature handles, output wiring, hot-plug.
+* :mod:`kt_terrarium.channels`: channels, the channel service creatures' tools reach through
+  ``kt.CHANNEL_SERVICE``, and the engine's errors.
+* :mod:`kt_terrarium.recipes`: terrarium recipe files (``terrarium.toml`` / ``terrarium.yaml``).
+* :mod:`kt_terrarium.graph_tools`: the privileged ``group_*`` tools, contributed through
+  ``kt_tools()``.
+* ``kt terrarium run RECIPE`` / ``kt terrarium check RECIPE``: the command line.
+
+Loading the plugin costs nothing: the engine is imported on first use of one of its names,
 click only when ``kt`` asks for plugin commands.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import kt
 
-__all__ = ["kt_cli_commands"]
+if TYPE_CHECKING:
+    from kt_terrarium.channels import (  # noqa: F401
+        CHANNELS,
+        ChannelError,
+        ChannelExistsError,
+        ChannelInfo,
+        ChannelMessage,
+        ChannelMessageSent,
+        ChannelNotFoundError,
+        ChannelPermissionError,
+        ChannelService,
+        CreatureExistsError,
+        CreatureNotFoundError,
+        PrivilegeError,
+        TerrariumError,
+        TopologyError,
+        WiringLoopError,
+    )
+    from kt_terrarium.engine import CreatureHandle, GraphInfo, Terrarium, Wire  # noqa: F401
+    from kt_terrarium.recipes import Recipe, load_recipe  # noqa: F401
+
+_LAZY = {
+    **dict.fromkeys(["CreatureHandle", "GraphInfo", "Terrarium", "Wire"], "kt_terrarium.engine"),
+    **dict.fromkeys(["Recipe", "load_recipe"], "kt_terrarium.recipes"),
+    **dict.fromkeys(
+        [
+            "CHANNELS",
+            "ChannelError",
+            "ChannelExistsError",
+            "ChannelInfo",
+            "ChannelMessage",
+            "ChannelMessageSent",
+            "ChannelNotFoundError",
+            "ChannelPermissionError",
+            "ChannelService",
+            "CreatureExistsError",
+            "CreatureNotFoundError",
+            "PrivilegeError",
+            "TerrariumError",
+            "TopologyError",
+            "WiringLoopError",
+        ],
+        "kt_terrarium.channels",
+    ),
+}
+
+__all__ = sorted([*_LAZY, "kt_cli_commands", "kt_tools"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kt_terrarium' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+@kt.hookimpl
+def kt_tools() -> list[kt.ToolSpec]:
+    """The privileged ``group_*`` tools the engine gives a terrarium's root creatures."""
+    from kt_terrarium.graph_tools import PRIVILEGED_TOOLS
+
+    return list(PRIVILEGED_TOOLS)
 
 
 @kt.hookimpl

@@ -138,7 +138,9 @@ def check(recipe: str) -> None:
     Exit code 2 (with the key path of the problem) when the recipe is invalid.
     """
     kernel = _kernel()
-    loaded = kt.load_recipe(recipe, resolve_ref=kernel.resolve_ref)
+    from kt_terrarium.recipes import load_recipe
+
+    loaded = load_recipe(recipe, resolve_ref=kernel.resolve_ref)
     click.echo(
         f"terrarium {loaded.name}" + (f": {loaded.description}" if loaded.description else "")
     )

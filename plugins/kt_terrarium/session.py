@@ -33,6 +33,7 @@ from kt.events import (
     ToolCallStarted,
     TurnCompleted,
 )
+from kt_terrarium.engine import CreatureHandle, Terrarium
 
 __all__ = [
     "EXIT_FAILURE",
@@ -181,8 +182,8 @@ class TeamSession:
 
     def __init__(
         self,
-        engine: kt.Terrarium,
-        focus: kt.CreatureHandle,
+        engine: Terrarium,
+        focus: CreatureHandle,
         events: trio.MemoryReceiveChannel[Event],
         printer: TeamPrinter,
         *,
@@ -342,7 +343,7 @@ async def run_recipe(
         ConfigError: the recipe or a creature config is invalid.
         CreatureNotFoundError: *focus* is not a creature of the recipe.
     """
-    async with kt.Terrarium(kernel=kernel, session_dir=session_dir, pwd=pwd) as engine:
+    async with Terrarium(kernel=kernel, session_dir=session_dir, pwd=pwd) as engine:
         events = engine.subscribe(creature_events=True)
         applied = await engine.apply_recipe(recipe, llm_selector=llm_selector)
         focus_id = focus or applied.root or applied.creature_ids[0]

@@ -36,6 +36,7 @@ import pytest
 import trio
 
 import kt
+import kt_terrarium
 from kt.events import TurnStarted
 
 pytestmark = pytest.mark.benchmark
@@ -76,7 +77,7 @@ def rss() -> int:
 
 async def scale(n: int, *, traced: bool) -> dict:
     kernel = kt.Kernel(plugins=[])
-    async with kt.Terrarium(kernel=kernel) as engine:
+    async with kt_terrarium.Terrarium(kernel=kernel) as engine:
         warm = await engine.add_creature({"name": "warm"}, llm=Quick())  # first-use imports
         await engine.remove_creature(warm.id)
         gc.collect()
@@ -120,7 +121,7 @@ async def scale(n: int, *, traced: bool) -> dict:
 async def hops(samples: int) -> dict:
     kernel = kt.Kernel(plugins=[])
     to_turn, to_model = [], []
-    async with kt.Terrarium(kernel=kernel) as engine:
+    async with kt_terrarium.Terrarium(kernel=kernel) as engine:
         await engine.add_creature({"name": "a"}, llm=Quick())
         for i in range(samples):
             clock, model = TurnClock(), Quick()

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 import kt
 from kt.errors import ConfigValidationError, LLMConnectionError
-from kt.kernel import Kernel
 from kt.plugins import hookimpl, new_plugin_manager
+from kt.plugins.kernel import Kernel
 from kt_cli import hookspecs as cli_hookspecs
 from kt_cli.main import cli, collect_plugin_commands
 from kt_cli.plugin import add_cli_hookspecs

@@ -12,7 +12,7 @@ from kt.events import (
     ToolCallStarted,
     TurnCompleted,
 )
-from kt.kernel import Kernel
+from kt.plugins.kernel import Kernel
 from kt.results import TurnResult
 from kt_cli import plugin
 from kt_cli.output import TextPrinter, describe_args

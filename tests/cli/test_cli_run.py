@@ -8,10 +8,10 @@ import trio
 from click.testing import CliRunner
 from kt_cli_helpers import write
 
-from kt.agent import Agent
 from kt.errors import LLMError
-from kt.kernel import Kernel
 from kt.llm import ToolCall
+from kt.plugins.kernel import Kernel
+from kt.runtime.agent import Agent
 from kt.testing import ScriptedLLM, ScriptEntry
 from kt.tools import ToolContext, tool
 from kt_cli.main import cli

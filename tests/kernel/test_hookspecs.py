@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import kt
-from kt import hookdocs, hookspecs
+from kt.plugins import hookdocs, hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = [
@@ -48,7 +48,7 @@ def test_every_hook_has_a_test(name):
 
 def test_hooks_reference_is_up_to_date():
     current = (ROOT / "docs" / "reference" / "hooks.md").read_text(encoding="utf-8")
-    assert current == hookdocs.render(), "run: python -m kt.hookdocs --write"
+    assert current == hookdocs.render(), "run: python -m kt.plugins.hookdocs --write"
 
 
 def test_first_party_plugins_have_no_unknown_hooks():

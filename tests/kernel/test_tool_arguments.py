@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kt._schema import derive_schema, structure_arguments, validate_arguments
 from kt.errors import ToolArgumentError
 from kt.tools import ToolContext, tool
+from kt.tools.schema import derive_schema, structure_arguments, validate_arguments
 
 
 @dataclasses.dataclass

@@ -25,8 +25,8 @@ from typing import (
 import attrs
 import pytest
 
-from kt._schema import DerivedSchema, derive_schema
 from kt.tools import ToolContext, ToolSpec, tool
+from kt.tools.schema import DerivedSchema, derive_schema
 
 # -- Scenario 16 --------------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def check_kt() -> Check:
 
 def check_home() -> Iterator[Check]:
     """Check the kt home folder (``KT_HOME`` or ``~/.kt``) and the user config in it."""
-    from kt.home import kt_home, user_config
+    from kt.config.home import kt_home, user_config
 
     home = kt_home()
     origin = " (from KT_HOME)" if os.environ.get("KT_HOME") else ""

@@ -27,13 +27,21 @@ def calls(n: int, then: str = "done") -> list:
 
 
 def test_hooks_match_the_kernel_specs():
-    # kt_guard declares kt_session_restore itself when kt_sessions is not loaded.
+    # kt_session_restore is the kernel's: kt_guard implements it with or without kt_sessions.
     kt.Kernel(plugins=[kt_guard, Guard(budgets={"turns": 3})]).pm.check_pending()
     pm = new_plugin_manager()
-    kt_guard.kt_addhookspecs(pm)
-    kt_guard.kt_addhookspecs(pm)  # declared once, however often it is asked
     pm.register(kt_guard, name="kt_guard")
     pm.check_pending()
+
+
+def test_the_session_and_guard_plugins_load_in_either_order():
+    # Both used to declare kt_session_restore; whichever came second lost kt_embedding_providers.
+    for order in (["kt_sessions", "kt_guard"], ["kt_guard", "kt_sessions"]):
+        kernel = kt.Kernel(plugins=order)
+        assert kernel.failures == []
+        kernel.pm.check_pending()
+        assert kernel.pm.hook.kt_embedding_providers.spec is not None
+        assert kernel.pm.hook.kt_session_restore.spec is not None
 
 
 async def test_without_options_the_guard_does_nothing():

@@ -96,20 +96,20 @@ def test_ensure_leaves_an_installed_pack_of_that_name_alone(store, pack_factory)
 
 def test_hook_kt_ensure_package(kt_home):
     kernel = kt.Kernel(plugins=[kt_packages])
-    path = kt.packages.ensure("@kt-biome/creatures/general", kernel=kernel)
+    path = kt_packages.ensure("@kt-biome/creatures/general", kernel=kernel)
     assert path == (kt_home / "packages" / "kt-biome" / "creatures" / "general").resolve()
     assert kernel.pm.hook.kt_ensure_package(ref="@kt-biome") == path.parents[1]
-    assert kt.packages.resolve("@kt-biome/creatures/general", kernel=kernel) == path
+    assert kt_packages.resolve("@kt-biome/creatures/general", kernel=kernel) == path
 
 
 def test_kt_packages_without_a_package_plugin_say_what_to_load():
     bare = kt.Kernel(plugins=[])
     with pytest.raises(ConfigNotFoundError, match="no loaded plugin installs packages"):
-        kt.packages.ensure("@kt-biome", kernel=bare)
+        kt_packages.ensure("@kt-biome", kernel=bare)
     with pytest.raises(ConfigNotFoundError, match="kt install kt-biome"):
-        kt.packages.resolve("@kt-biome/creatures/swe", kernel=bare)
+        kt_packages.resolve("@kt-biome/creatures/swe", kernel=bare)
     with pytest.raises(ValueError, match="not a package reference"):
-        kt.packages.resolve("kt-biome", kernel=bare)
+        kt_packages.resolve("kt-biome", kernel=bare)
 
 
 def test_the_plugin_has_no_unknown_hooks():

@@ -6,6 +6,7 @@ from kt_sessions_helpers import write
 
 import kt
 import kt_sessions
+import kt_terrarium
 from kt.testing import ScriptedLLM
 
 
@@ -29,7 +30,7 @@ async def test_a_recorded_graph_is_read_and_rebuilt_with_channels_and_conversati
     base = folders(tmp_path)
     runs = tmp_path / "runs"
     kernel = kt.Kernel(plugins=[kt_sessions])
-    async with kt.Terrarium(
+    async with kt_terrarium.Terrarium(
         kernel=kernel,
         session_dir=runs,
         store_factory=kt_sessions.graph_store,
@@ -53,7 +54,7 @@ async def test_a_recorded_graph_is_read_and_rebuilt_with_channels_and_conversati
         assert reader.search("remember 42", mode="fts")
         assert reader.conversation("worker") == worker_history
 
-    async with kt.Terrarium(kernel=kernel, llm=lambda cid, config: echo(f"{cid} again")) as engine:
+    async with kt_terrarium.Terrarium(kernel=kernel, llm=lambda cid, config: echo(f"{cid} again")) as engine:
         ids = await engine.resume(path)  # through the kernel's session-store registry
         assert ids == ["lead", "worker"]
         assert engine["worker"].agent.history == worker_history

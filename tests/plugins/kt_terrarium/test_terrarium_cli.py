@@ -193,5 +193,5 @@ async def test_a_failed_turn_gives_exit_code_one(tmp_path):
 
 
 async def test_an_unknown_focus_is_an_error(tmp_path):
-    with pytest.raises(kt.CreatureNotFoundError, match="no creature 'ghost'"):
+    with pytest.raises(kt_terrarium.CreatureNotFoundError, match="no creature 'ghost'"):
         await session(pair(tmp_path), "", focus="ghost")

@@ -1,10 +1,11 @@
-"""watch_channel and the channel trigger against the real terrarium engine (kt.Terrarium)."""
+"""watch_channel and the channel trigger against the real terrarium engine (kt_terrarium.Terrarium)."""
 
 from __future__ import annotations
 
 import pytest
 
 import kt
+import kt_terrarium
 import kt_triggers
 from kt.events import TurnStarted
 from kt.testing import ScriptedLLM, ToolCall
@@ -49,7 +50,7 @@ async def test_watch_channel_on_an_engine_channel_fires_for_others_only():
         ],
     }
     kernel = kt.Kernel(plugins=[kt_triggers])
-    async with kt.Terrarium(kernel=kernel) as engine:
+    async with kt_terrarium.Terrarium(kernel=kernel) as engine:
         await engine.apply_recipe(recipe, llm={"a": ScriptedLLM(["a ok"]), "b": watcher_llm()})
         b = engine["b"].agent
         watched = (await engine["b"].run("watch")).tool_calls[0]
@@ -79,7 +80,7 @@ async def test_watch_channel_names_the_engines_channels_when_refused():
         ],
     }
     llm = ScriptedLLM([ToolCall("watch_channel", {"channel_name": "nope"}), "ok"])
-    async with kt.Terrarium(kernel=kt.Kernel(plugins=[kt_triggers])) as engine:
+    async with kt_terrarium.Terrarium(kernel=kt.Kernel(plugins=[kt_triggers])) as engine:
         await engine.apply_recipe(recipe, llm={"a": ScriptedLLM(["x"]), "b": llm})
         call = (await engine["b"].run("go")).tool_calls[0]
     assert call.status == "error" and "cannot watch channel 'nope'" in call.error

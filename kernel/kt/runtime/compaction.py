@@ -20,7 +20,7 @@ from kt.events import CompactionCompleted, CompactionSkipped, CompactionStarted
 from kt.llm import LLMDone, LLMRequest, Message, TextChunk, message_text
 
 if TYPE_CHECKING:
-    from kt.agent import Agent
+    from kt.runtime.agent import Agent
 
 __all__ = ["SUMMARY_INSTRUCTIONS", "SUMMARY_PREFIX", "compact", "compaction_boundary"]
 

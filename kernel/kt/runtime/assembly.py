@@ -24,8 +24,8 @@ from kt.errors import (
     UnknownNameError,
 )
 from kt.formats import NATIVE, ToolFormat
-from kt.kernel import Kernel
 from kt.llm import LLM, LLMProfile
+from kt.plugins.kernel import Kernel
 from kt.tools import ToolSpec, tool
 
 __all__ = ["load_object", "resolve_format", "resolve_llm", "resolve_plugins", "resolve_tools"]

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from kt import _schema
 from kt.errors import (
     PluginBlockError,
     ToolArgumentError,
@@ -27,10 +26,11 @@ from kt.events import ToolCallCompleted
 from kt.llm import ToolCall
 from kt.results import ToolCallRecord
 from kt.tools import ToolContext, ToolResult, ToolSpec
+from kt.tools import schema as _schema
 
 if TYPE_CHECKING:
-    from kt.agent import Agent
-    from kt.context import TurnContext
+    from kt.runtime.agent import Agent
+    from kt.runtime.context import TurnContext
 
 __all__ = [
     "Outcome",

@@ -7,8 +7,9 @@ import trio
 from test_engine_support import bare, drain, echo, turn_inputs
 
 import kt
-from kt.engine import OutputWireDelivered, OutputWireDropped
+import kt_terrarium
 from kt.testing import ScriptedLLM, ScriptEntry, ToolCall
+from kt_terrarium.engine import OutputWireDelivered, OutputWireDropped
 
 
 @kt.tool
@@ -26,7 +27,7 @@ async def test_two_creature_pipeline_delivers_a_text_to_b_without_waiting(autoju
             {"name": "b"},
         ]
     }
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         events = engine.subscribe(creature_events=True)
         await engine.apply_recipe(recipe, llm={"a": ScriptedLLM(["HELLO-B"]), "b": b_llm})
         t0 = trio.current_time()
@@ -44,7 +45,7 @@ async def test_two_creature_pipeline_delivers_a_text_to_b_without_waiting(autoju
 
 
 async def test_wiring_with_the_python_api_and_the_default_templates():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         writer = await engine.add_creature({"name": "writer"}, llm=ScriptedLLM(["A haiku."]))
         critic_llm = echo("critic")
         await engine.add_creature({"name": "critic"}, llm=critic_llm)
@@ -59,7 +60,7 @@ async def test_only_the_last_round_text_is_delivered():
     """Scenario 2: text before a tool call in round 1 is not part of the delivery."""
     a_llm = ScriptedLLM([ScriptEntry(text="thinking…", tool_calls=[ToolCall("noop")]), "FINAL"])
     b_llm = echo("b")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=a_llm, tools=[noop])
         await engine.add_creature({"name": "b"}, llm=b_llm)
         await engine.wire("a", "b")
@@ -71,7 +72,7 @@ async def test_only_the_last_round_text_is_delivered():
 async def test_a_turn_that_fails_before_its_first_round_sends_no_stale_text():
     a_llm = ScriptedLLM(["first", kt.LLMRateLimitError("slow down")])
     b_llm = echo("b")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=a_llm)
         await engine.add_creature({"name": "b"}, llm=b_llm)
         await engine.wire("a", "b")
@@ -86,7 +87,7 @@ async def test_a_turn_that_fails_before_its_first_round_sends_no_stale_text():
 async def test_metadata_ping_sends_no_content():
     """Scenario 3: with_content = false."""
     b_llm = echo("b")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         events = engine.subscribe(types={"output_wire"})
         a = await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["secret text"]))
         await engine.add_creature({"name": "b"}, llm=b_llm)
@@ -101,7 +102,7 @@ async def test_metadata_ping_sends_no_content():
 
 async def test_custom_prompt_templates():
     b_llm = echo("b")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["X"]))
         await engine.add_creature({"name": "b"}, llm=b_llm)
         await engine.wire("a", "b", prompt="{source} said {content} ({status}) {unknown}")
@@ -113,7 +114,7 @@ async def test_custom_prompt_templates():
 async def test_jinja_prompt_templates():
     pytest.importorskip("jinja2")
     c_llm = echo("c")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["X"]))
         await engine.add_creature({"name": "c"}, llm=c_llm)
         await engine.wire(
@@ -126,9 +127,9 @@ async def test_jinja_prompt_templates():
 
 async def test_self_wire_is_refused_without_allow_self_trigger():
     """Scenario 4, first half: a wire to itself is a loop and is refused."""
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["x"]))
-        with pytest.raises(kt.WiringLoopError, match="allow_self_trigger"):
+        with pytest.raises(kt_terrarium.WiringLoopError, match="allow_self_trigger"):
             await engine.wire("a", "a")
         assert engine["a"].status()["wires"] == []
 
@@ -136,7 +137,7 @@ async def test_self_wire_is_refused_without_allow_self_trigger():
 async def test_self_trigger_allowed_runs_one_extra_turn():
     """Scenario 4, second half: allow_self_trigger with max_hops=1: exactly one extra turn."""
     a_llm = ScriptedLLM(["again", "stop"], exhausted="raise")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         events = engine.subscribe(creature_events=True)
         a = await engine.add_creature({"name": "a"}, llm=a_llm)
         await engine.wire("a", "a", allow_self_trigger=True, max_hops=1)
@@ -149,11 +150,11 @@ async def test_self_trigger_allowed_runs_one_extra_turn():
 
 
 async def test_a_loop_between_two_creatures_needs_a_hop_limit():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["ping"]))
         await engine.add_creature({"name": "b"}, llm=ScriptedLLM(["pong"]))
         await engine.wire("a", "b")
-        with pytest.raises(kt.WiringLoopError, match="b -> a -> b"):
+        with pytest.raises(kt_terrarium.WiringLoopError, match="b -> a -> b"):
             await engine.wire("b", "a")
         await engine.wire("b", "a", max_hops=3)
         events = engine.subscribe(creature_events=True)
@@ -169,7 +170,7 @@ async def test_a_loop_between_two_creatures_needs_a_hop_limit():
 async def test_stopped_and_unknown_targets_get_nothing_and_the_turn_succeeds():
     """Scenario 5: wire a -> ghost and a -> b with b stopped."""
     b_llm = echo("b")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         events = engine.subscribe(types={"output_wire_dropped", "output_wire"})
         a = await engine.add_creature(
             {"name": "a", "output_wiring": ["ghost"]}, llm=ScriptedLLM(["out"])
@@ -189,7 +190,7 @@ async def test_stopped_and_unknown_targets_get_nothing_and_the_turn_succeeds():
 
 
 async def test_a_wire_to_a_creature_added_later_joins_the_graphs_and_delivers():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature(
             {"name": "a", "output_wiring": [{"to": "late", "with_content": False}]},
             llm=ScriptedLLM(["x"]),
@@ -202,7 +203,7 @@ async def test_a_wire_to_a_creature_added_later_joins_the_graphs_and_delivers():
 
 
 async def test_wiring_edge_ids_are_value_derived():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["x"]))
         await engine.add_creature({"name": "b"}, llm=ScriptedLLM(["y"]))
         content = await engine.wire("a", "b")

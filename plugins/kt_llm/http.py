@@ -1,9 +1,9 @@
 """Building blocks for HTTP model backends: SSE decoding, retries, error mapping, tool-call deltas.
 
 Every backend plugin (``kt_openai``, ``kt_anthropic``, ``kt_gemini``, a third-party gateway)
-needs the same few pieces around its own wire format, and plugins never import each other, so
-they live here, in the kernel's public API. Nothing in this module does I/O or imports an HTTP
-client: a backend reads bytes with the client of its choice and hands them over.
+needs the same few pieces around its own wire format, so they live here, in ``kt_llm``'s
+public API. A backend that uses them declares the dependency (``kt_requires = ("kt_llm",)``).
+:class:`SSEPoster` does the I/O with httpx; the other helpers take bytes read by any client.
 
 * :class:`SSEDecoder` / :func:`aiter_sse`: server-sent events from raw byte chunks, cut anywhere.
 * :func:`retrying` with a :class:`RetryPolicy`: capped exponential backoff with jitter, for
@@ -16,8 +16,8 @@ client: a backend reads bytes with the client of its choice and hands them over.
 * :func:`deep_merge`, :func:`merged_options`, :func:`data_url`: request-building helpers.
 * :class:`PerRun`: one HTTP client (connection pool) per trio run, closed when the run ends.
 
-Each helper is pure Python plus trio (for :func:`retrying`'s sleep), so tests can drive it
-without a network.
+Each helper but :class:`SSEPoster` is pure Python plus trio (for :func:`retrying`'s sleep), so
+tests can drive it without a network.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
 import attrs
+import httpx
+import trio
 
 from kt.errors import (
     ConfigValidationError,
@@ -203,8 +205,6 @@ async def drain(events: AsyncIterator[Any], *, seconds: float = 1.0) -> None:
     returns at once; a server that keeps the body open is given *seconds*, then left (the
     connection is then closed, which is harmless).
     """
-    import trio
-
     with trio.move_on_after(seconds):
         async for _ in events:
             pass
@@ -317,8 +317,6 @@ async def retrying(
             the retries ran out.
     """
     if sleep is None:
-        import trio
-
         sleep = trio.sleep
     retries = 0
     while True:
@@ -733,8 +731,6 @@ class PerRun(Generic[T]):
 
     def get(self) -> T:
         """The resource of the current trio run (made now when this run has none yet)."""
-        import trio
-
         token = trio.lowlevel.current_trio_token()
         resource = self._by_run.get(token)
         if resource is None:
@@ -743,7 +739,6 @@ class PerRun(Generic[T]):
         return resource
 
     async def _close_at_end(self, token: object, resource: T) -> None:
-        import trio
 
         try:
             await trio.sleep_forever()
@@ -802,13 +797,9 @@ def pop_transport_options(
 class SSEPoster:
     """POSTs JSON to one endpoint family and yields the server-sent events of the answer.
 
-    The HTTP client library is passed in (``http=httpx``), so this code lives in the kernel
-    while only the backend plugins depend on httpx: it uses ``http.AsyncClient``,
-    ``http.Timeout`` and the exception classes ``TimeoutException``, ``ConnectError`` and
-    ``HTTPError``. One client per trio run (connections are reused across calls).
+    One httpx client per trio run (connections are reused across calls).
 
     Args:
-        http: The ``httpx`` module (or anything offering the same names).
         provider: The provider's name, for error messages.
         headers: Headers sent with every request (authentication included).
         timeout: Seconds to wait for any one read (the first byte, or the next chunk of a
@@ -822,7 +813,6 @@ class SSEPoster:
     def __init__(
         self,
         *,
-        http: Any,
         provider: str,
         headers: Mapping[str, str],
         timeout: float | None,
@@ -831,14 +821,13 @@ class SSEPoster:
         key_hint: str = "",
         transport: Any = None,
     ) -> None:
-        self._http = http
         self.provider = provider
         self._headers = {"content-type": "application/json", **headers}
         self._secrets = secrets
         self._key_hint = key_hint
-        self._timeout = http.Timeout(timeout, connect=connect_timeout)
+        self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._clients: PerRun[Any] = PerRun(
-            lambda: http.AsyncClient(timeout=self._timeout, transport=transport),
+            lambda: httpx.AsyncClient(timeout=self._timeout, transport=transport),
             lambda client: client.aclose(),
         )
 
@@ -855,7 +844,6 @@ class SSEPoster:
             LLMError: a typed error for an HTTP error status (the body is summarised) or a
                 transport failure (connection, timeout, a stream cut off).
         """
-        http = self._http
         client = self._clients.get()
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
@@ -873,19 +861,19 @@ class SSEPoster:
                 async with aclosing(aiter_sse(reply.aiter_bytes())) as events:
                     async for event in events:
                         yield event
-        except http.TimeoutException as exc:
+        except httpx.TimeoutException as exc:
             raise LLMTimeoutError(
                 f"{self.provider}: no answer within the timeout ({type(exc).__name__} at "
                 f"{_url_without_query(url)}); the server may be overloaded, or raise the profile's "
                 "`timeout` option"
             ) from None
-        except http.ConnectError as exc:
+        except httpx.ConnectError as exc:
             raise LLMConnectionError(
                 f"{self.provider}: cannot connect to {_url_without_query(url)} "
                 f"({redact(str(exc), self._secrets) or type(exc).__name__}); check the "
                 "base URL and that the server is running"
             ) from None
-        except http.HTTPError as exc:  # read errors, a connection cut mid-stream
+        except httpx.HTTPError as exc:  # read errors, a connection cut mid-stream
             raise LLMConnectionError(
                 f"{self.provider}: the connection to {_url_without_query(url)} failed "
                 f"({type(exc).__name__}: {redact(str(exc), self._secrets)})"

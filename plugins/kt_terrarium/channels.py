@@ -1,6 +1,6 @@
 """Channels: named message routes between the creatures of a terrarium, and the engine's errors.
 
-A channel lives in one graph of a :class:`kt.Terrarium` and has a *kind*:
+A channel lives in one graph of a :class:`kt_terrarium.Terrarium` and has a *kind*:
 
 * ``broadcast``: every listener receives every message (except the sender: creatures never
   hear their own messages).
@@ -16,7 +16,7 @@ Tools and triggers written as plugins reach channels through one object, the
 :class:`ChannelService` that the engine puts in every hosted creature's stash under
 :data:`CHANNELS`::
 
-    service = ctx.stash.get(kt.CHANNELS, None)      # inside a tool (kt.ToolContext)
+    service = ctx.stash.get(kt.CHANNEL_SERVICE, None)      # inside a tool (kt.ToolContext)
     if service is None:
         return kt.ToolResult(error="no channels: this creature is not in a terrarium")
     message_id = await service.send("tasks", "Fix the failing test")
@@ -52,9 +52,9 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import attrs
 import trio
 
+from kt import StashKey
 from kt.errors import KTError
 from kt.events import Event
-from kt.stash import StashKey
 
 __all__ = [
     "CHANNELS",
@@ -320,7 +320,7 @@ class ChannelService(Protocol):
 
 
 try:  # the kernel's shared key (kt.CHANNEL_SERVICE), which kt_tools and kt_triggers read
-    from kt.stash import CHANNEL_SERVICE as CHANNELS
+    from kt import CHANNEL_SERVICE as CHANNELS
 except ImportError:  # pragma: no cover - a kernel without it: the engine's own key
     CHANNELS: StashKey[ChannelService] = StashKey()  # type: ignore[no-redef]
 """Where the engine puts each hosted creature's :class:`ChannelService` (``agent.stash``);

@@ -1,6 +1,6 @@
 """Terrarium recipes: a file that declares creatures, channels, wiring and a root.
 
-A recipe populates a :class:`kt.Terrarium` (``await engine.apply_recipe(path)``, or
+A recipe populates a :class:`kt_terrarium.Terrarium` (``await engine.apply_recipe(path)``, or
 ``kt terrarium run PATH``); it is not a runtime of its own. Two shapes are read:
 
 * **TOML** (``terrarium.toml``), the canonical one::

@@ -1,4 +1,4 @@
-"""Packs from Python: ``kt.packages.ensure("@kt-biome")`` and ``kt.packages.resolve(ref)``.
+"""Packs from Python: ``kt_packages.ensure("@kt-biome")`` and ``kt_packages.resolve(ref)``.
 
 A *pack* is a folder of creatures, terrariums, skills and prompts (and optionally Python
 plugins) installed under a name, so that configs can say ``@name/creatures/swe``. Installing
@@ -6,8 +6,9 @@ packs is a plugin's job (``kt_packages``, which also gives ``kt install``); this
 calls the hooks, so it works with whichever plugin provides them::
 
     import kt
+    import kt_packages
 
-    swe = kt.packages.ensure("@kt-biome/creatures/swe")   # installs kt-biome if missing
+    swe = kt_packages.ensure("@kt-biome/creatures/swe")   # installs kt-biome if missing
     agent = await kt.Agent.build(swe, llm=...)
 """
 
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from kt.errors import ConfigNotFoundError
 
 if TYPE_CHECKING:
-    from kt.kernel import Kernel
+    from kt import Kernel
 
 __all__ = ["ensure", "resolve"]
 
@@ -27,7 +28,7 @@ __all__ = ["ensure", "resolve"]
 def _kernel(kernel: Kernel | None) -> Kernel:
     if kernel is not None:
         return kernel
-    from kt.kernel import Kernel
+    from kt import Kernel
 
     return Kernel()
 
@@ -59,7 +60,7 @@ def resolve(ref: str, *, kernel: Kernel | None = None) -> Path:
     if found is None:
         raise ConfigNotFoundError(
             f"no package resolver knows {ref!r}; install the pack with `kt install {name}` "
-            "(or kt.packages.ensure), and check that the kt_packages plugin is loaded "
+            "(or kt_packages.ensure), and check that the kt_packages plugin is loaded "
             "(`kt plugins`)"
         )
     return found

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, overload
 
 import attrs
 
-from kt import _schema
 from kt.llm import ContentPart, ToolCall, ToolSchema
+from kt.tools import schema as _schema
 
 if TYPE_CHECKING:
-    from kt.stash import Stash
+    from kt.runtime.stash import Stash
 
 __all__ = ["ToolContext", "ToolResult", "ToolSpec", "tool"]
 

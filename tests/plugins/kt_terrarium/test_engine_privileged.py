@@ -8,10 +8,11 @@ import pytest
 from test_engine_support import bare, drain, echo, replying, system_prompt, write
 
 import kt
-from kt import graph_tools
-from kt.engine import CreatureAdded, OutputWireAdded, Wire
-from kt.recipes import WireSpec
+import kt_terrarium
 from kt.testing import ScriptedLLM, ToolCall
+from kt_terrarium import graph_tools
+from kt_terrarium.engine import CreatureAdded, OutputWireAdded, Wire
+from kt_terrarium.recipes import WireSpec
 
 GROUP_TOOLS = {spec.name for spec in graph_tools.PRIVILEGED_TOOLS}
 
@@ -46,7 +47,7 @@ def outputs(result: kt.TurnResult) -> list:
 async def test_recipe_channels_and_root_wiring():
     """Scenario 9: direct channels, report_to_root, the root's edges and tools."""
     llms = {"root": echo("root"), "swe": echo("swe"), "reviewer": echo("reviewer")}
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         applied = await engine.apply_recipe(SWE_TEAM, llm=llms)
         assert applied.root == "root" and applied.creature_ids == ("swe", "reviewer", "root")
         (graph,) = engine.graphs()
@@ -109,7 +110,7 @@ async def test_a_root_spawns_a_worker_opens_a_channel_sends_a_task_and_gets_the_
         exhausted="raise",
     )
     models = {"worker": worker_llm}
-    async with kt.Terrarium(
+    async with kt_terrarium.Terrarium(
         kernel=bare(), pwd=tmp_path, llm=lambda cid, config: models.get(cid)
     ) as engine:
         events = engine.subscribe(types={"creature_added"})
@@ -138,7 +139,7 @@ async def test_ordinary_creatures_cannot_use_graph_tools():
         [[ToolCall("group_status"), ToolCall("group_send", {"to": "x", "message": "y"})], "ok"]
     )
     smuggler_llm = ScriptedLLM([ToolCall("group_status"), "ok"])
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         worker = await engine.add_creature({"name": "worker"}, llm=llm)
         smuggler = await engine.add_creature(
             {"name": "smuggler"}, llm=smuggler_llm, tools=[graph_tools.group_status]
@@ -163,7 +164,7 @@ async def test_group_remove_node_refuses_privileged_targets():
             "ok",
         ]
     )
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         root = await engine.add_creature({"name": "root"}, llm=root_llm, is_privileged=True)
         await engine.add_creature({"name": "admin"}, llm=echo("a"), is_privileged=True)
         await engine.add_creature({"name": "stranger"}, llm=echo("s"))
@@ -189,7 +190,7 @@ async def test_group_stop_start_and_remove_a_member():
             "done",
         ]
     )
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         root = await engine.add_creature({"name": "root"}, llm=root_llm, is_privileged=True)
         await engine.add_creature({"name": "member"}, llm=echo("m"))
         await engine.connect("root", "member", channel="ops")
@@ -216,7 +217,7 @@ async def test_group_wire_joins_graphs_with_a_deterministic_edge_id():
             "done",
         ]
     )
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         events = engine.subscribe(types={"output_wire_added", "topology_changed"})
         root = await engine.add_creature({"name": "root"}, llm=root_llm, is_privileged=True)
         await engine.add_creature({"name": "x"}, llm=echo("x"))
@@ -242,7 +243,7 @@ async def test_group_wire_joins_graphs_with_a_deterministic_edge_id():
 async def test_the_graph_section_of_the_prompt_follows_the_graph():
     """Scenario 16: one section, replaced (never stacked), listing what b listens on."""
     b_llm = echo("b")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.add_creature({"name": "a"}, llm=echo("a"))
         b = await engine.add_creature({"name": "b"}, llm=b_llm)
         await b.run("alone")
@@ -265,7 +266,7 @@ async def test_the_root_prompt_describes_the_whole_graph_deterministically():
     llms = {"root": echo("root"), "swe": echo("swe"), "reviewer": echo("reviewer")}
     prompts = []
     for _ in range(2):
-        async with kt.Terrarium(kernel=bare()) as engine:
+        async with kt_terrarium.Terrarium(kernel=bare()) as engine:
             await engine.apply_recipe(SWE_TEAM, llm=dict(llms))
             prompts.append(engine["root"].link.section_text())
     assert prompts[0] == prompts[1]
@@ -283,7 +284,7 @@ async def test_group_status_and_group_send():
     ]
     root_llm = replying(lambda text: calls if text == "report" else "noted")
     llms = {"root": root_llm, "swe": echo("swe"), "reviewer": echo("reviewer")}
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(SWE_TEAM, llm=llms)
         await engine.send("tasks", "hello swe", sender="human")
         await engine.wait_idle()
@@ -314,7 +315,7 @@ async def test_group_connect_and_channel_create_delete():
             "done",
         ]
     )
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         root = await engine.add_creature({"name": "root"}, llm=root_llm, is_privileged=True)
         await engine.add_creature({"name": "other"}, llm=echo("o"))
         result = await root.run("go")
@@ -345,7 +346,7 @@ async def test_privileged_recipe_members(privileged):
     }
     recipe["creatures"][1]["channels"] = {"listen": ["work"]}
     recipe["creatures"][0]["channels"] = {"listen": ["work"]}
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(recipe, llm={"lead": echo("l"), "dev": echo("d")})
         assert engine["lead"].is_privileged is privileged
         assert bool(GROUP_TOOLS & set(engine["lead"].agent.tools)) is privileged

@@ -1,98 +1,25 @@
-"""Plugin managers, entry-point discovery and the async runner for runtime hooks.
+"""The async runner for runtime hooks.
 
 pluggy is synchronous: calling an ``async def`` implementation through ``pm.hook.x(...)`` returns
 a coroutine nobody awaits. So runtime hooks go through :class:`HookRunner`, which keeps pluggy's
 call order (last registered first, ``tryfirst`` / ``trylast``) and its opt-in arguments (an
 implementation takes any subset of the spec's arguments), awaits awaitable results, threads a
 value through chained hooks, and isolates errors per implementation.
-
-Registration hooks are plain pluggy calls, made one implementation at a time so every spec
-knows which plugin it came from.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import attrs
 import pluggy
 
-from kt import hookspecs
 from kt.errors import PluginBlockError, PluginError
 
-__all__ = [
-    "ENTRY_POINT_GROUP",
-    "HookRunner",
-    "PluginFailure",
-    "hookimpl",
-    "load_entry_points",
-    "new_plugin_manager",
-    "plugin_name",
-]
-
-ENTRY_POINT_GROUP = "kt.plugins"
-
-hookimpl = pluggy.HookimplMarker("kt")
-"""Marker for hook implementations: ``@kt.hookimpl`` (``tryfirst=True`` / ``trylast=True``)."""
+__all__ = ["HookRunner"]
 
 T = TypeVar("T")
-
-
-@attrs.frozen
-class PluginFailure:
-    """A plugin that could not be loaded or registered, and why."""
-
-    name: str
-    reason: str
-
-
-def new_plugin_manager() -> pluggy.PluginManager:
-    """Return a fresh plugin manager with kt's hook specifications."""
-    pm = pluggy.PluginManager("kt")
-    pm.add_hookspecs(hookspecs)
-    return pm
-
-
-def plugin_name(plugin: object) -> str:
-    """A stable display name for a plugin object (module name, class name or repr)."""
-    if inspect.ismodule(plugin):
-        return plugin.__name__
-    name = getattr(plugin, "kt_plugin_name", None) or getattr(plugin, "__name__", None)
-    return str(name or type(plugin).__name__)
-
-
-def installed_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
-    """Every entry point in the ``kt.plugins`` group, by name."""
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def load_entry_points(
-    pm: pluggy.PluginManager, wanted: Collection[str] | None
-) -> list[PluginFailure]:
-    """Register installed plugins (all, or the *wanted* names); return the ones that failed.
-
-    A plugin whose import fails (say a missing optional dependency) becomes a failure record
-    with its reason; the others carry on. A wanted name that is not installed is a failure too.
-    """
-    failures = []
-    installed = installed_entry_points()
-    names = sorted(installed) if wanted is None else list(wanted)
-    for name in names:
-        ep = installed.get(name)
-        if ep is None:
-            known = ", ".join(sorted(installed)) or "none"
-            failures.append(PluginFailure(name, f"not installed (installed plugins: {known})"))
-            continue
-        if pm.is_blocked(name) or pm.has_plugin(name):
-            continue
-        try:
-            pm.register(ep.load(), name=name)
-        except Exception as exc:  # one broken plugin must not take the others down
-            failures.append(PluginFailure(name, f"{type(exc).__name__}: {exc}"))
-    return failures
 
 
 def _priority(impl: pluggy.HookImpl) -> int:
@@ -237,12 +164,3 @@ class HookRunner:
             if out is not None:
                 return out
         return None
-
-
-def iter_registration(
-    pm: pluggy.PluginManager, hook: str
-) -> Iterable[tuple[str, Callable[[], Any]]]:
-    """(plugin name, zero-argument call) for each implementation of a registration hook."""
-    caller = getattr(pm.hook, hook)
-    for impl in reversed(caller.get_hookimpls()):
-        yield impl.plugin_name, impl.function

@@ -8,7 +8,7 @@ from collections import Counter
 import trio
 from test_engine_support import Brain, after_tools, bare, drain, last_user
 
-import kt
+import kt_terrarium
 from kt.events import TurnStarted
 from kt.testing import ToolCall
 
@@ -39,7 +39,7 @@ async def storm(kind: str) -> tuple[list[TurnStarted], list]:
         ],
         "channels": {"storm": {"kind": kind}},
     }
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         events = engine.subscribe(types={"turn_started", "channel_message"}, creature_events=True)
         await engine.apply_recipe(recipe, llm=lambda cid, config: storm_brain(cid, "storm"))
         senders = names[:: 10 if kind == "broadcast" else 1]  # broadcast: 10 senders x 99 copies

@@ -1,6 +1,6 @@
 """Hook specifications for kt plugins: this module is the reference for plugin authors.
 
-``docs/reference/hooks.md`` is generated from these docstrings (``python -m kt.hookdocs``) and a
+``docs/reference/hooks.md`` is generated from these docstrings (``python -m kt.plugins.hookdocs``) and a
 test fails when the two differ.
 
 Two kinds of hooks:
@@ -28,21 +28,21 @@ see its runtime hooks only; registration hooks are read from the kernel's plugin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:  # annotations only: keeps `import kt` cheap
     from pathlib import Path
 
-    from kt.agent import Agent
     from kt.config import CreatureConfig
-    from kt.context import TurnContext
     from kt.events import Event
     from kt.formats import ToolFormatSpec
-    from kt.kernel import Kernel
     from kt.llm import LLMBackendSpec, LLMProfile, LLMRequest, LLMResult, Message, ToolCall
+    from kt.plugins.kernel import Kernel
     from kt.results import TurnResult
+    from kt.runtime.agent import Agent
+    from kt.runtime.context import TurnContext
     from kt.specs import (
         ControllerSpec,
         InputSpec,
@@ -244,7 +244,7 @@ def kt_resolve_ref(ref: str) -> Path | None:
 def kt_ensure_package(ref: str) -> Path | None:
     """Make sure the pack a reference such as ``@kt-biome`` names is installed; return its path.
 
-    Called by :func:`kt.packages.ensure`. Must be idempotent: a pack that is already installed
+    Called by :func:`kt_packages.ensure`. Must be idempotent: a pack that is already installed
     is left as it is (no copy, no download, no pip run) and its path is returned. A pack that is
     missing is installed from wherever the implementation knows it (a marketplace index, a
     bundled copy). Stops at the first non-``None`` result.
@@ -373,6 +373,26 @@ def kt_prompt_sections(creature: Agent) -> list[PromptSection]:
 
     Returns:
         A list of :class:`kt.PromptSection` (or ``None``).
+
+    Use in creature plugins:
+        Called for that creature.
+    """
+
+
+@hookspec
+def kt_session_restore(creature: Agent, reader: Any) -> None:
+    """Rebuild your plugin's state for a creature resumed from a session.
+
+    Called by the session store (``kt_sessions``) once when a creature it rebuilt
+    (``Agent.resume``, ``kt resume``) starts, after its conversation is restored and before its
+    first turn. Read your own events back with ``reader.events(type=...)`` (the store's reader,
+    for ``kt_sessions`` a ``kt_sessions.SessionReader`` on the session file; events of types
+    this process does not know come back as wire dicts in ``logged.wire``). May be ``async
+    def``. Errors are reported as ``error`` events and do not stop the creature.
+
+    Args:
+        creature: The resumed agent (started).
+        reader: A reader of its session.
 
     Use in creature plugins:
         Called for that creature.

@@ -7,8 +7,9 @@ import trio
 from test_engine_support import bare, drain, echo, replying, turn_inputs
 
 import kt
-from kt.channels import ChannelMessageSent
+import kt_terrarium
 from kt.testing import ScriptedLLM, ToolCall
+from kt_terrarium.channels import ChannelMessageSent
 
 
 def team(*names: str, kind: str = "broadcast") -> dict:
@@ -25,7 +26,7 @@ async def test_broadcast_reaches_every_listener_but_the_sender():
     """Scenario 6: a sends on `team`; b and c get one turn each, a none."""
     a_llm = ScriptedLLM([ToolCall("send_message", {"channel": "team", "message": "hi"}), "sent"])
     llms = {"a": a_llm, "b": echo("b"), "c": echo("c")}
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         events = engine.subscribe(creature_events=True)
         await engine.apply_recipe(team("a", "b", "c"), llm=llms)
         result = await engine["a"].run("go")
@@ -40,7 +41,7 @@ async def test_broadcast_reaches_every_listener_but_the_sender():
 
 
 async def test_queue_hands_each_message_to_one_listener_round_robin():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(
             team("w1", "w2", "w3", kind="queue"), llm={n: echo(n) for n in ("w1", "w2", "w3")}
         )
@@ -55,7 +56,7 @@ async def test_queue_hands_each_message_to_one_listener_round_robin():
 
 
 async def test_a_queue_without_listener_keeps_messages_until_one_listens():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["x"]))
         await engine.add_channel("jobs", creature="a", kind="queue")
         first = await engine.send("jobs", "first")
@@ -77,7 +78,7 @@ async def test_a_queue_without_listener_keeps_messages_until_one_listens():
 async def test_messages_sent_before_a_listener_starts_are_not_lost():
     """Listening is an edge, made at wiring time: a listener that starts later still hears."""
     late_llm = echo("late")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["x"]))
         late = await engine.add_creature({"name": "late"}, llm=late_llm, start=False)
         await engine.connect("a", "late", channel="news")
@@ -106,7 +107,7 @@ async def test_sending_without_a_send_edge_is_refused_until_wired():
         "channels": {"tasks": {}, "chat": {}},
     }
     a_llm = echo("a")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(recipe, llm={"a": a_llm, "b": b_llm})
         first = await engine["b"].run("try")
         await engine.wait_idle()
@@ -126,7 +127,7 @@ async def test_sending_without_a_send_edge_is_refused_until_wired():
 async def test_an_unknown_channel_is_an_error_and_is_never_created():
     """Scenario 8."""
     llm = ScriptedLLM([ToolCall("send_message", {"channel": "nope", "message": "x"}), "ok"])
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(team("a", "b"), llm={"a": llm, "b": echo("b")})
         before = [c.name for c in engine.channels]
         result = await engine["a"].run("go")
@@ -140,10 +141,10 @@ async def test_an_unknown_channel_is_an_error_and_is_never_created():
 
 async def test_the_channel_service_protocol_for_plugins():
     """What kt_tools' send_message and kt_triggers' watch_channel rely on."""
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(team("a", "b"), llm={"a": echo("a"), "b": echo("b")})
-        service = engine["a"].agent.stash[kt.CHANNELS]
-        assert isinstance(service, kt.ChannelService)
+        service = engine["a"].agent.stash[kt_terrarium.CHANNELS]
+        assert isinstance(service, kt_terrarium.ChannelService)
         assert service.creature_id == "a"
         assert service.channels() == {"team": "broadcast"}
         assert [c.name for c in service.list()] == ["a", "b", "team"]
@@ -163,9 +164,9 @@ async def test_the_channel_service_protocol_for_plugins():
 
 async def test_a_subscription_takes_over_delivery_and_never_sees_own_messages():
     b_llm = echo("b")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(team("a", "b"), llm={"a": echo("a"), "b": b_llm})
-        watch = engine["b"].agent.stash[kt.CHANNELS].subscribe("team")
+        watch = engine["b"].agent.stash[kt_terrarium.CHANNELS].subscribe("team")
         await engine["b"].send("team", "mine")
         await engine["a"].send("team", "for b")
         await engine.wait_idle()
@@ -182,7 +183,7 @@ async def test_a_subscription_takes_over_delivery_and_never_sees_own_messages():
 
 async def test_observers_do_not_consume_and_see_new_channels():
     """Scenario 19: an engine subscriber sees traffic; listeners still get their turns."""
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         observer = engine.subscribe(types={"channel_message"})
         await engine.apply_recipe(
             team("a", "b", kind="queue"), llm={"a": echo("a"), "b": echo("b")}
@@ -201,7 +202,7 @@ async def test_observers_do_not_consume_and_see_new_channels():
 
 
 async def test_channel_history_and_info():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(team("a", "b"), llm={"a": echo("a"), "b": echo("b")})
         for i in range(3):
             await engine.send("team", f"m{i}", sender="ops", metadata={"i": i})
@@ -216,7 +217,7 @@ async def test_channel_history_and_info():
 
 async def test_replies_can_reference_earlier_messages():
     captured = []
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(team("a", "b"), llm={"a": echo("a"), "b": echo("b")})
         watch = engine.subscribe(types={"channel_message"})
         first = await engine["a"].send("team", "question")
@@ -227,24 +228,24 @@ async def test_replies_can_reference_earlier_messages():
 
 
 async def test_engine_send_needs_an_unambiguous_channel():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.add_creature({"name": "a"}, llm=echo("a"))
         await engine.add_creature({"name": "b"}, llm=echo("b"))
         await engine.add_channel("x", creature="a")
         await engine.add_channel("x", creature="b")
-        with pytest.raises(kt.TerrariumError, match="several graphs have a channel 'x'"):
+        with pytest.raises(kt_terrarium.TerrariumError, match="several graphs have a channel 'x'"):
             await engine.send("x", "hi")
-        with pytest.raises(kt.ChannelNotFoundError, match="no channel 'y'"):
+        with pytest.raises(kt_terrarium.ChannelNotFoundError, match="no channel 'y'"):
             await engine.send("y", "hi")
-        with pytest.raises(kt.ChannelExistsError):
+        with pytest.raises(kt_terrarium.ChannelExistsError):
             await engine.add_channel("x", creature="a")
-        with pytest.raises(kt.TerrariumError, match="say which graph"):
+        with pytest.raises(kt_terrarium.TerrariumError, match="say which graph"):
             await engine.add_channel("z")
         await engine.send("x", "hi", graph=engine["a"].graph_id)
 
 
 async def test_a_stopped_listener_misses_broadcasts_and_is_skipped_by_queues():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(
             team("a", "b", "c", kind="queue"), llm={n: echo(n) for n in "abc"}
         )
@@ -258,7 +259,7 @@ async def test_a_stopped_listener_misses_broadcasts_and_is_skipped_by_queues():
 
 async def test_creature_sends_carry_structured_content_and_the_send_event_is_recorded():
     llm = replying(lambda text: ToolCall("send_message", {"channel": "team", "message": text}))
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         recorder = kt.testing.EventRecorder()
         await engine.add_creature({"name": "a"}, llm=llm, plugins=[recorder], is_privileged=True)
         await engine.add_channel("team", creature="a")
@@ -268,7 +269,7 @@ async def test_creature_sends_carry_structured_content_and_the_send_event_is_rec
 
 
 async def test_a_subscription_ends_when_its_creature_leaves_the_channel():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.add_creature({"name": "boss"}, llm=echo("boss"), is_privileged=True)
         await engine.add_creature({"name": "b"}, llm=echo("b"))
         await engine.connect("boss", "b", channel="orders")
@@ -287,7 +288,7 @@ async def test_a_creature_whose_start_fails_is_removed_again():
         async def on_event(self, event):
             pass
 
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         with pytest.raises(RuntimeError, match="no terminal"):
             await engine.add_creature({"name": "a"}, llm=echo("a"), output=BrokenOutput())
         assert "a" not in engine and engine.graphs() == []

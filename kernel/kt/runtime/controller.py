@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from kt.context import TurnContext
 from kt.errors import LLMResponseError, TurnTimeoutError
 from kt.events import (
     AssistantMessageEdited,
@@ -36,13 +35,14 @@ from kt.events import (
     TurnCompleted,
     TurnStarted,
 )
-from kt.executor import Outcome, execute_call, wants_background
 from kt.history import MISSING_RESULT
 from kt.llm import ContentPart, LLMDone, LLMResult, Message, TextChunk, ToolCall, Usage
 from kt.results import ToolCallRecord, TurnResult
+from kt.runtime.context import TurnContext
+from kt.runtime.executor import Outcome, execute_call, wants_background
 
 if TYPE_CHECKING:
-    from kt.agent import Agent
+    from kt.runtime.agent import Agent
 
 __all__ = ["TurnRequest", "run_turn"]
 

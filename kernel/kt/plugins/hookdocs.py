@@ -1,6 +1,6 @@
 """Render the hook reference (``docs/reference/hooks.md``) from :mod:`kt.hookspecs`.
 
-Run ``python -m kt.hookdocs --write`` after changing a hook specification; a test fails while
+Run ``python -m kt.plugins.hookdocs --write`` after changing a hook specification; a test fails while
 the file and the specifications differ.
 """
 
@@ -10,13 +10,14 @@ import inspect
 import sys
 from pathlib import Path
 
-from kt import hookspecs
+from kt.plugins import hookspecs
 
 __all__ = ["render"]
 
 _INTRO = """# Hook reference
 
-Generated from `kernel/kt/hookspecs.py` by `python -m kt.hookdocs --write`; do not edit by hand.
+Generated from `kernel/kt/plugins/hookspecs.py` by
+`python -m kt.plugins.hookdocs --write`; do not edit by hand.
 
 Implement a hook with `@kt.hookimpl` on a module-level function or a method of a plugin object.
 An implementation may take any subset of the arguments listed (by name). See
@@ -63,7 +64,7 @@ def main(argv: list[str]) -> int:
     """Print the reference, or write it to docs/reference/hooks.md with ``--write``."""
     text = render()
     if "--write" in argv:
-        target = Path(__file__).resolve().parents[2] / "docs" / "reference" / "hooks.md"
+        target = Path(__file__).resolve().parents[3] / "docs" / "reference" / "hooks.md"
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
     else:

@@ -8,10 +8,11 @@ import pytest
 from test_engine_support import bare, echo, write
 
 import kt
-from kt.recipes import REPORT_CHANNEL, load_recipe
+import kt_terrarium
 from kt.testing import ScriptedLLM, ToolCall
+from kt_terrarium.recipes import REPORT_CHANNEL, load_recipe
 
-KT_BIOME = Path(__file__).parents[3] / "shared" / "fixtures" / "kt-biome"
+KT_BIOME = Path(__file__).parents[4] / "shared" / "fixtures" / "kt-biome"
 needs_kt_biome = pytest.mark.skipif(not KT_BIOME.is_dir(), reason="kt-biome fixture not found")
 
 
@@ -225,7 +226,7 @@ def test_yaml_recipes_with_the_terrarium_key(tmp_path):
 
 async def test_applying_a_recipe_builds_starts_and_wires_everything(tmp_path):
     llms = {"writer": echo("writer"), "editor": echo("editor"), "root": echo("root")}
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         applied = await engine.apply_recipe(pair_recipe(tmp_path), llm=llms)
         assert applied.creature_ids == ("writer", "editor", "root")
         assert len(applied.graph_ids) == 1
@@ -233,13 +234,13 @@ async def test_applying_a_recipe_builds_starts_and_wires_everything(tmp_path):
         await engine["writer"].send("drafts", "draft 1")
         await engine.wait_idle()
         assert llms["editor"].calls[0].last_user_text == "[Channel 'drafts' from writer]: draft 1"
-        with pytest.raises(kt.CreatureExistsError, match="remove them first"):
+        with pytest.raises(kt_terrarium.CreatureExistsError, match="remove them first"):
             await engine.apply_recipe(pair_recipe(tmp_path / "again"), llm=llms)
 
 
 async def test_a_creature_that_fails_to_build_leaves_the_engine_unchanged():
     recipe = {"creatures": [{"name": "ok"}, {"name": "bad", "tools": ["nope"]}]}
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         with pytest.raises(kt.UnknownNameError) as caught:
             await engine.apply_recipe(recipe, llm=echo("x"))
         assert caught.value.path == "creatures[1].tools[0].name"
@@ -258,7 +259,7 @@ async def test_a_disconnected_recipe_makes_several_graphs():
         ],
         "channels": {"x": {}},
     }
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         applied = await engine.apply_recipe(recipe, llm=echo("x"))
         assert len(applied.graph_ids) == 2
         groups = sorted(g.creature_ids for g in engine.graphs())
@@ -277,7 +278,7 @@ async def test_messages_to_creatures_not_started_yet_wait_for_them():
     }
     early = ScriptedLLM([ToolCall("send_message", {"channel": "work", "message": "w"}), "sent"])
     late = echo("late")
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.apply_recipe(recipe, llm={"early": early, "late": late}, start=False)
         await engine.start_creature("early")
         await engine["early"].run("go")

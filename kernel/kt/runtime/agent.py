@@ -19,10 +19,7 @@ from typing import Any
 import attrs
 import trio
 
-from kt import assembly
 from kt.config import CreatureConfig, load_creature_config
-from kt.context import TurnContext
-from kt.controller import TurnRequest, run_turn
 from kt.errors import AgentNotStartedError, AgentStoppedError, ConfigValidationError
 from kt.events import (
     CreatureStarted,
@@ -33,17 +30,20 @@ from kt.events import (
     MessageAppended,
     TurnCompleted,
 )
-from kt.executor import BACKGROUND_ARG, run_tool
 from kt.formats import ToolFormat
 from kt.history import merge_user_content
-from kt.hookspecs import RUNTIME_HOOKS
-from kt.jobs import Job
-from kt.kernel import Kernel
 from kt.llm import LLM, USE_CONFIG, ContentPart, LLMRequest, Message, ToolCall, ToolSchema, Usage
 from kt.plugins import HookRunner, new_plugin_manager, plugin_name
+from kt.plugins.hookspecs import RUNTIME_HOOKS
+from kt.plugins.kernel import Kernel
 from kt.results import ToolCallRecord, TurnResult
+from kt.runtime import assembly
+from kt.runtime.context import TurnContext
+from kt.runtime.controller import TurnRequest, run_turn
+from kt.runtime.executor import BACKGROUND_ARG, run_tool
+from kt.runtime.jobs import Job
+from kt.runtime.stash import Stash
 from kt.specs import PromptSection
-from kt.stash import Stash
 from kt.tools import ToolSpec
 
 __all__ = ["Agent", "TurnStream"]
@@ -193,7 +193,7 @@ class Agent:
             model, llm_name = assembly.resolve_llm(creature_config, kernel, selector=llm_selector)
         store = None
         if session is not None and session is not False:
-            from kt.sessions import open_session
+            from kt.runtime.sessions import open_session
 
             store = open_session(
                 kernel, session, name=creature_config.name, session_dir=session_dir, source=config
@@ -240,10 +240,8 @@ class Agent:
         Raises:
             UnknownNameError: no loaded plugin provides a session store.
         """
-        from kt.sessions import session_store
-
         kernel = kernel if kernel is not None else Kernel()
-        return await session_store(kernel, needs="resume").resume(path, kernel=kernel, **options)
+        return await kernel.session_store(needs="resume").resume(path, kernel=kernel, **options)
 
     def _module_object(self, kind: str, entry: Any, registry: Any, path: str) -> Any:
         """Build a trigger or output from a config entry: by ``type`` or ``module``/``class``."""
@@ -664,8 +662,8 @@ class Agent:
 
         async def job() -> None:
             from kt.events import ToolCallCompleted
-            from kt.executor import result_message_text
             from kt.results import ToolCallRecord
+            from kt.runtime.executor import result_message_text
 
             started, t0 = time.time(), trio.current_time()
             status, output, error = "cancelled", "", "the job was cancelled"
@@ -753,7 +751,7 @@ class Agent:
             Whether history was compacted. Failures leave history unchanged and publish
             ``CompactionSkipped``; they are not raised.
         """
-        from kt.compaction import compact
+        from kt.runtime.compaction import compact
 
         keep = (
             self.config.compact.keep_recent_turns
@@ -836,7 +834,7 @@ class Agent:
             AgentNotStartedError / AgentStoppedError: when the agent is not running.
         """
         from kt.events import ToolCallStarted
-        from kt.executor import execute_call
+        from kt.runtime.executor import execute_call
 
         self._check_running()
         call = ToolCall(name, {} if args is None else args, id=f"{name}_{uuid.uuid4().hex[:8]}")

@@ -26,15 +26,15 @@ from typing import Any, Generic, TypeVar
 import attrs
 import pluggy
 
-from kt import _builtin, home
-from kt.errors import PluginLoadError, RegistryClashError
+from kt.config import home
+from kt.errors import PluginLoadError, RegistryClashError, UnknownNameError
 from kt.plugins import (
     PluginFailure,
+    builtin,
     installed_entry_points,
     iter_registration,
     load_entry_points,
     new_plugin_manager,
-    plugin_name,
 )
 
 __all__ = ["Kernel", "PluginInfo", "Registry"]
@@ -134,15 +134,13 @@ class Kernel:
         self.env = os.environ if env is None else env
         self.pm: pluggy.PluginManager = new_plugin_manager()
         self.failures: list[PluginFailure] = []
-        self.pm.register(_builtin, name="kt.builtin")
+        self.pm.register(builtin, name="kt.builtin")
         if plugins is None:
             self.failures += load_entry_points(self.pm, _selected_plugins(self.env))
         else:
             names = [p for p in plugins if isinstance(p, str)]
-            self.failures += load_entry_points(self.pm, names)
-            for obj in plugins:
-                if not isinstance(obj, str):
-                    self.pm.register(obj, name=plugin_name(obj))
+            objects = [p for p in plugins if not isinstance(p, str)]
+            self.failures += load_entry_points(self.pm, names, objects)
         self.pm.hook.kt_addhookspecs.call_historic(kwargs={"pm": self.pm})
         for attr, kind in _REGISTRIES.values():
             setattr(self, attr, Registry(kind))
@@ -204,6 +202,29 @@ class Kernel:
         return infos
 
     # -- Services for creatures ----------------------------------------------------------------
+
+    def session_store(self, *, needs: str = "factory") -> Any:
+        """The session store to use: the first one registered through ``kt_session_stores``.
+
+        Args:
+            needs: The spec member the caller is about to use (``factory``, ``resume``,
+                ``reader``, ``resume_terrarium``), for the error message.
+
+        Returns:
+            The :class:`kt.SessionStoreSpec`.
+
+        Raises:
+            UnknownNameError: no loaded plugin provides a store (with that member).
+        """
+        for spec in self.session_stores.values():
+            if getattr(spec, needs, None) is not None:
+                return spec
+        loaded = ", ".join(sorted(self.session_stores)) or "none"
+        raise UnknownNameError(
+            f"no session store that supports '{needs}' is loaded (session stores: {loaded}); "
+            "install or enable the kt_sessions plugin (pip install 'kt-terrarium[sessions]'); "
+            "`kt plugins` lists what is loaded"
+        )
 
     def resolve_ref(self, ref: str) -> Path | None:
         """Resolve an ``@pack/path`` reference through ``kt_resolve_ref`` (``None``: unknown)."""

@@ -23,7 +23,7 @@ keeps the graph between them:
 
 The engine runs no model and makes no decision: creatures do; the engine only routes. ::
 
-    async with kt.Terrarium() as engine:
+    async with kt_terrarium.Terrarium() as engine:
         writer = await engine.add_creature({"name": "writer"}, llm=writer_llm)
         critic = await engine.add_creature({"name": "critic"}, llm=critic_llm)
         await engine.wire("writer", "critic")           # writer's turn-end text -> critic
@@ -49,9 +49,26 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import attrs
 import trio
 
-from kt import graph_tools
-from kt.agent import Agent, TurnStream
-from kt.channels import (
+from kt import Agent, Kernel, TurnContext, TurnStream
+from kt.compose import Runnable
+from kt.config import CreatureConfig, load_creature_config
+from kt.errors import ComposeError, ConfigError
+from kt.events import (
+    AgentWarning,
+    ErrorOccurred,
+    Event,
+    HistoryReplaced,
+    TurnCompleted,
+    TurnStarted,
+    to_wire,
+)
+from kt.llm import LLMRequest, Message
+from kt.plugins import hookimpl
+from kt.results import TurnResult
+from kt.specs import PromptSection
+from kt.tools import ToolContext, ToolResult, ToolSpec, tool
+from kt_terrarium import graph_tools
+from kt_terrarium.channels import (
     CHANNEL_KINDS,
     CHANNELS,
     Channel,
@@ -67,23 +84,7 @@ from kt.channels import (
     TopologyError,
     WiringLoopError,
 )
-from kt.compose import Runnable
-from kt.config import CreatureConfig, load_creature_config
-from kt.context import TurnContext
-from kt.errors import ComposeError, ConfigError
-from kt.events import (
-    AgentWarning,
-    ErrorOccurred,
-    Event,
-    HistoryReplaced,
-    TurnCompleted,
-    TurnStarted,
-    to_wire,
-)
-from kt.kernel import Kernel
-from kt.llm import LLMRequest, Message
-from kt.plugins import hookimpl
-from kt.recipes import (
+from kt_terrarium.recipes import (
     REPORT_CHANNEL,
     Recipe,
     WireSpec,
@@ -91,9 +92,6 @@ from kt.recipes import (
     load_recipe,
     relocate_config_error,
 )
-from kt.results import TurnResult
-from kt.specs import PromptSection
-from kt.tools import ToolContext, ToolResult, ToolSpec, tool
 
 __all__ = [
     "AppliedRecipe",
@@ -1050,9 +1048,9 @@ class Terrarium:
     def _check_open(self) -> None:
         if self._state != "open":
             raise TerrariumError(
-                "the engine is not running; use `async with kt.Terrarium() as engine:`"
+                "the engine is not running; use `async with kt_terrarium.Terrarium() as engine:`"
                 if self._state == "new"
-                else "the engine has shut down; make a new kt.Terrarium()"
+                else "the engine has shut down; make a new kt_terrarium.Terrarium()"
             )
 
     # -- Looking creatures up ------------------------------------------------------------------
@@ -1279,7 +1277,12 @@ class Terrarium:
         taken = {entry.name for entry in handle.config.tools} | {
             getattr(t, "name", None) or getattr(t, "__name__", "") for t in args.tools
         }
-        extra = [*args.tools, *graph_tools.tools_for(privileged=handle.privileged, taken=taken)]
+        extra = [
+            *args.tools,
+            *graph_tools.tools_for(
+                privileged=handle.privileged, taken=taken, registry=self.kernel.tools
+            ),
+        ]
         llm = args.llm if args.llm is not None else self._default_llm(handle)
         agent = await Agent.build(
             handle.config,
@@ -2252,7 +2255,7 @@ class Terrarium:
         listen/send edges and output wires are restored, and recording goes on in a new
         session file linked to the old one. Use it on a fresh engine::
 
-            async with kt.Terrarium(session_dir=...) as engine:
+            async with kt_terrarium.Terrarium(session_dir=...) as engine:
                 await engine.resume("swe_team_20261121-...")
 
         Args:
@@ -2266,9 +2269,7 @@ class Terrarium:
         Raises:
             UnknownNameError: no loaded plugin provides a store that can resume a terrarium.
         """
-        from kt.sessions import session_store
-
-        store = session_store(self.kernel, needs="resume_terrarium")
+        store = self.kernel.session_store(needs="resume_terrarium")
         return await store.resume_terrarium(session, self, **options)
 
     async def wait_idle(self) -> None:

@@ -7,8 +7,9 @@ import trio
 from test_engine_support import bare, drain, echo
 
 import kt
-from kt.engine import GraphSessionStarted, JsonlGraphStore, TopologyChanged
+import kt_terrarium
 from kt.testing import ScriptedLLM
+from kt_terrarium.engine import GraphSessionStarted, JsonlGraphStore, TopologyChanged
 
 
 def records_of(path) -> tuple[dict, list[dict]]:
@@ -20,7 +21,7 @@ def creatures_in(records: list[dict]) -> set[str]:
 
 
 async def test_a_standalone_creature_is_a_one_creature_graph():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=echo("a"))
         (graph,) = engine.graphs()
         assert graph.creature_ids == ("a",) and graph.graph_id == a.graph_id
@@ -30,20 +31,20 @@ async def test_a_standalone_creature_is_a_one_creature_graph():
 
 
 async def test_ids_default_to_the_config_name_and_stay_unique():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         first = await engine.add_creature({"name": "helper"}, llm=echo("h"))
         second = await engine.add_creature({"name": "helper"}, llm=echo("h"))
         assert (first.id, second.id) == ("helper", "helper_2")
         assert second.agent.name == "helper_2"
-        with pytest.raises(kt.CreatureExistsError, match="already in the engine"):
+        with pytest.raises(kt_terrarium.CreatureExistsError, match="already in the engine"):
             await engine.add_creature({"name": "x"}, llm=echo("x"), name="helper")
-        with pytest.raises(kt.CreatureNotFoundError, match="no creature 'ghost'"):
+        with pytest.raises(kt_terrarium.CreatureNotFoundError, match="no creature 'ghost'"):
             engine["ghost"]
 
 
 async def test_cross_graph_connect_merges_sessions_with_lineage(tmp_path):
     """Scenario 10: two persisted solo creatures; connect merges graphs and their stores."""
-    async with kt.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
         events = engine.subscribe(types={"topology_changed", "graph_session"})
         a = await engine.add_creature({"name": "a"}, llm=echo("a"))
         b_llm = echo("b")
@@ -87,7 +88,7 @@ async def test_cross_graph_connect_merges_sessions_with_lineage(tmp_path):
 
 async def test_disconnect_splits_and_each_side_keeps_its_history(tmp_path):
     """Scenario 11."""
-    async with kt.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
         a = await engine.add_creature({"name": "a"}, llm=echo("a"))
         b_llm = echo("b")
         b = await engine.add_creature({"name": "b"}, llm=b_llm)
@@ -103,7 +104,7 @@ async def test_disconnect_splits_and_each_side_keeps_its_history(tmp_path):
         assert len(graphs) == 2 and a.graph_id != b.graph_id
         for graph in graphs:
             assert graph.parent_session_ids == (merged.session_id,) and graph.origin == "split"
-        with pytest.raises(kt.ChannelPermissionError):
+        with pytest.raises(kt_terrarium.ChannelPermissionError):
             await a.send("ab", "after the split")
         calls = b_llm.call_count
         await engine.send("ab", "nobody listens", graph=a.graph_id)
@@ -121,7 +122,7 @@ async def test_disconnect_splits_and_each_side_keeps_its_history(tmp_path):
 
 async def test_removing_a_bridge_splits_a_chain_but_removing_an_end_does_not():
     """Scenario 12."""
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         for name in "abc":
             await engine.add_creature({"name": name}, llm=echo(name))
         await engine.connect("a", "b", channel="ab")
@@ -133,7 +134,7 @@ async def test_removing_a_bridge_splits_a_chain_but_removing_an_end_does_not():
         channels = {c.name: c.graph_id for c in engine.channels}
         assert channels == {"ab": engine["a"].graph_id, "bc": engine["c"].graph_id}
 
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         for name in "abc":
             await engine.add_creature({"name": name}, llm=echo(name))
         await engine.connect("a", "b", channel="ab")
@@ -144,7 +145,7 @@ async def test_removing_a_bridge_splits_a_chain_but_removing_an_end_does_not():
 
 
 async def test_the_graph_with_a_privileged_creature_keeps_its_id_on_a_split():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         boss = await engine.add_creature({"name": "boss"}, llm=echo("x"), is_privileged=True)
         for name in ("w1", "w2", "w3"):
             await engine.add_creature({"name": name}, llm=echo(name))
@@ -158,19 +159,19 @@ async def test_the_graph_with_a_privileged_creature_keeps_its_id_on_a_split():
 
 
 async def test_merging_graphs_with_clashing_channel_names_is_refused():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.add_creature({"name": "a"}, llm=echo("a"))
         await engine.add_creature({"name": "b"}, llm=echo("b"))
         await engine.add_channel("chat", creature="a")
         await engine.add_channel("chat", creature="b")
-        with pytest.raises(kt.TopologyError, match="both have a channel named 'chat'"):
+        with pytest.raises(kt_terrarium.TopologyError, match="both have a channel named 'chat'"):
             await engine.connect("a", "b", channel="ab")
         assert len(engine.graphs()) == 2  # nothing changed
         assert [c.name for c in engine.channels] == ["chat", "chat"]
 
 
 async def test_unpersisted_creatures_joining_a_persisted_graph_record_their_history(tmp_path):
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=echo("a"), session=tmp_path)
         b = await engine.add_creature({"name": "b"}, llm=echo("b"), session=False)
         await b.run("said before joining")
@@ -186,7 +187,7 @@ async def test_unpersisted_creatures_joining_a_persisted_graph_record_their_hist
 
 async def test_hot_plug_while_turns_run(autojump_clock):
     slow = ScriptedLLM([kt.testing.ScriptEntry(text="slow answer", delay=10)])
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         busy = await engine.add_creature({"name": "busy"}, llm=slow)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(busy.run, "long task")
@@ -202,7 +203,7 @@ async def test_hot_plug_while_turns_run(autojump_clock):
 
 
 async def test_stop_and_restart_keeps_the_conversation_and_the_edges():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=echo("a"))
         b = await engine.add_creature({"name": "b"}, llm=ScriptedLLM(["one", "two"]))
         await engine.connect("a", "b", channel="ab")
@@ -224,7 +225,7 @@ async def test_stop_and_restart_keeps_the_conversation_and_the_edges():
 
 
 async def test_status_lists_creatures_and_graphs_sorted():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         await engine.add_creature({"name": "b"}, llm=echo("b"))
         await engine.add_creature({"name": "a"}, llm=echo("a"), is_privileged=True)
         await engine.connect("a", "b", channel="ab")
@@ -239,18 +240,18 @@ async def test_status_lists_creatures_and_graphs_sorted():
 
 
 async def test_the_engine_refuses_work_outside_its_block():
-    engine = kt.Terrarium(kernel=bare())
-    with pytest.raises(kt.TerrariumError, match="async with kt.Terrarium"):
+    engine = kt_terrarium.Terrarium(kernel=bare())
+    with pytest.raises(kt_terrarium.TerrariumError, match="async with kt_terrarium.Terrarium"):
         await engine.add_creature({"name": "a"}, llm=echo("a"))
     async with engine:
         await engine.add_creature({"name": "a"}, llm=echo("a"))
     assert engine["a"].state == "stopped"
-    with pytest.raises(kt.TerrariumError, match="shut down"):
+    with pytest.raises(kt_terrarium.TerrariumError, match="shut down"):
         await engine.add_creature({"name": "b"}, llm=echo("b"))
 
 
 async def test_an_error_in_the_block_propagates_unwrapped_and_stops_creatures():
-    engine = kt.Terrarium(kernel=bare())
+    engine = kt_terrarium.Terrarium(kernel=bare())
     with pytest.raises(KeyError):
         async with engine:
             await engine.add_creature({"name": "a"}, llm=echo("a"))
@@ -259,7 +260,7 @@ async def test_an_error_in_the_block_propagates_unwrapped_and_stops_creatures():
 
 
 async def test_a_creature_whose_build_fails_is_not_added():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         with pytest.raises(kt.UnknownNameError, match="unknown tool 'nope'"):
             await engine.add_creature({"name": "a", "tools": ["nope"]}, llm=echo("a"))
         with pytest.raises(kt.LLMNotConfiguredError):
@@ -273,7 +274,7 @@ async def test_working_directories_are_per_creature_and_never_chdir(tmp_path):
     here = os.getcwd()
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
-    async with kt.Terrarium(kernel=bare(), pwd=tmp_path / "one") as engine:
+    async with kt_terrarium.Terrarium(kernel=bare(), pwd=tmp_path / "one") as engine:
         a = await engine.add_creature({"name": "a"}, llm=echo("a"))
         b = await engine.add_creature({"name": "b"}, llm=echo("b"), pwd=tmp_path / "two")
         assert a.agent.working_dir == tmp_path / "one"
@@ -282,7 +283,7 @@ async def test_working_directories_are_per_creature_and_never_chdir(tmp_path):
 
 
 async def test_concurrent_adds_get_distinct_ids():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         async with trio.open_nursery() as nursery:
             for _ in range(10):
                 nursery.start_soon(lambda: engine.add_creature({"name": "same"}, llm=echo("s")))
@@ -291,17 +292,17 @@ async def test_concurrent_adds_get_distinct_ids():
 
 async def test_serve_runs_the_engine_until_shutdown():
     async with trio.open_nursery() as nursery:
-        engine = await nursery.start(kt.Terrarium(kernel=bare()).serve)
+        engine = await nursery.start(kt_terrarium.Terrarium(kernel=bare()).serve)
         a = await engine.add_creature({"name": "a"}, llm=echo("a"))
         assert (await a.run("hi")).text == "a got: hi"
         await engine.shutdown()
     assert a.state == "stopped"
-    with pytest.raises(kt.TerrariumError, match="shut down"):
+    with pytest.raises(kt_terrarium.TerrariumError, match="shut down"):
         await engine.add_creature({"name": "b"}, llm=echo("b"))
 
 
 async def test_a_removed_bridge_keeps_its_history_in_the_part_that_keeps_the_id(tmp_path):
-    async with kt.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
         for name in "abc":
             await engine.add_creature({"name": name}, llm=echo(name))
         await engine.connect("a", "b", channel="ab")

@@ -9,7 +9,7 @@ import trio
 
 import kt
 from kt.llm import LLMDone, TextChunk, ToolCall
-from kt.llmkit import (
+from kt_llm.http import (
     LLMServerError,
     PerRun,
     RetryPolicy,

@@ -32,16 +32,17 @@ rewrites it in the system message of every model call, between the markers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from kt.channels import ChannelError, TerrariumError, content_text
+from kt import StashKey
 from kt.errors import KTError
-from kt.stash import StashKey
 from kt.tools import ToolContext, ToolResult, ToolSpec, tool
+from kt_terrarium.channels import ChannelError, TerrariumError, content_text
 
 if TYPE_CHECKING:
-    from kt.engine import CreatureLink
+    from kt_terrarium.engine import CreatureLink
 
 __all__ = [
     "BASIC_TOOLS",
@@ -104,7 +105,7 @@ async def send_message(
         message: The text to send.
         reply_to: The id of the message you are answering, if any.
     """
-    from kt.channels import CHANNELS
+    from kt_terrarium.channels import CHANNELS
 
     service = ctx.stash.get(CHANNELS, None)
     if service is None:
@@ -438,18 +439,27 @@ PRIVILEGED_TOOLS: tuple[ToolSpec, ...] = (
 )
 
 
-def tools_for(*, privileged: bool, taken: set[str]) -> list[ToolSpec]:
+def tools_for(
+    *, privileged: bool, taken: set[str], registry: Mapping[str, ToolSpec] | None = None
+) -> list[ToolSpec]:
     """The engine's tools for one creature, leaving out names its config already provides.
+
+    The graph tools are contributed through ``kt_tools()`` like any other tool, so a plugin
+    loaded after ``kt_terrarium`` cannot replace them, and ``kt plugins`` lists them; the
+    kernel's registry is read first, and this module's own specs serve a kernel that did not
+    load ``kt_terrarium`` (``Terrarium(kernel=kt.Kernel(plugins=[]))``).
 
     Args:
         privileged: Whether to include the graph tools.
         taken: Tool names the creature already has.
+        registry: The kernel's tool registry.
 
     Returns:
         The tool specs to add.
     """
+    registry = registry or {}
     tools = list(BASIC_TOOLS) + (list(PRIVILEGED_TOOLS) if privileged else [])
-    return [spec for spec in tools if spec.name not in taken]
+    return [registry.get(spec.name, spec) for spec in tools if spec.name not in taken]
 
 
 # -- The graph, as the creature's model reads it ------------------------------------------------

@@ -17,35 +17,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from kt.errors import UnknownNameError
-
 if TYPE_CHECKING:
-    from kt.kernel import Kernel
-    from kt.specs import SessionStoreSpec
+    from kt.plugins.kernel import Kernel
 
-__all__ = ["SessionReader", "open_session", "session_store"]
-
-
-def session_store(kernel: Kernel, *, needs: str = "factory") -> SessionStoreSpec:
-    """The session store to use: the first one registered through ``kt_session_stores``.
-
-    Args:
-        kernel: The plugin set to look in.
-        needs: The spec member the caller is about to use (``factory``, ``resume``,
-            ``reader``), for the error message.
-
-    Raises:
-        UnknownNameError: no loaded plugin provides a store (with that member).
-    """
-    for spec in kernel.session_stores.values():
-        if getattr(spec, needs, None) is not None:
-            return spec
-    loaded = ", ".join(sorted(kernel.session_stores)) or "none"
-    raise UnknownNameError(
-        f"no session store that supports '{needs}' is loaded (session stores: {loaded}); "
-        "install or enable the kt_sessions plugin (pip install 'kt-terrarium[sessions]'); "
-        "`kt plugins` lists what is loaded"
-    )
+__all__ = ["SessionReader", "open_session"]
 
 
 def open_session(kernel: Kernel, session: Any, **options: Any) -> Any:
@@ -60,7 +35,7 @@ def open_session(kernel: Kernel, session: Any, **options: Any) -> Any:
     Returns:
         The object to register as the creature's plugin.
     """
-    spec = session_store(kernel)
+    spec = kernel.session_store()
     return spec.factory(None if session is True else session, **options)
 
 
@@ -81,7 +56,7 @@ def SessionReader(  # noqa: N802 (reads like the class it returns)
         UnknownNameError: no loaded plugin provides a session store.
     """
     if kernel is None:
-        from kt.kernel import Kernel
+        from kt.plugins.kernel import Kernel
 
         kernel = Kernel()
-    return session_store(kernel, needs="reader").reader(path)
+    return kernel.session_store(needs="reader").reader(path)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kt.stash import Stash
+from kt.runtime.stash import Stash
 
 if TYPE_CHECKING:
-    from kt.agent import Agent
+    from kt.runtime.agent import Agent
 
 __all__ = ["TurnContext"]
 

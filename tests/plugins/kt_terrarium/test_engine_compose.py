@@ -11,13 +11,14 @@ import pytest
 from test_engine_support import bare, echo
 
 import kt
+import kt_terrarium
 from kt.testing import ScriptedLLM, ToolCall
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_hosted_creatures_are_compose_steps():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=ScriptedLLM(["draft"]))
         b = await engine.add_creature({"name": "b"}, llm=echo("b"))
         pipeline = a.step() >> str.upper >> b.step()
@@ -28,7 +29,7 @@ async def test_hosted_creatures_are_compose_steps():
 
 
 async def test_a_failed_hosted_turn_raises_so_fallbacks_work():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         flaky = await engine.add_creature({"name": "flaky"}, llm=ScriptedLLM([kt.LLMError("down")]))
         backup = await engine.add_creature({"name": "backup"}, llm=echo("backup"))
         assert await (flaky.step() | backup.step())("task") == "backup got: task"
@@ -36,7 +37,7 @@ async def test_a_failed_hosted_turn_raises_so_fallbacks_work():
 
 async def test_a_creature_as_a_tool_of_another():
     boss_llm = ScriptedLLM([ToolCall("ask_expert", {"task": "what is 2+2?"}), "It is 4."])
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         expert = await engine.add_creature({"name": "expert"}, llm=ScriptedLLM(["4"]))
         boss = await engine.add_creature({"name": "boss"}, llm=boss_llm, tools=[expert.as_tool()])
         result = await boss.run("ask")
@@ -46,7 +47,7 @@ async def test_a_creature_as_a_tool_of_another():
 
 
 async def test_agent_as_tool_failures_are_error_results():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         broken = await engine.add_creature({"name": "broken"}, llm=ScriptedLLM([kt.LLMError("no")]))
         tool = broken.as_tool(name="ask_broken", description="Ask it.")
         assert tool.description == "Ask it." and list(tool.parameters["properties"]) == ["task"]
@@ -61,7 +62,7 @@ async def test_agent_as_tool_failures_are_error_results():
 
 
 async def test_a_creature_cannot_ask_itself():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         llm = ScriptedLLM([ToolCall("ask_me", {"task": "y"}), "ok"])
         me = await engine.add_creature({"name": "me"}, llm=llm, start=False)
         me.agent.tools["ask_me"] = me.as_tool(name="ask_me")  # given after build, for the test
@@ -99,7 +100,7 @@ def test_the_pipeline_example_runs():
 
 
 async def test_the_swe_team_example_runs_offline_from_python():
-    async with kt.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
         applied = await engine.apply_recipe(ROOT / "examples" / "terrariums" / "swe_team")
         root = engine[applied.root]
         first = await root.run("Write reverse(s) in Python")

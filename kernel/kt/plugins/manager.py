@@ -1,0 +1,191 @@
+"""Plugin managers, entry-point discovery and declared dependencies between plugins.
+
+A plugin is found through the ``kt.plugins`` entry-point group. It may build on another
+plugin's public API (``kt_openai`` imports ``kt_llm.http``) only when it says so, the way a
+pytest plugin lists ``pytest_plugins``: a module-level tuple of entry-point names,
+
+.. code-block:: python
+
+    kt_requires = ("kt_llm",)
+
+The loader registers those plugins first (whether or not the plugin set names them), and
+reports a plugin whose dependency is not installed or failed as failed itself, with that
+reason. A cycle of requirements fails every plugin in it. ``tests/test_architecture.py``
+checks that a plugin imports another plugin only when it declares it.
+
+Registration hooks are plain pluggy calls, made one implementation at a time so every spec
+knows which plugin it came from.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import re
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
+
+import attrs
+import pluggy
+
+from kt.plugins import hookspecs
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginFailure",
+    "hookimpl",
+    "installed_entry_points",
+    "iter_registration",
+    "load_entry_points",
+    "new_plugin_manager",
+    "plugin_name",
+    "plugin_requires",
+]
+
+ENTRY_POINT_GROUP = "kt.plugins"
+
+hookimpl = pluggy.HookimplMarker("kt")
+"""Marker for hook implementations: ``@kt.hookimpl`` (``tryfirst=True`` / ``trylast=True``)."""
+
+
+@attrs.frozen
+class PluginFailure:
+    """A plugin that could not be loaded or registered, and why."""
+
+    name: str
+    reason: str
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """Return a fresh plugin manager with kt's hook specifications."""
+    pm = pluggy.PluginManager("kt")
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def plugin_name(plugin: object) -> str:
+    """A stable display name for a plugin object (module name, class name or repr)."""
+    if inspect.ismodule(plugin):
+        return plugin.__name__
+    name = getattr(plugin, "kt_plugin_name", None) or getattr(plugin, "__name__", None)
+    return str(name or type(plugin).__name__)
+
+
+def plugin_requires(plugin: object) -> tuple[str, ...]:
+    """The entry-point names *plugin* declares in ``kt_requires`` (empty when it declares none)."""
+    declared = getattr(plugin, "kt_requires", ())
+    if isinstance(declared, str):
+        return (declared,)
+    return tuple(str(name) for name in declared)
+
+
+def installed_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    """Every entry point in the ``kt.plugins`` group, by name."""
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def missing_extra_hint(ep: importlib.metadata.EntryPoint, exc: ImportError) -> str:
+    """What to install when *ep*'s import failed for a missing optional dependency.
+
+    The distribution's own metadata says which extra brings the module
+    (``httpx>=0.27; extra == "llm"``), so the hint is right for third-party packs too.
+    Returns ``""`` when no extra of the distribution provides it.
+    """
+    module = (getattr(exc, "name", None) or "").split(".")[0]
+    if not module or ep.dist is None:
+        return ""
+    wanted = _normal(module)
+    for requirement in ep.dist.requires or ():
+        name = re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]
+        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", requirement)
+        if extra and wanted in {_normal(name), _normal(_IMPORT_NAMES.get(_normal(name), ""))}:
+            return f"install the '{extra.group(1)}' extra: pip install '{ep.dist.name}[{extra.group(1)}]'"
+    return ""
+
+
+# distributions whose import name differs from the distribution name
+_IMPORT_NAMES = {"pyyaml": "yaml", "beautifulsoup4": "bs4", "python-dateutil": "dateutil"}
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class _Loader:
+    """Loads entry points depth-first, each plugin after the plugins it requires."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.installed = installed_entry_points()
+        self.failures: list[PluginFailure] = []
+        self.failed: dict[str, str] = {}
+
+    def fail(self, name: str, reason: str) -> bool:
+        self.failed[name] = reason
+        self.failures.append(PluginFailure(name, reason))
+        return False
+
+    def load(self, name: str, chain: tuple[str, ...] = ()) -> bool:
+        """Register *name* (and what it requires); ``False`` when it is not registered."""
+        if name in self.failed:
+            return False
+        if self.pm.has_plugin(name):
+            return True
+        if self.pm.is_blocked(name):
+            return False
+        if name in chain:
+            cycle = " -> ".join((*chain[chain.index(name) :], name))
+            return self.fail(name, f"its requirements form a cycle: {cycle}")
+        ep = self.installed.get(name)
+        if ep is None:
+            known = ", ".join(sorted(self.installed)) or "none"
+            return self.fail(name, f"not installed (installed plugins: {known})")
+        try:
+            plugin = ep.load()
+        except ImportError as exc:
+            hint = missing_extra_hint(ep, exc)
+            return self.fail(name, f"{type(exc).__name__}: {exc}" + (f"; {hint}" if hint else ""))
+        except Exception as exc:  # one broken plugin must not take the others down
+            return self.fail(name, f"{type(exc).__name__}: {exc}")
+        return self.register(name, plugin, chain)
+
+    def register(self, name: str, plugin: object, chain: tuple[str, ...] = ()) -> bool:
+        """Register *plugin* after the plugins it requires."""
+        for needed in plugin_requires(plugin):
+            if not self.load(needed, (*chain, name)):
+                why = self.failed.get(needed, "is blocked")
+                if name in self.failed:  # a cycle through this plugin already failed it
+                    return False
+                return self.fail(name, f"requires plugin '{needed}', which failed: {why}")
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            return self.fail(name, f"{type(exc).__name__}: {exc}")
+        return True
+
+
+def load_entry_points(
+    pm: pluggy.PluginManager, wanted: Collection[str] | None, objects: Iterable[object] = ()
+) -> list[PluginFailure]:
+    """Register installed plugins (all, or the *wanted* names) and *objects*; return failures.
+
+    Each plugin is registered after the plugins its ``kt_requires`` names, which are loaded
+    even when *wanted* leaves them out. A plugin whose import fails (say a missing optional
+    dependency) becomes a failure record with its reason, and so does every plugin that
+    requires it; the others carry on. A wanted name that is not installed is a failure too.
+    """
+    loader = _Loader(pm)
+    for name in sorted(loader.installed) if wanted is None else list(wanted):
+        loader.load(name)
+    for plugin in objects:
+        loader.register(plugin_name(plugin), plugin)
+    return loader.failures
+
+
+def iter_registration(
+    pm: pluggy.PluginManager, hook: str
+) -> Iterable[tuple[str, Callable[[], Any]]]:
+    """(plugin name, zero-argument call) for each implementation of a registration hook."""
+    caller = getattr(pm.hook, hook)
+    for impl in reversed(caller.get_hookimpls()):
+        yield impl.plugin_name, impl.function
