@@ -12,7 +12,7 @@ from typing import Any
 
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt_anthropic import _messages
+from kt_anthropic import messages as _messages
 from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicMessages"]
@@ -33,7 +33,7 @@ class AnthropicMessages:
             too.
         api_key: The key, sent as ``x-api-key`` (or as a bearer token with the option
             ``auth_as_bearer``).
-        options: Generation options (see :func:`kt_anthropic._messages.request_body`), merged
+        options: Generation options (see :func:`kt_anthropic.messages.request_body`), merged
             under each request's own, and backend options: ``timeout`` (seconds per read,
             default 300), ``connect_timeout`` (10), ``retry_policy``, ``headers``, ``beta``
             (a list of ``anthropic-beta`` flags), ``auth_as_bearer``.

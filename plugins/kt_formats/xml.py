@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 
 import kt
-from kt_formats._prompt import TextFormat
-from kt_formats._stream import (
+from kt_formats.prompt import TextFormat
+from kt_formats.stream import (
     MAX_NAME_LENGTH,
     NAME_CHARS,
     NAME_START,

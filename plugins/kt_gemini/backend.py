@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt_gemini import _contents
+from kt_gemini import contents as _contents
 from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
 
 __all__ = ["DEFAULT_BASE_URL", "KEY_ENVS", "GeminiChat"]
@@ -31,7 +31,7 @@ class GeminiChat:
         model: The model id (``gemini-2.5-flash`` ...).
         base_url: The API root up to the version; ``None``: Google's ``v1beta``.
         api_key: The key, sent as ``x-goog-api-key`` (never in the URL).
-        options: Generation options (see :func:`kt_gemini._contents.request_body`), merged
+        options: Generation options (see :func:`kt_gemini.contents.request_body`), merged
             under each request's own, and backend options: ``timeout`` (seconds per read,
             default 120), ``connect_timeout`` (10), ``retry_policy``, ``headers``.
     """

@@ -9,15 +9,15 @@ that does not ask (so a kernel may load it for every creature)::
     permissions = {ask = ["bash", "write", "edit"], deny = ["bash(rm -rf *)"], timeout = 300}
     sandbox = {write_paths = ["."], network = ["*.python.org"], shell = ["git *", "ls*"]}
 
-* **Budgets** (:mod:`kt_guard._budget`): ``turns``, ``model_calls``, ``tool_calls``,
+* **Budgets** (:mod:`kt_guard.budget`): ``turns``, ``model_calls``, ``tool_calls``,
   ``wall_time`` (seconds) and ``tokens``, each ``[soft, hard]``: a warning to the model at the
   soft limit, then a stop.
-* **Permissions** (:mod:`kt_guard._permissions`): ``deny`` rules refuse, ``allow`` rules pass,
+* **Permissions** (:mod:`kt_guard.permissions`): ``deny`` rules refuse, ``allow`` rules pass,
   calls matching ``ask`` (default: all) wait for :func:`answer` to an
   :class:`ApprovalRequested` event: ``allow_once``, ``allow_session`` or ``deny``.
-* **Sandbox** (:mod:`kt_guard._sandbox`): read and write roots, reachable hosts, allowed shell
+* **Sandbox** (:mod:`kt_guard.sandbox`): read and write roots, reachable hosts, allowed shell
   commands; a refused call is a ``Sandbox denied [...]`` tool error.
-* **Compaction** (:mod:`kt_guard._compaction`): past ``compact.max_tokens × threshold`` the
+* **Compaction** (:mod:`kt_guard.compaction`): past ``compact.max_tokens × threshold`` the
   history is summarised in the background, following the creature's ``[compact]`` table.
 
 Refusals reach the model as tool errors in the same turn (status ``blocked``). See
@@ -29,12 +29,12 @@ from __future__ import annotations
 from typing import Any
 
 import kt
-from kt_guard._budget import BudgetExhaustedError
-from kt_guard._events import DECISIONS, ApprovalAnswered, ApprovalRequested, BudgetAlarm
-from kt_guard._options import GuardConfigError, GuardOptions, parse_options
-from kt_guard._permissions import ApprovalError, answer, pending_approvals, restore_approvals
-from kt_guard._plugin import ConfiguredGuard, Guard
-from kt_guard._sandbox import split_command
+from kt_guard.budget import BudgetExhaustedError
+from kt_guard.events import DECISIONS, ApprovalAnswered, ApprovalRequested, BudgetAlarm
+from kt_guard.options import GuardConfigError, GuardOptions, parse_options
+from kt_guard.permissions import ApprovalError, answer, pending_approvals, restore_approvals
+from kt_guard.plugin import ConfiguredGuard, Guard
+from kt_guard.sandbox import split_command
 
 __all__ = [
     "DECISIONS",

@@ -15,7 +15,8 @@ import attrs
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
 from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
-from kt_openai import _chat, _responses
+from kt_openai import chat as _chat
+from kt_openai import responses as _responses
 
 __all__ = ["OpenAIChat", "ProviderDefaults"]
 

@@ -29,7 +29,6 @@ import kt
 if TYPE_CHECKING:
     import click
 
-    from kt_packages.ensure import ensure, resolve  # noqa: F401
     from kt_packages.errors import (  # noqa: F401
         PackageError,
         PackClashError,
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
         PackSourceError,
         PipInstallError,
     )
+    from kt_packages.refs import ensure, resolve  # noqa: F401
     from kt_packages.store import InstalledPack, InstallReport, PackStore, split_ref  # noqa: F401
 
 # Every process that loads the default plugin set imports this module (`kt --help` included),
@@ -53,8 +53,8 @@ _LAZY = {
     "InstalledPack": "kt_packages.store",
     "PackStore": "kt_packages.store",
     "split_ref": "kt_packages.store",
-    "ensure": "kt_packages.ensure",
-    "resolve": "kt_packages.ensure",
+    "ensure": "kt_packages.refs",
+    "resolve": "kt_packages.refs",
 }
 
 __all__ = sorted(_LAZY)

@@ -28,13 +28,13 @@ from kt_packages.describe import (
     find_local,
     foreign_packages_of,
 )
-from kt_packages.ensure import resolve
 from kt_packages.manifest import (
     KOHAKU_FILES,
     KT_PACK_FILE,
     creature_config_file,
     terrarium_recipe_file,
 )
+from kt_packages.refs import resolve
 from kt_packages.store import InstallReport, PackStore, split_ref
 
 __all__ = ["print_install", "show_info", "show_list", "warn"]

@@ -170,9 +170,9 @@ def fork(
             before it and finished after it, or it is still running in a live session).
         SessionError: the event id is out of range, or *target* exists.
     """
-    from kt_sessions._wire import row_to_wire
     from kt_sessions.reader import SessionReader
     from kt_sessions.store import SessionStore
+    from kt_sessions.wire import row_to_wire
 
     with SessionReader(session, session_dir=session_dir) as reader:
         parent_path = reader.path
@@ -250,8 +250,8 @@ def _check_stable(reader: Any, at: int) -> None:
 def _add_child(parent: Path, child: dict[str, Any]) -> None:
     import json
 
-    from kt_sessions import _db
-    from kt_sessions._wire import dumps
+    from kt_sessions import db as _db
+    from kt_sessions.wire import dumps
 
     db = _db.open_database(parent)
     try:

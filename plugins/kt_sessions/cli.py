@@ -155,7 +155,7 @@ async def _continue(
 
 def _preview(agent: kt.Agent, err: Any, turns: int = 3) -> None:
     """Show the end of the restored conversation, so the user knows where they are."""
-    from kt_sessions._wire import message_text
+    from kt_sessions.wire import message_text
 
     history = agent.history
     starts = [i for i, m in enumerate(history) if m.role == "user"]
@@ -319,7 +319,7 @@ def search_command(
     session: str, query: str, mode: str, k: int, creature: str | None, session_dir: Path | None
 ) -> None:
     """Search a session's history (messages, tool results, summaries)."""
-    from kt_sessions import _db
+    from kt_sessions import db as _db
     from kt_sessions.memory import MemoryIndex, format_hits
 
     path = _resolve(session, session_dir)
@@ -358,7 +358,7 @@ def embedding_command(
     session_dir: Path | None,
 ) -> None:
     """Build (or bring up to date) a session's vector index for semantic search."""
-    from kt_sessions import _db
+    from kt_sessions import db as _db
     from kt_sessions.memory import MemoryIndex, make_embedder
 
     path = _resolve(session, session_dir)

@@ -40,7 +40,7 @@ def _mtime(path: Path) -> float:
 
 
 def _has_upgrade(path: Path, names: set[str]) -> bool:
-    from kt_sessions._db import SCHEMA_VERSION
+    from kt_sessions.db import SCHEMA_VERSION
 
     stem = path.name.removesuffix(SUFFIX)
     return f"{stem}.v{SCHEMA_VERSION}{SUFFIX}" in names

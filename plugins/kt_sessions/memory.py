@@ -39,8 +39,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from kt_sessions._wire import dumps
 from kt_sessions.errors import EmbeddingMismatchError, MemoryIndexError
+from kt_sessions.wire import dumps
 
 __all__ = [
     "DEFAULT_PROVIDER",

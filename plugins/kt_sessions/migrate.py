@@ -14,10 +14,10 @@ import shutil
 import time
 from pathlib import Path
 
-from kt_sessions import _db
-from kt_sessions._wire import dumps, row_to_wire
+from kt_sessions import db as _db
 from kt_sessions.errors import SessionFormatError
 from kt_sessions.finder import SUFFIX
+from kt_sessions.wire import dumps, row_to_wire
 
 __all__ = ["current_file", "migrated_path", "version_of"]
 

@@ -18,12 +18,12 @@ import attrs
 
 from kt import Message, Usage
 from kt.events import Event, from_wire
-from kt_sessions import _db
+from kt_sessions import db as _db
 from kt_sessions import events as _plugin_events  # noqa: F401  (registers our event types)
-from kt_sessions._wire import row_to_wire, usage_from_wire
 from kt_sessions.errors import SessionError, SessionFormatError
 from kt_sessions.finder import find_session
 from kt_sessions.store import owner_alive
+from kt_sessions.wire import row_to_wire, usage_from_wire
 
 __all__ = ["LoggedEvent", "SessionInfo", "SessionReader", "ToolCallInfo", "TurnRecord"]
 

@@ -329,7 +329,7 @@ def _check_writable(path: Path) -> None:
     """
     if not path.is_file() or path.stat().st_size == 0:
         return
-    from kt_sessions import _db
+    from kt_sessions import db as _db
     from kt_sessions.errors import SessionFormatError
     from kt_sessions.migrate import version_of
     from kt_sessions.store import check_not_busy

@@ -13,8 +13,8 @@ from typing import Any
 
 from kt.events import from_wire
 from kt_sessions import events as _plugin_events  # noqa: F401  (registers our event types)
-from kt_sessions._wire import row_to_wire
 from kt_sessions.state import STATE_EVENT_TYPES, CreatureState
+from kt_sessions.wire import row_to_wire
 
 __all__ = ["load_state"]
 

@@ -39,13 +39,13 @@ from kt.events import (
     TurnStarted,
 )
 from kt.history import repair
-from kt_sessions._wire import (
+from kt_sessions.events import BranchOpened, BranchSelected
+from kt_sessions.wire import (
     message_text,
     messages_from_wire,
     messages_to_wire,
     usage_from_wire,
 )
-from kt_sessions.events import BranchOpened, BranchSelected
 
 __all__ = ["STATE_EVENT_TYPES", "Branch", "Closed", "CreatureState"]
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from kt.events import Event, TextDelta, to_wire
-from kt_sessions import _db
-from kt_sessions._wire import BASE_FIELDS, dumps, event_data
+from kt_sessions import db as _db
 from kt_sessions.errors import SessionBusyError, SessionFormatError
 from kt_sessions.finder import SUFFIX
+from kt_sessions.wire import BASE_FIELDS, dumps, event_data
 
 __all__ = [
     "DELTA_BATCH",
@@ -140,7 +140,7 @@ class SessionStore:
 
         Args:
             path: The session file.
-            durability: ``normal`` or ``full`` (see :func:`kt_sessions._db.open_database`).
+            durability: ``normal`` or ``full`` (see :func:`kt_sessions.db.open_database`).
             meta: Meta values for a new file (name, lineage ...).
 
         Raises:

@@ -72,7 +72,7 @@ class SQLiteGraphStore:
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record so far, oldest first."""
         self._store.flush()
-        from kt_sessions._wire import row_to_wire
+        from kt_sessions.wire import row_to_wire
 
         rows = self._store.db.execute_sql(
             "SELECT type, creature, turn_index, timestamp, data FROM event ORDER BY id"

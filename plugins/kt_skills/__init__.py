@@ -25,9 +25,9 @@ import attrs
 import kt
 from kt.errors import PluginBlockError
 from kt.events import AgentWarning
-from kt_skills._discovery import Skill, discover, load_skill
-from kt_skills._frontmatter import SkillFormatError, parse_yaml_subset, split_front_matter
-from kt_skills._skills import (
+from kt_skills.discovery import Skill, discover, load_skill
+from kt_skills.frontmatter import SkillFormatError, parse_yaml_subset, split_front_matter
+from kt_skills.skills import (
     INDEX_ORDER,
     UnknownSkillError,
     index_text,

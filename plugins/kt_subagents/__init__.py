@@ -11,8 +11,8 @@ See ``docs/reference/subagents.md``.
 from __future__ import annotations
 
 import kt
-from kt_subagents._builtins import BUILTINS, SubAgentDefinition, render_prompt
-from kt_subagents._subagent import (
+from kt_subagents.builtins import BUILTINS, SubAgentDefinition, render_prompt
+from kt_subagents.subagent import (
     DEPTH,
     SubAgentEvent,
     SubAgentSettings,

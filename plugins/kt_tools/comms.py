@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kt
-from kt_tools._common import fail
+from kt_tools.common import fail
 
 
 def _metadata(raw: Any) -> dict[str, Any]:

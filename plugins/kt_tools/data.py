@@ -20,7 +20,7 @@ import attrs
 
 import kt
 from kt.events import Event
-from kt_tools._common import FileOptions, configurable, fail, in_thread, resolve_path
+from kt_tools.common import FileOptions, configurable, fail, in_thread, resolve_path
 
 # -- JSON paths ---------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import NotRequired, TypedDict
 import attrs
 
 import kt
-from kt_tools._common import (
+from kt_tools.common import (
     FileOptions,
     binary_refusal,
     check_manual,

@@ -30,7 +30,7 @@ import trio
 
 import kt
 from kt.events import Event
-from kt_tools._common import check_manual, configurable, fail, mark_manual_read
+from kt_tools.common import check_manual, configurable, fail, mark_manual_read
 
 # -- Events -------------------------------------------------------------------------------------
 

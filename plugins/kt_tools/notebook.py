@@ -16,7 +16,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 import attrs
 
 import kt
-from kt_tools._common import (
+from kt_tools.common import (
     FileOptions,
     check_manual,
     check_read_before_write,

@@ -1,6 +1,6 @@
 """``glob``, ``grep`` and ``tree``: finding files and text in the working directory.
 
-All three walk with :class:`kt_tools._walk.Walker`: ``.gitignore`` rules apply, caches and
+All three walk with :class:`kt_tools.walk.Walker`: ``.gitignore`` rules apply, caches and
 dependency folders (``node_modules``, ``.venv``, ``__pycache__`` ...) and dot-entries are
 skipped unless asked for, and results come in a stable order. The walk runs in a worker thread
 and stops early when the call is cancelled or has found enough.
@@ -15,7 +15,7 @@ from pathlib import Path
 import attrs
 
 import kt
-from kt_tools._common import (
+from kt_tools.common import (
     BINARY_SUFFIXES,
     FileOptions,
     StopFlag,
@@ -25,7 +25,7 @@ from kt_tools._common import (
     looks_binary,
     resolve_path,
 )
-from kt_tools._walk import Walker, compile_glob, literal_prefix
+from kt_tools.walk import Walker, compile_glob, literal_prefix
 
 LINE_CHARS = 2000
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # O_BINARY: Windows only

@@ -2,7 +2,7 @@
 
 Both run the program in its own process group, merge stdout and stderr, keep the output of a
 command that ran too long, and kill the whole group on a time limit, an interrupt or a stop
-(see :mod:`kt_tools._process`). The kernel caps what the model sees (``max_output``).
+(see :mod:`kt_tools.process`). The kernel caps what the model sees (``max_output``).
 
 Time limits: the per-call ``timeout`` argument, else the tool's configured ``timeout``, else 60
 seconds. The tool enforces its own limit so that it can report partial output; the kernel's
@@ -22,8 +22,8 @@ from typing import Literal
 import attrs
 
 import kt
-from kt_tools._common import configurable, fail
-from kt_tools._process import run_command
+from kt_tools.common import configurable, fail
+from kt_tools.process import run_command
 
 DEFAULT_TIME_LIMIT = 60.0
 SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell")

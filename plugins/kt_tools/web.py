@@ -25,7 +25,7 @@ from urllib.parse import urljoin
 import attrs
 
 import kt
-from kt_tools._common import configurable, fail, in_thread
+from kt_tools.common import configurable, fail, in_thread
 
 # -- HTML to text -------------------------------------------------------------------------------
 

@@ -23,8 +23,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 import kt
-from kt_triggers._errors import TriggerConfigError
 from kt_triggers.cron import Cron, EveryMinutes, Schedule, resolve_timezone
+from kt_triggers.errors import TriggerConfigError
 from kt_triggers.tools import TRIGGER_TOOLS, build_schedule
 
 __all__ = [
@@ -49,10 +49,10 @@ __all__ = [
 # The running parts import trio, which costs more than everything else here together; they
 # load on first use, so building a kernel (as `kt --help` does) stays cheap.
 _LAZY = {
-    "CLOCK": "kt_triggers._clock",
-    "Clock": "kt_triggers._clock",
-    "TrioClock": "kt_triggers._clock",
-    "WallClock": "kt_triggers._clock",
+    "CLOCK": "kt_triggers.clock",
+    "Clock": "kt_triggers.clock",
+    "TrioClock": "kt_triggers.clock",
+    "WallClock": "kt_triggers.clock",
     "ChannelTrigger": "kt_triggers.triggers",
     "ScheduleTrigger": "kt_triggers.triggers",
     "TimerTrigger": "kt_triggers.triggers",
@@ -72,7 +72,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from kt_triggers._clock import CLOCK, Clock, TrioClock, WallClock  # noqa: F401
+    from kt_triggers.clock import CLOCK, Clock, TrioClock, WallClock  # noqa: F401
     from kt_triggers.triggers import (  # noqa: F401
         ChannelTrigger,
         ScheduleTrigger,
@@ -87,7 +87,7 @@ def _factory(name: str) -> Any:
     """The ``TriggerSpec.factory`` for *name*, importing the trigger code on first use."""
 
     def factory(entry: Any, agent: Any) -> Any:
-        from kt_triggers import _config
+        from kt_triggers import config as _config
 
         return _config.FACTORIES[name](entry, agent)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kt_triggers._errors import TriggerConfigError
+from kt_triggers.errors import TriggerConfigError
 
 __all__ = ["Cron", "EveryMinutes", "Schedule", "parse_time_of_day", "resolve_timezone"]
 

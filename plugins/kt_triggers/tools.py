@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 import kt
-from kt_triggers._errors import TriggerConfigError
 from kt_triggers.cron import Cron, EveryMinutes, Schedule, parse_time_of_day, resolve_timezone
+from kt_triggers.errors import TriggerConfigError
 
 # The trigger classes (and trio with them) are imported when a tool runs, not when the kernel
 # collects the tools: building a kernel for `kt --help` must stay cheap.

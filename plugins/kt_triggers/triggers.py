@@ -28,9 +28,9 @@ import trio
 
 import kt
 from kt.events import Event
-from kt_triggers._clock import CLOCK, Clock, WallClock
-from kt_triggers._errors import TriggerConfigError
+from kt_triggers.clock import CLOCK, Clock, WallClock
 from kt_triggers.cron import Schedule
+from kt_triggers.errors import TriggerConfigError
 
 __all__ = [
     "DEFAULT_CHANNEL_PROMPT",

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from kt_triggers._errors import TriggerConfigError
+from kt_triggers.errors import TriggerConfigError
 from kt_triggers.triggers import Trigger, check_template, render_template
 
 __all__ = ["DEFAULT_WEBHOOK_PROMPT", "WebhookTrigger"]

@@ -257,8 +257,8 @@ def test_split_command_respects_quotes_and_operators():
 
 
 def test_options_resolve_against_the_working_dir(tmp_path):
-    from kt_guard._options import SandboxOptions
-    from kt_guard._sandbox import SandboxPolicy
+    from kt_guard.options import SandboxOptions
+    from kt_guard.sandbox import SandboxPolicy
 
     policy = SandboxPolicy(
         SandboxOptions(write_paths=(".", "~/shared")),

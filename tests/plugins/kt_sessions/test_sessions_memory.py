@@ -9,7 +9,7 @@ import pytest
 import kt
 import kt_sessions
 from kt.testing import ScriptedLLM, ScriptEntry, ToolCall
-from kt_sessions import _db
+from kt_sessions import db as _db
 from kt_sessions.errors import EmbeddingMismatchError, MemoryIndexError
 from kt_sessions.memory import HashingEmbedder, MemoryIndex, make_embedder
 

@@ -7,7 +7,7 @@ import os
 import pytest
 from kt_tools_helpers import drive
 
-from kt_tools._walk import Walker, compile_glob, is_ignored, parse_gitignore
+from kt_tools.walk import Walker, compile_glob, is_ignored, parse_gitignore
 
 SEARCH = ["glob", "grep", "tree"]
 

@@ -29,8 +29,8 @@ import trio
 import kt
 from kt.errors import KTError, PluginBlockError
 from kt.events import Event, from_wire
-from kt_guard._events import DECISIONS, ApprovalAnswered, ApprovalRequested
-from kt_guard._options import PermissionOptions, Rule
+from kt_guard.events import DECISIONS, ApprovalAnswered, ApprovalRequested
+from kt_guard.options import PermissionOptions, Rule
 
 __all__ = [
     "ApprovalError",

@@ -27,7 +27,7 @@ import attrs
 import kt
 from kt.config.home import kt_home
 from kt.errors import KTError
-from kt_skills._discovery import Skill, discover
+from kt_skills.discovery import Skill, discover
 
 __all__ = [
     "SkillSet",

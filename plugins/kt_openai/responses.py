@@ -24,7 +24,7 @@ from kt_llm.http import (
     error_from_payload,
     parse_arguments,
 )
-from kt_openai._chat import tool_arguments
+from kt_openai.chat import tool_arguments
 
 PASSTHROUGH = ("temperature", "top_p", "service_tier", "parallel_tool_calls", "prompt_cache_key")
 

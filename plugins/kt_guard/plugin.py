@@ -18,11 +18,12 @@ import kt
 from kt.config.home import kt_home
 from kt.errors import PluginBlockError
 from kt.events import ErrorOccurred
-from kt_guard import _compaction, _permissions
-from kt_guard._budget import Budget, BudgetState
-from kt_guard._events import ApprovalAnswered, ApprovalRequested
-from kt_guard._options import GuardConfigError, GuardOptions, parse_options
-from kt_guard._sandbox import SHELL_TOOLS, WRITE_TOOLS, SandboxPolicy
+from kt_guard import compaction as _compaction
+from kt_guard import permissions as _permissions
+from kt_guard.budget import Budget, BudgetState
+from kt_guard.events import ApprovalAnswered, ApprovalRequested
+from kt_guard.options import GuardConfigError, GuardOptions, parse_options
+from kt_guard.sandbox import SHELL_TOOLS, WRITE_TOOLS, SandboxPolicy
 
 __all__ = ["ConfiguredGuard", "Guard"]
 

@@ -30,8 +30,8 @@ import attrs
 import trio
 
 from kt.errors import BudgetExceededError, PluginBlockError
-from kt_guard._events import BudgetAlarm
-from kt_guard._options import AXES, BudgetOptions, Limit
+from kt_guard.events import BudgetAlarm
+from kt_guard.options import AXES, BudgetOptions, Limit
 
 if TYPE_CHECKING:
     import kt

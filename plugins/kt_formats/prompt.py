@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kt
-from kt_formats._stream import DEFAULT_BODY_ARG, BlockStreamParser
+from kt_formats.stream import DEFAULT_BODY_ARG, BlockStreamParser
 
 VALUE_RULES = (
     "Argument values are plain text. Write numbers and booleans as they are (`42`, `true`), "

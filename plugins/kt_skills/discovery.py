@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from kt_skills._frontmatter import SkillFormatError, split_front_matter
+from kt_skills.frontmatter import SkillFormatError, split_front_matter
 
 __all__ = ["Skill", "discover", "load_skill", "pack_roots", "skills_in_folder"]
 

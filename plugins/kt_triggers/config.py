@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kt_triggers._errors import TriggerConfigError
+from kt_triggers.errors import TriggerConfigError
 from kt_triggers.tools import build_schedule
 from kt_triggers.triggers import ChannelTrigger, ScheduleTrigger, TimerTrigger, Trigger
 from kt_triggers.webhook import WebhookTrigger

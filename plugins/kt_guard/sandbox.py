@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from kt.errors import PluginBlockError
-from kt_guard._options import SandboxOptions
+from kt_guard.options import SandboxOptions
 
 __all__ = ["SandboxPolicy", "split_command"]
 

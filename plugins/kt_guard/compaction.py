@@ -29,7 +29,7 @@ import attrs
 import trio
 
 import kt
-from kt_guard._options import GuardConfigError
+from kt_guard.options import GuardConfigError
 
 __all__ = ["CompactionState", "consider", "context_limit", "summarise_with_compact_model"]
 

@@ -28,7 +28,7 @@ import attrs
 
 import kt
 from kt.events import Event, SubAgentCompleted, SubAgentStarted, to_wire
-from kt_subagents._builtins import SubAgentDefinition, render_prompt
+from kt_subagents.builtins import SubAgentDefinition, render_prompt
 
 __all__ = [
     "SubAgentEvent",
