@@ -60,6 +60,7 @@ __all__ = [
     "WiringEntry",
     "find_config_file",
     "load_creature_config",
+    "module_entry",
 ]
 
 CONFIG_FILE_NAMES: tuple[str, ...] = (
@@ -535,6 +536,20 @@ def load_creature_config(
     return _build_creature_config(
         chain, folder=config_file.parent, default_name=config_file.parent.name, file=config_file
     )
+
+
+def module_entry(value: str | Mapping[str, Any], *, output: bool = False) -> Any:
+    """An input (or, with *output*, output) module entry from a name or a config table.
+
+    ``"cli"`` and ``{"type": "cli", "prompt": "> "}`` are what ``input =`` accepts in a
+    config; extra keys go to ``options``.
+
+    Raises:
+        ConfigValidationError: the table is not a valid entry (the message names the key).
+    """
+    cls = OutputEntry if output else ModuleEntry
+    data = {"type": value} if isinstance(value, str) else dict(value)
+    return _structure(_prepare_entry(data, cls), cls, file=None)
 
 
 def find_config_file(path: Path) -> Path:

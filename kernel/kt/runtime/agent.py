@@ -19,8 +19,19 @@ from typing import Any
 import attrs
 import trio
 
-from kt.config import CreatureConfig, load_creature_config
-from kt.errors import AgentNotStartedError, AgentStoppedError, ConfigValidationError
+from kt.config import (
+    CreatureConfig,
+    ModuleEntry,
+    OutputEntry,
+    load_creature_config,
+    module_entry,
+)
+from kt.errors import (
+    AgentNotStartedError,
+    AgentStoppedError,
+    ConfigError,
+    ConfigValidationError,
+)
 from kt.events import (
     CreatureStarted,
     CreatureStopped,
@@ -118,6 +129,7 @@ class Agent:
         self.triggers: list[Any] = []
         self.jobs: dict[str, Job] = {}
         self.outputs: list[Any] = []
+        self.input: Any = None  # what serve() runs: an object with async run(agent)
         self.session: Any = None  # the session store's object, when built with session=
         self._system_message: Message | None = None
 
@@ -135,6 +147,7 @@ class Agent:
         kernel: Kernel | None = None,
         llm_selector: str | None = None,
         env: Mapping[str, str] | None = None,
+        input: Any = USE_CONFIG,
         output: Any = USE_CONFIG,
         session: Any = None,
         session_dir: str | os.PathLike[str] | None = None,
@@ -153,9 +166,13 @@ class Agent:
             kernel: The plugin set to use (default: ``kt.Kernel()``, every installed plugin).
             llm_selector: A ``BACKEND/MODEL`` selector overriding the config (``--llm``).
             env: Variables for ``${VAR}`` interpolation (default ``os.environ``).
-            output: An output object (``async on_event(event)``) to receive every event;
-                ``None`` for none; not given: the config's ``output`` entry, if any (a UI that
-                renders the stream itself passes ``None``).
+            input: The input module :meth:`serve` runs: a registered name (``"cli"``), a
+                config entry (``{"type": "cli", ...}``) or an object with
+                ``async run(agent)``; ``None`` for none; not given: the config's ``input``.
+            output: The output module that receives every event: a registered name, a
+                config entry, or an object with ``async on_event(event)``; ``None`` for none;
+                not given: the config's ``output`` entry, if any (a UI that renders the
+                stream itself passes ``None``).
             session: Record the creature through the kernel's session store (a plugin such
                 as ``kt_sessions``): ``True`` for a new session file in *session_dir*, a path
                 for that file (appended to when it exists), or a store object to share one
@@ -212,10 +229,10 @@ class Agent:
         agent.session = store
         agent._add_subagents()
         agent._add_triggers()
-        if output is USE_CONFIG:
-            agent._add_config_output()
-        elif output is not None:
-            agent.outputs.append(output)
+        agent.input = agent._io_module("input", input, kernel.inputs)
+        chosen_output = agent._io_module("output", output, kernel.outputs)
+        if chosen_output is not None:
+            agent.outputs.append(chosen_output)
         return agent
 
     @classmethod
@@ -270,11 +287,15 @@ class Agent:
             for i, entry in enumerate(self.config.triggers)
         ]
 
-    def _add_config_output(self) -> None:
-        if self.config.output is not None:
-            self.outputs.append(
-                self._module_object("output", self.config.output, self.kernel.outputs, "output")
-            )
+    def _io_module(self, kind: str, chosen: Any, registry: Any) -> Any:
+        """The input or output module *chosen* names (``USE_CONFIG``: the config's entry)."""
+        if chosen is USE_CONFIG:
+            chosen = getattr(self.config, kind)
+        elif isinstance(chosen, str | Mapping):
+            chosen = module_entry(chosen, output=kind == "output")
+        if chosen is None or not isinstance(chosen, ModuleEntry | OutputEntry):
+            return chosen  # None, or a ready object
+        return self._module_object(kind, chosen, registry, kind)
 
     def _add_subagents(self) -> None:
         file = str(self.config.files[-1]) if self.config.files else None
@@ -384,6 +405,27 @@ class Agent:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    async def serve(self) -> None:
+        """Serve the creature from its input module until that input ends.
+
+        The input module (``input =`` in the config, or ``Agent.build(input=...)``) reads
+        from its source (a terminal, a webhook, ...) and runs turns; its ``run(agent)``
+        returning (end of input, ``/exit``) ends this call. Output modules see every event
+        meanwhile. The agent stays running: ``async with agent: await agent.serve()``.
+
+        Raises:
+            AgentNotStartedError: the agent is not running.
+            ConfigError: the creature has no input module.
+        """
+        self._check_running()
+        if self.input is None:
+            raise ConfigError(
+                f"creature '{self.name}' has no input module to serve from; set "
+                "input = {type = \"...\"} in its config or pass Agent.build(input=...) "
+                "(`kt plugins` lists the input modules that are loaded)"
+            )
+        await self.input.run(self)
 
     def _pending_requests(self) -> list[TurnRequest]:
         pending = []
