@@ -245,9 +245,9 @@ def load_script(path: str | os.PathLike[str]) -> list[ScriptEntry]:
         if file.suffix == ".json":
             data = json.loads(text)
         else:
-            import tomlkit
+            import tomllib
 
-            data = tomlkit.parse(text).unwrap()
+            data = tomllib.loads(text)
     except Exception as exc:
         raise ConfigError(f"cannot parse the script: {exc}", file=str(file)) from exc
     replies = data.get("replies") if isinstance(data, Mapping) else data

@@ -345,9 +345,9 @@ def load_recipe(
             text = os.fspath(resolved)
         file = find_recipe_file(text).resolve()
         folder = file.parent
-        from kt.config import _read_config_file  # the one reader for TOML, YAML and JSON
+        from kt.config import read_config_file  # the one reader for TOML, YAML and JSON
 
-        data = _read_config_file(file)
+        data = read_config_file(file)
     if "terrarium" in data and isinstance(data["terrarium"], Mapping):
         if len(data) > 1:
             others = ", ".join(sorted(str(k) for k in data if k != "terrarium"))

@@ -28,11 +28,11 @@ def user_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     path = kt_home(env) / "config.toml"
     if not path.is_file():
         return {}
-    import tomlkit  # only paid for when a user config exists
+    import tomllib  # only paid for when a user config exists
 
     try:
-        return tomlkit.parse(path.read_text(encoding="utf-8")).unwrap()
-    except Exception as exc:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"not valid TOML ({exc}); fix or remove the file", file=str(path)
         ) from exc
