@@ -157,14 +157,16 @@ def kernel_module_name(path: Path) -> str:
 def kernel_import_graph() -> dict[str, set[str]]:
     """Kernel module -> the kernel modules it imports (lazy and TYPE_CHECKING imports too).
 
-    ``kt`` itself is left out: it is the public facade, re-exporting every module's names,
-    and every ``kt.x`` import runs it first; an edge to it says nothing about layering.
+    ``from kt.pkg import name`` is an edge to ``kt.pkg.name`` when that is a module, else to
+    ``kt.pkg``. ``kt`` itself is left out: it is the public facade, re-exporting every
+    module's names lazily, and type-only references to public names (``kt.Agent`` in the hook
+    specifications) go through it; an edge to it says nothing about layering.
     """
     modules = {kernel_module_name(p): p for p in KERNEL.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         edges = set()
-        for imported in imports_of(path):
+        for imported in imported_modules(path):
             while imported and imported not in modules:
                 imported = imported.rpartition(".")[0]
             if imported and imported not in ("kt", name):
@@ -172,6 +174,18 @@ def kernel_import_graph() -> dict[str, set[str]]:
         graph[name] = edges
     graph.pop("kt", None)
     return graph
+
+
+def imported_modules(path: Path) -> list[str]:
+    """The modules a file imports: ``from a import b`` names ``a.b`` (a module or not)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found += [f"{node.module}.{alias.name}" for alias in node.names]
+    return found
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:

@@ -33,7 +33,7 @@ from kt.llm import (
     Usage,
     message_text,
 )
-from kt.plugins import hookimpl
+from kt.plugins.manager import hookimpl
 
 __all__ = [
     "EventRecorder",

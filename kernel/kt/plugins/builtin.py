@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kt.formats import NATIVE, ToolFormatSpec
 from kt.llm import LLM, LLMBackendSpec, LLMProfile
-from kt.plugins import hookimpl
+from kt.plugins.manager import hookimpl
 
 
 def _scripted(profile: LLMProfile) -> LLM:

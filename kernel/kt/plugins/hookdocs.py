@@ -10,7 +10,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from kt.plugins import hookspecs
+import kt.plugins.hookspecs as hookspecs
 
 __all__ = ["render"]
 

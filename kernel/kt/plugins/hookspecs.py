@@ -35,13 +35,12 @@ import pluggy
 if TYPE_CHECKING:  # annotations only: keeps `import kt` cheap
     from pathlib import Path
 
+    import kt  # kt.Agent and kt.Kernel by their public names: both modules import this one
     from kt.config import CreatureConfig
     from kt.events import Event
     from kt.formats import ToolFormatSpec
     from kt.llm import LLMBackendSpec, LLMProfile, LLMRequest, LLMResult, Message, ToolCall
-    from kt.plugins.kernel import Kernel
     from kt.results import TurnResult
-    from kt.runtime.agent import Agent
     from kt.runtime.context import TurnContext
     from kt.specs import (
         ControllerSpec,
@@ -264,7 +263,7 @@ def kt_ensure_package(ref: str) -> Path | None:
 
 @hookspec(firstresult=True)
 def kt_resolve_llm(
-    selector: str | None, creature: CreatureConfig, kernel: Kernel
+    selector: str | None, creature: CreatureConfig, kernel: kt.Kernel
 ) -> LLMProfile | None:
     """Choose the model profile a creature runs with (presets, aliases, keys, user defaults).
 
@@ -302,7 +301,7 @@ def kt_resolve_llm(
 
 
 @hookspec
-def kt_creature_started(creature: Agent) -> None:
+def kt_creature_started(creature: kt.Agent) -> None:
     """The creature started and is about to accept turns.
 
     Called once per creature from ``async with agent`` (``Agent.start``), after its tools,
@@ -317,7 +316,7 @@ def kt_creature_started(creature: Agent) -> None:
 
 
 @hookspec
-def kt_creature_stopped(creature: Agent) -> None:
+def kt_creature_stopped(creature: kt.Agent) -> None:
     """The creature is stopping; release what you hold for it.
 
     Called once per creature, shielded from cancellation with a short deadline. May be
@@ -361,7 +360,7 @@ def kt_turn_ended(ctx: TurnContext, result: TurnResult) -> None:
 
 
 @hookspec
-def kt_prompt_sections(creature: Agent) -> list[PromptSection]:
+def kt_prompt_sections(creature: kt.Agent) -> list[PromptSection]:
     """Contribute sections to a creature's system prompt.
 
     Called when the creature starts (and when its tools change). All results are collected and
@@ -380,7 +379,7 @@ def kt_prompt_sections(creature: Agent) -> list[PromptSection]:
 
 
 @hookspec
-def kt_session_restore(creature: Agent, reader: Any) -> None:
+def kt_session_restore(creature: kt.Agent, reader: Any) -> None:
     """Rebuild your plugin's state for a creature resumed from a session.
 
     Called by the session store (``kt_sessions``) once when a creature it rebuilt
@@ -536,7 +535,7 @@ def kt_post_subagent(name: str, result: TurnResult, ctx: TurnContext) -> TurnRes
 
 
 @hookspec
-def kt_event(event: Event, creature: Agent) -> None:
+def kt_event(event: Event, creature: kt.Agent) -> None:
     """Observe every event of a creature, in order: persistence, UIs, logs, metrics.
 
     Called once per event, before the event reaches ``run_stream`` readers and outputs, and
@@ -554,7 +553,7 @@ def kt_event(event: Event, creature: Agent) -> None:
 
 
 @hookspec(firstresult=True)
-def kt_compact(messages: tuple[Message, ...], creature: Agent) -> str | None:
+def kt_compact(messages: tuple[Message, ...], creature: kt.Agent) -> str | None:
     """Summarise old history for compaction (a strategy).
 
     Called by a compaction policy with the messages to fold away. Stops at the first

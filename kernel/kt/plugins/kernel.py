@@ -28,9 +28,9 @@ import pluggy
 
 from kt.config import home
 from kt.errors import PluginLoadError, RegistryClashError, UnknownNameError
-from kt.plugins import (
+from kt.plugins import builtin
+from kt.plugins.manager import (
     PluginFailure,
-    builtin,
     installed_entry_points,
     iter_registration,
     load_entry_points,

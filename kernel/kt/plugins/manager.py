@@ -28,7 +28,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from kt.plugins import hookspecs
+import kt.plugins.hookspecs as hookspecs
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -44,9 +44,10 @@ from kt.events import (
 from kt.formats import ToolFormat
 from kt.history import merge_user_content
 from kt.llm import LLM, USE_CONFIG, ContentPart, LLMRequest, Message, ToolCall, ToolSchema, Usage
-from kt.plugins import HookRunner, new_plugin_manager, plugin_name
 from kt.plugins.hookspecs import RUNTIME_HOOKS
 from kt.plugins.kernel import Kernel
+from kt.plugins.manager import new_plugin_manager, plugin_name
+from kt.plugins.runner import HookRunner
 from kt.results import ToolCallRecord, TurnResult
 from kt.runtime import assembly
 from kt.runtime.context import TurnContext

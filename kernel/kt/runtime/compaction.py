@@ -20,7 +20,7 @@ from kt.events import CompactionCompleted, CompactionSkipped, CompactionStarted
 from kt.llm import LLMDone, LLMRequest, Message, TextChunk, message_text
 
 if TYPE_CHECKING:
-    from kt.runtime.agent import Agent
+    from kt.runtime.creature import Creature
 
 __all__ = ["SUMMARY_INSTRUCTIONS", "SUMMARY_PREFIX", "compact", "compaction_boundary"]
 
@@ -62,7 +62,7 @@ def _render(messages: Sequence[Message]) -> str:
     return "\n\n".join(lines)
 
 
-async def _summarise_with_model(agent: Agent, messages: Sequence[Message]) -> str:
+async def _summarise_with_model(agent: Creature, messages: Sequence[Message]) -> str:
     request = LLMRequest(
         messages=(Message("system", SUMMARY_INSTRUCTIONS), Message("user", _render(messages))),
         options={"max_tokens": 2048},
@@ -77,7 +77,7 @@ async def _summarise_with_model(agent: Agent, messages: Sequence[Message]) -> st
     return "".join(parts).strip()
 
 
-async def compact(agent: Agent, *, keep_recent_turns: int) -> bool:
+async def compact(agent: Creature, *, keep_recent_turns: int) -> bool:
     """Replace all but the last *keep_recent_turns* user turns with one summary message.
 
     Returns:

@@ -10,7 +10,7 @@ import attrs
 from kt.runtime.stash import Stash
 
 if TYPE_CHECKING:
-    from kt.runtime.agent import Agent
+    from kt.runtime.creature import Creature
 
 __all__ = ["TurnContext"]
 
@@ -25,7 +25,7 @@ class TurnContext:
         stash: State that lives for this turn only.
     """
 
-    creature: Agent
+    creature: Creature
     turn_index: int
     stash: Stash = attrs.field(factory=Stash)
 

@@ -42,7 +42,7 @@ from kt.runtime.context import TurnContext
 from kt.runtime.executor import Outcome, execute_call, wants_background
 
 if TYPE_CHECKING:
-    from kt.runtime.agent import Agent
+    from kt.runtime.creature import Creature
 
 __all__ = ["TurnRequest", "run_turn"]
 
@@ -131,7 +131,7 @@ def _call_id(name: str) -> str:
     return f"{name}_{uuid.uuid4().hex[:8]}"
 
 
-async def run_turn(agent: Agent, request: TurnRequest) -> TurnResult:
+async def run_turn(agent: Creature, request: TurnRequest) -> TurnResult:
     """Run one turn to its end and publish ``TurnCompleted``; see the module docs.
 
     If the agent itself is being cancelled (stopped), cleanup still runs shielded and
@@ -184,7 +184,7 @@ async def run_turn(agent: Agent, request: TurnRequest) -> TurnResult:
     return result
 
 
-async def _rounds(agent: Agent, turn: _Turn) -> None:
+async def _rounds(agent: Creature, turn: _Turn) -> None:
     await _append_input(agent, turn)
     limit = turn.request.max_iterations or agent.config.max_iterations
     for iteration in range(1, limit + 1):
@@ -203,13 +203,13 @@ async def _rounds(agent: Agent, turn: _Turn) -> None:
     )
 
 
-def _termination_keyword(agent: Agent, round_: _Round) -> str | None:
+def _termination_keyword(agent: Creature, round_: _Round) -> str | None:
     keywords = agent.config.termination.keywords
     text = "".join(round_.visible_text)
     return next((k for k in keywords if k in text), None)
 
 
-async def _append_input(agent: Agent, turn: _Turn) -> None:
+async def _append_input(agent: Creature, turn: _Turn) -> None:
     content = turn.request.input
     if agent.history and agent.history[-1].role == "user":
         # The previous turn failed before the model answered: merge rather than stack two user
@@ -221,7 +221,7 @@ async def _append_input(agent: Agent, turn: _Turn) -> None:
     turn.first_message = agent.history[turn.history_start]
 
 
-async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
+async def _one_round(agent: Creature, turn: _Turn, round_: _Round) -> None:
     ctx = turn.ctx
     request = agent.build_request()
     request = await agent.runner.chain(
@@ -323,7 +323,7 @@ async def _one_round(agent: Agent, turn: _Turn, round_: _Round) -> None:
     await _append_results(agent, turn, round_)
 
 
-async def _after_stream(agent: Agent, turn: _Turn, round_: _Round, done: LLMDone) -> None:
+async def _after_stream(agent: Creature, turn: _Turn, round_: _Round, done: LLMDone) -> None:
     """Run ``kt_post_llm_call`` and append the assistant message, before any tool result."""
     result = LLMResult(
         text="".join(round_.raw_text),
@@ -348,7 +348,7 @@ async def _after_stream(agent: Agent, turn: _Turn, round_: _Round, done: LLMDone
 
 
 async def _append_assistant(
-    agent: Agent, turn: _Turn, round_: _Round, *, text: str, meta: Any = None, interrupted=False
+    agent: Creature, turn: _Turn, round_: _Round, *, text: str, meta: Any = None, interrupted=False
 ) -> None:
     if round_.assistant_appended:
         return
@@ -365,7 +365,7 @@ async def _append_assistant(
     )
 
 
-async def _append_results(agent: Agent, turn: _Turn, round_: _Round, missing: str = "") -> None:
+async def _append_results(agent: Creature, turn: _Turn, round_: _Round, missing: str = "") -> None:
     """Feed results back in call order: ``tool`` messages (native) or one user message (text)."""
     if round_.results_appended or not round_.calls:
         return
@@ -392,7 +392,7 @@ async def _append_results(agent: Agent, turn: _Turn, round_: _Round, missing: st
         )
 
 
-async def _finish(agent: Agent, turn: _Turn) -> TurnResult:
+async def _finish(agent: Creature, turn: _Turn) -> TurnResult:
     """Close the turn's history, build the result, run ``kt_turn_ended``, publish it (shielded)."""
     from kt.events import ToolCallCompleted
 
@@ -444,7 +444,7 @@ async def _finish(agent: Agent, turn: _Turn) -> TurnResult:
     return result
 
 
-def _turn_start(agent: Agent, turn: _Turn) -> int:
+def _turn_start(agent: Creature, turn: _Turn) -> int:
     """Where the turn's messages start, even if a compaction replaced older history meanwhile."""
     history = agent.history
     for index in range(len(history) - 1, -1, -1):

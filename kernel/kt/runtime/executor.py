@@ -29,8 +29,8 @@ from kt.tools import ToolContext, ToolResult, ToolSpec
 from kt.tools import schema as _schema
 
 if TYPE_CHECKING:
-    from kt.runtime.agent import Agent
     from kt.runtime.context import TurnContext
+    from kt.runtime.creature import Creature
 
 __all__ = [
     "Outcome",
@@ -116,7 +116,7 @@ def _parse_args(raw: Mapping[str, Any] | str) -> dict[str, Any]:
     return dict(raw)
 
 
-def wants_background(agent: Agent, call: ToolCall) -> bool:
+def wants_background(agent: Creature, call: ToolCall) -> bool:
     """Whether *call* will run in the background (its tool always does, or the model asked)."""
     spec = agent.tools.get(call.name)
     if spec is None:
@@ -139,7 +139,7 @@ def _as_bool(value: Any) -> bool:
 
 
 async def execute_call(
-    agent: Agent,
+    agent: Creature,
     call: ToolCall,
     ctx: TurnContext,
     *,
@@ -255,7 +255,7 @@ def _text(result: ToolResult) -> str:
     return "".join(p.text if p.type == "text" else "[image]" for p in result.output)
 
 
-async def run_tool(agent: Agent, spec: ToolSpec, call: ToolCall, ctx: TurnContext) -> ToolResult:
+async def run_tool(agent: Creature, spec: ToolSpec, call: ToolCall, ctx: TurnContext) -> ToolResult:
     """Run *spec* for a validated *call*: lock, timeout, normalisation, cap, post hooks."""
     controller = agent.config.controller
     timeout = spec.timeout if spec.timeout is not None else controller.tool_timeout
