@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from kt.errors import ToolArgumentError
 from kt.tools import ToolContext, tool
-from kt.tools.schema import derive_schema, structure_arguments, validate_arguments
+from kt.tools.arguments import structure_arguments, validate_arguments
+from kt.tools.schema import derive_schema
 
 
 @dataclasses.dataclass

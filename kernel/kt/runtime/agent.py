@@ -423,7 +423,7 @@ class Agent:
         if self.input is None:
             raise ConfigError(
                 f"creature '{self.name}' has no input module to serve from; set "
-                "input = {type = \"...\"} in its config or pass Agent.build(input=...) "
+                'input = {type = "..."} in its config or pass Agent.build(input=...) '
                 "(`kt plugins` lists the input modules that are loaded)"
             )
         await self.input.run(self)

@@ -25,8 +25,7 @@ from kt.errors import (
 from kt.events import ToolCallCompleted
 from kt.llm import ToolCall
 from kt.results import ToolCallRecord
-from kt.tools import ToolContext, ToolResult, ToolSpec
-from kt.tools import schema as _schema
+from kt.tools import ToolContext, ToolResult, ToolSpec, arguments
 
 if TYPE_CHECKING:
     from kt.runtime.context import TurnContext
@@ -206,7 +205,7 @@ async def execute_call(
         args = _parse_args(call.args)
         if BACKGROUND_ARG in args and BACKGROUND_ARG not in spec.parameters.get("properties", {}):
             background = _as_bool(args.pop(BACKGROUND_ARG)) and background_ok
-        args = _schema.validate_arguments(spec.parameters, args, coerce_strings=text_format)
+        args = arguments.validate_arguments(spec.parameters, args, coerce_strings=text_format)
     except ToolArgumentError as exc:
         return await finish(
             "error", args=call.args, error=str(exc), error_type=ToolArgumentError.__name__
@@ -261,7 +260,7 @@ async def run_tool(agent: Creature, spec: ToolSpec, call: ToolCall, ctx: TurnCon
     timeout = spec.timeout if spec.timeout is not None else controller.tool_timeout
     max_output = spec.max_output if spec.max_output is not None else controller.tool_max_output
     try:  # JSON values into the annotated types: Enum members, tuples, dataclasses ...
-        kwargs = _schema.structure_arguments(spec.fn, call.args)
+        kwargs = arguments.structure_arguments(spec.fn, call.args)
     except ToolArgumentError as exc:
         return ToolResult(error=str(exc), metadata={"error_type": "ToolArgumentError"})
     if spec.context_param:

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import attrs
 
-from kt.llm import ContentPart, ToolCall, ToolSchema
+from kt.llm import ContentPart, ToolSchema
 from kt.tools import schema as _schema
-
-if TYPE_CHECKING:
-    from kt.runtime.stash import Stash
+from kt.tools.context import ToolContext
 
 __all__ = ["ToolContext", "ToolResult", "ToolSpec", "tool"]
 
@@ -51,36 +48,6 @@ class ToolResult:
     def ok(self) -> bool:
         """True when the result carries no error."""
         return self.error is None
-
-
-@attrs.frozen
-class ToolContext:
-    """Facts about the running call, injected into a tool that asks for it.
-
-    A tool asks by annotating a parameter with ``ToolContext`` (or naming it ``ctx`` or
-    ``context``); that parameter is left out of the schema.
-
-    Attributes:
-        creature: The creature's name.
-        working_dir: The creature's working directory; resolve relative paths against it,
-            never against the process's current directory.
-        call: The call being run (validated arguments).
-        turn_index: The turn the call belongs to.
-        stash: The creature's typed stash, for state shared between tools and plugins.
-        agent: The running :class:`kt.Agent`.
-    """
-
-    creature: str
-    working_dir: Path
-    call: ToolCall
-    turn_index: int
-    stash: Stash
-    agent: Any = attrs.field(default=None, repr=False)
-
-    def resolve_path(self, path: str | Path) -> Path:
-        """Return *path* anchored at the working directory (absolute paths are kept)."""
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else self.working_dir / p
 
 
 @attrs.frozen
