@@ -49,7 +49,6 @@ PUBLIC_KERNEL = {
     "kt.llm",
     "kt.plugins",
     "kt.plugins.hookspecs",
-    "kt.portal",
     "kt.results",
     "kt.specs",
     "kt.testing",

@@ -7,7 +7,7 @@ names do not pay for the rest.
 The surface, by purpose:
 
 * Build and run: :class:`Agent`, :class:`TurnResult`, :class:`ToolCallRecord`, :class:`Kernel`,
-  :func:`run_sync`, :class:`Portal`, :mod:`kt.compose`.
+  :mod:`kt.compose` (synchronous callers: the ``kt_portal`` plugin).
 * Tools: :func:`tool`, :class:`ToolSpec`, :class:`ToolResult`, :class:`ToolContext`.
 * Models: :class:`LLM`, :class:`LLMRequest`, :class:`LLMResult`, :class:`Message`,
   :class:`ToolCall`, :class:`Usage`, chunk types, :class:`LLMBackendSpec`, :class:`LLMProfile`.
@@ -34,9 +34,6 @@ _LAZY: dict[str, str] = {
     "Stash": "kt.runtime.stash",
     "StashKey": "kt.runtime.stash",
     "CHANNEL_SERVICE": "kt.runtime.stash",
-    "run_sync": "kt.portal",
-    "Portal": "kt.portal",
-    "SyncAgent": "kt.portal",
     "Job": "kt.runtime.jobs",
     # tools
     "tool": "kt.tools",
@@ -179,7 +176,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         hookspecs,  # noqa: F401
     )
     from kt.plugins.kernel import Kernel, PluginInfo  # noqa: F401
-    from kt.portal import Portal, SyncAgent, run_sync  # noqa: F401
     from kt.results import ToolCallRecord, TurnResult  # noqa: F401
     from kt.runtime.agent import Agent, TurnStream  # noqa: F401
     from kt.runtime.context import TurnContext  # noqa: F401

@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from kt.errors import AgentNotStartedError, AgentStoppedError
-from kt.portal import Portal, run_sync
+from kt_portal import Portal, run_sync
 
 needs_agent = pytest.mark.skipif(
     importlib.util.find_spec("kt.agent") is None or importlib.util.find_spec("kt.testing") is None,

@@ -9,7 +9,7 @@ one of two ways:
 * `Portal` keeps one trio loop alive in a background thread. Agents built through it stay
   started between calls, so a web handler can keep a conversation going across requests::
 
-      with kt.Portal() as portal:
+      with kt_portal.Portal() as portal:
           with portal.agent("examples/support", llm=llm) as support:
               print(support.run("My order is late").text)
               for event in support.stream("Where is it now?"):
@@ -34,9 +34,8 @@ import trio
 from kt.errors import AgentNotStartedError, AgentStoppedError
 
 if TYPE_CHECKING:
+    from kt import Agent, TurnResult
     from kt.events import Event
-    from kt.results import TurnResult
-    from kt.runtime.agent import Agent
 
 __all__ = ["Portal", "SyncAgent", "run_sync"]
 
@@ -94,7 +93,7 @@ def run_sync(async_fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any
     * An asyncio loop running (an asyncio application, Jupyter): trio cannot share the thread
       with it, so ``trio.run`` runs in a new worker thread and this thread blocks until it is
       done. **The asyncio loop is blocked for that time**; from a coroutine, prefer
-      ``await asyncio.to_thread(kt.run_sync, fn)`` to keep it responsive.
+      ``await asyncio.to_thread(kt_portal.run_sync, fn)`` to keep it responsive.
     * Inside trio: refused; ``await async_fn(...)`` directly.
 
     Each call is a separate trio run: agents, nurseries and channels created inside it end
@@ -116,7 +115,7 @@ def run_sync(async_fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any
     """
     if _inside_trio():
         raise RuntimeError(
-            "kt.run_sync() was called from inside a trio event loop, which it would block; "
+            "kt_portal.run_sync() was called from inside a trio event loop, which it would block; "
             f"use `await {getattr(async_fn, '__name__', 'fn')}(...)` directly instead"
         )
     fn = functools.partial(async_fn, *args, **kwargs)
@@ -258,7 +257,7 @@ class Portal:
     def _require_running(self) -> trio.lowlevel.TrioToken:
         if self._state == "new":
             raise AgentNotStartedError(
-                "this Portal is not started; use `with kt.Portal() as portal:` or call "
+                "this Portal is not started; use `with kt_portal.Portal() as portal:` or call "
                 "portal.start() first"
             )
         if self._state == "closed":
@@ -322,7 +321,7 @@ class Portal:
         return self.call(self._start_agent, config, build_kwargs)
 
     async def _start_agent(self, config: Any, build_kwargs: Mapping[str, Any]) -> SyncAgent:
-        from kt.runtime.agent import Agent  # here, not at the top: keeps `import kt.portal` light
+        from kt.runtime.agent import Agent  # here, not at the top: keeps `import kt_portal` light
 
         agent = await Agent.build(config, **build_kwargs)
         close_requested, stopped = trio.Event(), trio.Event()
