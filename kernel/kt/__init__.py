@@ -85,6 +85,7 @@ _ERRORS = (
     "AgentStateError",
     "AgentNotStartedError",
     "AgentStoppedError",
+    "AgentTerminatedError",
     "ToolError",
     "ToolNotFoundError",
     "ToolArgumentError",

@@ -16,7 +16,8 @@ Failures inside a turn (a tool that raised, a model that errored) are reported i
     ├── ModuleLoadError                a ``module:Class`` reference could not be imported or built
     ├── AgentStateError
     │   ├── AgentNotStartedError
-    │   └── AgentStoppedError
+    │   ├── AgentStoppedError
+    │   └── AgentTerminatedError
     ├── ToolError
     │   ├── ToolNotFoundError
     │   ├── ToolArgumentError          arguments are not valid JSON or do not match the schema
@@ -54,6 +55,7 @@ __all__ = [
     "AgentNotStartedError",
     "AgentStateError",
     "AgentStoppedError",
+    "AgentTerminatedError",
     "BudgetExceededError",
     "ComposeError",
     "ConfigError",
@@ -154,6 +156,10 @@ class AgentNotStartedError(AgentStateError):
 
 class AgentStoppedError(AgentStateError):
     """The agent was stopped; build a new one to continue."""
+
+
+class AgentTerminatedError(AgentStateError):
+    """A ``[termination]`` limit ended the agent's run; it takes no more turns."""
 
 
 # -- Tools --------------------------------------------------------------------------------------

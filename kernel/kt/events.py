@@ -30,6 +30,7 @@ __all__ = [
     "CompactionStarted",
     "CreatureStarted",
     "CreatureStopped",
+    "CreatureTerminated",
     "ErrorOccurred",
     "Event",
     "HistoryReplaced",
@@ -101,6 +102,21 @@ class CreatureStopped(Event):
     """The creature stopped; nothing follows."""
 
     type: ClassVar[str] = "creature_stopped"
+
+
+@attrs.frozen(kw_only=True)
+class CreatureTerminated(Event):
+    """A ``[termination]`` limit ended the creature's run; it takes no more turns.
+
+    Attributes:
+        limit: The limit reached: ``max_turns``, ``max_tokens``, ``max_duration`` or
+            ``idle_timeout``.
+        reason: What happened, for people (``"3 turns run (max_turns = 3)"``).
+    """
+
+    type: ClassVar[str] = "creature_terminated"
+    limit: str
+    reason: str
 
 
 # -- Turns --------------------------------------------------------------------------------------

@@ -80,7 +80,14 @@ class OutputSpec:
 
 @attrs.frozen
 class ControllerSpec:
-    """An alternative reasoning loop; ``factory(agent)`` builds it."""
+    """A reasoning loop (``[controller] loop = "name"``).
+
+    ``factory(agent)`` returns the coroutine function that runs each turn:
+    ``async (agent, request) -> TurnResult``. It owns the whole turn: it publishes
+    ``TurnStarted`` / ``TurnCompleted``, appends to the history and sets ``request.result``
+    and ``request.done`` (the kernel's own, ``"default"``, is
+    :func:`kt.runtime.controller.run_turn`; a new loop usually wraps it).
+    """
 
     name: str
     factory: Callable[[Any], Any]

@@ -210,7 +210,7 @@ def test_dicts_merge_shallowly_and_other_lists_are_replaced(tmp_path):
         {
             "memory": {"embedding": {"provider": "a", "model": "m"}, "keep": True},
             "skills": ["one", "two"],
-            "output": {"type": "stdout", "controller_direct": False},
+            "output": {"type": "stdout", "color": False},
         },
     )
     write_config(
@@ -226,7 +226,7 @@ def test_dicts_merge_shallowly_and_other_lists_are_replaced(tmp_path):
     assert config.memory == {"embedding": {"provider": "b"}, "keep": True}
     assert config.skills == ("three",)
     assert config.output.type == "tui"
-    assert config.output.controller_direct is False
+    assert config.output.options == {"color": False}
 
 
 def test_unnamed_identity_entries_are_appended(tmp_path):
@@ -339,7 +339,10 @@ def test_prompt_context_files_hold_contents(tmp_path):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "rules.md").write_text("be brief")
     write_config(tmp_path / "c", {"prompt_context_files": {"rules": "rules.md"}})
-    assert load(tmp_path / "c").prompt_context_files == {"rules": "be brief"}
+    # Read, then refused: prompt templates, which would use the contents, are not built.
+    with pytest.raises(ConfigValidationError, match="not supported: prompt templates") as caught:
+        load(tmp_path / "c")
+    assert caught.value.path == "prompt_context_files"
 
     write_config(tmp_path / "c", {"prompt_context_files": {"rules": "gone.md"}})
     with pytest.raises(ConfigNotFoundError) as caught:
@@ -408,13 +411,13 @@ def test_interpolated_values_are_coerced_by_the_schema(tmp_path):
         tmp_path / "c",
         {
             "max_iterations": "${N:8080}",
-            "include_tools_in_prompt": "${INCLUDE:false}",
+            "controller": {"ephemeral": "${EPHEMERAL:true}"},
             "compact": {"threshold": "${TH:0.5}", "target": "0.25"},
         },
     )
     config = load(tmp_path / "c")
     assert config.max_iterations == 8080
-    assert config.include_tools_in_prompt is False
+    assert config.controller.ephemeral is True
     assert (config.compact.threshold, config.compact.target) == (0.5, 0.25)
 
     with pytest.raises(ConfigValidationError, match="expected an integer, got 'abc'") as caught:
@@ -535,9 +538,9 @@ def test_top_level_controller_keys_across_files_follow_child_wins(tmp_path):
 
 
 def test_prompt_switches_are_accepted_in_controller(tmp_path):
-    write_config(tmp_path / "c", {"controller": {"skill_mode": "static"}, "tool_format": "xml"})
+    write_config(tmp_path / "c", {"controller": {"skill_mode": "dynamic"}, "tool_format": "xml"})
     config = load(tmp_path / "c")
-    assert config.skill_mode == "static"
+    assert config.skill_mode == "dynamic"
     assert config.controller.tool_format == "xml"
 
     write_config(tmp_path / "c", {"controller": {"skill_mode": "static"}, "skill_mode": "dynamic"})
@@ -696,7 +699,9 @@ def test_extra_entry_keys_go_to_options_and_class_is_an_alias(tmp_path):
 
 def test_framework_hints_alias(tmp_path):
     write_config(tmp_path / "c", {"framework_hints": {"framework.output_model": ""}})
-    assert load(tmp_path / "c").framework_hint_overrides == {"framework.output_model": ""}
+    with pytest.raises(ConfigValidationError, match="no framework hint blocks") as caught:
+        load(tmp_path / "c")
+    assert caught.value.path == "framework_hint_overrides"
     write_config(
         tmp_path / "c",
         {"framework_hints": {"a": "x"}, "framework_hint_overrides": {"a": "y"}},

@@ -14,6 +14,7 @@ from kt.results import ToolCallRecord, TurnResult
 SAMPLES = [
     events.CreatureStarted(config={"name": "x"}, plugins=("a",), tools=("t",), model="m"),
     events.CreatureStopped(),
+    events.CreatureTerminated(limit="max_turns", reason="3 turns run (max_turns = 3)"),
     events.TurnStarted(input="hi", source="user"),
     events.TurnStarted(
         input=(ContentPart("text", text="look"), ContentPart("image_url", image_url="data:x"))

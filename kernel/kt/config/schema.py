@@ -59,6 +59,21 @@ def _not_empty(_instance: Any, attribute: attrs.Attribute, value: str) -> None:
         raise FieldValueError(attribute.name, "must not be empty")
 
 
+def _unsupported(allowed: Any, why: str) -> Any:
+    """An attrs field accepted only at *allowed*: any other value is refused with *why*.
+
+    For keys of the reference's config format whose behaviour is not built (yet): a config
+    that sets one fails loudly instead of being silently ignored. The field's metadata
+    carries *why*, so tests and docs can list them.
+    """
+
+    def check(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if value != allowed:
+            raise FieldValueError(attribute.name, f"{value!r} is not supported: {why}")
+
+    return check
+
+
 def _zero_means_none(value: float | None) -> float | None:
     # TOML has no null, so "no timeout" is spelled 0; the runtime sees None.
     return None if value == 0 else value
@@ -95,6 +110,8 @@ class ControllerConfig:
         tool_timeout: Seconds a tool may run; ``0`` (stored as ``None``) = no limit.
         tool_max_output: UTF-8 bytes of tool output fed back to the model; 0 = no cap.
         turn_timeout: Seconds a whole turn may run; ``None`` = no limit.
+        loop: The reasoning loop that runs each turn: a name from the ``kt_controllers``
+            registry (``"default"``: the kernel's rounds of model call → tools → feedback).
     """
 
     llm: str | None = None
@@ -102,7 +119,11 @@ class ControllerConfig:
     provider: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    auth_mode: str | None = None
+    auth_mode: str | None = attrs.field(
+        default=None,
+        validator=_unsupported(None, "keys come from `kt login` / keys.toml or api_key_env"),
+        metadata={"unsupported": True},
+    )
     variation: str | None = None
     temperature: float | None = attrs.field(default=None, validator=_at_least(0))
     max_tokens: int | None = attrs.field(default=None, validator=_at_least(1))
@@ -118,6 +139,7 @@ class ControllerConfig:
     )
     tool_max_output: int = attrs.field(default=65536, validator=_at_least(0))
     turn_timeout: float | None = attrs.field(default=None, validator=_above(0))
+    loop: str = attrs.field(default="default", validator=_not_empty)
 
 
 @attrs.frozen(kw_only=True)
@@ -269,8 +291,16 @@ class OutputEntry:
     type: str
     module: str | None = None
     class_name: str | None = None
-    controller_direct: bool = True
-    named_outputs: Mapping[str, ModuleEntry] = attrs.field(factory=dict)
+    controller_direct: bool = attrs.field(
+        default=True,
+        validator=_unsupported(True, "the controller's text always streams to the output"),
+        metadata={"unsupported": True},
+    )
+    named_outputs: Mapping[str, ModuleEntry] = attrs.field(
+        factory=dict,
+        validator=_unsupported({}, "outputs the model addresses by name are not built"),
+        metadata={"unsupported": True},
+    )
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
@@ -400,7 +430,11 @@ class CreatureConfig:
     files: tuple[Path, ...] = ()
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     system_prompt_files: tuple[Path, ...] = ()
-    prompt_context_files: Mapping[str, str] = attrs.field(factory=dict)
+    prompt_context_files: Mapping[str, str] = attrs.field(
+        factory=dict,
+        validator=_unsupported({}, "prompt templates, which would read these, are not built"),
+        metadata={"unsupported": True},
+    )
     controller: ControllerConfig = attrs.field(factory=ControllerConfig)
     input: ModuleEntry | None = None
     output: OutputEntry | None = None
@@ -417,13 +451,33 @@ class CreatureConfig:
     memory: Mapping[str, Any] = attrs.field(factory=dict)
     output_wiring: tuple[WiringEntry, ...] = ()
     skills: tuple[str, ...] = ()
-    skill_mode: Literal["dynamic", "static"] = "dynamic"
+    skill_mode: Literal["dynamic", "static"] = attrs.field(
+        default="dynamic",
+        validator=_unsupported("dynamic", "skills are listed in an index the model reads"),
+        metadata={"unsupported": True},
+    )
     skill_index_budget_bytes: int = attrs.field(default=4096, validator=_at_least(0))
-    include_tools_in_prompt: bool = True
-    include_hints_in_prompt: bool = True
-    framework_hint_overrides: Mapping[str, str] = attrs.field(factory=dict)
+    include_tools_in_prompt: bool = attrs.field(
+        default=True,
+        validator=_unsupported(True, "tools always reach the model (natively or in the prompt)"),
+        metadata={"unsupported": True},
+    )
+    include_hints_in_prompt: bool = attrs.field(
+        default=True,
+        validator=_unsupported(True, "a text tool format always explains its syntax"),
+        metadata={"unsupported": True},
+    )
+    framework_hint_overrides: Mapping[str, str] = attrs.field(
+        factory=dict,
+        validator=_unsupported({}, "there are no framework hint blocks to override"),
+        metadata={"unsupported": True},
+    )
     session_key: str | None = None
-    default_plugins: tuple[str, ...] = ()
+    default_plugins: tuple[str, ...] = attrs.field(
+        default=(),
+        validator=_unsupported((), "list plugins in [[plugins]] instead"),
+        metadata={"unsupported": True},
+    )
 
 
 # -- Keys: what a config file may say, derived from the schema -------------------------------

@@ -1,4 +1,4 @@
-"""The kernel's own plugin, always registered: the ``native`` format and the ``scripted`` backend.
+"""The kernel's own plugin, always registered: the default loop, ``native`` and ``scripted``.
 
 The scripted backend lets the command line and subprocess tests run creatures with no network:
 ``--llm scripted:replies.toml`` plays the replies listed in the file (see
@@ -10,6 +10,7 @@ from __future__ import annotations
 from kt.formats import NATIVE, ToolFormatSpec
 from kt.llm import LLM, LLMBackendSpec, LLMProfile
 from kt.plugins.manager import hookimpl
+from kt.specs import ControllerSpec
 
 
 def _scripted(profile: LLMProfile) -> LLM:
@@ -21,6 +22,18 @@ def _scripted(profile: LLMProfile) -> LLM:
     if not path.is_absolute() and profile.base_dir is not None:
         path = profile.base_dir / path  # a creature's own reply file sits beside it
     return ScriptedLLM(load_script(path), exhausted="raise")
+
+
+def _default_loop(agent: object) -> object:
+    from kt.runtime.controller import run_turn  # at build time: registering stays trio-free
+
+    return run_turn
+
+
+@hookimpl
+def kt_controllers() -> list[ControllerSpec]:
+    """The default reasoning loop: rounds of model call, tool dispatch and feedback."""
+    return [ControllerSpec("default", _default_loop, "rounds of model call → tools → feedback")]
 
 
 @hookimpl

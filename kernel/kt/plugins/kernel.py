@@ -145,6 +145,7 @@ class Kernel:
         for attr, kind in _REGISTRIES.values():
             setattr(self, attr, Registry(kind))
         self._fill_registries()
+        self.shared_sessions: dict[str, Any] = {}  # session_key -> the store creatures share
 
     tools: Registry[Any]
     llm_backends: Registry[Any]

@@ -29,12 +29,14 @@ from kt.config import (
 from kt.errors import (
     AgentNotStartedError,
     AgentStoppedError,
+    AgentTerminatedError,
     ConfigError,
     ConfigValidationError,
 )
 from kt.events import (
     CreatureStarted,
     CreatureStopped,
+    CreatureTerminated,
     ErrorOccurred,
     Event,
     HistoryReplaced,
@@ -55,6 +57,7 @@ from kt.runtime.controller import TurnRequest, run_turn
 from kt.runtime.executor import BACKGROUND_ARG, run_tool
 from kt.runtime.jobs import Job
 from kt.runtime.stash import Stash
+from kt.runtime.termination import Termination
 from kt.specs import PromptSection
 from kt.tools import ToolSpec
 
@@ -131,6 +134,9 @@ class Agent:
         self.jobs: dict[str, Job] = {}
         self.outputs: list[Any] = []
         self.input: Any = None  # what serve() runs: an object with async run(agent)
+        self.controller: Callable[[Agent, TurnRequest], Awaitable[TurnResult]] = run_turn
+        self.termination = Termination(config.termination)
+        self._watch_idle = config.termination.idle_timeout is not None
         self.session: Any = None  # the session store's object, when built with session=
         self._system_message: Message | None = None
 
@@ -205,6 +211,7 @@ class Agent:
         creature_plugins = assembly.resolve_plugins(creature_config, kernel)
         creature_plugins += [(plugin_name(p), p) for p in plugins]
         tool_format = assembly.resolve_format(creature_config, kernel)
+        controller = assembly.resolve_controller(creature_config, kernel)
         if llm is not None:
             model, llm_name = llm, type(llm).__name__
         else:
@@ -214,7 +221,12 @@ class Agent:
             from kt.runtime.sessions import open_session
 
             store = open_session(
-                kernel, session, name=creature_config.name, session_dir=session_dir, source=config
+                kernel,
+                session,
+                key=creature_config.session_key,
+                name=creature_config.name,
+                session_dir=session_dir,
+                source=config,
             )
             creature_plugins.append(("kt.session", store))
         agent = cls(
@@ -228,6 +240,7 @@ class Agent:
             working_dir=Path(pwd).resolve() if pwd is not None else Path.cwd(),
         )
         agent.session = store
+        agent.controller = controller(agent)
         agent._add_subagents()
         agent._add_triggers()
         agent.input = agent._io_module("input", input, kernel.inputs)
@@ -342,6 +355,7 @@ class Agent:
         if self._state == "stopped":
             raise AgentStoppedError(f"agent '{self.name}' was stopped; build a new one")
         self._token = trio.lowlevel.current_trio_token()
+        self.termination.started_at = self.termination.last_activity = trio.current_time()
         self._nursery_cm = trio.open_nursery()
         self._nursery = await self._nursery_cm.__aenter__()
         self._state = "running"
@@ -365,8 +379,12 @@ class Agent:
                     await start()
             await self.runner.notify("kt_creature_started", creature=self)
             self._nursery.start_soon(self._consume, queue_recv)
+            if self.termination.timed:
+                self._nursery.start_soon(self.termination.watch, self._terminate)
             for trigger in self.triggers:
                 await self.add_trigger(trigger)
+            if self.config.startup_trigger is not None:
+                self.inject(self.config.startup_trigger.prompt, source="startup")
         except BaseException:
             await self.stop()
             raise
@@ -413,7 +431,8 @@ class Agent:
         The input module (``input =`` in the config, or ``Agent.build(input=...)``) reads
         from its source (a terminal, a webhook, ...) and runs turns; its ``run(agent)``
         returning (end of input, ``/exit``) ends this call. Output modules see every event
-        meanwhile. The agent stays running: ``async with agent: await agent.serve()``.
+        meanwhile. The agent stays running: ``async with agent: await agent.serve()``. A
+        ``[termination]`` limit ends the serving too (see :mod:`kt.runtime.termination`).
 
         Raises:
             AgentNotStartedError: the agent is not running.
@@ -426,7 +445,15 @@ class Agent:
                 'input = {type = "..."} in its config or pass Agent.build(input=...) '
                 "(`kt plugins` lists the input modules that are loaded)"
             )
-        await self.input.run(self)
+        async with trio.open_nursery() as nursery:
+
+            async def stop_at_termination() -> None:
+                await self.termination.reached.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(stop_at_termination)
+            await self.input.run(self)
+            nursery.cancel_scope.cancel()
 
     def _pending_requests(self) -> list[TurnRequest]:
         pending = []
@@ -449,6 +476,11 @@ class Agent:
             )
         if self._state != "running":
             raise AgentStoppedError(f"agent '{self.name}' was stopped; build a new one")
+        if self.termination.reached.is_set():
+            raise AgentTerminatedError(
+                f"agent '{self.name}' ended its run: {self.termination.reason}; raise the "
+                f"[termination] {self.termination.limit} limit of its config, or build a new agent"
+            )
 
     def run_stream(
         self,
@@ -614,7 +646,22 @@ class Agent:
                     request.finished = True  # its caller left while it was queued: never run it
                     request.done.set()
                     continue
-                await run_turn(self, request)
+                await self.controller(self, request)
+                reached = self.termination.after_turn(self)
+                if reached is not None:
+                    await self._terminate(*reached)
+
+    async def _terminate(self, limit: str, reason: str) -> None:
+        """A ``[termination]`` limit was reached: end the running turn and refuse new ones."""
+        if self.termination.reached.is_set():
+            return
+        self.termination.limit, self.termination.reason = limit, reason
+        self.termination.reached.set()
+        if self.current_turn is not None:
+            self.current_turn.terminate(reason)
+        for request in self._pending_requests():
+            request.abandon()
+        await self.emit(CreatureTerminated(limit=limit, reason=reason))
 
     def _submit(self, request: TurnRequest) -> None:
         self._check_running()
@@ -947,6 +994,8 @@ class Agent:
         object.__setattr__(
             event, "turn_index", self.turn_index if turn_index is None else turn_index
         )
+        if self._watch_idle:
+            self.termination.last_activity = trio.current_time()
         if self.runner.has("kt_event"):
             await self.runner.notify("kt_event", event=event, creature=self)
         self._deliver(event)

@@ -243,6 +243,24 @@ def resolve_format(config: CreatureConfig, kernel: Kernel) -> ToolFormat:
     return spec.factory()
 
 
+def resolve_controller(config: CreatureConfig, kernel: Kernel) -> Any:
+    """The factory of the reasoning loop ``controller.loop`` names (``default`` unless set).
+
+    Raises:
+        UnknownNameError: a loop no plugin provides.
+    """
+    name = config.controller.loop
+    spec = kernel.controllers.get(name)
+    if spec is None:
+        raise UnknownNameError(
+            f"unknown controller loop '{name}'.{_did_you_mean(name, kernel.controllers)} "
+            "Loops come from plugins (the kt_controllers hook); `kt plugins` lists them.",
+            path="controller.loop",
+            file=str(config.files[-1]) if config.files else None,
+        )
+    return spec.factory
+
+
 def split_selector(selector: str) -> tuple[str, str]:
     """``"openai/gpt-4o"`` → (``openai``, ``gpt-4o``); ``"scripted:replies.toml"`` likewise."""
     for sep in (":", "/"):

@@ -63,6 +63,7 @@ class TurnRequest:
     scope: trio.CancelScope | None = None
     cancel_requested: bool = False
     interrupted: bool = False
+    terminated: str = ""  # the [termination] reason that ended the turn
     finished: bool = False
     result: TurnResult | None = None
     done: trio.Event = attrs.Factory(trio.Event)  # set when the turn ends, ran or not
@@ -73,6 +74,11 @@ class TurnRequest:
         self.done.set()
         if self.abandon_reader is not None:
             self.abandon_reader()
+
+    def terminate(self, reason: str) -> None:
+        """End the turn with status ``terminated``: a ``[termination]`` limit was reached."""
+        self.terminated = reason
+        self.cancel()
 
     def cancel(self, *, interrupt: bool = False) -> None:
         """Cancel the turn (before or while it runs); must run in the agent's trio thread."""
@@ -165,7 +171,9 @@ async def run_turn(agent: Creature, request: TurnRequest) -> TurnResult:
                 nursery.cancel_scope.cancel()  # tools of a failed round must not outlive it
         escaped = False
         if scope.cancelled_caught:
-            if request.interrupted:
+            if request.terminated:
+                turn.status, turn.reason = "terminated", request.terminated
+            elif request.interrupted:
                 turn.status = "interrupted"
             elif request.cancel_requested:
                 turn.status = "cancelled"

@@ -23,20 +23,30 @@ if TYPE_CHECKING:
 __all__ = ["SessionReader", "open_session"]
 
 
-def open_session(kernel: Kernel, session: Any, **options: Any) -> Any:
+def open_session(kernel: Kernel, session: Any, *, key: str | None = None, **options: Any) -> Any:
     """Open a store for one creature: ``session`` is ``True``, a path, or a store object.
+
+    Creatures built with one kernel and ``session=True`` whose configs name the same
+    ``session_key`` share one session: the first opens it, the others join it (the store's
+    factory takes the first one's object, as it does for ``session=<store object>``).
 
     Args:
         kernel: The plugin set that provides the store.
         session: ``True`` for a new session file, a path for that file, or an object the
             store knows (to share one file between creatures).
+        key: The creature's ``session_key`` (``None``: its own session).
         **options: Passed to the store's factory (``name``, ``session_dir``, ``source``).
 
     Returns:
         The object to register as the creature's plugin.
     """
     spec = kernel.session_store()
-    return spec.factory(None if session is True else session, **options)
+    if session is True and key is not None:
+        session = kernel.shared_sessions.get(key, True)
+    store = spec.factory(None if session is True else session, **options)
+    if key is not None:
+        kernel.shared_sessions.setdefault(key, store)
+    return store
 
 
 def SessionReader(  # noqa: N802 (reads like the class it returns)
