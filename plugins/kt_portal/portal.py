@@ -321,7 +321,7 @@ class Portal:
         return self.call(self._start_agent, config, build_kwargs)
 
     async def _start_agent(self, config: Any, build_kwargs: Mapping[str, Any]) -> SyncAgent:
-        from kt.runtime.agent import Agent  # here, not at the top: keeps `import kt_portal` light
+        from kt import Agent  # here, not at the top: keeps `import kt_portal` light
 
         agent = await Agent.build(config, **build_kwargs)
         close_requested, stopped = trio.Event(), trio.Event()
