@@ -53,7 +53,8 @@ class LoopPlugin:
         return [kt.ControllerSpec("counting", factory, "the default loop, counted")]
 
 
-async def test_controller_loop_selects_a_registered_loop():
+async def test_hook_kt_controllers():
+    """``[controller] loop`` selects a loop a plugin registers, and it runs every turn."""
     plugin = LoopPlugin()
     kernel = kt.Kernel(plugins=[plugin])
     config = {"name": "c", "controller": {"loop": "counting"}}
@@ -102,7 +103,8 @@ class IOPlugin:
         return [kt.OutputSpec("collect", CollectingOutput, "keeps event types")]
 
 
-async def test_the_config_input_drives_the_creature_through_serve():
+async def test_hook_kt_inputs():
+    """The config's input module drives the creature through ``serve``."""
     kernel = kt.Kernel(plugins=[IOPlugin()])
     config = {
         "name": "io",
@@ -116,6 +118,20 @@ async def test_the_config_input_drives_the_creature_through_serve():
     assert agent.input.replies == ["A", "B"]
     (output,) = agent.outputs
     assert output.types.count("turn_completed") == 2
+
+
+async def test_hook_kt_outputs():
+    """An output module named in the config receives every event of the creature."""
+    kernel = kt.Kernel(plugins=[IOPlugin()])
+    agent = await kt.Agent.build(
+        {"name": "o", "output": {"type": "collect"}}, llm=ScriptedLLM(["hi"]), kernel=kernel
+    )
+    async with agent:
+        await agent.run("x")
+    (output,) = agent.outputs
+    assert output.types[0] == "creature_started"
+    assert output.types[-1] == "creature_stopped"
+    assert "text_delta" in output.types
 
 
 async def test_build_arguments_override_the_config_modules():

@@ -76,6 +76,69 @@ def test_default_set_follows_user_config(plugin_dir, tmp_path):
     assert kernel.plugin_names == ["kt_test_good"]
 
 
+REQUIRES_GOOD = """
+import kt
+
+kt_requires = ("kt_test_good",)
+
+
+def whisper(text: str) -> str:
+    '''Say the text quietly.'''
+    import kt_test_good  # its public API, declared above: the kernel loads it first
+
+    return kt_test_good.shout(text).lower()
+
+
+@kt.hookimpl
+def kt_tools():
+    return [kt.tool(whisper)]
+"""
+
+
+def test_a_plugin_loads_after_the_plugins_it_requires(plugin_dir):
+    make_dist(plugin_dir, "kt_test_good", GOOD_PLUGIN)
+    make_dist(plugin_dir, "kt_test_user", REQUIRES_GOOD)
+    kernel = kt.Kernel(plugins=["kt_test_user"])  # the set leaves kt_test_good out
+    assert kernel.failures == []
+    assert kernel.plugin_names == ["kt_test_good", "kt_test_user"]
+    assert kernel.tools["whisper"]("Hi") == "hi"
+
+
+def test_a_plugin_whose_requirement_failed_fails_with_that_reason(plugin_dir):
+    make_dist(plugin_dir, "kt_test_dep", "import no_such_dependency_xyz\n")
+    make_dist(plugin_dir, "kt_test_user2", REQUIRES_GOOD.replace("kt_test_good", "kt_test_dep"))
+    kernel = kt.Kernel(plugins=["kt_test_user2"])
+    failures = {f.name: f.reason for f in kernel.failures}
+    assert "no_such_dependency_xyz" in failures["kt_test_dep"]
+    assert failures["kt_test_user2"].startswith("requires plugin 'kt_test_dep', which failed:")
+    assert kernel.plugin_names == []
+
+
+def test_a_missing_requirement_and_a_cycle_are_failures(plugin_dir):
+    make_dist(plugin_dir, "kt_test_user", REQUIRES_GOOD)  # kt_test_good is not installed
+    make_dist(plugin_dir, "kt_test_a", "kt_requires = ('kt_test_b',)\n")
+    make_dist(plugin_dir, "kt_test_b", "kt_requires = ('kt_test_a',)\n")
+    kernel = kt.Kernel(plugins=["kt_test_user", "kt_test_a"])
+    failures = {f.name: f.reason for f in kernel.failures}
+    assert "not installed" in failures["kt_test_user"]
+    assert "cycle: kt_test_a -> kt_test_b -> kt_test_a" in failures["kt_test_a"]
+    assert kernel.plugin_names == []
+
+
+def test_a_missing_optional_dependency_names_the_extra(plugin_dir):
+    make_dist(plugin_dir, "kt_test_heavy", "import no_such_dependency_xyz\n")
+    metadata = next(plugin_dir.glob("kt_test_heavy_dist-*.dist-info")) / "METADATA"
+    metadata.write_text(
+        metadata.read_text()
+        + "Provides-Extra: heavy\n"
+        + 'Requires-Dist: no-such-dependency-xyz>=1; extra == "heavy"\n'
+    )
+    (failure,) = kt.Kernel(plugins=["kt_test_heavy"]).failures
+    assert failure.reason.endswith(
+        "install the 'heavy' extra: pip install 'kt_test_heavy_dist[heavy]'"
+    )
+
+
 def test_bare_kernel_has_only_builtins():
     kernel = kt.Kernel(plugins=[])
     assert kernel.plugin_names == []
@@ -198,24 +261,8 @@ def test_hook_kt_triggers():
     _spec_hook_test("kt_triggers", "triggers", kt.TriggerSpec("tick", lambda e, a: None))
 
 
-def test_hook_kt_inputs():
-    _spec_hook_test("kt_inputs", "inputs", kt.InputSpec("keyboard", lambda e, a: None))
-
-
-def test_hook_kt_outputs():
-    _spec_hook_test("kt_outputs", "outputs", kt.OutputSpec("printer", lambda e, a: None))
-
-
-def test_hook_kt_controllers():
-    _spec_hook_test("kt_controllers", "controllers", kt.ControllerSpec("loop2", lambda a: None))
-
-
 def test_hook_kt_tool_formats():
     _spec_hook_test("kt_tool_formats", "tool_formats", kt.ToolFormatSpec("mine", lambda: None))
-
-
-def test_hook_kt_session_stores():
-    _spec_hook_test("kt_session_stores", "session_stores", kt.SessionStoreSpec("mem", dict))
 
 
 def test_hook_kt_transports():
@@ -593,3 +640,36 @@ async def test_rewrite_to_another_tool_runs_it_and_to_an_unknown_name_is_refused
     assert records["c2"].status == "error" and "unknown tool 'nowhere'" in records["c2"].error
     tool_messages = {m.tool_call_id: m.content for m in agent.history if m.role == "tool"}
     assert set(tool_messages) == {"c1", "c2"}  # the refused call still answers its own id
+
+
+class MemoryStore:
+    """A session store keeping each creature's event types in a list."""
+
+    def __init__(self):
+        self.sessions: dict[str, list[str]] = {}
+
+    @kt.hookimpl
+    def kt_session_stores(self):
+        def factory(path, *, name, **options):
+            recorded = self.sessions.setdefault(path or name, [])
+
+            class Recorder:
+                @kt.hookimpl
+                def kt_event(self, event):
+                    recorded.append(event.type)
+
+            return Recorder()
+
+        return [kt.SessionStoreSpec("memory", factory, reader=self.sessions.__getitem__)]
+
+
+async def test_hook_kt_session_stores():
+    store = MemoryStore()
+    kernel = kt.Kernel(plugins=[store])
+    agent = await kt.Agent.build(
+        {"name": "m"}, llm=ScriptedLLM(["hi"]), kernel=kernel, session=True
+    )
+    async with agent:
+        await agent.run("x")
+    recorded = kt.SessionReader("m", kernel=kernel)
+    assert recorded[0] == "creature_started" and "turn_completed" in recorded
