@@ -254,15 +254,108 @@ def _spec_hook_test(hook: str, registry: str, spec) -> None:
 
 
 def test_hook_kt_subagents():
-    _spec_hook_test("kt_subagents", "subagents", kt.SubAgentSpec("helper", lambda e, a: None))
+    """A sub-agent a plugin registers becomes a tool of the creatures that list it."""
+
+    class Helpers:
+        @kt.hookimpl
+        def kt_subagents(self):
+            def factory(entry, parent):
+                @kt.tool(name=entry.name)
+                def helper(task: str) -> str:
+                    """Hand a task to the helper."""
+                    return f"{parent.name} delegated: {task}"
+
+                return helper
+
+            return [kt.SubAgentSpec("helper", factory, "answers in one line")]
+
+    async def go():
+        llm = ScriptedLLM([ToolCall("helper", {"task": "sum"}), "done"])
+        config = {"name": "boss", "subagents": ["helper"]}
+        agent = await kt.Agent.build(config, llm=llm, kernel=kt.Kernel(plugins=[Helpers()]))
+        async with agent:
+            return await agent.run("go")
+
+    result = trio.run(go)
+    assert result.tool_calls[0].output == "boss delegated: sum"
 
 
 def test_hook_kt_triggers():
-    _spec_hook_test("kt_triggers", "triggers", kt.TriggerSpec("tick", lambda e, a: None))
+    """A trigger type a plugin registers wakes the creature that lists it."""
+
+    class Once:
+        def __init__(self, entry, agent):
+            self.text = entry.options["text"]
+
+        async def run(self, agent, *, task_status=trio.TASK_STATUS_IGNORED):
+            task_status.started()
+            await agent.inject(self.text).wait()
+
+    class Triggers:
+        @kt.hookimpl
+        def kt_triggers(self):
+            return [kt.TriggerSpec("once", Once, "fires one turn at start")]
+
+    async def go():
+        recorder = EventRecorder()
+        config = {"name": "t", "triggers": [{"type": "once", "text": "wake up"}]}
+        kernel = kt.Kernel(plugins=[Triggers()])
+        agent = await kt.Agent.build(config, llm=ScriptedLLM(["awake"]), kernel=kernel)
+        async with agent:
+            events = agent.subscribe()
+            async for event in events:
+                if isinstance(event, TurnCompleted):
+                    return event.result
+
+    result = trio.run(go)
+    assert (result.status, result.text) == ("completed", "awake")
 
 
 def test_hook_kt_tool_formats():
-    _spec_hook_test("kt_tool_formats", "tool_formats", kt.ToolFormatSpec("mine", lambda: None))
+    """A tool format a plugin registers writes the prompt and parses the replies."""
+    from kt.formats import NATIVE
+
+    class Shouting:
+        name = "shouting"
+        native = False
+
+        def prompt_section(self, tools):
+            return "CALL A TOOL BY WRITING ITS NAME IN CAPITALS: " + ", ".join(
+                t.name for t in tools
+            )
+
+        def new_parser(self, body_args):
+            class Parser:
+                def feed(self, text):
+                    return [ToolCall(text.lower().strip(), {})] if text.isupper() else [text]
+
+                def close(self):
+                    return []
+
+            return Parser()
+
+    class Formats:
+        @kt.hookimpl
+        def kt_tool_formats(self):
+            return [kt.ToolFormatSpec("shouting", Shouting)]
+
+    @kt.tool
+    def ping() -> str:
+        """Answer pong."""
+        return "pong"
+
+    async def go():
+        llm = ScriptedLLM(["PING", "pong it is"])
+        config = {"name": "f", "tool_format": "shouting"}
+        kernel = kt.Kernel(plugins=[Formats()])
+        agent = await kt.Agent.build(config, llm=llm, tools=[ping], kernel=kernel)
+        async with agent:
+            return agent, await agent.run("go")
+
+    agent, result = trio.run(go)
+    assert agent.tool_format is not NATIVE
+    assert "CALL A TOOL BY WRITING ITS NAME IN CAPITALS: ping" in agent.system_prompt
+    assert result.tool_calls[0].output == "pong"
 
 
 def test_hook_kt_transports():
