@@ -297,7 +297,6 @@ def test_hook_kt_triggers():
             return [kt.TriggerSpec("once", Once, "fires one turn at start")]
 
     async def go():
-        recorder = EventRecorder()
         config = {"name": "t", "triggers": [{"type": "once", "text": "wake up"}]}
         kernel = kt.Kernel(plugins=[Triggers()])
         agent = await kt.Agent.build(config, llm=ScriptedLLM(["awake"]), kernel=kernel)
