@@ -109,9 +109,17 @@ class SessionStoreSpec:
         reader: ``reader(path)`` returns an object to read a recorded session with:
             what ``kt.SessionReader`` calls; ``None`` when the store cannot read.
         resume_terrarium: ``async resume_terrarium(path, engine, **options) -> list[str]``:
-            rebuilds a recorded graph into a running ``kt.Terrarium`` (what
+            rebuilds a recorded graph into a running ``kt_terrarium.Terrarium`` (what
             ``Terrarium.resume`` calls) and returns the creature ids; ``None`` when the store
             cannot.
+        graph_store: ``graph_store(directory, meta) -> store``: opens a new session file in
+            *directory* for one graph session of a ``kt_terrarium.Terrarium`` (what the engine
+            calls when it persists a graph). *meta* has ``session_id``, ``graph_id``,
+            ``parent_session_ids``, ``origin``, ``name`` and ``created_at``. The store has
+            ``path``, ``append(record)`` (an event's wire shape plus ``graph_id``, and
+            ``copied_from`` for records copied from a parent session), ``records()`` and
+            ``close()``; the file opens with ``reader``. ``None`` when the store cannot record
+            graphs.
     """
 
     name: str
@@ -120,11 +128,21 @@ class SessionStoreSpec:
     resume: Callable[..., Any] | None = None
     reader: Callable[..., Any] | None = None
     resume_terrarium: Callable[..., Any] | None = None
+    graph_store: Callable[..., Any] | None = None
 
 
 @attrs.frozen
 class TransportSpec:
-    """A way to host creatures elsewhere; ``factory(**options)`` builds it."""
+    """A way to host creatures elsewhere (``engine.add_creature(config, transport=name)``).
+
+    Attributes:
+        name: The name engines use.
+        factory: ``factory(**options)`` builds the transport; *options* come from
+            ``kt_terrarium.Terrarium(transports={name: options})``. The object is an async
+            context manager with ``async place(placement) -> link``; the protocol, the
+            placement and the messages a link carries are ``kt_terrarium.transport``'s.
+        description: One line for listings.
+    """
 
     name: str
     factory: Callable[..., Any]

@@ -1,11 +1,15 @@
 """Terrarium sessions: the engine's graph records in a session file, and resuming from them.
 
-``kt_terrarium.Terrarium`` persists each graph session through a *graph store*. :func:`graph_store` is one
-that writes ``.ktsession`` files, so a terrarium's records get everything a creature's session
-has (the reader, search, export, ``kt sessions``)::
+``kt_terrarium.Terrarium`` persists each graph session through the kernel's session store: the
+``sqlite`` store's ``graph_store`` member is :func:`graph_store`, which writes ``.ktsession``
+files, so a terrarium's records get everything a creature's session has (``kt.SessionReader``,
+search, export, ``kt sessions``)::
 
-    async with kt_terrarium.Terrarium(session_dir="runs", store_factory=kt_sessions.graph_store) as engine:
+    async with kt_terrarium.Terrarium(session_dir="runs") as engine:   # kt_sessions loaded
         ...
+
+This module needs only the records' wire shape, never the engine's classes, so ``kt_sessions``
+does not depend on ``kt_terrarium``.
 
 :func:`resume_terrarium` rebuilds a recorded graph into a running engine: its creatures (with
 their conversations, usage and turn counters, closed like a resumed creature's when the run
@@ -31,7 +35,7 @@ __all__ = ["SQLiteGraphStore", "graph_store", "resume_terrarium"]
 
 
 class SQLiteGraphStore:
-    """A ``kt_terrarium.Terrarium`` graph store writing one graph session into a session file.
+    """A graph store (``kt_terrarium.GraphStore``) writing one graph session into a session file.
 
     Every record (an event's wire shape plus ``graph_id``, and ``copied_from`` for records
     copied from a parent session) is committed before :meth:`append` returns, except streamed
@@ -89,10 +93,10 @@ class SQLiteGraphStore:
 
 
 def graph_store(directory: Path, meta: Mapping[str, Any]) -> SQLiteGraphStore:
-    """The store factory for ``kt_terrarium.Terrarium(store_factory=...)``.
+    """Open the session file of one graph session (the ``sqlite`` store's ``graph_store``).
 
-    Names the file ``<recipe name or "terrarium">_<YYYYmmdd-HHMMSS>_<6 hex>.ktsession`` in
-    *directory*.
+    Also usable as ``kt_terrarium.Terrarium(store_factory=...)``. Names the file
+    ``<recipe name or "terrarium">_<YYYYmmdd-HHMMSS>_<6 hex>.ktsession`` in *directory*.
     """
     stamp = datetime.datetime.fromtimestamp(meta.get("created_at") or time.time())
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in meta.get("name") or "")

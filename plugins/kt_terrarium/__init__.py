@@ -8,12 +8,28 @@ A terrarium hosts many creatures as a graph joined by channels; it runs no model
         writer = await engine.add_creature("creatures/writer")
         ...
 
-* :mod:`kt_terrarium.engine`: :class:`Terrarium`, creature handles, output wiring, hot-plug.
-* :mod:`kt_terrarium.channels`: channels, the channel service creatures' tools reach through
-  ``kt.CHANNEL_SERVICE``, and the engine's errors.
-* :mod:`kt_terrarium.recipes`: terrarium recipe files (``terrarium.toml`` / ``terrarium.yaml``).
-* :mod:`kt_terrarium.graph_tools`: the privileged ``group_*`` tools, contributed through
-  ``kt_tools()``.
+Every public name is importable from ``kt_terrarium``; the modules, top-down:
+
+* :mod:`~kt_terrarium.engine`: :class:`Terrarium`, the facade that composes the parts below.
+* :mod:`~kt_terrarium.handles`: :class:`CreatureHandle`, what the engine holds per creature.
+* :mod:`~kt_terrarium.hosting` / :mod:`~kt_terrarium.remote`: running creatures in this process,
+  or through a transport; :mod:`~kt_terrarium.transport` is the protocol transports implement,
+  :mod:`~kt_terrarium.worker` the loop that hosts a placed creature, and
+  :mod:`~kt_terrarium.testing` an in-process loopback transport.
+* :mod:`~kt_terrarium.routing`: channels, edges and message delivery;
+  :mod:`~kt_terrarium.channels`: channel values and the channel service creatures' tools reach
+  through ``kt.CHANNEL_SERVICE``.
+* :mod:`~kt_terrarium.wiring`: output wires.
+* :mod:`~kt_terrarium.graphs`: graphs, merges, splits and their sessions;
+  :mod:`~kt_terrarium.topology`: the pure graph logic behind them (no trio);
+  :mod:`~kt_terrarium.persistence`: graph stores, from the kernel's session stores.
+* :mod:`~kt_terrarium.bus`: the event fan-out; :mod:`~kt_terrarium.events`: the engine's events;
+  :mod:`~kt_terrarium.errors`: its errors; :mod:`~kt_terrarium.state` and
+  :mod:`~kt_terrarium.snapshots`: shared state, and state as plain data.
+* :mod:`~kt_terrarium.recipes` (reading ``terrarium.toml`` / ``terrarium.yaml``) and
+  :mod:`~kt_terrarium.recipe_apply` (populating an engine from one).
+* :mod:`~kt_terrarium.graph_tools`: the privileged ``group_*`` tools, contributed through
+  ``kt_tools()``, and the terrarium section of creatures' prompts.
 * ``kt terrarium run RECIPE`` / ``kt terrarium check RECIPE``: the command line.
 
 Loading the plugin costs nothing: the engine is imported on first use of one of its names,
@@ -27,49 +43,103 @@ from typing import TYPE_CHECKING, Any
 
 import kt
 
+kt_requires = ("kt_cli",)  # kt terrarium run drives the focus creature through kt_cli.repl
+
 if TYPE_CHECKING:
     from kt_terrarium.channels import (  # noqa: F401
         CHANNELS,
-        ChannelError,
-        ChannelExistsError,
         ChannelInfo,
         ChannelMessage,
-        ChannelMessageSent,
+        ChannelService,
+    )
+    from kt_terrarium.engine import Terrarium  # noqa: F401
+    from kt_terrarium.errors import (  # noqa: F401
+        ChannelError,
+        ChannelExistsError,
         ChannelNotFoundError,
         ChannelPermissionError,
-        ChannelService,
         CreatureExistsError,
         CreatureNotFoundError,
         PrivilegeError,
+        SessionStoreMissingError,
         TerrariumError,
         TopologyError,
+        TransportError,
+        UnknownTransportError,
         WiringLoopError,
     )
-    from kt_terrarium.engine import CreatureHandle, GraphInfo, Terrarium, Wire  # noqa: F401
+    from kt_terrarium.events import (  # noqa: F401
+        ChannelCreated,
+        ChannelEdgeChanged,
+        ChannelMessageSent,
+        ChannelRemoved,
+        CreatureAdded,
+        CreatureRemoved,
+        DirectMessage,
+        GraphSessionStarted,
+        OutputWireAdded,
+        OutputWireDelivered,
+        OutputWireDropped,
+        OutputWireRemoved,
+        TopologyChanged,
+    )
+    from kt_terrarium.graphs import GraphChange, GraphInfo  # noqa: F401
+    from kt_terrarium.handles import CreatureHandle  # noqa: F401
+    from kt_terrarium.persistence import GraphStore  # noqa: F401
+    from kt_terrarium.recipe_apply import AppliedRecipe  # noqa: F401
     from kt_terrarium.recipes import Recipe, load_recipe  # noqa: F401
+    from kt_terrarium.transport import Link, Placement, Transport  # noqa: F401
+    from kt_terrarium.wiring import Wire  # noqa: F401
+    from kt_terrarium.worker import serve_creature  # noqa: F401
 
 _LAZY = {
-    **dict.fromkeys(["CreatureHandle", "GraphInfo", "Terrarium", "Wire"], "kt_terrarium.engine"),
+    **dict.fromkeys(["Terrarium"], "kt_terrarium.engine"),
+    **dict.fromkeys(["CreatureHandle"], "kt_terrarium.handles"),
+    **dict.fromkeys(["GraphChange", "GraphInfo"], "kt_terrarium.graphs"),
+    **dict.fromkeys(["Wire"], "kt_terrarium.wiring"),
+    **dict.fromkeys(["AppliedRecipe"], "kt_terrarium.recipe_apply"),
     **dict.fromkeys(["Recipe", "load_recipe"], "kt_terrarium.recipes"),
+    **dict.fromkeys(["GraphStore"], "kt_terrarium.persistence"),
+    **dict.fromkeys(["Link", "Placement", "Transport"], "kt_terrarium.transport"),
+    **dict.fromkeys(["serve_creature"], "kt_terrarium.worker"),
+    **dict.fromkeys(
+        ["CHANNELS", "ChannelInfo", "ChannelMessage", "ChannelService"], "kt_terrarium.channels"
+    ),
     **dict.fromkeys(
         [
-            "CHANNELS",
+            "ChannelCreated",
+            "ChannelEdgeChanged",
+            "ChannelMessageSent",
+            "ChannelRemoved",
+            "CreatureAdded",
+            "CreatureRemoved",
+            "DirectMessage",
+            "GraphSessionStarted",
+            "OutputWireAdded",
+            "OutputWireDelivered",
+            "OutputWireDropped",
+            "OutputWireRemoved",
+            "TopologyChanged",
+        ],
+        "kt_terrarium.events",
+    ),
+    **dict.fromkeys(
+        [
             "ChannelError",
             "ChannelExistsError",
-            "ChannelInfo",
-            "ChannelMessage",
-            "ChannelMessageSent",
             "ChannelNotFoundError",
             "ChannelPermissionError",
-            "ChannelService",
             "CreatureExistsError",
             "CreatureNotFoundError",
             "PrivilegeError",
+            "SessionStoreMissingError",
             "TerrariumError",
             "TopologyError",
+            "TransportError",
+            "UnknownTransportError",
             "WiringLoopError",
         ],
-        "kt_terrarium.channels",
+        "kt_terrarium.errors",
     ),
 }
 

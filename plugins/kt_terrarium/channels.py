@@ -1,4 +1,4 @@
-"""Channels: named message routes between the creatures of a terrarium, and the engine's errors.
+"""Channels: named message routes between the creatures of a terrarium.
 
 A channel lives in one graph of a :class:`kt_terrarium.Terrarium` and has a *kind*:
 
@@ -21,61 +21,39 @@ Tools and triggers written as plugins reach channels through one object, the
         return kt.ToolResult(error="no channels: this creature is not in a terrarium")
     message_id = await service.send("tasks", "Fix the failing test")
 
-Every message sent is also an event, :class:`ChannelMessageSent` (type ``channel_message``),
-published by the sending creature (so ``kt_event`` persistence records it) and on the engine's
-bus (``engine.subscribe()``).
-
-The engine's errors form this tree, under :class:`kt.errors.KTError`::
-
-    TerrariumError
-    ├── ChannelError
-    │   ├── ChannelNotFoundError       no such channel in the creature's graph
-    │   ├── ChannelExistsError         a channel of that name already exists there
-    │   └── ChannelPermissionError     no send (or listen) edge for that creature
-    ├── CreatureNotFoundError
-    ├── CreatureExistsError            a creature id is taken
-    ├── PrivilegeError                 a privileged operation by, or on, the wrong creature
-    └── TopologyError                  a graph change that cannot be made (merge clash, ...)
-        └── WiringLoopError            an output wire would close a loop without a hop limit
+Every message sent is also an event, :class:`kt_terrarium.events.ChannelMessageSent` (type
+``channel_message``), published by the sending creature (so ``kt_event`` persistence records it)
+and on the engine's bus (``engine.subscribe()``). Routing a message to its listeners is the job
+of :mod:`kt_terrarium.routing`; this module holds the values and the live channel.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 import trio
 
 from kt import StashKey
-from kt.errors import KTError
-from kt.events import Event
+from kt_terrarium.errors import TerrariumError
 
 __all__ = [
     "CHANNELS",
     "CHANNEL_KINDS",
     "HISTORY_LIMIT",
     "Channel",
-    "ChannelError",
-    "ChannelExistsError",
     "ChannelInfo",
     "ChannelKind",
     "ChannelMessage",
-    "ChannelMessageSent",
-    "ChannelNotFoundError",
-    "ChannelPermissionError",
     "ChannelService",
-    "CreatureExistsError",
-    "CreatureNotFoundError",
-    "PrivilegeError",
-    "TerrariumError",
-    "TopologyError",
-    "WiringLoopError",
+    "check_channel_name",
     "content_text",
 ]
 
@@ -84,48 +62,7 @@ CHANNEL_KINDS: tuple[str, ...] = ("queue", "broadcast")
 HISTORY_LIMIT = 200
 """Messages each channel keeps for observers and ``group_status`` (older ones are dropped)."""
 
-
-# -- Errors -------------------------------------------------------------------------------------
-
-
-class TerrariumError(KTError):
-    """Base of the terrarium engine's errors."""
-
-
-class ChannelError(TerrariumError):
-    """A channel operation that cannot be done."""
-
-
-class ChannelNotFoundError(ChannelError, LookupError):
-    """No channel of that name exists where it was looked for (also a ``LookupError``)."""
-
-
-class ChannelExistsError(ChannelError):
-    """A channel of that name already exists in the graph."""
-
-
-class ChannelPermissionError(ChannelError, PermissionError):
-    """The creature has no send (or listen) edge on the channel (also a ``PermissionError``)."""
-
-
-class CreatureNotFoundError(TerrariumError):
-    """No creature with that id is hosted by the engine."""
-
-
-class CreatureExistsError(TerrariumError):
-    """A creature id is already taken in the engine."""
-
-
-class PrivilegeError(TerrariumError):
-    """A privileged operation asked by a non-privileged creature, or aimed at a privileged one."""
-
-
-class TopologyError(TerrariumError):
-    """A graph change that cannot be made, such as merging two graphs with clashing channels."""
-
-
-class WiringLoopError(TopologyError):
-    """An output wire would close a loop (A→B→A, or A→A) and no hop limit allows it."""
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:>-]*$")
 
 
 # -- Messages -----------------------------------------------------------------------------------
@@ -208,41 +145,6 @@ class ChannelInfo:
     backlog: int = 0
 
 
-@attrs.frozen(kw_only=True)
-class ChannelMessageSent(Event):
-    """A message was sent on a channel (type ``channel_message``).
-
-    Published by the sending creature (``creature`` is its id), so ``kt_event`` hooks record
-    it in that creature's log, and on the engine's bus. Messages from outside the graph
-    (``engine.send(..., sender="human")``) appear on the bus only, with ``creature == ""``.
-
-    Attributes:
-        channel: The channel's name.
-        sender: The sender's id or label.
-        message_id: The message's id.
-        content: The content as sent.
-        kind: The channel's kind.
-        graph_id: The channel's graph.
-        reply_to: The id of the message this one answers, if any.
-        metadata: The sender's metadata.
-        delivered_to: Ids of the creatures the engine delivered it to as a turn, in order.
-        queued: ``True`` when a queue channel had no listener: the message waits in its
-            backlog.
-    """
-
-    type: ClassVar[str] = "channel_message"
-    channel: str
-    sender: str
-    message_id: str
-    content: Any = ""
-    kind: str = "broadcast"
-    graph_id: str = ""
-    reply_to: str | None = None
-    metadata: Mapping[str, Any] = attrs.field(factory=dict)
-    delivered_to: tuple[str, ...] = ()
-    queued: bool = False
-
-
 # -- The service tools and triggers use ---------------------------------------------------------
 
 
@@ -253,8 +155,9 @@ class ChannelService(Protocol):
     The engine gives every creature it hosts its own service object, bound to that creature
     (:attr:`creature_id`): permissions are checked for it, and its graph is looked up at each
     call, so the service keeps working when graphs merge or split. Errors are
-    :class:`ChannelNotFoundError` (a ``LookupError``) and :class:`ChannelPermissionError` (a
-    ``PermissionError``), with messages written for a model to read.
+    :class:`~kt_terrarium.errors.ChannelNotFoundError` (a ``LookupError``) and
+    :class:`~kt_terrarium.errors.ChannelPermissionError` (a ``PermissionError``), with messages
+    written for a model to read.
     """
 
     creature_id: str
@@ -422,3 +325,15 @@ class Channel:
         chosen = candidates[self._turn % len(candidates)]
         self._turn += 1
         return chosen
+
+
+def check_channel_name(name: str) -> None:
+    """Refuse a name that is not a channel name (letters, digits, ``_ - . :``).
+
+    Raises:
+        TerrariumError: the name is not a string or has other characters.
+    """
+    if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
+        raise TerrariumError(
+            f"invalid channel name {name!r}: use letters, digits, '_', '-', '.' or ':'"
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 import kt
+from kt_cli.modes import default_mode
 
 __all__ = ["terrarium"]
 
@@ -22,16 +23,12 @@ RUN_MODES = ("plain", "cli")
 def _kernel() -> kt.Kernel:
     """The kernel of this ``kt`` invocation (the plugin set ``kt`` chose), else a new one.
 
-    ``kt`` keeps it on the click context object (``kt_cli.state.CliState.kernel()``); a
-    plugin may not import ``kt_cli``, so it is looked up by duck typing.
+    ``kt`` keeps it on the click context object (``kt_cli.state.CliState.kernel()``); the
+    group can also run under another click program, so it is looked up by duck typing.
     """
     state = click.get_current_context().find_root().obj
     make = getattr(state, "kernel", None)
     return make() if callable(make) else kt.Kernel()
-
-
-def _default_mode() -> str:
-    return "cli" if sys.stdin.isatty() and sys.stdout.isatty() else "plain"
 
 
 @click.group("terrarium")
@@ -68,7 +65,8 @@ def terrarium() -> None:
 @click.option(
     "--session-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Record the team's events in this folder (one .ktgraph.jsonl file per graph session).",
+    help="Record the team's events in this folder: one .ktsession file per graph session, "
+    "read like a creature's session (needs the kt_sessions plugin).",
 )
 @click.option(
     "--timeout",
@@ -103,7 +101,7 @@ def run(
       echo "Reverse a string in Python" | kt terrarium run examples/terrariums/swe_team
       kt terrarium run @kt-biome/terrariums/swe_team --llm openai/gpt-4o-mini
     """  # noqa: D301 (click reads \b as "keep this paragraph as written")
-    mode = mode or _default_mode()
+    mode = mode or default_mode()
     kernel = _kernel()
 
     import trio

@@ -32,23 +32,32 @@ rewrites it in the system message of every model call, between the markers
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from kt import StashKey
+import attrs
+
+from kt import StashKey, TurnContext
 from kt.errors import KTError
+from kt.llm import LLMRequest, Message
+from kt.plugins import hookimpl
+from kt.specs import PromptSection
 from kt.tools import ToolContext, ToolResult, ToolSpec, tool
-from kt_terrarium.channels import ChannelError, TerrariumError, content_text
+from kt_terrarium.channels import CHANNELS, content_text
+from kt_terrarium.errors import ChannelError, TerrariumError
 
 if TYPE_CHECKING:
-    from kt_terrarium.engine import CreatureLink
+    from kt import Agent
+    from kt_terrarium.handles import CreatureLink
 
 __all__ = [
     "BASIC_TOOLS",
     "LINK",
     "PRIVILEGED_TOOLS",
     "SECTION_END",
+    "SectionKeeper",
     "SECTION_START",
     "describe_graph",
     "history_entry",
@@ -105,8 +114,6 @@ async def send_message(
         message: The text to send.
         reply_to: The id of the message you are answering, if any.
     """
-    from kt_terrarium.channels import CHANNELS
-
     service = ctx.stash.get(CHANNELS, None)
     if service is None:
         return _fail(_NOT_HOSTED)
@@ -557,6 +564,51 @@ def replace_section(prompt: str, text: str) -> str:
     if not section:
         return prompt
     return f"{prompt.rstrip()}\n\n{section}" if prompt.strip() else section
+
+
+class SectionKeeper(abc.ABC):
+    """A creature plugin that keeps the terrarium section of its system prompt current.
+
+    ``kt_prompt_sections`` gives the section as the creature starts, and ``kt_pre_llm_call``
+    rewrites it in the system message of every model call, so a graph change reaches the next
+    call. Subclasses say what the text is (:meth:`section_text`) and which agent they serve
+    (:meth:`owns`): the engine's link computes it from the graph, a creature hosted through a
+    transport uses the text the engine last sent.
+    """
+
+    @abc.abstractmethod
+    def section_text(self) -> str:
+        """The current section, without the markers (``""``: no section)."""
+
+    @abc.abstractmethod
+    def owns(self, creature: Agent) -> bool:
+        """Whether *creature* is the agent this plugin serves."""
+
+    @hookimpl
+    def kt_prompt_sections(self, creature: Agent) -> list[PromptSection]:
+        """The terrarium section, as the creature starts."""
+        if not self.owns(creature):
+            return []
+        text = self.section_text()
+        return [PromptSection("terrarium.graph", wrap_section(text), 900)] if text else []
+
+    @hookimpl
+    def kt_pre_llm_call(self, request: LLMRequest, ctx: TurnContext) -> LLMRequest | None:
+        """Bring the terrarium section of the system message up to date for this call."""
+        if not self.owns(ctx.creature):
+            return None
+        text = self.section_text()
+        messages = request.messages
+        if messages and messages[0].role == "system" and isinstance(messages[0].content, str):
+            updated = replace_section(messages[0].content, text)
+            if updated == messages[0].content:
+                return None
+            first = attrs.evolve(messages[0], content=updated)
+            return attrs.evolve(request, messages=(first, *messages[1:]))
+        if not text:
+            return None
+        system = Message("system", wrap_section(text))
+        return attrs.evolve(request, messages=(system, *messages))
 
 
 def history_entry(message: Any) -> dict[str, Any]:

@@ -45,6 +45,7 @@ import attrs
 
 from kt.config import CreatureConfig, load_creature_config
 from kt.errors import ConfigError, ConfigNotFoundError, ConfigValidationError
+from kt_terrarium.topology import find_wiring_loop
 
 __all__ = [
     "DEFAULT_CHANNEL_KIND",
@@ -115,7 +116,7 @@ class WireSpec:
         allow_self_trigger: Allow ``to`` to be the source itself (a loop of length one).
         max_hops: Deliver only while the chain of wire deliveries that led here is at most
             this long. Required for a wire that closes a loop (A→B→A); see
-            :func:`find_wiring_loop`.
+            :func:`kt_terrarium.topology.find_wiring_loop`.
     """
 
     to: str
@@ -673,41 +674,6 @@ class _RecipeReader:
 
 
 # -- Wiring loops -------------------------------------------------------------------------------
-
-
-def find_wiring_loop(
-    edges: Mapping[str, Iterable[str]], source: str, target: str
-) -> list[str] | None:
-    """The loop a new wire *source* → *target* would close, or ``None``.
-
-    Args:
-        edges: Existing wires: source id → target ids.
-        source: The new wire's source.
-        target: The new wire's target.
-
-    Returns:
-        The creatures along the loop, starting and ending at *source*
-        (``["a", "b", "a"]``), or ``None`` when the wire closes no loop.
-    """
-    if source == target:
-        return [source, source]
-    previous: dict[str, str] = {}
-    frontier = [target]
-    seen = {target}
-    while frontier:
-        node = frontier.pop()
-        for nxt in edges.get(node, ()):
-            if nxt in seen:
-                continue
-            previous[nxt] = node
-            if nxt == source:
-                path = [source]
-                while path[-1] != target:
-                    path.append(previous[path[-1]])
-                return [source, *reversed(path)]
-            seen.add(nxt)
-            frontier.append(nxt)
-    return None
 
 
 def _loop_allowed(spec: WireSpec, source: str) -> bool:

@@ -9,17 +9,18 @@ line; at the end of input it waits once more and ends.
 
 Ctrl+C while the team works interrupts every running turn; a second Ctrl+C, or one while
 waiting for input, ends the run with exit code 130.
+
+The loop (read a line, run it, render, repeat; Ctrl+C) is the one every terminal input of
+``kt`` shares, :class:`kt_cli.repl.Repl`, with the ``plain`` front end: :class:`TeamSession` is
+what a line does here (a turn of the focus creature, then the team going idle) and
+:class:`TeamPrinter` how the team's events are rendered.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
-from collections.abc import Awaitable, Callable
-from functools import partial
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import trio
 
@@ -33,19 +34,15 @@ from kt.events import (
     ToolCallStarted,
     TurnCompleted,
 )
-from kt_terrarium.engine import CreatureHandle, Terrarium
+from kt_cli.interactive import CommandResult
+from kt_cli.plain import PlainFrontend
+from kt_cli.repl import Feed, LineReader, Repl
 
-__all__ = [
-    "EXIT_FAILURE",
-    "EXIT_INTERRUPTED",
-    "LineReader",
-    "TeamPrinter",
-    "TeamSession",
-    "run_recipe",
-]
+if TYPE_CHECKING:
+    from kt_terrarium import CreatureHandle, Terrarium
 
-EXIT_FAILURE = 1
-EXIT_INTERRUPTED = 130
+__all__ = ["TeamPrinter", "TeamSession", "run_recipe"]
+
 PREVIEW_CHARS = 160
 """Longest content shown in an activity line."""
 
@@ -53,22 +50,6 @@ PREVIEW_CHARS = 160
 def _clip(text: str, limit: int = PREVIEW_CHARS) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class LineReader:
-    """Lines of a blocking text stream (stdin), read in a worker thread.
-
-    Args:
-        stream: The stream.
-    """
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    async def readline(self) -> str | None:
-        """The next line, or ``None`` at end of input; cancelling abandons the thread."""
-        line = await trio.to_thread.run_sync(self.stream.readline, abandon_on_cancel=True)
-        return line or None
 
 
 class TeamPrinter:
@@ -162,145 +143,86 @@ class TeamPrinter:
 
 
 class TeamSession:
-    """Feeds lines to the focus creature of a running engine and renders the team's events.
+    """What a line does in ``kt terrarium run``: a turn of the focus creature, then team idle.
+
+    The session side of :class:`kt_cli.repl.Repl` (see that module for the protocol).
 
     Args:
         engine: A running engine with the recipe applied.
         focus: The creature the user talks to.
         events: ``engine.subscribe(creature_events=True)``, opened before the recipe started.
-        printer: Renders the events.
-        lines: Where input lines come from (``readline()``).
         timeout: Time limit per turn of the focus creature (``None``: its config's).
-        prompt: Written before each line is read (``cli`` mode); ``None``: nothing.
-        handle_sigint: Handle Ctrl+C (main thread only).
 
     Attributes:
         failed_turns: Turns of the focus creature that ended ``error``, ``timeout``,
             ``cancelled`` or ``max_iterations``.
-        aborted: Whether Ctrl+C ended the run.
     """
+
+    active = False  # the loop's own lines are all the team works on between lines
 
     def __init__(
         self,
         engine: Terrarium,
         focus: CreatureHandle,
         events: trio.MemoryReceiveChannel[Event],
-        printer: TeamPrinter,
         *,
-        lines: Any,
         timeout: float | None = None,
-        prompt: str | None = None,
-        handle_sigint: bool = True,
     ) -> None:
         self.engine = engine
         self.focus = focus
         self.events = events
-        self.printer = printer
-        self.lines = lines
         self.timeout = timeout
-        self.prompt = prompt
-        self.handle_sigint = handle_sigint
         self.failed_turns = 0
-        self.aborted = False
-        self._waiting_for_input = False
-        self._interrupted = False
+        self._feed = Feed()
 
-    async def run(self) -> int:
-        """Run until the input ends (and the team is idle) or Ctrl+C ends it.
+    def runs_model(self, line: str) -> bool:
+        """Every non-blank line is a turn."""
+        return bool(line.strip())
+
+    async def submit(self, line: str) -> CommandResult | None:
+        """Run a turn of the focus creature for *line* and wait until the team is idle.
 
         Returns:
-            0, 1 when a turn of the focus creature failed, 130 after Ctrl+C.
+            A notice when the turn did not complete, else ``None``.
         """
-        async with trio.open_nursery() as nursery:
-            if self.handle_sigint and threading.current_thread() is threading.main_thread():
-                await nursery.start(self._watch_sigint, nursery.cancel_scope)
-            await self._rendering(self.engine.wait_idle)
-            await self._read_and_run()
-            nursery.cancel_scope.cancel()
-        self.printer.end_line()
-        if self.aborted:
-            return EXIT_INTERRUPTED
-        return EXIT_FAILURE if self.failed_turns else 0
-
-    async def _read_and_run(self) -> None:
-        while True:
-            if self.prompt is not None:
-                self.printer.out.write(self.prompt)
-                self.printer.out.flush()
-            self._waiting_for_input = True
-            line = await self._rendering(self.lines.readline)
-            self._waiting_for_input = False
-            if line is None:
-                if self.prompt is not None:
-                    self.printer.out.write("\n")
-                    self.printer.out.flush()
-                return
-            text = line.rstrip("\r\n")
-            if not text.strip():
-                continue
-            self._interrupted = False
-            result = await self._rendering(partial(self._turn, text))
-            self._report(result)
-
-    async def _turn(self, text: str) -> kt.TurnResult:
+        if not line.strip():
+            return None
         limit = {} if self.timeout is None else {"timeout": self.timeout}
-        result = await self.focus.run(text, **limit)
+        result = await self.focus.run(line, **limit)
         await self.engine.wait_idle()
-        return result
+        return self._report(result)
 
-    async def _rendering(self, work: Callable[[], Awaitable[Any]]) -> Any:
-        """Run *work* while rendering events as they come; render the rest before returning.
+    def interrupt(self) -> bool:
+        """Interrupt every creature's running turn."""
+        for creature_id in self.engine:
+            self.engine[creature_id].interrupt()
+        return True
 
-        The renderer is cancelled only at its ``receive`` (an event it took is always
-        rendered), and what is still buffered is drained here, so every event up to now is
-        on screen, in order, when this returns.
-        """
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._render)
-            value = await work()
-            nursery.cancel_scope.cancel()
-        while True:
-            try:
-                event = self.events.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                break
-            self.printer.handle(event)
-        return value
-
-    async def _render(self) -> None:
-        async for event in self.events:
-            self.printer.handle(event)
-
-    def _report(self, result: kt.TurnResult) -> None:
-        status = result.status
-        if status in ("completed", "terminated"):
-            return
-        if status == "interrupted":
-            self.printer._note("kt: turn interrupted")
-            return
-        self.failed_turns += 1
-        detail = str(result.error) if result.error is not None else result.reason or status
-        self.printer._note(f"kt: error: the turn of '{self.focus.id}' ended {status}: {detail}")
-
-    async def _watch_sigint(
+    async def pump_notes(
         self,
-        run_scope: trio.CancelScope,
+        on_note: Any,
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        with trio.open_signal_receiver(signal.SIGINT) as signals:
-            task_status.started()
-            async for _ in signals:
-                if not self._waiting_for_input and not self._interrupted:
-                    self._interrupted = True
-                    for creature_id in self.engine:
-                        self.engine[creature_id].interrupt()
-                    self.printer._note("kt: interrupting the team; press Ctrl+C again to exit")
-                else:
-                    self.aborted = True
-                    self.printer._note("kt: stopped by Ctrl+C")
-                    run_scope.cancel()
-                    return
+        """Hand every event of the team to *on_note* (the printer), in order, until cancelled."""
+        await self._feed.pump(self.events, on_note, task_status=task_status)
+
+    async def caught_up(self) -> None:
+        """Wait until the team is idle and every event so far was rendered."""
+        await self.engine.wait_idle()
+        await self._feed.caught_up()
+
+    def _report(self, result: kt.TurnResult) -> CommandResult | None:
+        status = result.status
+        if status in ("completed", "terminated"):
+            return None
+        if status == "interrupted":
+            return CommandResult(("turn interrupted",))
+        self.failed_turns += 1
+        detail = str(result.error) if result.error is not None else result.reason or status
+        return CommandResult(
+            (f"error: the turn of '{self.focus.id}' ended {status}: {detail}",), "error"
+        )
 
 
 async def run_recipe(
@@ -337,28 +259,30 @@ async def run_recipe(
         handle_sigint: Handle Ctrl+C.
 
     Returns:
-        The exit code (see :meth:`TeamSession.run`).
+        The exit code: 0, 1 when a turn of the focus creature failed, 130 after Ctrl+C.
 
     Raises:
         ConfigError: the recipe or a creature config is invalid.
         CreatureNotFoundError: *focus* is not a creature of the recipe.
     """
+    from kt_terrarium import Terrarium
+
     async with Terrarium(kernel=kernel, session_dir=session_dir, pwd=pwd) as engine:
         events = engine.subscribe(creature_events=True)
         applied = await engine.apply_recipe(recipe, llm_selector=llm_selector)
         focus_id = focus or applied.root or applied.creature_ids[0]
         handle = engine[focus_id]
-        session = TeamSession(
-            engine,
-            handle,
-            events,
-            TeamPrinter(focus_id, stdout, stderr, show_activity=show_activity),
-            lines=LineReader(stdin),
-            timeout=timeout,
-            prompt=prompt,
-            handle_sigint=handle_sigint,
+        printer = TeamPrinter(focus_id, stdout, stderr, show_activity=show_activity)
+        frontend = PlainFrontend(
+            LineReader(stdin, prompt=prompt, out=stdout),
+            stderr,
+            printer=printer,
+            render=printer.handle,
         )
+        session = TeamSession(engine, handle, events, timeout=timeout)
         try:
-            return await session.run()
+            return await Repl(
+                session, frontend, failed_exit=True, handle_sigint=handle_sigint
+            ).run()
         finally:
             events.close()

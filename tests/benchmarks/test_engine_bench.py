@@ -8,7 +8,11 @@ numbers and checks the budgets of the engine issue:
   are not counted; at 100 creatures tracemalloc is on, which slows adding);
 * memory per idle creature, with 1,000 idle creatures under 1 GiB in total;
 * channel hop latency (``engine.send`` to the listener's ``TurnStarted``) under 1 ms (median);
-* hot-plug: adding and removing one creature in an engine that already hosts 1,000.
+* hot-plug: adding and removing one creature in an engine that already hosts 1,000;
+* a creature hosted through the in-process loopback transport
+  (``kt_terrarium.testing.LoopbackTransport``): one turn's round trip, and events per second
+  coming back over the link. This is the cost of the transport protocol itself (JSON encoding,
+  the worker loop), the floor under any networked transport.
 
 Models are a tiny in-test ``LLM`` (one text chunk, no copies of the request), so the numbers
 are the kernel's and the engine's own cost.
@@ -168,6 +172,71 @@ def test_engine_channel_hop_latency():
         f"{result['hop_to_model_ms_median']:.3f} ms"
     )
     assert result["hop_ms_median"] < 1.0
+
+
+class Loopback:
+    """The loopback transport, as a plugin."""
+
+    @kt.hookimpl
+    def kt_transports(self) -> list[kt.TransportSpec]:
+        from kt_terrarium.testing import LoopbackTransport
+
+        return [kt.TransportSpec("loopback", LoopbackTransport)]
+
+
+class Deltas:
+    """A model that streams *n* text chunks per turn."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    async def stream(self, request: kt.LLMRequest):
+        for _ in range(self.n):
+            yield kt.TextChunk("x")
+        yield kt.LLMDone(usage=kt.Usage(prompt_tokens=1, completion_tokens=1, total_tokens=2))
+
+
+async def loopback(turns: int, deltas: int) -> dict:
+    kernel = kt.Kernel(plugins=[Loopback()])
+    models = {"quick": Quick(), "chatty": Deltas(deltas)}
+    options = {"loopback": {"llm": lambda creature_id, config: models[creature_id]}}
+    async with kt_terrarium.Terrarium(kernel=kernel, transports=options) as engine:
+        quick = await engine.add_creature({"name": "quick"}, transport="loopback")
+        chatty = await engine.add_creature({"name": "chatty"}, transport="loopback")
+        await quick.run("warm up")
+        times = []
+        for _ in range(turns):
+            t0 = time.perf_counter()
+            await quick.run("ping")
+            times.append((time.perf_counter() - t0) * 1000)
+        events = engine.subscribe(creatures={"chatty"}, creature_events=True)
+        t0 = time.perf_counter()
+        for _ in range(20):
+            await chatty.run("talk")
+        elapsed = time.perf_counter() - t0
+        count = 0
+        while True:
+            try:
+                events.receive_nowait()
+            except trio.WouldBlock:
+                break
+            count += 1
+    return {
+        "round_trip_ms_median": statistics.median(times),
+        "round_trip_ms_p95": sorted(times)[int(len(times) * 0.95) - 1],
+        "events_per_s": count / elapsed,
+        "events_per_turn": count / 20,
+    }
+
+
+def test_engine_loopback_transport():
+    result = trio.run(loopback, 200, 50)
+    print(
+        f"\nloopback transport: one turn round trip median {result['round_trip_ms_median']:.3f} "
+        f"ms, p95 {result['round_trip_ms_p95']:.3f} ms; {result['events_per_s']:.0f} events/s "
+        f"back over the link ({result['events_per_turn']:.0f} events per turn)"
+    )
+    assert result["round_trip_ms_median"] < 10.0
 
 
 REFERENCE_SCRIPT = r"""

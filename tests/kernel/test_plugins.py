@@ -247,12 +247,6 @@ def test_hook_kt_tools():
     assert kernel.tools["reverse"]("abc") == "cba"
 
 
-def _spec_hook_test(hook: str, registry: str, spec) -> None:
-    plugin = type("P", (), {hook: staticmethod(kt.hookimpl(lambda: [spec]))})()
-    kernel = kt.Kernel(plugins=[plugin])
-    assert getattr(kernel, registry)[spec.name] is spec
-
-
 def test_hook_kt_subagents():
     """A sub-agent a plugin registers becomes a tool of the creatures that list it."""
 
@@ -356,9 +350,6 @@ def test_hook_kt_tool_formats():
     assert "CALL A TOOL BY WRITING ITS NAME IN CAPITALS: ping" in agent.system_prompt
     assert result.tool_calls[0].output == "pong"
 
-
-def test_hook_kt_transports():
-    _spec_hook_test("kt_transports", "transports", kt.TransportSpec("ssh", dict))
 
 
 def test_hook_kt_resolve_ref(tmp_path):

@@ -197,7 +197,9 @@ def kt_tool_formats() -> list[ToolFormatSpec]:
 def kt_session_stores() -> list[SessionStoreSpec]:
     """Contribute persistence backends.
 
-    Called once when the kernel loads.
+    Called once when the kernel loads. ``Agent.build(session=...)``, ``Agent.resume``,
+    ``kt.SessionReader`` and the terrarium engine (its ``graph_store`` member records graph
+    sessions) use the first store that has the member they need.
 
     Returns:
         A list of :class:`kt.SessionStoreSpec`.
@@ -211,7 +213,9 @@ def kt_session_stores() -> list[SessionStoreSpec]:
 def kt_transports() -> list[TransportSpec]:
     """Contribute ways to host creatures in other processes or on other machines.
 
-    Called once when the kernel loads.
+    Called once when the kernel loads. The terrarium engine uses one when a creature is added
+    with ``engine.add_creature(config, transport=name)``; the protocol a transport implements
+    is documented in :mod:`kt_terrarium.transport`.
 
     Returns:
         A list of :class:`kt.TransportSpec`.

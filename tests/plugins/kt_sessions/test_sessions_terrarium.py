@@ -30,11 +30,8 @@ async def test_a_recorded_graph_is_read_and_rebuilt_with_channels_and_conversati
     base = folders(tmp_path)
     runs = tmp_path / "runs"
     kernel = kt.Kernel(plugins=[kt_sessions])
-    async with kt_terrarium.Terrarium(
-        kernel=kernel,
-        session_dir=runs,
-        store_factory=kt_sessions.graph_store,
-        llm=lambda cid, config: echo(cid),
+    async with kt_terrarium.Terrarium(  # the graph store comes from the kernel's session store
+        kernel=kernel, session_dir=runs, llm=lambda cid, config: echo(cid)
     ) as engine:
         await engine.add_creature(base / "lead")
         await engine.add_creature(base / "worker")
@@ -47,14 +44,18 @@ async def test_a_recorded_graph_is_read_and_rebuilt_with_channels_and_conversati
         graph = engine.graph(engine.graph_of("worker"))
     path = graph.store_path
     assert path is not None and str(path).endswith(".ktsession")
-    with kt_sessions.SessionReader(path) as reader:
+    assert {p.suffix for p in runs.iterdir()} == {".ktsession"}  # two graphs, then their merge
+    with kt.SessionReader(path, kernel=kernel) as reader:
+        assert isinstance(reader, kt_sessions.SessionReader)
         assert reader.meta["config_type"] == "terrarium"
         assert set(reader.creatures) >= {"lead", "worker"}
         assert [t.input for t in reader.turns("worker")][:1] == ["remember 42"]
         assert reader.search("remember 42", mode="fts")
         assert reader.conversation("worker") == worker_history
 
-    async with kt_terrarium.Terrarium(kernel=kernel, llm=lambda cid, config: echo(f"{cid} again")) as engine:
+    async with kt_terrarium.Terrarium(
+        kernel=kernel, llm=lambda cid, config: echo(f"{cid} again")
+    ) as engine:
         ids = await engine.resume(path)  # through the kernel's session-store registry
         assert ids == ["lead", "worker"]
         assert engine["worker"].agent.history == worker_history

@@ -9,7 +9,7 @@ from test_engine_support import bare, drain, echo, replying, turn_inputs
 import kt
 import kt_terrarium
 from kt.testing import ScriptedLLM, ToolCall
-from kt_terrarium.channels import ChannelMessageSent
+from kt_terrarium import ChannelMessageSent
 
 
 def team(*names: str, kind: str = "broadcast") -> dict:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import pytest
 import trio
-from test_engine_support import bare, drain, echo
+from test_engine_support import bare, drain, echo, records_of, with_sessions
 
 import kt
 import kt_terrarium
 from kt.testing import ScriptedLLM
-from kt_terrarium.engine import GraphSessionStarted, JsonlGraphStore, TopologyChanged
-
-
-def records_of(path) -> tuple[dict, list[dict]]:
-    return JsonlGraphStore.read(path)
+from kt_terrarium import GraphSessionStarted, TopologyChanged
 
 
 def creatures_in(records: list[dict]) -> set[str]:
@@ -44,7 +40,7 @@ async def test_ids_default_to_the_config_name_and_stay_unique():
 
 async def test_cross_graph_connect_merges_sessions_with_lineage(tmp_path):
     """Scenario 10: two persisted solo creatures; connect merges graphs and their stores."""
-    async with kt_terrarium.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
+    async with kt_terrarium.Terrarium(kernel=with_sessions(), session_dir=tmp_path) as engine:
         events = engine.subscribe(types={"topology_changed", "graph_session"})
         a = await engine.add_creature({"name": "a"}, llm=echo("a"))
         b_llm = echo("b")
@@ -88,7 +84,7 @@ async def test_cross_graph_connect_merges_sessions_with_lineage(tmp_path):
 
 async def test_disconnect_splits_and_each_side_keeps_its_history(tmp_path):
     """Scenario 11."""
-    async with kt_terrarium.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
+    async with kt_terrarium.Terrarium(kernel=with_sessions(), session_dir=tmp_path) as engine:
         a = await engine.add_creature({"name": "a"}, llm=echo("a"))
         b_llm = echo("b")
         b = await engine.add_creature({"name": "b"}, llm=b_llm)
@@ -171,7 +167,7 @@ async def test_merging_graphs_with_clashing_channel_names_is_refused():
 
 
 async def test_unpersisted_creatures_joining_a_persisted_graph_record_their_history(tmp_path):
-    async with kt_terrarium.Terrarium(kernel=bare()) as engine:
+    async with kt_terrarium.Terrarium(kernel=with_sessions()) as engine:
         a = await engine.add_creature({"name": "a"}, llm=echo("a"), session=tmp_path)
         b = await engine.add_creature({"name": "b"}, llm=echo("b"), session=False)
         await b.run("said before joining")
@@ -302,7 +298,7 @@ async def test_serve_runs_the_engine_until_shutdown():
 
 
 async def test_a_removed_bridge_keeps_its_history_in_the_part_that_keeps_the_id(tmp_path):
-    async with kt_terrarium.Terrarium(kernel=bare(), session_dir=tmp_path) as engine:
+    async with kt_terrarium.Terrarium(kernel=with_sessions(), session_dir=tmp_path) as engine:
         for name in "abc":
             await engine.add_creature({"name": name}, llm=echo(name))
         await engine.connect("a", "b", channel="ab")

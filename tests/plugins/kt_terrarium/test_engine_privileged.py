@@ -10,8 +10,7 @@ from test_engine_support import bare, drain, echo, replying, system_prompt, writ
 import kt
 import kt_terrarium
 from kt.testing import ScriptedLLM, ToolCall
-from kt_terrarium import graph_tools
-from kt_terrarium.engine import CreatureAdded, OutputWireAdded, Wire
+from kt_terrarium import CreatureAdded, OutputWireAdded, Wire, graph_tools
 from kt_terrarium.recipes import WireSpec
 
 GROUP_TOOLS = {spec.name for spec in graph_tools.PRIVILEGED_TOOLS}

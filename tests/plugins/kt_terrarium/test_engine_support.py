@@ -18,6 +18,19 @@ def bare() -> kt.Kernel:
     return kt.Kernel(plugins=[])
 
 
+def with_sessions() -> kt.Kernel:
+    """A kernel with the session store only: graphs can be persisted."""
+    import kt_sessions
+
+    return kt.Kernel(plugins=[kt_sessions])
+
+
+def records_of(path) -> tuple[dict, list[dict]]:
+    """A graph session file read through ``kt.SessionReader``: its graph metadata, its records."""
+    with kt.SessionReader(path, kernel=with_sessions()) as reader:
+        return reader.meta["graph"], [logged.wire for logged in reader.events()]
+
+
 def last_user(request: LLMRequest) -> str:
     """The text of the last user message of a request."""
     for message in reversed(request.messages):

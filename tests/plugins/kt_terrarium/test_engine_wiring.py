@@ -9,7 +9,7 @@ from test_engine_support import bare, drain, echo, turn_inputs
 import kt
 import kt_terrarium
 from kt.testing import ScriptedLLM, ScriptEntry, ToolCall
-from kt_terrarium.engine import OutputWireDelivered, OutputWireDropped
+from kt_terrarium import OutputWireDelivered, OutputWireDropped
 
 
 @kt.tool

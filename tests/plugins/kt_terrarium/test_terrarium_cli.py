@@ -43,13 +43,15 @@ def kt_command(tmp_path):
     env["KT_PLUGINS"] = "kt_terrarium"
     env.pop("COLUMNS", None)
 
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    def run(
+        *args: str, stdin: str = "", plugins: str = "kt_terrarium"
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "kt_cli", *args],
             input=stdin,
             capture_output=True,
             text=True,
-            env=env,
+            env={**env, "KT_PLUGINS": plugins},
             cwd=REPO,
             timeout=120,
         )
@@ -67,6 +69,7 @@ def test_the_swe_team_runs_from_the_command_line(kt_command, tmp_path):
         "--session-dir",
         str(tmp_path / "s"),
         stdin="Write reverse(s) in Python\n",
+        plugins="kt_terrarium,kt_sessions",  # the session store that records the graphs
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
@@ -87,8 +90,12 @@ def test_the_swe_team_runs_from_the_command_line(kt_command, tmp_path):
         "[reviewer] Approved and posted on results.",
         "[wire] reviewer -> root: (turn ended)",
     ]
-    (store,) = (tmp_path / "s").glob("*.ktgraph.jsonl")
-    assert "APPROVED" in store.read_text()
+    (path,) = (tmp_path / "s").glob("*.ktsession")
+    with kt.SessionReader(path) as reader:  # a terrarium's session opens like a creature's
+        messages = [e.wire for e in reader.events() if e.type == "channel_message"]
+    assert ("results", "APPROVED: def reverse(s): return s[::-1]") in [
+        (m["channel"], m["content"]) for m in messages
+    ]
 
 
 def test_check_prints_the_recipe(kt_command):

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 import kt
 import kt_terrarium
 import kt_triggers
 from kt.events import TurnStarted
 from kt.testing import ScriptedLLM, ToolCall
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(kt, "Terrarium"), reason="the terrarium engine is not in this kernel"
-)
 
 RECIPE = {
     "creatures": [

@@ -1,0 +1,644 @@
+"""The engine's side of creatures hosted through a transport.
+
+A :class:`RemoteBody` is the body of a handle whose creature runs elsewhere
+(``add_creature(..., transport=name)``). It speaks the messages of :mod:`kt_terrarium.transport`
+over the creature's :class:`~kt_terrarium.transport.Link` and offers the handle what a local
+agent offers: ``run``, ``run_stream``, ``inject``, ``interrupt``, starting and stopping. Every
+event that comes back is handed to the engine like a local creature's, so the graph's store
+records it, the bus publishes it, a turn's end runs the output wires and channel messages reach
+the creature as turns.
+
+:class:`TransportPool` builds each transport the engine uses once, from the kernel's
+``kt_transports`` registry, and keeps it entered in a task of the engine's nursery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import trio
+
+from kt import USE_CONFIG
+from kt.errors import AgentNotStartedError, AgentStoppedError, KTError
+from kt.events import (
+    Event,
+    HistoryReplaced,
+    MessageAppended,
+    TurnCompleted,
+    TurnStarted,
+    from_wire,
+    to_wire,
+)
+from kt.llm import Usage
+from kt.results import TurnResult
+from kt_terrarium.errors import TransportError, UnknownTransportError
+from kt_terrarium.hosting import STOP_DEADLINE
+from kt_terrarium.transport import (
+    Built,
+    Cancel,
+    EventOut,
+    Failed,
+    GraphUpdate,
+    Interrupt,
+    Link,
+    Placement,
+    Rejected,
+    Reply,
+    Request,
+    Start,
+    Started,
+    Stop,
+    Stopped,
+    Transport,
+    Turn,
+    decode,
+    encode,
+    error_from,
+)
+
+if TYPE_CHECKING:
+    from kt import Kernel
+    from kt_terrarium.handles import CreatureHandle, EventSink
+    from kt_terrarium.routing import CreatureChannels
+    from kt_terrarium.state import EngineState
+
+__all__ = ["RemoteBody", "RemoteTurnStream", "TransportPool"]
+
+
+class TransportPool:
+    """The transports one engine uses, each built and entered once, on first use.
+
+    Args:
+        kernel: Whose ``transports`` registry names them.
+        options: Transport name → options for its factory.
+    """
+
+    def __init__(self, kernel: Kernel, options: Mapping[str, Mapping[str, Any]]) -> None:
+        self.kernel = kernel
+        self.options = {name: dict(opts) for name, opts in options.items()}
+        self.nursery: trio.Nursery | None = None
+        self._open: dict[str, Transport] = {}
+        self._lock = trio.Lock()
+        self._closing = trio.Event()
+
+    def check(self, name: str) -> None:
+        """Refuse a name no loaded plugin provides.
+
+        Raises:
+            UnknownTransportError: the message lists the loaded transports.
+        """
+        if name not in self.kernel.transports:
+            loaded = ", ".join(sorted(self.kernel.transports)) or "none"
+            raise UnknownTransportError(
+                f"no transport '{name}' is loaded (transports: {loaded}); install and load the "
+                "plugin that provides it (`kt plugins` lists what is loaded), or leave "
+                "transport= out to host the creature in this process"
+            )
+
+    async def get(self, name: str) -> Transport:
+        """The transport *name*, built and entered on first use.
+
+        Raises:
+            UnknownTransportError: no loaded plugin provides it.
+            TransportError: the engine is not running.
+        """
+        self.check(name)
+        async with self._lock:
+            transport = self._open.get(name)
+            if transport is None:
+                if self.nursery is None or self._closing.is_set():
+                    raise TransportError("the engine is not running; transports are closed")
+                spec = self.kernel.transports[name]
+                transport = spec.factory(**self.options.get(name, {}))
+                await self.nursery.start(self._keep, name, transport)
+        return self._open[name]
+
+    async def _keep(
+        self,
+        name: str,
+        transport: Transport,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        async with transport:
+            self._open[name] = transport
+            task_status.started()
+            await self._closing.wait()
+        self._open.pop(name, None)
+
+    def close(self) -> None:
+        """Leave every transport (their tasks end); no new one is opened."""
+        self._closing.set()
+
+
+@attrs.define(eq=False)
+class _Awaited:
+    """A turn the engine awaits: ``run`` (no stream) or ``run_stream``."""
+
+    ref: str
+    stream: trio.MemorySendChannel[Event] | None = None
+    turn_index: int | None = None
+    result: TurnResult | None = None
+    error: BaseException | None = None
+    done: trio.Event = attrs.Factory(trio.Event)
+
+    def finish(self, *, result: TurnResult | None = None, error: BaseException | None = None):
+        if self.done.is_set():
+            return
+        self.result, self.error = result, error
+        self.done.set()
+        if self.stream is not None:
+            self.stream.close()
+
+
+class RemoteBody:
+    """A creature hosted through a transport, driven like a local agent.
+
+    Args:
+        handle: The creature.
+        pool: The engine's transports.
+        transport: The transport's name.
+        config: What the worker loads (a folder or file path, an ``@pack/path``, a mapping).
+        base_dir: Where a mapping's relative paths resolve.
+        pwd: The creature's working directory on the worker.
+        llm_selector: A ``BACKEND/MODEL`` selector.
+        node: The node asked for.
+        engine_state: The engine's shared state (graph changes are pushed to the creature).
+        service: The creature's channel service, which answers its requests.
+        sink: Where its events go (the engine's ``Hosting.on_event``).
+    """
+
+    def __init__(
+        self,
+        handle: CreatureHandle,
+        *,
+        pool: TransportPool,
+        transport: str,
+        config: Any,
+        base_dir: str | None,
+        pwd: str | None,
+        llm_selector: str | None,
+        node: str | None,
+        engine_state: EngineState,
+        service: CreatureChannels,
+        sink: EventSink,
+    ) -> None:
+        self._handle = handle
+        self._pool = pool
+        self._transport = transport
+        self._config = config
+        self._base_dir = base_dir
+        self._pwd = pwd
+        self._llm_selector = llm_selector
+        self._node = node
+        self._engine_state = engine_state
+        self._service = service
+        self._sink = sink
+        self._link: Link | None = None
+        self._incoming: AsyncIterator[dict[str, Any]] | None = None
+        self._outbox: trio.MemorySendChannel[Any] | None = None
+        self._phase = "new"  # new -> built -> running -> stopping -> stopped
+        self._started = trio.Event()
+        self._stopped = trio.Event()
+        self._awaited: dict[str, _Awaited] = {}
+        self._by_turn: dict[int, _Awaited] = {}
+        self._graph: GraphUpdate | None = None
+        self._failure: BaseException | None = None
+        self._scope = trio.CancelScope()
+        self._placed = False
+        self.turn_index = 0
+        self.history: list[Any] = []
+        self.usage = Usage()
+        self.model: str | None = None
+        self.tools: list[str] = []
+        self.working_dir: Path | None = Path(pwd) if pwd else None
+
+    # -- What it is ----------------------------------------------------------------------------
+
+    @property
+    def agent(self) -> Any:
+        """Never available: the agent lives where the transport placed it.
+
+        Raises:
+            TransportError: always (use the handle's ``run``, ``run_stream``, ``inject``).
+        """
+        raise TransportError(
+            f"creature '{self._handle.id}' runs through transport '{self._transport}': its agent "
+            "lives there; drive it with handle.run(), run_stream(), inject() and interrupt()"
+        )
+
+    @property
+    def accepting(self) -> bool:
+        """Whether the creature runs and takes turns."""
+        return self._phase == "running"
+
+    def owns(self, agent: Any) -> bool:
+        """Never: no agent of this process is this creature."""
+        return False
+
+    # -- Building ------------------------------------------------------------------------------
+
+    async def build(self) -> None:
+        """Place the creature; placed again (after a stop or a lost worker), with its conversation.
+
+        The conversation, usage and turn count come from the creature's events (and its last
+        ``Stopped`` message), so a creature whose worker vanished keeps what was recorded.
+
+        Raises:
+            UnknownTransportError: the transport is not loaded.
+            ConfigError: the worker could not build it (the worker's message).
+            TransportError: the transport could not place it, or the link closed.
+        """
+        again = self._placed
+        placement = Placement(
+            creature_id=self._handle.id,
+            placement_id=f"{self._handle.id}_{uuid.uuid4().hex[:12]}",
+            config=self._config,
+            base_dir=self._base_dir,
+            pwd=self._pwd,
+            llm_selector=self._llm_selector,
+            node=self._node,
+            history=self._history_wire() if again else None,
+            usage=attrs.asdict(self.usage) if again else None,
+        )
+        transport = await self._pool.get(self._transport)
+        link = await transport.place(placement)
+        incoming = aiter(link.receive())
+        try:
+            try:
+                first = decode(await anext(incoming))
+            except StopAsyncIteration:
+                raise TransportError(
+                    f"the link to creature '{self._handle.id}' closed before it was built"
+                ) from None
+            if isinstance(first, Failed):
+                raise error_from(first.error_type, first.error)
+            if not isinstance(first, Built):
+                raise TransportError(
+                    f"transport '{self._transport}' sent {type(first).__name__} before the "
+                    f"creature '{self._handle.id}' was built"
+                )
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await link.aclose()
+            raise
+        self._link, self._incoming = link, incoming
+        self._placed = True
+        self._phase = "built"
+        self._started, self._stopped = trio.Event(), trio.Event()
+        self._graph = None
+        self.model = first.model
+        self.tools = sorted(first.tools)
+        if first.working_dir:
+            self.working_dir = Path(first.working_dir)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """``async with body.running():``: start the creature; stop it on the way out.
+
+        A failure of the creature or of its link (a :class:`~kt_terrarium.transport.Failed`
+        message, a link that closes before :class:`~kt_terrarium.transport.Stopped`) cancels
+        the block and is raised from it, unwrapped.
+        """
+        link, incoming = self._link, self._incoming
+        if link is None or incoming is None:
+            raise AgentStoppedError(f"creature '{self._handle.id}' was stopped; start it again")
+        send, receive = trio.open_memory_channel[Any](math.inf)
+        self._outbox = send
+        self._failure = None
+        try:
+            async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
+                nursery.start_soon(self._guard, self._write, link, receive)
+                nursery.start_soon(self._guard, self._read, incoming)
+                self._post(Start())
+                await self._started.wait()
+                self._phase = "running"
+                self._sync_graph()
+                nursery.start_soon(self._watch_graph)
+                try:
+                    yield
+                finally:
+                    self._phase = "stopping"
+                    if self._failure is None:
+                        with trio.move_on_after(STOP_DEADLINE, shield=True):
+                            self._post(Stop())
+                            await self._stopped.wait()
+                    nursery.cancel_scope.cancel()
+            if self._failure is not None:
+                raise self._failure
+        finally:
+            self._phase = "stopped"
+            self._outbox = None
+            self._link = self._incoming = None
+            self._fail_awaited(AgentStoppedError(f"agent '{self._handle.id}' stopped"))
+            with trio.CancelScope(shield=True):
+                await link.aclose()
+
+    async def _guard(self, part: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run one task of the link; its failure ends the creature's block (see running)."""
+        try:
+            await part(*args)
+        except Exception as error:
+            if not isinstance(error, KTError):
+                error = TransportError(
+                    f"the link to creature '{self._handle.id}' (transport '{self._transport}') "
+                    f"broke: {type(error).__name__}: {error}"
+                )
+            if self._failure is None:
+                self._failure = error
+            self._stopped.set()
+            self._scope.cancel()
+
+    async def aclose(self) -> None:
+        """Give up a creature that was built but never started (its link closes)."""
+        link, self._link, self._incoming = self._link, None, None
+        self._phase = "stopped"
+        if link is not None:
+            with trio.CancelScope(shield=True):
+                await link.aclose()
+
+    # -- Driving it ----------------------------------------------------------------------------
+
+    def inject(self, text: str, source: str) -> None:
+        """Queue a turn nobody awaits.
+
+        Raises:
+            AgentNotStartedError / AgentStoppedError: the creature does not run.
+        """
+        self._check_running()
+        self._post(Turn(input=_input_wire(text), source=source))
+
+    async def run(self, input: Any, **options: Any) -> TurnResult:
+        """Run one turn there and return its result (``Agent.run``'s contract).
+
+        Cancellation: the caller's cancellation cancels the turn there (it ends ``cancelled``)
+        and propagates.
+
+        Raises:
+            AgentNotStartedError / AgentStoppedError: the creature does not run, or stopped
+                before the turn started.
+        """
+        awaited = self._submit(input, options, stream=None)
+        try:
+            await awaited.done.wait()
+        except trio.Cancelled:
+            self._cancel(awaited)
+            raise
+        if awaited.error is not None:
+            raise awaited.error
+        assert awaited.result is not None
+        return awaited.result
+
+    def run_stream(self, input: Any, **options: Any) -> RemoteTurnStream:
+        """Queue one turn there and stream its events (``Agent.run_stream``'s contract)."""
+        send, receive = trio.open_memory_channel[Event](math.inf)
+        awaited = self._submit(input, options, stream=send)
+        return RemoteTurnStream(self, awaited, receive)
+
+    def interrupt(self) -> None:
+        """Interrupt the running turn, if any."""
+        if self._phase == "running":
+            self._post(Interrupt())
+
+    async def emit(self, event: Event) -> None:
+        """Publish an engine event as the creature's (recorded and published by the engine).
+
+        The event does not travel to the creature: plugins where it runs do not see it.
+        """
+        object.__setattr__(event, "creature", self._handle.id)
+        object.__setattr__(event, "turn_index", self.turn_index)
+        await self._dispatch(event, ref=None)
+
+    def _check_running(self) -> None:
+        if self._phase == "running":
+            return
+        if self._phase in ("new", "built"):
+            raise AgentNotStartedError(f"agent '{self._handle.id}' is not started")
+        raise AgentStoppedError(f"agent '{self._handle.id}' was stopped; start it again")
+
+    def _submit(
+        self,
+        input: Any,
+        options: Mapping[str, Any],
+        *,
+        stream: trio.MemorySendChannel[Event] | None,
+    ) -> _Awaited:
+        self._check_running()
+        timeout = options.get("timeout", USE_CONFIG)
+        awaited = _Awaited(ref=f"turn_{uuid.uuid4().hex[:12]}", stream=stream)
+        self._awaited[awaited.ref] = awaited
+        self._post(
+            Turn(
+                input=_input_wire(input),
+                source="user",
+                ref=awaited.ref,
+                timeout=None if timeout is USE_CONFIG else timeout,
+                timeout_given=timeout is not USE_CONFIG,
+                max_iterations=options.get("max_iterations"),
+            )
+        )
+        return awaited
+
+    def _cancel(self, awaited: _Awaited) -> None:
+        if not awaited.done.is_set() and self._phase == "running":
+            self._post(Cancel(ref=awaited.ref))
+
+    # -- The link ------------------------------------------------------------------------------
+
+    def _post(self, message: Any) -> None:
+        """Queue *message* for the link, in order; a turn first brings the graph up to date."""
+        if self._outbox is None:
+            return
+        if isinstance(message, Turn):
+            self._sync_graph()
+        self._outbox.send_nowait(message)
+
+    async def _write(self, link: Link, outbox: trio.MemoryReceiveChannel[Any]) -> None:
+        async for message in outbox:
+            await link.send(encode(message))
+
+    def _sync_graph(self) -> None:
+        """Send the creature its prompt section and channels when they changed."""
+        if self._phase != "running" or self._outbox is None:
+            return
+        handle = self._handle
+        if self._engine_state.creatures.get(handle.id) is not handle:
+            return
+        update = GraphUpdate(
+            section=handle.link.section_text(),
+            channels=dict(self._service.channels()),
+            listing=tuple(attrs.asdict(info) for info in self._service.list()),
+        )
+        if update != self._graph:
+            self._graph = update
+            self._outbox.send_nowait(update)
+
+    async def _watch_graph(self) -> None:
+        while True:
+            await self._engine_state.graph_changed()
+            self._sync_graph()
+
+    async def _read(self, incoming: AsyncIterator[dict[str, Any]]) -> None:
+        """Take in the creature's messages until it stopped; a lost link is an error."""
+        async for data in incoming:
+            message = decode(data)
+            if isinstance(message, EventOut):
+                await self._dispatch(from_wire(message.event), ref=message.ref)
+            elif isinstance(message, Request):
+                await self._answer(message)
+            elif isinstance(message, Rejected):
+                awaited = self._awaited.pop(message.ref, None)
+                if awaited is not None:
+                    awaited.finish(error=error_from(message.error_type, message.error))
+            elif isinstance(message, Started):
+                self._started.set()
+            elif isinstance(message, Stopped):
+                self._restore_from(message)
+                self._stopped.set()
+                return
+            elif isinstance(message, Failed):
+                raise error_from(message.error_type, message.error)
+        if not self._stopped.is_set():
+            raise TransportError(
+                f"the link to creature '{self._handle.id}' (transport '{self._transport}') "
+                "closed before the creature stopped"
+            )
+
+    async def _dispatch(self, event: Event, *, ref: str | None) -> None:
+        """Hand *event* to the engine, then to the turn stream awaiting it (as a local agent)."""
+        if isinstance(event, TurnStarted):
+            self.turn_index = event.turn_index
+            awaited = self._awaited.get(ref) if ref else None
+            if awaited is not None:
+                awaited.turn_index = event.turn_index
+                self._by_turn[event.turn_index] = awaited
+        elif isinstance(event, MessageAppended):
+            self.history.append(event.message)
+        elif isinstance(event, HistoryReplaced):
+            self.history = list(event.messages)
+        elif isinstance(event, TurnCompleted):
+            self.usage = self.usage + event.result.usage
+        await self._sink(self._handle.id, event)
+        awaited = self._by_turn.get(event.turn_index)
+        if awaited is None:
+            return
+        if awaited.stream is not None and not isinstance(event, MessageAppended):
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                awaited.stream.send_nowait(event)
+        if isinstance(event, TurnCompleted):
+            del self._by_turn[event.turn_index]
+            self._awaited.pop(awaited.ref, None)
+            awaited.finish(result=event.result)
+
+    async def _answer(self, request: Request) -> None:
+        if request.method != "send":
+            self._post(
+                Reply(
+                    ref=request.ref,
+                    error_type="TransportError",
+                    error=f"unknown request {request.method!r}",
+                )
+            )
+            return
+        try:
+            message_id = await self._service.send(**request.args)
+        except KTError as error:
+            self._post(Reply(ref=request.ref, error_type=type(error).__name__, error=str(error)))
+        else:
+            self._post(Reply(ref=request.ref, result=message_id))
+
+    def _history_wire(self) -> dict[str, Any]:
+        """The conversation so far (from the creature's events), for placing it again."""
+        replaced = HistoryReplaced(
+            creature=self._handle.id,
+            turn_index=self.turn_index,
+            messages=tuple(self.history),
+            reason="placed_again",
+        )
+        return to_wire(replaced)
+
+    def _restore_from(self, stopped: Stopped) -> None:
+        """Take the worker's final word on the conversation (its events said the same)."""
+        if stopped.history:
+            replaced = from_wire(stopped.history)
+            self.history = list(replaced.messages)
+            self.turn_index = replaced.turn_index
+        if stopped.usage:
+            self.usage = _usage(stopped.usage)
+
+    def _fail_awaited(self, error: BaseException) -> None:
+        for awaited in list(self._awaited.values()):
+            awaited.finish(error=error)
+        self._awaited.clear()
+        self._by_turn.clear()
+
+
+class RemoteTurnStream:
+    """The events of one turn of a creature hosted elsewhere (``Agent.run_stream``'s contract).
+
+    An async iterator and an async context manager; the last event is the turn's
+    ``TurnCompleted``. Leaving early cancels the turn there.
+    """
+
+    def __init__(
+        self, body: RemoteBody, awaited: _Awaited, receive: trio.MemoryReceiveChannel[Event]
+    ) -> None:
+        self._body = body
+        self._awaited = awaited
+        self._receive = receive
+        self._done = False
+
+    def __aiter__(self) -> RemoteTurnStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            event = await self._receive.receive()
+        except trio.Cancelled:
+            self._abandon()
+            raise
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            self._done = True
+            if self._awaited.error is not None:
+                raise self._awaited.error from None
+            raise StopAsyncIteration from None
+        if isinstance(event, TurnCompleted):
+            self._done = True
+        return event
+
+    async def __aenter__(self) -> RemoteTurnStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._abandon()
+
+    async def aclose(self) -> None:
+        """Stop reading; cancels the turn if it has not completed."""
+        self._abandon()
+
+    def _abandon(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._receive.close()
+        self._body._cancel(self._awaited)
+
+
+def _input_wire(input: Any) -> Any:
+    """A turn's input in ``TurnStarted.input``'s wire shape (text, or content parts)."""
+    return to_wire(TurnStarted(input=input if isinstance(input, str) else tuple(input)))["input"]
+
+
+def _usage(data: Mapping[str, Any]) -> Usage:
+    """A ``kt.Usage`` from its plain fields, ignoring fields this kernel does not know."""
+    known = {field.name for field in attrs.fields(Usage)}
+    return Usage(**{k: v for k, v in data.items() if k in known})
