@@ -39,7 +39,6 @@ HEAVY = {
 # else (kt.runtime.*, kt.plugins.kernel, kt.tools.schema, ...) is reached through `kt`'s names.
 PUBLIC_KERNEL = {
     "kt",
-    "kt.compose",
     "kt.config",
     "kt.config.home",
     "kt.errors",

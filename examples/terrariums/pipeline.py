@@ -5,7 +5,7 @@
 Both creatures play scripted replies (no network). The writer is wired to the editor, so each
 time the writer finishes a turn, the editor gets a turn of its own with the writer's final
 text; the writer never waits for it. Then the editor is lent to a third creature as a tool
-("agent as tool"), and the two hosted creatures are chained as a `kt.compose` pipeline.
+("agent as tool"), and the two hosted creatures are chained as a `kt_compose` pipeline.
 """
 
 import trio

@@ -7,7 +7,7 @@ names do not pay for the rest.
 The surface, by purpose:
 
 * Build and run: :class:`Agent`, :class:`TurnResult`, :class:`ToolCallRecord`, :class:`Kernel`,
-  :mod:`kt.compose` (synchronous callers: the ``kt_portal`` plugin).
+  (pipelines: the ``kt_compose`` plugin; synchronous callers: the ``kt_portal`` plugin).
 * Tools: :func:`tool`, :class:`ToolSpec`, :class:`ToolResult`, :class:`ToolContext`.
 * Models: :class:`LLM`, :class:`LLMRequest`, :class:`LLMResult`, :class:`Message`,
   :class:`ToolCall`, :class:`Usage`, chunk types, :class:`LLMBackendSpec`, :class:`LLMProfile`.
@@ -110,7 +110,6 @@ _ERRORS = (
     "SubAgentError",
     "SubAgentNotFoundError",
     "SubAgentDepthError",
-    "ComposeError",
     "PluginError",
     "PluginBlockError",
     "PluginLoadError",
@@ -120,7 +119,6 @@ _LAZY.update(dict.fromkeys(_ERRORS, "kt.errors"))
 
 # public submodules, by the name users write after ``kt.``
 _SUBMODULES = {
-    "compose": "kt.compose",
     "config": "kt.config",
     "errors": "kt.errors",
     "events": "kt.events",
@@ -149,7 +147,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
-    from kt import compose, config, errors, events, history, testing  # noqa: F401
+    from kt import config, errors, events, history, testing  # noqa: F401
     from kt.config import (  # noqa: F401
         CreatureConfig,
         home,  # noqa: F401

@@ -42,7 +42,6 @@ Failures inside a turn (a tool that raised, a model that errored) are reported i
     ├── SubAgentError
     │   ├── SubAgentNotFoundError
     │   └── SubAgentDepthError
-    ├── ComposeError                   a compose stage got a value it cannot take
     └── PluginError
         ├── PluginBlockError           raised by a pre-hook to veto the operation
         ├── PluginLoadError            a plugin could not be imported or registered
@@ -57,7 +56,6 @@ __all__ = [
     "AgentStoppedError",
     "AgentTerminatedError",
     "BudgetExceededError",
-    "ComposeError",
     "ConfigError",
     "ConfigNotFoundError",
     "ConfigValidationError",
@@ -291,10 +289,6 @@ class SubAgentDepthError(SubAgentError):
 
 
 # -- Composition --------------------------------------------------------------------------------
-
-
-class ComposeError(KTError, TypeError):
-    """A composition stage received a value it cannot take (e.g. a tuple into an agent)."""
 
 
 # -- Plugins ------------------------------------------------------------------------------------

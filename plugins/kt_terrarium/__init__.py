@@ -43,7 +43,10 @@ from typing import TYPE_CHECKING, Any
 
 import kt
 
-kt_requires = ("kt_cli",)  # kt terrarium run drives the focus creature through kt_cli.repl
+kt_requires = (
+    "kt_cli",  # kt terrarium run drives the focus creature through kt_cli.repl
+    "kt_compose",  # a hosted creature is a compose step (handle.step())
+)
 
 if TYPE_CHECKING:
     from kt_terrarium.channels import (  # noqa: F401

@@ -22,8 +22,8 @@ import attrs
 import trio
 
 from kt import Agent, TurnStream
-from kt.compose import Runnable
-from kt.errors import ComposeError
+from kt_compose.errors import ComposeError
+from kt_compose.steps import Runnable
 from kt.events import Event
 from kt.plugins import hookimpl
 from kt.results import TurnResult
@@ -362,10 +362,10 @@ class CreatureHandle:
         return tool(name=tool_name, description=about)(ask)
 
     def step(self, *, timeout: float | None = None) -> Runnable:
-        """This creature as a :mod:`kt.compose` step: ``str`` in, final text out.
+        """This creature as a :mod:`kt_compose` step: ``str`` in, final text out.
 
         The step uses the hosted agent (its conversation carries on between runs) and
-        raises like ``kt.compose.agent`` stages when a turn does not complete, so ``|`` and
+        raises like ``kt_compose.agent`` stages when a turn does not complete, so ``|`` and
         ``*`` react. ``await (engine["writer"].step() >> engine["critic"].step())("...")``.
 
         Args:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,11 +11,6 @@ import trio
 
 from kt.errors import AgentNotStartedError, AgentStoppedError
 from kt_portal import Portal, run_sync
-
-needs_agent = pytest.mark.skipif(
-    importlib.util.find_spec("kt.agent") is None or importlib.util.find_spec("kt.testing") is None,
-    reason="kt.agent / kt.testing not written yet",
-)
 
 # A safety net so a broken portal fails the test instead of hanging it; never used to wait.
 DEADLOCK_GUARD = 10
@@ -192,7 +186,6 @@ class BlockingLLM:
             self.closed.set()
 
 
-@needs_agent
 def test_sync_agent_runs_scripted_turns_and_keeps_history():
     from kt.testing import ScriptedLLM
 
@@ -205,7 +198,6 @@ def test_sync_agent_runs_scripted_turns_and_keeps_history():
     assert [m.role for m in llm.calls[1].messages].count("user") == 2
 
 
-@needs_agent
 def test_sync_agent_stream_yields_events_ending_with_turn_completed():
     from kt.events import TextDelta, TurnCompleted
     from kt.testing import ScriptedLLM
@@ -218,7 +210,6 @@ def test_sync_agent_stream_yields_events_ending_with_turn_completed():
     assert sum(isinstance(e, TurnCompleted) for e in events) == 1
 
 
-@needs_agent
 def test_interrupt_from_the_thread_reading_the_stream():
     from kt.events import TextDelta, TurnCompleted
 
@@ -234,7 +225,6 @@ def test_interrupt_from_the_thread_reading_the_stream():
     assert llm.closed.is_set()
 
 
-@needs_agent
 def test_breaking_out_of_a_stream_cancels_the_turn_and_the_agent_stays_usable():
     from kt.events import TextDelta
 
@@ -264,7 +254,6 @@ def test_breaking_out_of_a_stream_cancels_the_turn_and_the_agent_stays_usable():
     assert (follow_up.status, follow_up.text) == ("completed", "fine now")
 
 
-@needs_agent
 def test_sync_agent_after_close_raises_agent_stopped():
     from kt.testing import ScriptedLLM
 
@@ -279,7 +268,6 @@ def test_sync_agent_after_close_raises_agent_stopped():
         survivor.run("after the portal closed")
 
 
-@needs_agent
 def test_build_errors_reach_the_caller_and_the_portal_survives():
     from kt.errors import KTError
     from kt.testing import ScriptedLLM

@@ -11,6 +11,7 @@ import pytest
 from test_engine_support import bare, echo
 
 import kt
+import kt_compose
 import kt_terrarium
 from kt.testing import ScriptedLLM, ToolCall
 
@@ -24,7 +25,7 @@ async def test_hosted_creatures_are_compose_steps():
         pipeline = a.step() >> str.upper >> b.step()
         assert await pipeline("go") == "b got: DRAFT"
         assert a.agent.turn_index == 1 and b.agent.turn_index == 1
-        with pytest.raises(kt.ComposeError, match="takes a string"):
+        with pytest.raises(kt_compose.ComposeError, match="takes a string"):
             await b.step()(("x", "y"))
 
 

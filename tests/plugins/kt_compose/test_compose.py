@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import attrs
 import pytest
 import trio
 import trio.testing
 
-from kt import compose
-from kt.compose import (
+import kt_compose as compose
+from kt.errors import AgentNotStartedError, AgentStoppedError
+from kt_compose import (
+    ComposeError,
     Effects,
     Fallback,
     Product,
@@ -20,12 +20,6 @@ from kt.compose import (
     Runnable,
     Sequence,
     as_runnable,
-)
-from kt.errors import AgentNotStartedError, AgentStoppedError, ComposeError
-
-needs_agent = pytest.mark.skipif(
-    importlib.util.find_spec("kt.agent") is None or importlib.util.find_spec("kt.testing") is None,
-    reason="kt.agent / kt.testing not written yet",
 )
 
 
@@ -426,7 +420,6 @@ def _user_messages(llm) -> list[str]:
     return [call.last_user_text for call in llm.calls]
 
 
-@needs_agent
 async def test_agent_then_agent_passes_the_first_agents_final_text():
     from kt.testing import ScriptedLLM
 
@@ -441,7 +434,6 @@ async def test_agent_then_agent_passes_the_first_agents_final_text():
     assert _user_messages(llm_b) == ["draft from A"]
 
 
-@needs_agent
 async def test_agent_stage_keeps_one_conversation_and_stops_on_exit():
     from kt.testing import ScriptedLLM
 
@@ -456,7 +448,6 @@ async def test_agent_stage_keeps_one_conversation_and_stops_on_exit():
         await stage("third")
 
 
-@needs_agent
 async def test_failed_turn_raises_so_fallback_takes_over():
     from kt.errors import LLMConnectionError
     from kt.testing import ScriptedLLM
@@ -472,7 +463,6 @@ async def test_failed_turn_raises_so_fallback_takes_over():
         assert await (broken | (lambda text: f"backup:{text}"))("hi") == "backup:hi"
 
 
-@needs_agent
 async def test_tuple_into_agent_stage_raises_compose_error_and_join_fixes_it():
     from kt.testing import ScriptedLLM
 
@@ -484,7 +474,6 @@ async def test_tuple_into_agent_stage_raises_compose_error_and_join_fixes_it():
     assert _user_messages(llm) == ["1\n1"]
 
 
-@needs_agent
 async def test_factory_builds_a_fresh_agent_per_call():
     from kt.testing import ScriptedLLM
 

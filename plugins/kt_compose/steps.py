@@ -1,4 +1,4 @@
-"""Composition algebra: build pipelines of agents and functions with operators.
+"""The composition algebra: build pipelines of agents and functions with operators.
 
 A *runnable* is anything with ``async run(input) -> output``. Runnables combine with Python
 operators into bigger runnables, so a multi-agent pipeline reads like an expression::
@@ -49,10 +49,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from kt.errors import AgentNotStartedError, AgentStateError, AgentStoppedError, ComposeError
+from kt.errors import AgentNotStartedError, AgentStateError, AgentStoppedError
+from kt_compose.errors import ComposeError
 
 if TYPE_CHECKING:
-    from kt.runtime.agent import Agent
+    from kt import Agent
 
 __all__ = [
     "AgentFactoryRunnable",
@@ -867,7 +868,7 @@ def _config_label(config: Any) -> str:
 
 
 async def _build_agent(config: Any, build_kwargs: Mapping[str, Any]) -> Agent:
-    from kt.runtime.agent import Agent  # here, not at the top: keeps `import kt.compose` light
+    from kt import Agent  # here, not at the top: keeps `import kt_compose` light
 
     return await Agent.build(config, **build_kwargs)
 
