@@ -74,44 +74,6 @@ def kt_cli_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def kt_cli_run_modes() -> list[Any]:
-    """Contribute run modes: other ways for ``kt run --mode NAME`` to talk to a creature.
-
-    Called when ``kt run`` (or a plugin command that hands a creature to the user, such as
-    ``kt resume``) is asked for a mode that is not built in (``plain``, ``cli``), and to list
-    the modes in an error. ``kt_tui`` contributes ``tui`` this way. The first plugin to offer a
-    name wins.
-
-    Each mode is an object with these attributes:
-
-    * ``name`` (``str``): what ``--mode`` takes.
-    * ``description`` (``str``): one line for listings.
-    * ``unavailable`` (``str``, optional): why the mode cannot run here, naming the fix
-      (``"urwid is not installed: pip install 'kt-terrarium[tui]'"``); ``""`` when it can.
-      Checked before the creature is built.
-    * ``run`` (``async (session) -> int``): talk to the creature until the user leaves;
-      return the exit code (0, or 130 when ended by Ctrl+C). ``kt`` starts the agent before
-      and stops it after, and prints the resume command.
-
-    *session* is a ``kt_cli.interactive.InteractiveSession`` (a plugin uses it without
-    importing ``kt_cli``): ``session.agent``; ``await session.submit(line)`` runs a slash
-    command or a turn and returns a result with ``lines``, ``level``, ``exit`` and
-    ``prefill`` (or ``None``); ``session.interrupt()``; ``await nursery.start(
-    session.pump_notes, on_note)`` delivers the creature's activity as notes (``kind``,
-    ``text``, ``level``, ``call_id``, ``result``) and ``await session.caught_up()`` waits
-    for them; ``session.tracker.running`` lists running calls; ``session.complete(text)``,
-    ``session.history``, ``session.status_lines()``, ``session.usage_line()``,
-    ``session.running_jobs()``, ``session.resume_command()``, ``session.commands``.
-
-    Returns:
-        A list of mode objects.
-
-    Use in creature plugins:
-        Not called.
-    """
-
-
-@hookspec
 def kt_doctor_checks(kernel: Any, online: bool) -> list[Any]:
     """Contribute checks to ``kt doctor``.
 

@@ -1,14 +1,11 @@
 """An interactive session with one creature, for any front end: turns, slash commands, notes.
 
-:class:`InteractiveSession` is what the ``cli`` mode (:mod:`kt_cli.line_ui`) and the ``tui``
-mode of the ``kt_tui`` plugin share. It holds no terminal: a front end reads lines from the
-user and hands each to :meth:`InteractiveSession.submit`, shows the :class:`CommandResult` it
-gets back, and renders the creature's activity from the notes that
-:meth:`InteractiveSession.pump_notes` delivers (see :mod:`kt_cli.activity`).
-
-Front ends that live in other plugins receive the session object from ``kt`` (the
-``kt_cli_run_modes`` hook), so they never import ``kt_cli``; everything they use is a method
-or attribute documented here.
+:class:`InteractiveSession` is the session the shared loop (:class:`kt_cli.repl.Repl`) drives
+for one creature: in the ``plain`` input (turns only), the ``cli`` input
+(:mod:`kt_cli.line_ui`) and the ``tui`` input of the ``kt_tui`` plugin. It holds no terminal:
+the loop hands it each line the user entered (:meth:`InteractiveSession.submit`), a front end
+shows the :class:`CommandResult` it gives back, and renders the creature's activity from the
+notes that :meth:`InteractiveSession.pump_notes` delivers (see :mod:`kt_cli.activity`).
 
 Slash commands (``/help`` lists them) map onto public APIs: ``/compact`` is
 ``agent.compact()``, ``/clear`` is ``agent.clear_history()``, ``/regen``, ``/edit`` and
@@ -30,6 +27,7 @@ import trio
 import kt
 from kt.errors import KTError
 from kt_cli.activity import ActivityTracker, Note, Symbols
+from kt_cli.repl import Feed
 from kt_cli.terminal import History
 
 __all__ = ["CommandResult", "InteractiveSession", "SlashCommand"]
@@ -88,29 +86,40 @@ class InteractiveSession:
         agent: A running agent (inside ``async with agent``).
         timeout: Time limit per turn in seconds (``None``: the creature's own limit).
         symbols: Marks for activity lines (unicode or ASCII).
+        slash_commands: Whether a line starting with ``/`` is a command (``plain`` says no:
+            every line is a message).
 
     Attributes:
         agent: The creature.
-        commands: The slash commands, in ``/help`` order.
+        commands: The slash commands, in ``/help`` order (empty without slash commands).
         tracker: Turns events into notes; its ``running`` lists the calls running now.
         busy: A turn or a model-calling command submitted here is running.
         failed_turns: Turns submitted here that ended with an error or timeout.
         history: Input lines entered so far (``lines``, oldest first; ``add(line)``), kept
-            between runs in ``$KT_HOME/input-history`` when ``kt`` starts the session.
+            between runs in ``$KT_HOME/input-history`` by the ``cli`` and ``tui`` inputs.
     """
 
     def __init__(
-        self, agent: kt.Agent, *, timeout: float | None = None, symbols: Symbols | None = None
+        self,
+        agent: kt.Agent,
+        *,
+        timeout: float | None = None,
+        symbols: Symbols | None = None,
+        slash_commands: bool = True,
     ) -> None:
         self.agent = agent
         self.timeout = timeout
         self.tracker = ActivityTracker(symbols) if symbols is not None else ActivityTracker()
-        self.commands: list[SlashCommand] = list(BUILTIN_COMMANDS)
+        self.commands: list[SlashCommand] = list(BUILTIN_COMMANDS) if slash_commands else []
         self.busy = False
         self.failed_turns = 0
         self.history = History()
-        self._events: trio.MemoryReceiveChannel[Any] | None = None
-        self._progress = trio.Event()
+        self._feed = Feed()
+
+    @property
+    def active(self) -> bool:
+        """Whether the creature works: a turn from here, or one it started itself."""
+        return self.busy or bool(self.tracker.phase)
 
     # -- Events ----------------------------------------------------------------------------
 
@@ -133,18 +142,13 @@ class InteractiveSession:
             on_note: Called with each :class:`~kt_cli.activity.Note`.
             task_status: For ``nursery.start``.
         """
-        events = self.agent.subscribe()
-        self._events = events
-        task_status.started()
-        with events:
-            try:
-                async for event in events:
-                    for note in self.tracker.handle(event):
-                        on_note(note)
-                    self._progress.set()
-                    self._progress = trio.Event()
-            finally:
-                self._events = None
+
+        def handle(event: Any) -> None:
+            for note in self.tracker.handle(event):
+                on_note(note)
+
+        with self.agent.subscribe() as events:
+            await self._feed.pump(events, handle, task_status=task_status)
 
     async def caught_up(self) -> None:
         """Wait until every event published so far has been delivered as notes.
@@ -153,20 +157,16 @@ class InteractiveSession:
         everything the creature did meanwhile. Returns at once when no pump runs. Cancelling
         it has no effect beyond ending the wait.
         """
-        while (events := self._events) is not None:
-            stats = events.statistics()
-            if not stats.current_buffer_used and stats.tasks_waiting_receive:
-                return  # the pump is parked on an empty channel: everything was delivered
-            if stats.current_buffer_used:
-                await self._progress.wait()
-            else:  # the pump holds the last event (handed over directly); let it finish
-                await trio.lowlevel.checkpoint()
+        await self._feed.caught_up()
 
     # -- Input -----------------------------------------------------------------------------
 
     def is_command(self, line: str) -> bool:
-        """Whether *line* is a slash command (``//`` starts a message with a slash)."""
-        return line.startswith("/") and not line.startswith("//")
+        """Whether *line* is a slash command (``//`` starts a message with a slash).
+
+        Never, when the session has no commands (the ``plain`` input).
+        """
+        return bool(self.commands) and line.startswith("/") and not line.startswith("//")
 
     def runs_model(self, line: str) -> bool:
         """Whether submitting *line* may call the model (show busy, let Ctrl+C interrupt)."""
@@ -189,7 +189,7 @@ class InteractiveSession:
         """
         if self.is_command(line):
             return await self.run_command(line)
-        text = line[1:] if line.startswith("//") else line
+        text = line[1:] if self.commands and line.startswith("//") else line
         if not text.strip():
             return None
         return self.turn_report(await self.run_turn(text))
@@ -292,17 +292,17 @@ class InteractiveSession:
         if status == "interrupted":
             return CommandResult(("turn interrupted",))
         if status == "terminated":
-            return CommandResult((f"the creature ended the turn: {result.reason}",))
+            return CommandResult((f"the creature ended the turn: {result.reason or 'terminated'}",))
         self.failed_turns += 1
         if status == "max_iterations":
             detail = result.reason or f"it reached its limit of {result.iterations} model calls"
             return _error(
-                f"the turn stopped without a final answer: {detail} "
+                f"error: the turn stopped without a final answer: {detail} "
                 "(raise max_iterations in the creature config)"
             )
         if result.error is not None:
             return _error(f"error: {str(result.error) or type(result.error).__name__}")
-        return _error(f"the turn ended with status '{status}'")
+        return _error(f"error: the turn ended with status '{status}'")
 
     def resume_command(self) -> str | None:
         """``kt resume NAME`` for the recorded session, or ``None`` when nothing is recorded."""

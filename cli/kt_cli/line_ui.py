@@ -1,4 +1,4 @@
-"""The ``cli`` run mode: a line interface on a terminal, with streaming replies and a spinner.
+"""The ``cli`` input: a line interface on a terminal, with streaming replies and a spinner.
 
 What the user sees, top to bottom: the transcript (their inputs after the ``>`` prompt, the
 replies as they stream, one compact line per finished tool call), then, while the creature
@@ -10,28 +10,31 @@ Keys: see :mod:`kt_cli.terminal` and ``/help``. Ctrl+C interrupts a running turn
 press exits); at the prompt it clears the line, and on an empty line a second press exits.
 Ctrl+D on an empty line (or ``/exit``) leaves; ``kt`` then prints the resume command.
 
-When standard input or output is not a terminal (a pipe), the mode degrades to reading lines
+When standard input or output is not a terminal (a pipe), the input degrades to reading lines
 (as ``plain`` does, with a prompt) but keeps slash commands and activity lines.
+
+:class:`LineFrontend` is the front end; the loop itself (read, run, show) is
+:class:`kt_cli.repl.Repl`, shared with ``plain`` and ``tui``. :class:`CliInput` is the input
+module (``input = {type = "cli"}``, ``kt run --mode cli``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import signal
-import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TextIO
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, TextIO
 
 import trio
 
 from kt_cli.activity import ASCII, UNICODE, Note, Symbols
 from kt_cli.interactive import CommandResult, InteractiveSession
-from kt_cli.reporting import EXIT_INTERRUPTED
+from kt_cli.repl import LineReader, Repl, TerminalInput
 from kt_cli.terminal import History, Key, KeyParser, LineEditor, raw_terminal
 
-__all__ = ["LineInterface", "symbols_for"]
+__all__ = ["CliInput", "LineFrontend", "interactive_session", "symbols_for"]
 
 PROMPT = "> "
 
@@ -54,8 +57,49 @@ def symbols_for(stream: TextIO) -> Symbols:
     return UNICODE if encoding == "utf8" else ASCII
 
 
-class LineInterface:
-    """Runs an :class:`~kt_cli.interactive.InteractiveSession` on a terminal, line by line.
+def interactive_session(agent: Any, *, timeout: float | None, out: TextIO) -> InteractiveSession:
+    """The session of an interactive input: slash commands, marks for *out*, kept history.
+
+    The input history is kept in ``$KT_HOME/input-history`` between runs.
+
+    Args:
+        agent: The running creature.
+        timeout: Time limit per turn in seconds (``None``: the creature's own).
+        out: The terminal, whose encoding chooses unicode or ASCII marks.
+    """
+    from kt.config.home import kt_home
+
+    session = InteractiveSession(agent, timeout=timeout, symbols=symbols_for(out))
+    session.history = History(kt_home(agent.kernel.env) / "input-history")
+    return session
+
+
+class CliInput(TerminalInput):
+    """The ``cli`` input module: the line interface, which shows the creature's events itself.
+
+    Options (``input = {type = "cli", ...}``): ``timeout`` (seconds per turn), ``prompt``
+    (default ``"> "``), ``show_tools`` (default true).
+    """
+
+    renders_events: ClassVar[bool] = True
+    options: ClassVar[tuple[str, ...]] = ("timeout", "prompt", "show_tools")
+
+    def repl(self, agent: Any) -> Repl:
+        """The loop with the line editor (a terminal) or a prompt before lines (a pipe)."""
+        session = interactive_session(agent, timeout=self.timeout, out=self.stdout)
+        frontend = LineFrontend(
+            session,
+            stdin=self.stdin,
+            out=self.stdout,
+            history=session.history,
+            show_tools=self.show_tools,
+            prompt=PROMPT if self.prompt is None else self.prompt,
+        )
+        return Repl(session, frontend, handle_sigint=self.handle_sigint)
+
+
+class LineFrontend:
+    """The ``cli`` front end: the line editor on a terminal, or prompted lines from a pipe.
 
     Args:
         session: The session (its agent running).
@@ -64,9 +108,7 @@ class LineInterface:
         history: Input history for Up/Down.
         show_tools: Show tool activity (running calls and one line per finished call).
         banner: Print a line naming the creature, model and keys first (on a terminal).
-
-    Attributes:
-        exit_code: 0 after Ctrl+D or ``/exit``, 130 after Ctrl+C ended the run.
+        prompt: The prompt before the input line.
     """
 
     def __init__(
@@ -78,64 +120,104 @@ class LineInterface:
         history: History | None = None,
         show_tools: bool = True,
         banner: bool = True,
+        prompt: str = PROMPT,
     ) -> None:
         self.session = session
         self.stdin = stdin
         self.out = out
         self.show_tools = show_tools
         self.banner = banner
+        self.prompt = prompt
         self.interactive = _isatty(stdin) and _isatty(out)
         self.colors = self.interactive and "NO_COLOR" not in os.environ
         self.symbols = session.tracker.symbols
         self.editor = LineEditor(history=history or History(), complete=session.complete)
-        self.exit_code = 0
+        self.lines = LineReader(stdin, prompt=prompt, out=out)
+        self.repl: Repl | None = None
         self._transient = 0  # rows of prompt or live region drawn below the transcript
         self._text_open = False  # reply text was written and its line is not ended
         self._frame = 0
         self._lines_send, self._lines_recv = trio.open_memory_channel[tuple[str, bool]](100)
-        self._done = trio.Event()
-        self._interrupt_sent = False
         self._exit_armed = False
         self._drawing = False  # the prompt and live region are drawn (raw mode, tasks running)
-        self._working = False  # a submitted line that may call the model is being run
-        self._working_since = 0.0
 
-    # -- Running -------------------------------------------------------------------------------
+    # -- The front-end protocol ------------------------------------------------------------
 
-    async def run(self) -> int:
-        """Read input and run it until the user leaves; returns :attr:`exit_code`."""
-        if self.interactive:
-            fd = self.stdin.fileno()
-            with raw_terminal(fd):  # before anything is drawn: keys typed at the prompt are raw
-                if self.banner:
-                    self._commit(self._banner(), "dim")
-                try:
-                    await self._run_tasks(self._read_keys, fd)
-                finally:
-                    self._erase()
-                    self._end_text()
-                    self.out.flush()
-        else:
-            await self._run_tasks(self._read_lines)
-        return self.exit_code
+    @contextlib.asynccontextmanager
+    async def open(self, repl: Repl) -> AsyncIterator[None]:
+        """On a terminal: raw mode for the whole run (keys typed at the prompt are raw)."""
+        self.repl = repl
+        if not self.interactive:
+            yield
+            return
+        with raw_terminal(self.stdin.fileno()):
+            if self.banner:
+                self._commit(self._banner(), "dim")
+            try:
+                yield
+            finally:
+                self._drawing = False
+                self._erase()
+                self._end_text()
+                self.out.flush()
 
-    async def _run_tasks(self, reader: Callable[..., Awaitable[None]], *args: Any) -> None:
-        async with trio.open_nursery() as nursery:
-            self._drawing = self.interactive
-            await nursery.start(self.session.pump_notes, self._on_note)
-            if threading.current_thread() is threading.main_thread():
-                await nursery.start(self._watch_sigint)
-            nursery.start_soon(reader, *args)
-            if self.interactive:
-                nursery.start_soon(self._spin)
-                nursery.start_soon(self._process)
-            self._draw()
-            await self._done.wait()
-            nursery.cancel_scope.cancel()
+    async def start(self, nursery: trio.Nursery) -> None:
+        """On a terminal: read keys, turn the spinner, draw the prompt."""
+        if not self.interactive:
+            return
+        self._drawing = True
+        nursery.start_soon(self._read_keys, self.stdin.fileno())
+        nursery.start_soon(self._spin)
+        self._draw()
 
-    def _leave(self, code: int) -> None:
-        self.exit_code = code
-        self._done.set()
+    async def read(self) -> str | None:
+        """The next line: entered in the editor (a terminal), or read after the prompt."""
+        if not self.interactive:
+            return await self.lines.readline()
+        line, echo = await self._lines_recv.receive()
+        if echo:
+            self._commit(self._styled(self.prompt, "bold") + line, None)
+        return line
+
+    def starting(self, line: str) -> None:
+        """Show the live region when the line may call the model."""
+        self._draw()
+
+    def show(self, result: CommandResult) -> None:
+        """Commit *result*'s lines to the transcript."""
+        level = {"error": "error", "ok": "ok"}.get(result.level, "dim")
+        for line in result.lines:
+            self._commit(line, level)
+
+    def finished(self, result: CommandResult | None) -> None:
+        """Offer a command's prefill for editing; back to the prompt."""
+        if result is not None and result.prefill and not self.editor.text:
+            self.editor.set_text(result.prefill)
+        self._draw()
+
+    def notice(self, text: str, level: str = "info") -> None:
+        """Commit one line to the transcript."""
+        self._commit(text, {"info": "dim"}.get(level, level))
+
+    def idle_ctrl_c(self) -> bool:
+        """At the prompt: clear the line; on an empty line, a second press leaves."""
+        if not self.interactive:
+            self._commit("stopped by Ctrl+C", "warning")
+            return True
+        if self.editor.text:
+            self.editor.set_text("")
+            self._exit_armed = False
+            return False
+        if self._exit_armed:
+            self._erase()
+            return True
+        self._exit_armed = True
+        self._commit("press Ctrl+C again to exit, or Ctrl+D (the session is saved)", "dim")
+        return False
+
+    def redraw(self) -> None:
+        """Draw the prompt or live region again."""
+        self._draw()
 
     def _banner(self) -> str:
         agent = self.session.agent
@@ -144,7 +226,7 @@ class LineInterface:
     @property
     def _active(self) -> bool:
         """Whether the creature is working (a submitted line, or a turn it started itself)."""
-        return self._working or self.session.busy or bool(self.session.tracker.phase)
+        return self.repl is not None and self.repl.active
 
     # -- Input -------------------------------------------------------------------------------
 
@@ -159,9 +241,14 @@ class LineInterface:
             for key in parser.feed(data):
                 self._key(key)
 
+    def _leave(self, code: int) -> None:
+        assert self.repl is not None
+        self.repl.leave(code)
+
     def _key(self, key: Key) -> None:
         if key.name == "ctrl-c":
-            self._ctrl_c()
+            assert self.repl is not None
+            self.repl.ctrl_c()
             return
         if self._active:  # type ahead: edited unseen; a line sent now runs (and shows) next
             if self.editor.feed(key) == "submit":
@@ -174,10 +261,11 @@ class LineInterface:
             line = self.editor.text
             self.editor.set_text("")
             self._erase()
-            self._commit(self._styled(PROMPT, "bold") + line, None)
+            self._commit(self._styled(self.prompt, "bold") + line, None)
             self._queue(line, echo=False)
         elif action == "eof":
             self._leave(0)
+            return
         elif action == "candidates":
             self._commit("  ".join(self.editor.candidates()), "dim")
         elif action == "redraw":
@@ -192,90 +280,10 @@ class LineInterface:
         except trio.WouldBlock:
             self._commit("too much input queued; this line was dropped", "warning")
 
-    def _ctrl_c(self) -> None:
-        if self._active:
-            if self._interrupt_sent:
-                self._commit("stopped by Ctrl+C", "warning")
-                self._leave(EXIT_INTERRUPTED)
-                return
-            self._interrupt_sent = True
-            self.session.interrupt()
-            self._commit("interrupting; press Ctrl+C again to exit", "warning")
-            return
-        if self.editor.text:
-            self.editor.set_text("")
-            self._exit_armed = False
-        elif self._exit_armed:
-            self._erase()
-            self._leave(EXIT_INTERRUPTED)
-            return
-        else:
-            self._exit_armed = True
-            self._commit("press Ctrl+C again to exit, or Ctrl+D (the session is saved)", "dim")
-        self._draw()
-
-    async def _read_lines(self) -> None:
-        while True:
-            self.out.write(PROMPT)
-            self.out.flush()
-            line = await trio.to_thread.run_sync(self.stdin.readline, abandon_on_cancel=True)
-            if not line:
-                self.out.write("\n")
-                self._leave(0)
-                return
-            if await self._run_line(line.rstrip("\r\n")):
-                return
-
-    async def _watch_sigint(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        with trio.open_signal_receiver(signal.SIGINT) as signals:
-            task_status.started()
-            async for _ in signals:
-                if self.interactive or self._active:
-                    self._ctrl_c()
-                else:
-                    self._commit("stopped by Ctrl+C", "warning")
-                    self._leave(EXIT_INTERRUPTED)
-
-    # -- Running lines -----------------------------------------------------------------------
-
-    async def _process(self) -> None:
-        async for line, echo in self._lines_recv:
-            if echo:
-                self._commit(self._styled(PROMPT, "bold") + line, None)
-            if await self._run_line(line):
-                return
-
-    async def _run_line(self, line: str) -> bool:
-        """Submit *line* and show what it gave; ``True`` when the user asked to leave."""
-        self._interrupt_sent = False
-        self._working = self.session.runs_model(line)
-        self._working_since = time.monotonic()
-        self._draw()
-        try:
-            result = await self.session.submit(line)
-            await self.session.caught_up()
-        finally:
-            self._working = False
-        if result is not None:
-            self._show(result)
-            if result.exit:
-                self._leave(0)
-                return True
-            if result.prefill and not self.editor.text:
-                self.editor.set_text(result.prefill)
-        self._draw()
-        return False
-
-    def _show(self, result: CommandResult) -> None:
-        level = {"error": "error", "ok": "ok"}.get(result.level, "dim")
-        for line in result.lines:
-            self._commit(line, level)
-
     # -- Notes ---------------------------------------------------------------------------------
 
-    def _on_note(self, note: Note) -> None:
+    def on_note(self, note: Note) -> None:
+        """Render one note of the creature's activity."""
         kind = note.kind
         if kind == "text":
             self._erase()
@@ -296,7 +304,7 @@ class LineInterface:
         elif kind == "turn_ended" and note.text != "user":
             report = self.session.turn_report(note.result)
             if report is not None:
-                self._show(report)
+                self.show(report)
         self._draw()
 
     # -- Drawing -------------------------------------------------------------------------------
@@ -336,7 +344,7 @@ class LineInterface:
 
     def _draw(self) -> None:
         """Draw the live region (creature working) or the prompt (waiting for input)."""
-        if not self._drawing or self._text_open or self._done.is_set():
+        if not self._drawing or self._text_open or (self.repl is not None and self.repl.leaving):
             return
         self._erase()
         width = max(shutil.get_terminal_size().columns, 20)
@@ -345,8 +353,8 @@ class LineInterface:
             self.out.write("\n".join(rows))
             self._transient = len(rows)
         else:
-            text, column = self.editor.view(PROMPT, width)
-            styled = self._styled(PROMPT, "bold") + text[len(PROMPT) :]
+            text, column = self.editor.view(self.prompt, width)
+            styled = self._styled(self.prompt, "bold") + text[len(self.prompt) :]
             self.out.write(styled + "\r" + (f"\x1b[{column}C" if column else ""))
             self._transient = 1
         self.out.flush()
@@ -355,7 +363,8 @@ class LineInterface:
         frames = self.symbols.spinner
         frame = frames[self._frame % len(frames)]
         tracker = self.session.tracker
-        elapsed = time.monotonic() - self._working_since if self._working else 0.0
+        repl = self.repl
+        elapsed = time.monotonic() - repl.working_since if repl and repl.working else 0.0
         phase = tracker.phase or "working"
         head = f"{frame} {phase}…"
         if elapsed >= 1:

@@ -1,11 +1,16 @@
 """Run modes: how ``kt`` talks to a running creature (``kt run --mode plain|cli|tui``).
 
-``plain`` and ``cli`` are built in (:mod:`kt_cli.plain`, :mod:`kt_cli.line_ui`); plugins add
-more through the ``kt_cli_run_modes`` hook (``kt_tui`` adds ``tui``). :func:`interact` is the
-one entry point for every command that hands a creature to the user: it starts the agent, runs
-the mode, stops the agent and prints the resume command. Plugin commands reach it through the
-click context (``click.get_current_context().find_root().obj.interact(agent, ...)``), since
-plugins never import ``kt_cli``.
+A run mode is an input module (the ``kt_inputs`` registry): ``--mode NAME`` serves the creature
+from the input called ``NAME``. ``kt_cli`` provides ``plain`` and ``cli``, ``kt_tui`` provides
+``tui``, and any plugin's input works the same way (``--mode webhook``). An input that does not
+show the creature's events itself (``plain``, ``webhook``) gets the ``stdout`` output, so the
+replies reach the terminal.
+
+:func:`interact` is the one entry point for every command that hands a creature to the user:
+it chooses the input, starts the agent, serves it (``agent.serve()``), stops the agent and
+prints the resume command. Plugin commands reach it through the click context
+(``click.get_current_context().find_root().obj.interact(agent, ...)``), since plugins never
+import ``kt_cli``.
 """
 
 from __future__ import annotations
@@ -18,13 +23,7 @@ from kt.errors import KTError
 if TYPE_CHECKING:
     import kt
 
-__all__ = ["BUILTIN_MODES", "ModeError", "default_mode", "find_mode", "interact"]
-
-BUILTIN_MODES = {
-    "plain": "a line of stdin is a turn, the reply streams to stdout (pipes, scripts, CI)",
-    "cli": "a line interface: streaming replies, tool activity, spinner, slash commands",
-}
-"""The modes ``kt_cli`` itself provides, with one line each."""
+__all__ = ["ModeError", "default_mode", "find_mode", "interact", "mode_names"]
 
 
 class ModeError(KTError):
@@ -41,51 +40,45 @@ def default_mode(stdin: TextIO | None = None, stdout: TextIO | None = None) -> s
         return "plain"
 
 
-def plugin_modes(kernel: kt.Kernel) -> dict[str, Any]:
-    """The run modes plugins contribute through ``kt_cli_run_modes``, by name.
+def mode_names(kernel: kt.Kernel) -> list[str]:
+    """The modes *kernel* offers: its input modules, ``kt_cli``'s first, then by name."""
+    from kt_cli.plugin import host
 
-    Args:
-        kernel: The plugin set to ask.
-
-    Returns:
-        Mode objects (``name``, ``description``, ``run``; optionally ``unavailable``).
-    """
-    from kt_cli.plugin import add_cli_hookspecs
-
-    add_cli_hookspecs(kernel.pm)
-    found: dict[str, Any] = {}
-    for modes in kernel.pm.hook.kt_cli_run_modes():
-        for mode in modes or []:
-            found.setdefault(str(mode.name), mode)
-    return found
+    inputs = host(kernel).inputs
+    own = [name for name in inputs if inputs.origin(name) in ("kt_cli", "kt_cli.plugin")]
+    return own + sorted(name for name in inputs if name not in own)
 
 
 def find_mode(name: str, kernel: kt.Kernel) -> Any:
-    """Check that mode *name* can run; return the plugin's mode object (``None``: built in).
+    """Check that mode *name* can run here; return its input spec.
+
+    An input's factory may have an ``unavailable()`` method saying why it cannot run here
+    (``kt_tui``: urwid missing, or no terminal); it is asked before the creature is built.
 
     Args:
         name: The mode asked for.
         kernel: The plugin set.
 
     Returns:
-        ``None`` for ``plain`` and ``cli``, else the mode object a plugin contributed.
+        The ``kt.InputSpec`` called *name*.
 
     Raises:
-        ModeError: no such mode, or its plugin says it cannot run (a missing dependency).
+        ModeError: no such input, or it cannot run here (the message says what to install or
+            to use instead).
     """
-    if name in BUILTIN_MODES:
-        return None
-    modes = plugin_modes(kernel)
-    mode = modes.get(name)
-    if mode is None:
-        known = ", ".join([*BUILTIN_MODES, *sorted(modes)])
+    from kt_cli.plugin import host
+
+    spec = host(kernel).inputs.get(name)
+    if spec is None:
+        known = ", ".join(mode_names(kernel))
         if name == "tui":
             raise ModeError(f"mode 'tui' needs the kt_tui plugin ({_tui_hint()}); modes: {known}")
         raise ModeError(f"unknown mode '{name}'; modes: {known}")
-    unavailable = getattr(mode, "unavailable", "") or ""
-    if unavailable:
-        raise ModeError(f"mode '{name}' cannot run: {unavailable}")
-    return mode
+    unavailable = getattr(spec.factory, "unavailable", None)
+    reason = unavailable() if callable(unavailable) else ""
+    if reason:
+        raise ModeError(f"mode '{name}' cannot run: {reason}")
+    return spec
 
 
 def _tui_hint() -> str:
@@ -100,84 +93,74 @@ async def interact(
     agent: kt.Agent,
     *,
     mode: str | None = None,
-    stdin: TextIO | None = None,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
     timeout: float | None = None,
     show_tools: bool = True,
 ) -> int:
-    """Start *agent*, let the user talk to it in *mode*, stop it, print the resume command.
+    """Serve *agent* to the user from a terminal input, then stop it and print the resume command.
+
+    The input is *mode*'s (replacing the one the agent was built with), else the agent's own
+    (the creature config's ``input``), else :func:`default_mode`'s. When the agent has no
+    output and the input does not show the creature's events itself, the ``stdout`` output
+    is attached. Then the agent is started and ``agent.serve()`` runs until the input ends.
 
     Args:
         agent: A built agent, not started yet.
-        mode: ``plain``, ``cli`` or a plugin's mode (default: :func:`default_mode`).
-        stdin: Input (default ``sys.stdin``).
-        stdout: Output (default ``sys.stdout``).
-        stderr: Notices and the resume command (default ``sys.stderr``).
-        timeout: Time limit per turn in seconds (``None``: the creature's own).
-        show_tools: Show tool activity.
+        mode: An input module's name (``plain``, ``cli``, ``tui``, ...), or ``None``.
+        timeout: Time limit per turn in seconds, set on the input as its ``timeout``
+            (``None``: the input's own, else the creature's).
+        show_tools: ``False`` hides tool activity: sets ``show_tools`` on the input and the
+            outputs that have it.
 
-    The agent is stopped however the mode ends (also when the caller is cancelled, which
+    The agent is stopped however the input ends (also when the caller is cancelled, which
     cancels a running turn), and the resume command is printed on every way out.
 
     Returns:
-        The exit code: 0, 1 (``plain``: a turn failed), 130 (ended by Ctrl+C).
+        The input's ``exit_code`` (0 when it has none): 0, 1 (``plain``: a turn failed), 130
+        (ended by Ctrl+C).
 
     Raises:
-        ModeError: the mode does not exist or cannot run; raised before the agent starts.
+        ModeError: the mode does not exist or cannot run, or ``timeout`` was given for an
+            input that takes none; raised before the agent starts.
     """
-    stdin = sys.stdin if stdin is None else stdin
-    stdout = sys.stdout if stdout is None else stdout
-    stderr = sys.stderr if stderr is None else stderr
-    mode = mode or default_mode(stdin, stdout)
-    plugin_mode = find_mode(mode, agent.kernel)
+    from kt.config import module_entry
+    from kt_cli.plugin import host
+
+    kernel = host(agent.kernel)
+    if mode is None and agent.input is None:
+        mode = default_mode()
+    if mode is not None:
+        spec = find_mode(mode, kernel)
+        agent.input = spec.factory(module_entry(mode), agent)
+    _apply_options(agent, mode, timeout=timeout, show_tools=show_tools)
+    if not agent.outputs and not getattr(agent.input, "renders_events", False):
+        entry = module_entry({"type": "stdout", "show_tools": show_tools}, output=True)
+        agent.outputs.append(kernel.outputs["stdout"].factory(entry, agent))
     try:
         async with agent:
-            if mode == "plain":
-                return await _run_plain(agent, stdin, stdout, stderr, timeout, show_tools)
-            session = _session(agent, timeout, stdout)
-            if mode == "cli":
-                from kt_cli.line_ui import LineInterface
-
-                ui = LineInterface(
-                    session, stdin=stdin, out=stdout, history=session.history, show_tools=show_tools
-                )
-                return await ui.run()
-            return int(await plugin_mode.run(session) or 0)
+            await agent.serve()
+        return int(getattr(agent.input, "exit_code", 0) or 0)
     finally:  # on every way out, errors included: the session file has everything so far
         name = getattr(agent.session, "name", None)
         if name:
-            stderr.write(f"kt: session saved; continue it with: kt resume {name}\n")
-            stderr.flush()
+            sys.stderr.write(f"kt: session saved; continue it with: kt resume {name}\n")
+            sys.stderr.flush()
 
 
-def _session(agent: kt.Agent, timeout: float | None, stdout: TextIO) -> Any:
-    from kt.config.home import kt_home
-    from kt_cli.interactive import InteractiveSession
-    from kt_cli.line_ui import symbols_for
-    from kt_cli.terminal import History
-
-    session = InteractiveSession(agent, timeout=timeout, symbols=symbols_for(stdout))
-    session.history = History(kt_home(agent.kernel.env) / "input-history")
-    return session
-
-
-async def _run_plain(
-    agent: kt.Agent,
-    stdin: TextIO,
-    stdout: TextIO,
-    stderr: TextIO,
-    timeout: float | None,
-    show_tools: bool,
-) -> int:
-    from kt_cli.output import TextPrinter
-    from kt_cli.plain import LineReader, PlainSession
-
-    plain = PlainSession(
-        agent,
-        lines=LineReader(stdin),
-        printer=TextPrinter(stdout, stderr, show_tools=show_tools),
-        err=stderr,
-        timeout=timeout,
-    )
-    return await plain.run()
+def _apply_options(
+    agent: kt.Agent, mode: str | None, *, timeout: float | None, show_tools: bool
+) -> None:
+    """Set ``--timeout`` and ``--quiet`` on the modules that take them."""
+    module = agent.input
+    if timeout is not None:
+        if not hasattr(module, "timeout"):
+            configured = getattr(agent.config, "input", None)
+            kind = mode or getattr(configured, "type", None) or type(module).__name__
+            raise ModeError(
+                f"--timeout: the input '{kind}' takes no time limit per turn; set "
+                "[controller] turn_timeout in the creature config instead"
+            )
+        module.timeout = timeout
+    if not show_tools:
+        for target in (module, *agent.outputs):
+            if hasattr(target, "show_tools"):
+                target.show_tools = False

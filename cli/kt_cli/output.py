@@ -1,7 +1,7 @@
 """Plain-text rendering of a creature's events: the reply on stdout, tool activity on stderr.
 
-One class serves both ``kt run --mode plain`` and the ``stdout`` output module that the
-``kt_cli`` plugin contributes, so the two print the same thing.
+:class:`TextPrinter` is the ``stdout`` output module the ``kt_cli`` plugin contributes, which
+``kt run --mode plain`` pairs with the ``plain`` input.
 
 Reply text is streamed as it arrives and flushed per chunk, so a reader at the other end of a
 pipe sees it at once. Text of a new model call (after a round of tools) starts on a new line,
@@ -67,17 +67,31 @@ class TextPrinter:
         show_tools: Write one line to *err* when a tool call starts and one when it ends:
             ``[tool] word_count {"text": "a b"}``, then ``[tool] word_count ok 0.01s`` (or
             the status and the error). Warnings are written either way.
+        agent: The creature, when the printer is its output module. While the creature's
+            input shows its events itself (a terminal UI such as ``cli`` or ``tui``: its
+            ``renders_events`` is true), the printer stays silent, so a config written for a
+            line reader plus ``stdout`` does not print every reply twice.
     """
 
-    def __init__(self, out: TextIO, err: TextIO | None = None, *, show_tools: bool = True) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        err: TextIO | None = None,
+        *,
+        show_tools: bool = True,
+        agent: Any = None,
+    ) -> None:
         self.out = out
         self.err = err
         self.show_tools = show_tools
+        self.agent = agent
         self._line_open = False  # text was written to `out` and its line is not ended yet
         self._iteration: int | None = None
 
     async def on_event(self, event: Event) -> None:
         """Render *event* (the output-module interface)."""
+        if self.agent is not None and getattr(self.agent.input, "renders_events", False):
+            return
         self.handle(event)
 
     def handle(self, event: Event) -> None:

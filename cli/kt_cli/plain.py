@@ -1,206 +1,129 @@
-"""The ``plain`` run mode: one line of input is one turn, the reply streams to stdout.
+"""The ``plain`` input: each line of standard input is one turn; notices go to stderr.
 
-Made for pipes, scripts and CI as much as for a terminal: no colours, no cursor control, and
-nothing but the replies on stdout (see :class:`kt_cli.output.TextPrinter`). Lines are never slash
-commands here; the ``cli`` mode (:mod:`kt_cli.line_ui`) is the interactive one.
+Made for pipes, scripts and CI as much as for a terminal: no colours, no cursor control. It
+pairs with the ``stdout`` output (:class:`kt_cli.output.TextPrinter`), which streams the
+replies to stdout, so stdout carries the replies and nothing else. ``kt run --mode plain``
+uses exactly that pair; in a creature config::
 
-Input is read from a blocking text stream in a worker thread, so a run can be cancelled while it
-waits for a line (the thread is abandoned; the process is about to end anyway).
+    input = {type = "plain"}
+    output = {type = "stdout", show_tools = true}
+
+Lines are never slash commands here; the ``cli`` input (:mod:`kt_cli.line_ui`) is the
+interactive one. A failed turn is reported on stderr (``kt: error: ...``) and the run goes on;
+the exit code is then 1.
 
 Ctrl+C, when the loop runs in the main thread: during a turn, the first press interrupts the
 turn (it ends with status ``interrupted``, its partial reply is kept in the history) and the
 loop goes on to the next line; a second press during that turn, or any press while waiting for
 input, ends the run with exit code 130.
+
+:class:`PlainFrontend` is also the front end of ``kt terrarium run``, which renders the whole
+team instead of one creature.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
-from typing import Protocol, TextIO
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any, ClassVar, TextIO
 
 import trio
 
-from kt import Agent, TurnResult
-from kt.errors import AgentStoppedError
-from kt.events import TurnCompleted
+from kt_cli.interactive import CommandResult, InteractiveSession
 from kt_cli.output import TextPrinter
-from kt_cli.reporting import EXIT_FAILURE, EXIT_INTERRUPTED
+from kt_cli.repl import LineReader, Repl, TerminalInput
 
-__all__ = ["LineReader", "LineSource", "PlainSession"]
-
-
-class LineSource(Protocol):
-    """Where a session's input lines come from."""
-
-    async def readline(self) -> str | None:
-        """The next line, or ``None`` at end of input."""
+__all__ = ["PlainFrontend", "PlainInput"]
 
 
-class LineReader:
-    """Lines of a blocking text stream (stdin), read in a worker thread.
+class PlainFrontend:
+    """Reads lines from a stream; writes results and notices to stderr, prefixed ``kt:``.
 
     Args:
-        stream: The stream; read with ``readline``.
-    """
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    async def readline(self) -> str | None:
-        """The next line, newline included, or ``None`` at end of input.
-
-        Cancelling the call abandons the worker thread, which may still consume one line.
-        """
-        line = await trio.to_thread.run_sync(self.stream.readline, abandon_on_cancel=True)
-        return line or None
-
-
-class PlainSession:
-    """Runs a started agent over lines of input: each non-blank line is one turn.
-
-    Args:
-        agent: A running agent (inside ``async with agent``).
         lines: Where lines come from.
-        printer: Renders each turn's events.
-        err: Where turn failures and notices are written.
-        timeout: Time limit per turn in seconds (``None``: the creature's own limit, if any).
-        prompt: Written to the printer's output before each line is read (``cli`` mode);
-            ``None`` writes nothing.
-        handle_sigint: Interrupt turns on Ctrl+C (see the module docs). Only possible in the
-            main thread; elsewhere Ctrl+C keeps Python's default behaviour.
-
-    Attributes:
-        failed_turns: How many turns ended with ``error``, ``timeout``, ``cancelled`` or
-            ``max_iterations``.
-        aborted: Whether the run was ended by Ctrl+C.
+        err: Where notices and turn reports go.
+        printer: What writes the replies (an object with ``end_line()``), so a notice never
+            lands in the middle of a reply line; ``None`` when nothing shares the terminal.
+        render: Called with each item the session's ``pump_notes`` delivers (``kt terrarium
+            run`` renders the team's events this way); ``None``: the creature's output module
+            renders, and no pump runs.
     """
 
     def __init__(
         self,
-        agent: Agent,
-        *,
-        lines: LineSource,
-        printer: TextPrinter,
+        lines: LineReader,
         err: TextIO,
-        timeout: float | None = None,
-        prompt: str | None = None,
-        handle_sigint: bool = True,
+        *,
+        printer: Any = None,
+        render: Callable[[Any], Any] | None = None,
     ) -> None:
-        self.agent = agent
         self.lines = lines
-        self.printer = printer
         self.err = err
-        self.timeout = timeout
-        self.prompt = prompt
-        self.handle_sigint = handle_sigint
-        self.failed_turns = 0
-        self.aborted = False
-        self._turn_running = False
-        self._interrupt_sent = False
+        self.printer = printer
+        self.on_note = render
 
-    async def run(self) -> int:
-        """Run turns until the input ends or Ctrl+C ends the run.
-
-        Returns:
-            The exit code: 0 when every turn completed (or was interrupted on purpose), 1 when
-            a turn failed, 130 when the run was ended by Ctrl+C.
-
-        Raises:
-            AgentStoppedError: the agent stopped while a turn was running.
-        """
-        async with trio.open_nursery() as nursery:
-            if self.handle_sigint and threading.current_thread() is threading.main_thread():
-                await nursery.start(self._watch_sigint, nursery.cancel_scope)
-            await self._read_and_run()
-            nursery.cancel_scope.cancel()  # stop watching signals
-        if self.aborted:
-            return EXIT_INTERRUPTED
-        return EXIT_FAILURE if self.failed_turns else 0
-
-    async def _read_and_run(self) -> None:
-        while True:
-            if self.prompt is not None:
-                self.printer.out.write(self.prompt)
-                self.printer.out.flush()
-            line = await self.lines.readline()
-            if line is None:
-                if self.prompt is not None:
-                    self.printer.out.write("\n")
-                    self.printer.out.flush()
-                return
-            text = line.rstrip("\r\n")
-            if text.strip():
-                self._report(await self.run_turn(text))
-
-    async def run_turn(self, text: str) -> TurnResult:
-        """Run one turn for *text*, rendering its events as they arrive.
-
-        Args:
-            text: The user message.
-
-        Returns:
-            The turn's result.
-
-        Raises:
-            AgentStoppedError: the agent stopped before the turn ended.
-        """
-        self._turn_running = True
-        self._interrupt_sent = False
+    @contextlib.asynccontextmanager
+    async def open(self, repl: Repl) -> AsyncIterator[None]:
+        """Nothing to set up; the reply line is ended when the run ends."""
         try:
-            # No --timeout: leave it unset so the creature's controller.turn_timeout applies.
-            limit = {} if self.timeout is None else {"timeout": self.timeout}
-            async with self.agent.run_stream(text, **limit) as events:
-                async for event in events:
-                    self.printer.handle(event)
-                    if isinstance(event, TurnCompleted):
-                        return event.result
+            yield
         finally:
-            self._turn_running = False
-        raise AgentStoppedError(f"agent '{self.agent.name}' stopped before the turn ended")
+            self._end_line()
 
-    def _report(self, result: TurnResult) -> None:
-        status = result.status
-        if status == "completed":
-            return
-        if status == "interrupted":
-            self._notice("kt: turn interrupted")
-            return
-        if status == "terminated":
-            self._notice(f"kt: the creature ended the turn: {result.reason or 'terminated'}")
-            return
-        self.failed_turns += 1
-        if status == "max_iterations":
-            detail = result.reason or f"it reached its limit of {result.iterations} model calls"
-            self._notice(
-                f"kt: error: the turn stopped without a final answer: {detail} "
-                "(raise max_iterations in the creature config)"
-            )
-        elif result.error is not None:
-            self._notice(f"kt: error: {str(result.error) or type(result.error).__name__}")
-        else:
-            self._notice(f"kt: error: the turn ended with status '{status}'")
+    async def start(self, nursery: trio.Nursery) -> None:
+        """No tasks of its own."""
 
-    def _notice(self, line: str) -> None:
-        self.printer.end_line()
-        self.err.write(line + "\n")
+    async def read(self) -> str | None:
+        """The next line, or ``None`` at end of input."""
+        return await self.lines.readline()
+
+    def starting(self, line: str) -> None:
+        """Nothing to show: the reply streams through the output."""
+
+    def show(self, result: CommandResult) -> None:
+        """Write each line of *result* to stderr."""
+        for line in result.lines:
+            self.notice(line)
+
+    def finished(self, result: CommandResult | None) -> None:
+        """Nothing to do after a line."""
+
+    def notice(self, text: str, level: str = "info") -> None:
+        """Write ``kt: TEXT`` on stderr, after ending an open reply line."""
+        self._end_line()
+        self.err.write(f"kt: {text}\n")
         self.err.flush()
 
-    async def _watch_sigint(
-        self,
-        run_scope: trio.CancelScope,
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        with trio.open_signal_receiver(signal.SIGINT) as signals:
-            task_status.started()
-            async for _ in signals:
-                if self._turn_running and not self._interrupt_sent:
-                    self._interrupt_sent = True
-                    self.agent.interrupt()
-                    self._notice("kt: interrupting the turn; press Ctrl+C again to exit")
-                else:
-                    self.aborted = True
-                    self._notice("kt: stopped by Ctrl+C")
-                    run_scope.cancel()
-                    return
+    def idle_ctrl_c(self) -> bool:
+        """Ctrl+C while waiting for input ends the run."""
+        self.notice("stopped by Ctrl+C")
+        return True
+
+    def redraw(self) -> None:
+        """Nothing is drawn."""
+
+    def _end_line(self) -> None:
+        end_line = getattr(self.printer, "end_line", None)
+        if end_line is not None:
+            end_line()
+
+
+class PlainInput(TerminalInput):
+    """The ``plain`` input module: stdin lines in, one turn each (pair it with ``stdout``).
+
+    Options (``input = {type = "plain", ...}``): ``timeout`` (seconds per turn), ``prompt``
+    (written to stdout before each line; default none).
+    """
+
+    options: ClassVar[tuple[str, ...]] = ("timeout", "prompt")
+
+    def repl(self, agent: Any) -> Repl:
+        """A loop of turns over stdin lines; failed turns make the exit code 1."""
+        session = InteractiveSession(agent, timeout=self.timeout, slash_commands=False)
+        printer = next((o for o in agent.outputs if isinstance(o, TextPrinter)), None)
+        frontend = PlainFrontend(
+            LineReader(self.stdin, prompt=self.prompt, out=self.stdout),
+            self.stderr,
+            printer=printer,
+        )
+        return Repl(session, frontend, failed_exit=True, handle_sigint=self.handle_sigint)

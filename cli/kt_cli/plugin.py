@@ -1,22 +1,30 @@
-"""The ``kt_cli`` plugin: the ``kt_cli_commands`` hook specification and the ``stdout`` output.
+"""The ``kt_cli`` plugin: its hook specifications and the terminal input and output modules.
+
+Modules it contributes (``kt plugins`` lists them; ``docs/reference/cli.md`` describes them):
+
+* inputs ``plain`` (each line of stdin is a turn) and ``cli`` (the line interface);
+* output ``stdout`` (the replies streamed to stdout, tool activity on stderr).
 
 This module is the ``kt_cli`` entry point in the ``kt.plugins`` group, so every process that
 loads the default plugin set imports it (a web server, a script calling ``kt.Kernel()``). It
-therefore imports neither click nor trio; the output class is imported when a creature builds
-one.
+therefore imports neither click nor trio; the modules' classes are imported when a creature
+builds one.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from kt import OutputSpec, hookimpl
+from kt import InputSpec, OutputSpec, hookimpl
 from kt_cli import hookspecs
 
 if TYPE_CHECKING:
+    import kt
     from kt_cli.output import TextPrinter
+    from kt_cli.repl import TerminalInput
 
 
 def add_cli_hookspecs(pm: pluggy.PluginManager) -> None:
@@ -33,19 +41,75 @@ def add_cli_hookspecs(pm: pluggy.PluginManager) -> None:
         pm.add_hookspecs(hookspecs)
 
 
+def host(kernel: kt.Kernel) -> kt.Kernel:
+    """Give *kernel* what the ``kt`` command needs whatever the plugin set: hooks and modules.
+
+    The ``kt`` command talks to creatures through its own modules, as pytest always has its
+    essential plugins: when the plugin set leaves ``kt_cli`` out (``--no-plugins``,
+    ``KT_PLUGINS=""``), its hook specs are added to the kernel and its inputs and output to
+    the kernel's registries (under the plugin name ``kt_cli``; names another plugin already
+    registered are left alone). ``kt plugins`` still shows the set as chosen. Idempotent.
+
+    Args:
+        kernel: The invocation's kernel.
+
+    Returns:
+        *kernel*.
+    """
+    add_cli_hookspecs(kernel.pm)
+    if kernel.pm.is_registered(sys.modules[__name__]) or kernel.pm.has_plugin("kt_cli"):
+        return kernel
+    for registry, specs in ((kernel.inputs, kt_inputs()), (kernel.outputs, kt_outputs())):
+        for spec in specs:
+            if spec.name not in registry:
+                registry.add(spec.name, spec, "kt_cli")
+    return kernel
+
+
 @hookimpl
 def kt_addhookspecs(pm: pluggy.PluginManager) -> None:
     """Declare ``kt_cli_commands`` so other plugins can add ``kt`` commands."""
     add_cli_hookspecs(pm)
 
 
-def _stdout_output(entry: Any, agent: Any) -> TextPrinter:
-    import sys
+def _plain_input(entry: Any, agent: Any) -> TerminalInput:
+    from kt_cli.plain import PlainInput
 
+    return PlainInput.from_entry(entry, agent)
+
+
+def _cli_input(entry: Any, agent: Any) -> TerminalInput:
+    from kt_cli.line_ui import CliInput
+
+    return CliInput.from_entry(entry, agent)
+
+
+def _stdout_output(entry: Any, agent: Any) -> TextPrinter:
     from kt_cli.output import TextPrinter
 
     options = getattr(entry, "options", None) or {}
-    return TextPrinter(sys.stdout, sys.stderr, show_tools=bool(options.get("show_tools", False)))
+    return TextPrinter(
+        sys.stdout, sys.stderr, show_tools=bool(options.get("show_tools", False)), agent=agent
+    )
+
+
+@hookimpl
+def kt_inputs() -> list[InputSpec]:
+    """Contribute the ``plain`` and ``cli`` inputs (``input = {type = "cli"}``)."""
+    return [
+        InputSpec(
+            "plain",
+            _plain_input,
+            "each line of standard input is one turn; pair it with the stdout output "
+            "(options: timeout, prompt)",
+        ),
+        InputSpec(
+            "cli",
+            _cli_input,
+            "a line interface on the terminal: streaming replies, tool activity, spinner, "
+            "slash commands (options: timeout, prompt, show_tools)",
+        ),
+    ]
 
 
 @hookimpl

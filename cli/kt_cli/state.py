@@ -88,6 +88,9 @@ class CliState:
     def kernel(self) -> Kernel:
         """The invocation's kernel, built on first use from the chosen plugin set.
 
+        Whatever the set, the kernel has ``kt_cli``'s hook specs and terminal modules (the
+        ``plain`` and ``cli`` inputs, the ``stdout`` output): see :func:`kt_cli.plugin.host`.
+
         Returns:
             The kernel; the same object on every call until the plugin set changes.
 
@@ -95,11 +98,13 @@ class CliState:
             ConfigError: the user config (``~/.kt/config.toml``) is not valid TOML.
             RegistryClashError: two plugins register the same name.
         """
+        from kt_cli.plugin import host
+
         if self._kernel is None:
             from kt import Kernel
 
             self._kernel = Kernel(plugins=self.plugins)
-        return self._kernel
+        return host(self._kernel)
 
     async def interact(
         self,
@@ -109,7 +114,7 @@ class CliState:
         timeout: float | None = None,
         show_tools: bool = True,
     ) -> int:
-        """Start *agent*, let the user talk to it in a run mode, stop it; for any command.
+        """Serve *agent* to the user from a terminal input, stop it; for any command.
 
         What ``kt run`` does after building the creature, offered to plugin commands (``kt
         resume`` ...) through the click context:
@@ -119,9 +124,10 @@ class CliState:
 
         Args:
             agent: A built agent, not started yet.
-            mode: ``plain``, ``cli``, ``tui`` or another plugin's mode (default: ``cli`` on a
-                terminal, else ``plain``).
-            timeout: Time limit per turn in seconds (``None``: the creature's own).
+            mode: An input module's name: ``plain``, ``cli``, ``tui`` or another plugin's
+                (default: the creature config's ``input``, else ``cli`` on a terminal and
+                ``plain`` otherwise).
+            timeout: Time limit per turn in seconds (``None``: the input's or creature's own).
             show_tools: Show tool activity.
 
         Returns:

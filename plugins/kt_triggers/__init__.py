@@ -15,6 +15,9 @@ A creature's config lists triggers that start with it::
 
 Every firing is published as a :class:`TriggerFired` event and then starts a turn of its own,
 in order, after the turn that is running. See ``docs/reference/triggers.md``.
+
+The webhook is also an input module (``input = {type = "webhook"}``): the creature is then
+served from HTTP requests, each one a turn (:mod:`kt_triggers.webhook_input`).
 """
 
 from __future__ import annotations
@@ -106,6 +109,25 @@ _TYPES = {
 def kt_triggers() -> list[kt.TriggerSpec]:
     """Contribute the ``timer``, ``schedule``, ``channel`` and ``webhook`` trigger types."""
     return [kt.TriggerSpec(name, _factory(name), about) for name, about in _TYPES.items()]
+
+
+def _webhook_input(entry: Any, agent: Any) -> Any:
+    from kt_triggers.webhook_input import WebhookInput
+
+    return WebhookInput.from_entry(entry, agent)
+
+
+@kt.hookimpl
+def kt_inputs() -> list[kt.InputSpec]:
+    """Contribute the ``webhook`` input: each HTTP POST to a local endpoint is a turn."""
+    return [
+        kt.InputSpec(
+            "webhook",
+            _webhook_input,
+            "each HTTP POST to a local endpoint is a turn (host, port, path, secret, reply, "
+            "max_requests)",
+        )
+    ]
 
 
 @kt.hookimpl

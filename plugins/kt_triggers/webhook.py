@@ -1,5 +1,9 @@
 """The webhook trigger: an HTTP endpoint, on loopback by default, that wakes the creature.
 
+:class:`WebhookEndpoint` is the HTTP side, shared with the ``webhook`` input module
+(:mod:`kt_triggers.webhook_input`), which serves a creature from webhooks instead of waking
+it.
+
 Each ``POST`` to the trigger's path becomes one firing: the request is answered ``202
 Accepted`` once the firing is queued, without waiting for the turn (HTTP senders retry on
 slow answers, which would duplicate work). Anything else is refused with a JSON error and a
@@ -32,13 +36,14 @@ import trio
 from kt_triggers.errors import TriggerConfigError
 from kt_triggers.triggers import Trigger, check_template, render_template
 
-__all__ = ["DEFAULT_WEBHOOK_PROMPT", "WebhookTrigger"]
+__all__ = ["DEFAULT_WEBHOOK_PROMPT", "WebhookEndpoint", "WebhookTrigger", "respond"]
 
 DEFAULT_WEBHOOK_PROMPT = "[webhook {trigger_id}] {content}"
 _MAX_HEAD = 16 * 1024  # request line and headers
 _CONTENT_KEYS = ("message", "content", "text", "prompt")
 _REASONS = {
     100: "Continue",
+    200: "OK",
     202: "Accepted",
     400: "Bad Request",
     403: "Forbidden",
@@ -48,6 +53,7 @@ _REASONS = {
     411: "Length Required",
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
 }
 
 
@@ -60,31 +66,28 @@ class _Refused(Exception):
         self.message = message
 
 
-class WebhookTrigger(Trigger):
-    """Fire once per HTTP ``POST`` to ``http://<host>:<port><path>``.
+class WebhookEndpoint:
+    """An HTTP endpoint on trio sockets that accepts ``POST`` requests, checked and parsed.
 
-    Start it with ``await agent.add_trigger(trigger)``: that returns once the socket is bound,
-    so ``trigger.port`` (useful with ``port=0``) and ``trigger.url`` are set and no request can
-    arrive before the listener exists. Cancelling the job closes the socket; a request still
-    being read is dropped.
+    What the webhook trigger and the webhook input share: the address checks (anything but
+    loopback needs a secret), reading one request per connection with its limits, the HMAC
+    signature check, and the refusals. A subclass says what an accepted request does in
+    :meth:`accept`.
 
     Args:
         host: The address to listen on (default ``127.0.0.1``). Anything but loopback needs
             *secret*.
-        port: The TCP port (default 9090; 0 picks a free one).
-        path: The URL path to accept (default ``/webhook``).
+        port: The TCP port (0 picks a free one).
+        path: The URL path to accept.
         secret: Shared secret for the ``X-Signature-256`` HMAC check (``None``: no check).
-        prompt: The template of each firing (default ``"[webhook {trigger_id}] {content}"``).
-        max_body: Largest accepted body in bytes (default 1 MiB).
-        read_timeout: Seconds a client has to send its request (default 10).
-        id: The trigger id (default ``trigger_<8 hex>``).
+        prompt: The template a request's text is built from.
+        max_body: Largest accepted body in bytes.
+        read_timeout: Seconds a client has to send its request.
 
     Raises:
         TriggerConfigError: a bad port, path, size, template, or a non-loopback host without a
-            secret.
+            secret (``option`` names the option).
     """
-
-    name: ClassVar[str] = "webhook"
 
     def __init__(
         self,
@@ -93,12 +96,10 @@ class WebhookTrigger(Trigger):
         port: int = 9090,
         path: str = "/webhook",
         secret: str | None = None,
-        prompt: str | None = None,
+        prompt: str = DEFAULT_WEBHOOK_PROMPT,
         max_body: int = 1024 * 1024,
         read_timeout: float = 10.0,
-        id: str | None = None,
     ) -> None:
-        super().__init__(id=id)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise TriggerConfigError(
                 f"'port' must be a TCP port number (0 picks a free one), not {port!r}",
@@ -124,7 +125,7 @@ class WebhookTrigger(Trigger):
         self.port = port
         self.path = path
         self.secret = secret.encode() if secret else None
-        self.prompt = check_template(prompt or DEFAULT_WEBHOOK_PROMPT)
+        self.prompt = check_template(prompt)
         self.max_body = max_body
         self.read_timeout = read_timeout
 
@@ -134,46 +135,45 @@ class WebhookTrigger(Trigger):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{self.path}"
 
-    def describe(self) -> str:
-        """A one-line summary for listings."""
-        return f"POST {self.url}"
-
-    async def run(self, agent: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Bind the socket, report ready, and serve until cancelled.
+    async def bind(self) -> list[trio.SocketListener]:
+        """Open the listening sockets; :attr:`port` becomes the real port.
 
         Raises:
             OSError: the address cannot be bound (the port is taken, say).
         """
         listeners = await trio.open_tcp_listeners(self.port, host=self.host)
         self.port = listeners[0].socket.getsockname()[1]
-        task_status.started()
+        return listeners
 
-        async def handle(stream: trio.SocketStream) -> None:
-            await self._handle(agent, stream)
+    async def accept(
+        self, agent: Any, stream: trio.SocketStream, body: bytes, values: dict[str, Any]
+    ) -> None:
+        """Act on an accepted request and answer it on *stream* (with :func:`respond`).
 
-        await trio.serve_listeners(handle, listeners)
+        Args:
+            agent: The creature.
+            stream: The connection, to answer on.
+            body: The request body.
+            values: The template values the body provides (``content``, ``body``, the
+                top-level fields of a JSON object, ``path``).
+        """
+        raise NotImplementedError
 
-    async def _handle(self, agent: Any, stream: trio.SocketStream) -> None:
+    async def handle(self, agent: Any, stream: trio.SocketStream) -> None:
+        """Serve one connection: read the request, refuse it or :meth:`accept` it."""
         async with stream:
             try:
                 with trio.fail_after(self.read_timeout):
                     body, values = await self._read(stream)
             except _Refused as refused:
-                await _respond(stream, refused.status, {"error": refused.message})
+                await respond(stream, refused.status, {"error": refused.message})
                 return
             except trio.TooSlowError:
-                await _respond(stream, 408, {"error": "the request took too long to arrive"})
+                await respond(stream, 408, {"error": "the request took too long to arrive"})
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return  # the client went away
-            values = {**values, "trigger_id": self.id, "path": self.path}
-            await self.fire(
-                agent,
-                render_template(self.prompt, values),
-                context={"path": self.path, "bytes": len(body)},
-                wait=False,
-            )
-            await _respond(stream, 202, {"accepted": True, "trigger_id": self.id})
+            await self.accept(agent, stream, body, {**values, "path": self.path})
 
     async def _read(self, stream: trio.SocketStream) -> tuple[bytes, dict[str, Any]]:
         """Read one request; return its body and the template values it provides."""
@@ -211,6 +211,87 @@ class WebhookTrigger(Trigger):
         expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(given.strip().encode(), expected.encode()):
             raise _Refused(403, "missing or wrong X-Signature-256 (HMAC-SHA256 of the body)")
+
+
+class WebhookTrigger(WebhookEndpoint, Trigger):
+    """Fire once per HTTP ``POST`` to ``http://<host>:<port><path>``.
+
+    Start it with ``await agent.add_trigger(trigger)``: that returns once the socket is bound,
+    so ``trigger.port`` (useful with ``port=0``) and ``trigger.url`` are set and no request can
+    arrive before the listener exists. Cancelling the job closes the socket; a request still
+    being read is dropped.
+
+    Args:
+        host: The address to listen on (default ``127.0.0.1``). Anything but loopback needs
+            *secret*.
+        port: The TCP port (default 9090; 0 picks a free one).
+        path: The URL path to accept (default ``/webhook``).
+        secret: Shared secret for the ``X-Signature-256`` HMAC check (``None``: no check).
+        prompt: The template of each firing (default ``"[webhook {trigger_id}] {content}"``).
+        max_body: Largest accepted body in bytes (default 1 MiB).
+        read_timeout: Seconds a client has to send its request (default 10).
+        id: The trigger id (default ``trigger_<8 hex>``).
+
+    Raises:
+        TriggerConfigError: a bad port, path, size, template, or a non-loopback host without a
+            secret.
+    """
+
+    name: ClassVar[str] = "webhook"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 9090,
+        path: str = "/webhook",
+        secret: str | None = None,
+        prompt: str | None = None,
+        max_body: int = 1024 * 1024,
+        read_timeout: float = 10.0,
+        id: str | None = None,
+    ) -> None:
+        Trigger.__init__(self, id=id)
+        WebhookEndpoint.__init__(
+            self,
+            host=host,
+            port=port,
+            path=path,
+            secret=secret,
+            prompt=prompt or DEFAULT_WEBHOOK_PROMPT,
+            max_body=max_body,
+            read_timeout=read_timeout,
+        )
+
+    def describe(self) -> str:
+        """A one-line summary for listings."""
+        return f"POST {self.url}"
+
+    async def run(self, agent: Any, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Bind the socket, report ready, and serve until cancelled.
+
+        Raises:
+            OSError: the address cannot be bound (the port is taken, say).
+        """
+        listeners = await self.bind()
+        task_status.started()
+
+        async def handle(stream: trio.SocketStream) -> None:
+            await self.handle(agent, stream)
+
+        await trio.serve_listeners(handle, listeners)
+
+    async def accept(
+        self, agent: Any, stream: trio.SocketStream, body: bytes, values: dict[str, Any]
+    ) -> None:
+        """Queue a firing, then answer ``202 Accepted`` without waiting for the turn."""
+        await self.fire(
+            agent,
+            render_template(self.prompt, {**values, "trigger_id": self.id}),
+            context={"path": self.path, "bytes": len(body)},
+            wait=False,
+        )
+        await respond(stream, 202, {"accepted": True, "trigger_id": self.id})
 
 
 async def _read_head(stream: trio.SocketStream) -> tuple[str, str, dict[str, str], bytes]:
@@ -262,8 +343,9 @@ def _template_values(body: bytes) -> dict[str, Any]:
     return values
 
 
-async def _respond(stream: trio.SocketStream, status: int, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
+async def respond(stream: trio.SocketStream, status: int, payload: dict[str, Any]) -> None:
+    """Answer with *status* and *payload* as JSON, then close; a client gone is no error."""
+    body = json.dumps(payload, ensure_ascii=False).encode()
     head = (
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
         "Content-Type: application/json\r\n"

@@ -2,12 +2,14 @@
 
 The screen: a scrolling transcript (inputs, streamed replies, one line per finished tool call),
 a side panel (model, session, usage, running calls, background jobs, sub-agents), a status line
-with a spinner, and an input box that takes the same slash commands as the ``cli`` mode.
+with a spinner, and an input box that takes the same slash commands as the ``cli`` input.
 
-The plugin contributes the ``tui`` run mode through ``kt_cli_run_modes``, the hook the ``kt``
-command declares; ``kt`` hands the mode an interactive session object (see that hook's
-reference), so this package never imports ``kt_cli``. urwid is imported only when the mode
-runs; without it the mode says which extra to install. See ``docs/guides/terminal.md``.
+The plugin contributes the ``tui`` input module through ``kt_inputs``: ``kt run --mode tui``,
+or ``input = {type = "tui"}`` in a creature config (options ``timeout``, ``prompt``,
+``show_tools``). It is built on the loop the ``kt`` command's own inputs share
+(``kt_cli.repl``), so it declares ``kt_cli`` as a requirement. urwid is imported only when the
+input runs; without it, or without a terminal, the input says what to do instead. See
+``docs/guides/terminal.md``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import importlib.util
 import sys
 from typing import Any
 
-import attrs
-
 import kt
 
-__all__ = ["TuiMode", "tui_mode"]
+__all__ = ["INSTALL_HINT", "NO_TERMINAL", "TuiFactory", "kt_inputs"]
+
+kt_requires = ("kt_cli",)
 
 INSTALL_HINT = "urwid is not installed: pip install 'kt-terrarium[tui]'"
 NO_TERMINAL = (
@@ -28,44 +30,36 @@ NO_TERMINAL = (
 )
 
 
-@attrs.frozen
-class TuiMode:
-    """The ``tui`` run mode, as ``kt_cli_run_modes`` returns it.
+class TuiFactory:
+    """Builds the ``tui`` input (``factory(entry, agent)``), or says why it cannot run here.
 
-    Attributes:
-        name: ``"tui"``.
-        description: One line for listings.
-        unavailable: Why it cannot run (urwid missing), or ``""``.
+    ``kt run --mode tui`` asks :meth:`unavailable` before it builds the creature, so a missing
+    urwid or a pipe is reported before any work is done.
     """
 
-    name: str = "tui"
-    description: str = "full screen: transcript, side panel of jobs, sub-agents and usage"
-    unavailable: str = ""
+    def unavailable(self) -> str:
+        """Why the input cannot run here (urwid missing, no terminal), or ``""``."""
+        if importlib.util.find_spec("urwid") is None:
+            return INSTALL_HINT
+        if not (_isatty(sys.stdin) and _isatty(sys.stdout)):
+            return NO_TERMINAL
+        return ""
 
-    async def run(self, session: Any) -> int:
-        """Show the full-screen UI for *session* until the user leaves.
+    def __call__(self, entry: Any, agent: Any) -> Any:
+        """The input module for *entry* (``input = {type = "tui", ...}``).
 
-        Args:
-            session: The interactive session ``kt`` passes to run modes.
-
-        Returns:
-            0 after Ctrl+D or ``/exit``; 130 after Ctrl+C ended the run.
+        Raises:
+            ModeError: it cannot run here (see :meth:`unavailable`).
+            ConfigValidationError: an option it does not take, or a bad value.
         """
-        from kt_tui.app import TuiApp
+        reason = self.unavailable()
+        if reason:
+            from kt_cli.modes import ModeError
 
-        return await TuiApp(session).run()
+            raise ModeError(f"input 'tui' cannot run: {reason}")
+        from kt_tui.app import TuiInput
 
-
-def tui_mode() -> TuiMode:
-    """The mode object, saying whether it can run here (without importing urwid).
-
-    It cannot without urwid, or when standard input or output is not a terminal.
-    """
-    if importlib.util.find_spec("urwid") is None:
-        return TuiMode(unavailable=INSTALL_HINT)
-    if not (_isatty(sys.stdin) and _isatty(sys.stdout)):
-        return TuiMode(unavailable=NO_TERMINAL)
-    return TuiMode()
+        return TuiInput.from_entry(entry, agent)
 
 
 def _isatty(stream: Any) -> bool:
@@ -76,6 +70,13 @@ def _isatty(stream: Any) -> bool:
 
 
 @kt.hookimpl
-def kt_cli_run_modes() -> list[TuiMode]:
-    """Contribute the ``tui`` run mode."""
-    return [tui_mode()]
+def kt_inputs() -> list[kt.InputSpec]:
+    """Contribute the ``tui`` input."""
+    return [
+        kt.InputSpec(
+            "tui",
+            TuiFactory(),
+            "full screen: transcript, side panel of jobs, sub-agents and usage "
+            "(options: timeout, prompt, show_tools)",
+        )
+    ]

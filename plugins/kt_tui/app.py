@@ -15,19 +15,26 @@ urwid runs on the same trio loop as the creature (``urwid.TrioEventLoop``): the 
 update widgets in a trio task, and urwid redraws when the loop goes idle. Ctrl+C is taken from
 the terminal's signal keys while the screen is up, so it arrives as a key: it interrupts a
 running turn, and on an idle, empty input a second press leaves.
+
+:class:`TuiFrontend` is how the screen reads and renders; reading a line, running it and
+showing its result is the loop every terminal input shares (``kt_cli.repl.Repl``).
+:class:`TuiInput` is the ``tui`` input module.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
+import contextlib
 import time
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
 
 import trio
 import urwid
 
-__all__ = ["TuiApp"]
+from kt_cli.line_ui import interactive_session
+from kt_cli.repl import Repl, TerminalInput
+
+__all__ = ["TuiFrontend", "TuiInput"]
 
 PALETTE = [
     ("header", "black", "light gray"),
@@ -46,29 +53,56 @@ RECENT_SUBAGENTS = 5
 PAGE = 10
 
 
-class TuiApp:
-    """One full-screen session.
+class TuiInput(TerminalInput):
+    """The ``tui`` input module: the full screen, which shows the creature's events itself.
 
-    Args:
-        session: The interactive session ``kt`` passes to run modes (its agent running).
-        screen: The urwid screen (default: the real terminal on standard input and output).
-
-    Attributes:
-        exit_code: 0 after Ctrl+D or ``/exit``; 130 after Ctrl+C ended the run.
+    Options (``input = {type = "tui", ...}``): ``timeout`` (seconds per turn), ``prompt``
+    (default ``"> "``), ``show_tools`` (default true).
     """
 
-    def __init__(self, session: Any, *, screen: Any = None) -> None:
+    renders_events: ClassVar[bool] = True
+    options: ClassVar[tuple[str, ...]] = ("timeout", "prompt", "show_tools")
+
+    def repl(self, agent: Any) -> Repl:
+        """The loop with the full-screen front end on the real terminal."""
+        session = interactive_session(agent, timeout=self.timeout, out=self.stdout)
+        frontend = TuiFrontend(
+            session, prompt="> " if self.prompt is None else self.prompt, show_tools=self.show_tools
+        )
+        return Repl(session, frontend, handle_sigint=self.handle_sigint)
+
+
+class TuiFrontend:
+    """The full screen as a front end of the shared loop.
+
+    Args:
+        session: The interactive session (its agent running).
+        screen: The urwid screen (default: the real terminal on standard input and output).
+        prompt: The caption of the input box.
+        show_tools: Show one transcript line per finished tool call.
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        screen: Any = None,
+        prompt: str = "> ",
+        show_tools: bool = True,
+    ) -> None:
         self.session = session
         self.agent = session.agent
         self.symbols = session.tracker.symbols
         self.screen = screen if screen is not None else urwid.display.raw.Screen()
-        self.exit_code = 0
+        self.show_tools = show_tools
+        self.prompt = prompt
+        self.repl: Repl | None = None
         self.walker = urwid.SimpleFocusListWalker([])
         self.transcript = urwid.ListBox(self.walker)
         self.transcript.set_focus_valign("bottom")
         self.side = urwid.Text("")
         self.status = urwid.Text("")
-        self.edit = urwid.Edit(("user", "> "))
+        self.edit = urwid.Edit(("user", prompt))
         header = urwid.AttrMap(urwid.Text(f" kt · {self.agent.name}"), "header")
         body = urwid.Columns(
             [
@@ -82,6 +116,15 @@ class TuiApp:
         footer = urwid.Pile([self.status, self.edit])
         self.frame = urwid.Frame(body, header=header, footer=footer, focus_part="footer")
         self.header = header
+        self.event_loop = urwid.TrioEventLoop()
+        self.loop = urwid.MainLoop(
+            self.frame,
+            PALETTE,
+            screen=self.screen,
+            event_loop=self.event_loop,
+            unhandled_input=self._on_key,
+            handle_mouse=False,
+        )
         self._following = True  # the transcript shows its end
         self._text_widget: urwid.Text | None = None  # the reply line being streamed
         self._text = ""
@@ -90,48 +133,78 @@ class TuiApp:
         self._recent_subagents: list[tuple[str, str]] = []
         self._browse: int | None = None
         self._draft = ""
-        self._interrupt_sent = False
         self._exit_armed = False
-        self._working = False
-        self._working_since = 0.0
         self._lines_send, self._lines_recv = trio.open_memory_channel[str](100)
-        self._ui_scope = trio.CancelScope()
 
-    # -- Running -------------------------------------------------------------------------------
+    # -- The front-end protocol ------------------------------------------------------------
 
-    async def run(self) -> int:
-        """Show the screen until the user leaves; returns :attr:`exit_code`."""
-        event_loop = urwid.TrioEventLoop()
-        loop = urwid.MainLoop(
-            self.frame,
-            PALETTE,
-            screen=self.screen,
-            event_loop=event_loop,
-            unhandled_input=self._on_key,
-            handle_mouse=False,
-        )
-        self.loop = loop
+    @contextlib.asynccontextmanager
+    async def open(self, repl: Repl) -> AsyncIterator[None]:
+        """The screen is up for the whole run; Ctrl+C arrives as a key meanwhile."""
+        self.repl = repl
         self._add("kt · /help for commands · Ctrl+D exits · PgUp/PgDn scroll", "dim")
         self._refresh()
-        async with trio.open_nursery() as nursery:
-            await nursery.start(self.session.pump_notes, self._on_note)
-            if threading.current_thread() is threading.main_thread():
-                await nursery.start(self._watch_sigint)
-            nursery.start_soon(self._process)
-            nursery.start_soon(self._tick)
-            with self._ui_scope, loop.start():
-                self.screen.tty_signal_keys(intr="undefined")  # Ctrl+C becomes a key
-                await event_loop.run_async()
-            nursery.cancel_scope.cancel()
-        return self.exit_code
+        with self.loop.start():
+            self.screen.tty_signal_keys(intr="undefined")  # Ctrl+C becomes a key
+            yield
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        """Run urwid's loop on trio, and the spinner."""
+        nursery.start_soon(self._run_urwid)
+        nursery.start_soon(self._tick)
+
+    async def read(self) -> str | None:
+        """The next line entered in the input box."""
+        line = await self._lines_recv.receive()
+        self._add(f"{self.prompt}{line}", "user")
+        return line
+
+    def starting(self, line: str) -> None:
+        """Show the spinner when the line may call the model."""
+        self._refresh()
+
+    def show(self, result: Any) -> None:
+        """Add *result*'s lines to the transcript."""
+        style = {"error": "error", "ok": "ok"}.get(result.level, "dim")
+        for line in result.lines:
+            self._add(line, style)
+
+    def finished(self, result: Any) -> None:
+        """Offer a command's prefill for editing."""
+        if result is not None and result.prefill and not self.edit.edit_text:
+            self._set_input(result.prefill)
+        self._refresh()
+
+    def notice(self, text: str, level: str = "info") -> None:
+        """Add one line to the transcript."""
+        self._add(text, {"info": "dim"}.get(level, level))
+        self._refresh()
+
+    def idle_ctrl_c(self) -> bool:
+        """On idle input: clear it; on an empty one, a second press leaves."""
+        if self.edit.edit_text:
+            self.edit.set_edit_text("")
+            return False
+        if self._exit_armed:
+            return True
+        self._exit_armed = True
+        self._add("press Ctrl+C again to exit, or Ctrl+D (the session is saved)", "dim")
+        return False
+
+    def redraw(self) -> None:
+        """Update the status line and side panel."""
+        self._refresh()
+
+    async def _run_urwid(self) -> None:
+        await self.event_loop.run_async()
 
     def _leave(self, code: int) -> None:
-        self.exit_code = code
-        self._ui_scope.cancel()
+        if self.repl is not None:
+            self.repl.leave(code)
 
     @property
     def _active(self) -> bool:
-        return self._working or self.session.busy or bool(self.session.tracker.phase)
+        return self.repl is not None and self.repl.active
 
     # -- Keys --------------------------------------------------------------------------------
 
@@ -139,8 +212,10 @@ class TuiApp:
         if not isinstance(key, str):
             return False
         if key == "ctrl c":
-            self._ctrl_c()
-        elif key == "enter":
+            if self.repl is not None:
+                self.repl.ctrl_c()
+            return True
+        if key == "enter":
             line = self.edit.edit_text
             self.edit.set_edit_text("")
             self._browse = None
@@ -166,26 +241,9 @@ class TuiApp:
             self._scroll(len(self.walker))
         else:
             return False
-        if key != "ctrl c":
-            self._exit_armed = False
+        self._exit_armed = False
         self._refresh()
         return True
-
-    def _ctrl_c(self) -> None:
-        if self._active:
-            if self._interrupt_sent:
-                self._leave(130)
-                return
-            self._interrupt_sent = True
-            self.session.interrupt()
-            self._add("interrupting; press Ctrl+C again to exit", "warning")
-        elif self.edit.edit_text:
-            self.edit.set_edit_text("")
-        elif self._exit_armed:
-            self._leave(130)
-        else:
-            self._exit_armed = True
-            self._add("press Ctrl+C again to exit, or Ctrl+D (the session is saved)", "dim")
 
     def _queue(self, line: str) -> None:
         try:
@@ -231,46 +289,10 @@ class TuiApp:
         self.walker.set_focus(target)
         self._following = target == len(self.walker) - 1
 
-    async def _watch_sigint(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        with trio.open_signal_receiver(signal.SIGINT) as signals:
-            task_status.started()
-            async for _ in signals:
-                self._ctrl_c()
-                self._refresh()
-
-    # -- Running lines -----------------------------------------------------------------------
-
-    async def _process(self) -> None:
-        async for line in self._lines_recv:
-            self._add(f"> {line}", "user")
-            self._interrupt_sent = False
-            self._working = self.session.runs_model(line)
-            self._working_since = time.monotonic()
-            self._refresh()
-            try:
-                result = await self.session.submit(line)
-                await self.session.caught_up()
-            finally:
-                self._working = False
-            if result is not None:
-                self._show(result)
-                if result.exit:
-                    self._leave(0)
-                    return
-                if result.prefill and not self.edit.edit_text:
-                    self._set_input(result.prefill)
-            self._refresh()
-
-    def _show(self, result: Any) -> None:
-        style = {"error": "error", "ok": "ok"}.get(result.level, "dim")
-        for line in result.lines:
-            self._add(line, style)
-
     # -- Notes ---------------------------------------------------------------------------------
 
-    def _on_note(self, note: Any) -> None:
+    def on_note(self, note: Any) -> None:
+        """Render one note of the creature's activity."""
         kind = note.kind
         if kind == "text":
             self._stream(note.text)
@@ -282,7 +304,8 @@ class TuiApp:
                 self._subagent_calls.add(note.call_id)
         elif kind == "done":
             self._text_widget = None
-            self._add(note.text, {"ok": "ok", "error": "error"}.get(note.level, "dim"))
+            if self.show_tools:
+                self._add(note.text, {"ok": "ok", "error": "error"}.get(note.level, "dim"))
             if note.call_id in self._subagent_calls:
                 self._subagent_calls.discard(note.call_id)
                 self._recent_subagents.append((note.text, note.level))
@@ -298,7 +321,7 @@ class TuiApp:
             if note.text != "user":
                 report = self.session.turn_report(note.result)
                 if report is not None:
-                    self._show(report)
+                    self.show(report)
         self._refresh()
 
     def _stream(self, chunk: str) -> None:
@@ -334,7 +357,8 @@ class TuiApp:
         frame = frames[self._frame_index % len(frames)]
         if self._active:
             phase = self.session.tracker.phase or "working"
-            elapsed = time.monotonic() - self._working_since if self._working else 0.0
+            repl = self.repl
+            elapsed = time.monotonic() - repl.working_since if repl and repl.working else 0.0
             text = f"{frame} {phase}…" + (f" {elapsed:.0f}s" if elapsed >= 1 else "")
             self.status.set_text(("accent", f"{text} · Ctrl+C interrupts"))
         else:

@@ -222,56 +222,6 @@ def test_tracker_follows_a_sub_agent_and_background_work():
     assert tracker.running == {}
 
 
-class _EchoMode:
-    """A run mode from a plugin: submits what the test says and returns a chosen exit code."""
-
-    name = "echo"
-    description = "test mode"
-    unavailable = ""
-
-    def __init__(self):
-        self.results = []
-        self.notes = []
-
-    async def run(self, session):
-        async with trio.open_nursery() as nursery:
-            await nursery.start(session.pump_notes, self.notes.append)
-            self.results.append(await session.submit("hello"))
-            self.results.append(await session.submit("/status"))
-            await session.caught_up()
-            nursery.cancel_scope.cancel()
-        return 7
-
-
-class _ModePlugin:
-    kt_plugin_name = "echo_mode"
-
-    def __init__(self):
-        self.mode = _EchoMode()
-
-    @kt.hookimpl
-    def kt_cli_run_modes(self):
-        return [self.mode]
-
-
-def test_hook_kt_cli_run_modes_runs_a_plugin_mode(tmp_path):
-    plugin = _ModePlugin()
-    (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "creature.toml").write_text('name = "c"\n')
-    (tmp_path / "r.toml").write_text('replies = ["hi there"]\n')
-    state = CliState(kernel=kt.Kernel(plugins=[plugin]))
-    result = CliRunner().invoke(
-        cli,
-        ["run", str(tmp_path / "c"), "--mode", "echo", "--llm", f"scripted:{tmp_path / 'r.toml'}"],
-        obj=state,
-    )
-    assert result.exit_code == 7, result.output
-    mode = plugin.mode
-    assert mode.results[0] is None
-    assert "turns     1  messages 2  tools 0" in mode.results[1].lines
-    assert [n.text for n in mode.notes if n.kind == "text"] == ["hi there"]
-
-
 class _ResumeLikePlugin:
     """A plugin command that builds a creature and hands it to the user, as `kt resume` would."""
 

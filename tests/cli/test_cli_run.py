@@ -1,4 +1,4 @@
-"""`kt run`: the plain-mode session (in trio) and the command (CliRunner)."""
+"""`kt run`: the plain input in trio (served through agent.serve()), and the command."""
 
 from __future__ import annotations
 
@@ -8,24 +8,14 @@ import trio
 from click.testing import CliRunner
 from kt_cli_helpers import write
 
+from kt import Agent, Kernel
 from kt.errors import LLMError
 from kt.llm import ToolCall
-from kt.plugins.kernel import Kernel
-from kt.runtime.agent import Agent
 from kt.testing import ScriptedLLM, ScriptEntry
 from kt.tools import ToolContext, tool
 from kt_cli.main import cli
 from kt_cli.output import TextPrinter
-from kt_cli.plain import PlainSession
-
-
-class Lines:
-    def __init__(self, *lines: str) -> None:
-        self.lines = list(lines)
-
-    async def readline(self) -> str | None:
-        await trio.lowlevel.checkpoint()
-        return self.lines.pop(0) if self.lines else None
+from kt_cli.plain import PlainInput
 
 
 async def run_session(script, lines, *, config=None, tools=(), timeout=None, prompt=None):
@@ -35,19 +25,19 @@ async def run_session(script, lines, *, config=None, tools=(), timeout=None, pro
         llm=ScriptedLLM(script, exhausted="raise"),
         tools=tools,
         kernel=Kernel(plugins=[]),
-    )
-    session = PlainSession(
-        agent,
-        lines=Lines(*lines),
-        printer=TextPrinter(out, err),
-        err=err,
-        timeout=timeout,
-        prompt=prompt,
-        handle_sigint=False,
+        input=PlainInput(
+            stdin=io.StringIO("".join(lines)),
+            stdout=out,
+            stderr=err,
+            timeout=timeout,
+            prompt=prompt,
+            handle_sigint=False,
+        ),
+        output=TextPrinter(out, err),
     )
     async with agent:
-        code = await session.run()
-    return code, out.getvalue(), err.getvalue()
+        await agent.serve()
+    return agent.input.exit_code, out.getvalue(), err.getvalue()
 
 
 async def test_each_non_blank_line_is_one_turn():

@@ -1,4 +1,4 @@
-"""``kt run``: build a creature and talk to it in a run mode (plain, cli, or a plugin's)."""
+"""``kt run``: build a creature and serve it from an input module (plain, cli, tui, ...)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from kt_cli.state import CliState, common_options, pass_state
     "--mode",
     metavar="MODE",
     default=None,
-    help="How to talk to the creature: plain (a line of stdin is a turn, replies on stdout), "
-    "cli (a line interface with streaming, tool activity and slash commands), tui (full "
-    "screen, needs the kt_tui plugin), or a mode another plugin adds. "
-    "Default: cli on a terminal, plain otherwise.",
+    help="The input module to talk through: plain (a line of stdin is a turn, replies on "
+    "stdout), cli (a line interface with streaming, tool activity and slash commands), tui "
+    "(full screen, needs the kt_tui plugin), or another plugin's input. Default: the "
+    "creature's configured input, else cli on a terminal and plain otherwise.",
 )
 @click.option(
     "--llm",
@@ -38,7 +38,8 @@ from kt_cli.state import CliState, common_options, pass_state
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     metavar="SECONDS",
-    help="Time limit for each turn; a turn that runs out ends with an error and the run goes on.",
+    help="Time limit for each turn; a turn that runs out ends with an error and the run goes "
+    "on. Set on the input module (plain, cli, tui and webhook take one).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not show tool activity.")
 @click.option(
@@ -65,7 +66,10 @@ def run(
 ) -> None:
     """Run the creature at TARGET: each line of input is one turn.
 
-    TARGET is a creature folder, its creature.toml / config.yaml, or @pack/path.
+    TARGET is a creature folder, its creature.toml / config.yaml, or @pack/path. With --mode
+    the creature is served from that input module (with the stdout output unless the input
+    shows the replies itself); without it, from the input and output its config names
+    (input = {type = "..."}), else from cli on a terminal and plain otherwise.
 
     In plain mode the reply streams to stdout as it arrives; tool activity (one line per call
     start and end), notices and failed turns go to stderr. A failed turn is reported as
@@ -82,16 +86,16 @@ def run(
       echo "hello" | kt run ./my-creature --llm scripted:replies.toml
       kt run ./my-creature --llm openai/gpt-4o-mini --timeout 120 < questions.txt
     """  # noqa: D301 (click reads \b as "keep this paragraph as written")
-    from kt_cli.modes import ModeError, default_mode, find_mode
+    from kt_cli.modes import ModeError, find_mode
 
-    mode = mode or default_mode()
     if no_session and session_path is not None:
         raise click.UsageError("--session and --no-session exclude each other")
     kernel = state.kernel()
-    try:
-        find_mode(mode, kernel)
-    except ModeError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--mode'") from exc
+    if mode is not None:  # checked before the creature is built: building may cost
+        try:
+            find_mode(mode, kernel)
+        except ModeError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--mode'") from exc
     if no_session:
         session: object = None
     elif session_path is not None:
@@ -121,21 +125,23 @@ async def _build_and_interact(
     target: str,
     *,
     state: CliState,
-    mode: str,
+    mode: str | None,
     llm_selector: str | None,
     pwd: Path | None,
     timeout: float | None,
     show_tools: bool,
     session: object,
 ) -> int:
-    from kt import Agent
+    from kt import USE_CONFIG, Agent
 
+    configured = USE_CONFIG if mode is None else None  # --mode: the mode's modules only
     agent = await Agent.build(
         target,
         kernel=state.kernel(),
         llm_selector=llm_selector,
         pwd=pwd,
-        output=None,  # the run mode renders the events itself
+        input=configured,
+        output=configured,
         session=session,
     )
     return await state.interact(agent, mode=mode, timeout=timeout, show_tools=show_tools)

@@ -84,11 +84,11 @@ def test_transcript_side_panel_and_slash_commands(creature, isolated_kt, tui_sit
             assert f"│{section}" in screen
         assert "scripted:replies.toml" in screen
         app.send("count a b c\r")
-        screen = app.wait_for("There are 3 words.")
+        app.wait_for("There are 3 words.")
+        screen = app.wait_for("turns 1 · messages 4")  # the side panel follows the turn's end
         assert "│> count a b c" in screen
         assert "│Counting." in screen
         assert '│✓ word_count {"text": "a b c"}' in screen
-        assert "turns 1 · messages 4" in screen  # the side panel follows
         app.send("/status\r")
         screen = app.wait_for("usage     ")
         assert "creature  tester" in screen and "session   tester_" in screen

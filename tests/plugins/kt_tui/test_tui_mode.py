@@ -1,4 +1,4 @@
-"""The `tui` run mode as kt sees it: offered through kt_cli_run_modes, refused with a reason."""
+"""The `tui` input as kt sees it: offered through kt_inputs, refused with a reason."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from kt_cli_helpers import kt_env, run_kt, write
 import kt
 import kt_tui
 from kt_cli.main import cli
-from kt_cli.modes import ModeError, find_mode, plugin_modes
+from kt_cli.modes import ModeError, find_mode, mode_names
 
 
 @pytest.fixture
@@ -19,14 +19,25 @@ def on_a_terminal(monkeypatch):
     monkeypatch.setattr(kt_tui, "_isatty", lambda stream: True)
 
 
-def test_hook_kt_cli_run_modes_offers_tui(on_a_terminal):
+def test_hook_kt_inputs_offers_tui_after_the_inputs_of_kt_cli(on_a_terminal):
     pytest.importorskip("urwid")
     kernel = kt.Kernel(plugins=[kt_tui])
-    modes = plugin_modes(kernel)
-    assert list(modes) == ["tui"]
-    mode = find_mode("tui", kernel)
-    assert mode.name == "tui" and mode.unavailable == ""
-    assert "side panel" in mode.description
+    assert "kt_cli" in kernel.plugin_names  # loaded first: kt_tui requires it
+    assert mode_names(kernel) == ["plain", "cli", "tui"]
+    spec = find_mode("tui", kernel)
+    assert spec.name == "tui" and spec.factory.unavailable() == ""
+    assert "side panel" in spec.description
+    assert kernel.inputs.origin("tui") == "kt_tui"
+
+
+async def test_a_config_naming_tui_on_pipes_is_refused_with_the_reason():
+    pytest.importorskip("urwid")
+    with pytest.raises(ModeError, match="input 'tui' cannot run: it needs a terminal"):
+        await kt.Agent.build(
+            {"name": "t", "input": "tui"},
+            llm=kt.testing.ScriptedLLM([]),
+            kernel=kt.Kernel(plugins=[kt_tui]),
+        )
 
 
 def test_without_urwid_the_mode_names_the_extra_to_install(monkeypatch, on_a_terminal):
