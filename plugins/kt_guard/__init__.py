@@ -9,6 +9,8 @@ that does not ask (so a kernel may load it for every creature)::
     permissions = {ask = ["bash", "write", "edit"], deny = ["bash(rm -rf *)"], timeout = 300}
     sandbox = {write_paths = ["."], network = ["*.python.org"], shell = ["git *", "ls*"]}
 
+Each feature is one module, holding its options, its events and its hooks:
+
 * **Budgets** (:mod:`kt_guard.budget`): ``turns``, ``model_calls``, ``tool_calls``,
   ``wall_time`` (seconds) and ``tokens``, each ``[soft, hard]``: a warning to the model at the
   soft limit, then a stop.
@@ -20,20 +22,31 @@ that does not ask (so a kernel may load it for every creature)::
 * **Compaction** (:mod:`kt_guard.compaction`): past ``compact.max_tokens × threshold`` the
   history is summarised in the background, following the creature's ``[compact]`` table.
 
+:class:`Guard` (:mod:`kt_guard.plugin`) puts them together into one plugin object; the checks
+every feature's options share are in :mod:`kt_guard.options`. The ``kt_guard`` entry point
+names :data:`plugin`, the guard that reads each creature's ``kt_guard`` entry. To choose
+plugins by object, register that object, not this module:
+``kt.Kernel(plugins=[kt_guard.plugin])``.
+
 Refusals reach the model as tool errors in the same turn (status ``blocked``). See
 ``docs/reference/guard.md``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import kt
-from kt_guard.budget import BudgetExhaustedError
-from kt_guard.events import DECISIONS, ApprovalAnswered, ApprovalRequested, BudgetAlarm
-from kt_guard.options import GuardConfigError, GuardOptions, parse_options
-from kt_guard.permissions import ApprovalError, answer, pending_approvals, restore_approvals
-from kt_guard.plugin import ConfiguredGuard, Guard
+from kt_guard.budget import BudgetAlarm, BudgetExhaustedError
+from kt_guard.options import GuardConfigError
+from kt_guard.permissions import (
+    DECISIONS,
+    ApprovalAnswered,
+    ApprovalError,
+    ApprovalRequested,
+    answer,
+    pending_approvals,
+    restore_approvals,
+)
+from kt_guard.plugin import ConfiguredGuard, Guard, GuardOptions, parse_options
 from kt_guard.sandbox import split_command
 
 __all__ = [
@@ -43,6 +56,7 @@ __all__ = [
     "ApprovalRequested",
     "BudgetAlarm",
     "BudgetExhaustedError",
+    "ConfiguredGuard",
     "Guard",
     "GuardConfigError",
     "GuardOptions",
@@ -50,11 +64,16 @@ __all__ = [
     "budget_status",
     "parse_options",
     "pending_approvals",
+    "plugin",
     "restore_approvals",
     "split_command",
 ]
 
-_CONFIGURED = ConfiguredGuard()  # holds no state: each creature's lives in its own stash
+plugin = ConfiguredGuard()
+"""The plugin the ``kt_guard`` entry point registers (``kt_guard = "kt_guard:plugin"``).
+
+It holds no state: each creature's lives in its own stash.
+"""
 
 
 def budget_status(agent: kt.Agent) -> dict[str, dict[str, float | None]]:
@@ -64,61 +83,4 @@ def budget_status(agent: kt.Agent) -> dict[str, dict[str, float | None]]:
         ``{axis: {"used": ..., "soft": ..., "hard": ...}}``; ``{}`` without budgets. For a
         :class:`Guard` instance use its own ``budget_status`` method.
     """
-    return _CONFIGURED.budget_status(agent)
-
-
-# The entry-point plugin: each hook hands over to the config-reading guard.
-
-
-@kt.hookimpl
-async def kt_creature_started(creature: kt.Agent) -> None:
-    """See :meth:`Guard.kt_creature_started`."""
-    await _CONFIGURED.kt_creature_started(creature)
-
-
-@kt.hookimpl
-def kt_prompt_sections(creature: kt.Agent) -> list[kt.PromptSection]:
-    """See :meth:`Guard.kt_prompt_sections`."""
-    return _CONFIGURED.kt_prompt_sections(creature)
-
-
-@kt.hookimpl
-async def kt_turn_started(ctx: kt.TurnContext) -> None:
-    """See :meth:`Guard.kt_turn_started`."""
-    await _CONFIGURED.kt_turn_started(ctx)
-
-
-@kt.hookimpl
-async def kt_pre_llm_call(request: kt.LLMRequest, ctx: kt.TurnContext) -> kt.LLMRequest | None:
-    """See :meth:`Guard.kt_pre_llm_call`."""
-    return await _CONFIGURED.kt_pre_llm_call(request, ctx)
-
-
-@kt.hookimpl
-async def kt_post_llm_call(result: kt.LLMResult, ctx: kt.TurnContext) -> None:
-    """See :meth:`Guard.kt_post_llm_call`."""
-    await _CONFIGURED.kt_post_llm_call(result, ctx)
-
-
-@kt.hookimpl
-async def kt_pre_tool_call(call: kt.ToolCall, ctx: kt.TurnContext) -> None:
-    """See :meth:`Guard.kt_pre_tool_call`."""
-    await _CONFIGURED.kt_pre_tool_call(call, ctx)
-
-
-@kt.hookimpl
-async def kt_pre_subagent(name: str, task: str, ctx: kt.TurnContext) -> None:
-    """See :meth:`Guard.kt_pre_subagent`."""
-    await _CONFIGURED.kt_pre_subagent(name, task, ctx)
-
-
-@kt.hookimpl(trylast=True)  # a creature's own kt_compact strategy wins over the summary model
-async def kt_compact(messages: tuple[kt.Message, ...], creature: kt.Agent) -> str | None:
-    """See :meth:`Guard.kt_compact`."""
-    return await _CONFIGURED.kt_compact(messages, creature)
-
-
-@kt.hookimpl
-def kt_session_restore(creature: kt.Agent, reader: Any) -> None:
-    """See :meth:`Guard.kt_session_restore` (a hook declared by ``kt_sessions``)."""
-    _CONFIGURED.kt_session_restore(creature, reader)
+    return plugin.budget_status(agent)

@@ -20,25 +20,132 @@ Every escalation (an axis reaching soft, then hard) is announced once: as a
 :class:`~kt_guard.BudgetAlarm` event, and as a ``[budget soft]`` / ``[budget hard]`` line the
 model reads in its next request. Counting tool calls when they are admitted, rather than when
 they finish, keeps the hard limit exact when a model asks for several calls at once.
+
+This module holds the whole feature: the ``budgets`` table (:class:`BudgetOptions`), the
+:class:`BudgetAlarm` event, the spending rules (:class:`Budget`) and the hooks
+(:class:`BudgetHooks`). Tool calls are admitted by :class:`kt_guard.Guard`, which puts the
+budget between the sandbox and the permission gate.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import attrs
 import trio
 
+import kt
 from kt.errors import BudgetExceededError, PluginBlockError
-from kt_guard.events import BudgetAlarm
-from kt_guard.options import AXES, BudgetOptions, Limit
+from kt.events import Event
+from kt_guard.feature import Feature
+from kt_guard.options import GuardConfigError, check_table, describe, positive
 
-if TYPE_CHECKING:
-    import kt
+__all__ = [
+    "AXES",
+    "Budget",
+    "BudgetAlarm",
+    "BudgetExhaustedError",
+    "BudgetHooks",
+    "BudgetOptions",
+    "BudgetState",
+    "Limit",
+    "parse_budgets",
+]
 
-__all__ = ["Budget", "BudgetExhaustedError", "BudgetState"]
+AXES = ("turns", "model_calls", "tool_calls", "wall_time", "tokens")
+"""Budget axes, in the order they are reported."""
 
 _CONTINUOUS = ("tokens", "wall_time")  # spent by the model itself: it may still answer
+
+
+# -- Options: the ``budgets`` table ------------------------------------------------------------
+
+
+@attrs.frozen
+class Limit:
+    """One budget axis: a warning at *soft*, a stop at *hard* (``soft`` may be ``None``)."""
+
+    soft: float | None
+    hard: float
+
+
+@attrs.frozen
+class BudgetOptions:
+    """Budget limits by axis, and how many model calls remain once one is exhausted.
+
+    Attributes:
+        limits: Axis name (one of :data:`AXES`) → its limits; axes not listed are unlimited.
+        final_calls: Model calls still allowed after ``tokens`` or ``wall_time`` ran out, so
+            the model can give its final answer.
+    """
+
+    limits: Mapping[str, Limit]
+    final_calls: int = 1
+
+
+def parse_budgets(value: Any, where: str) -> BudgetOptions:
+    """Validate a ``budgets`` table: each axis ``[soft, hard]``, ``{soft, hard}`` or a number.
+
+    Raises:
+        GuardConfigError: naming the bad key and what it accepts.
+    """
+    table = check_table(value, (*AXES, "final_calls"), where)
+    limits = {axis: _limit(table[axis], f"{where}.{axis}") for axis in AXES if axis in table}
+    final_calls = table.get("final_calls", 1)
+    if isinstance(final_calls, bool) or not isinstance(final_calls, int) or final_calls < 0:
+        raise GuardConfigError(
+            f"must be a whole number ≥ 0, got {describe(final_calls)}", path=f"{where}.final_calls"
+        )
+    return BudgetOptions(limits=limits, final_calls=final_calls)
+
+
+def _limit(value: Any, where: str) -> Limit:
+    soft: Any
+    if isinstance(value, Mapping):
+        check_table(value, ("soft", "hard"), where)
+        if "hard" not in value:
+            raise GuardConfigError("needs a 'hard' limit", path=where)
+        soft, hard = value.get("soft"), value["hard"]
+    elif isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise GuardConfigError(
+                f"write [soft, hard] (two numbers), got {len(value)} value(s)", path=where
+            )
+        soft, hard = value
+    else:
+        soft, hard = None, value
+    hard = positive(hard, f"{where}.hard")
+    if soft is not None:
+        soft = positive(soft, f"{where}.soft")
+        if soft > hard:
+            raise GuardConfigError(f"soft ({soft:g}) must not be above hard ({hard:g})", path=where)
+    return Limit(soft=soft, hard=hard)
+
+
+# -- Events and errors -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class BudgetAlarm(Event):
+    """A budget axis reached its soft or hard limit (published once per axis and level).
+
+    Attributes:
+        axis: ``turns``, ``model_calls``, ``tool_calls``, ``wall_time`` or ``tokens``.
+        level: ``soft`` (a warning) or ``hard`` (the stop).
+        used: How much was used when the alarm went off.
+        soft: The soft limit, if any.
+        hard: The hard limit.
+        message: The text the model is given.
+    """
+
+    type: ClassVar[str] = "budget_alarm"
+    axis: str = ""
+    level: str = "soft"
+    used: float = 0.0
+    soft: float | None = None
+    hard: float = 0.0
+    message: str = ""
 
 
 class BudgetExhaustedError(PluginBlockError, BudgetExceededError):
@@ -53,9 +160,12 @@ class BudgetExhaustedError(PluginBlockError, BudgetExceededError):
         self.axis = axis
 
 
+# -- Spending ----------------------------------------------------------------------------------
+
+
 @attrs.define
 class BudgetState:
-    """What one creature has spent so far (kept in its stash)."""
+    """What one creature has spent so far (kept in its guard's stash)."""
 
     used: dict[str, float] = attrs.Factory(lambda: dict.fromkeys(AXES, 0.0))
     started_at: float | None = None
@@ -257,3 +367,92 @@ class Budget:
         if axis == "model_calls":
             return f"{at} This is your last model call; give your final answer now."
         return f"{at} Tool calls are refused from now on; give your final answer now."
+
+
+# -- Hooks -------------------------------------------------------------------------------------
+
+_BUDGET = kt.StashKey[Budget | None]()  # in the guard's stash: None when it sets no budgets
+
+
+class BudgetHooks(Feature):
+    """The budget's hooks, part of every :class:`kt_guard.Guard`.
+
+    They count turns, model calls and tokens, start the wall clock, admit model calls and
+    sub-agents, and tell the model its limits. A creature whose guard sets no ``budgets`` is
+    not counted.
+    """
+
+    def budget_of(self, agent: kt.Agent) -> Budget | None:
+        """This guard's budget for *agent*, or ``None`` when it sets no ``budgets``."""
+        stash = self.guard_stash(agent)
+        if _BUDGET not in stash:
+            options = self.guard_options(agent).budgets
+            stash[_BUDGET] = None if options is None else Budget(options, BudgetState())
+        return stash[_BUDGET]
+
+    def budget_status(self, agent: kt.Agent) -> dict[str, dict[str, float | None]]:
+        """``{axis: {"used", "soft", "hard"}}`` for *agent*'s limited axes (``{}`` if none)."""
+        budget = self.budget_of(agent)
+        return {} if budget is None else budget.status()
+
+    @kt.hookimpl(specname="kt_creature_started")
+    def budget_creature_started(self, creature: kt.Agent) -> None:
+        """Start the wall clock."""
+        budget = self.budget_of(creature)
+        if budget is not None:
+            budget.start()
+
+    @kt.hookimpl(specname="kt_prompt_sections")
+    def budget_prompt_sections(self, creature: kt.Agent) -> list[kt.PromptSection]:
+        """Tell the model its limits and what the ``[budget ...]`` notes mean."""
+        budget = self.budget_of(creature)
+        if budget is None:
+            return []
+        return [kt.PromptSection("kt_guard.budget", budget.prompt_text())]
+
+    @kt.hookimpl(specname="kt_turn_started")
+    async def budget_turn_started(self, ctx: kt.TurnContext) -> None:
+        """Count the turn."""
+        budget = self.budget_of(ctx.creature)
+        if budget is not None:
+            await budget.turn_started(ctx.creature)
+
+    @kt.hookimpl(specname="kt_pre_llm_call")
+    async def budget_pre_llm_call(
+        self, request: kt.LLMRequest, ctx: kt.TurnContext
+    ) -> kt.LLMRequest | None:
+        """Admit the model call and hand the model the alarms it has not read yet."""
+        budget = self.budget_of(ctx.creature)
+        if budget is None:
+            return None
+        alarms = await budget.admit_model_call(ctx.creature)
+        return _with_note(request, "\n".join(alarms)) if alarms else None
+
+    @kt.hookimpl(specname="kt_post_llm_call")
+    async def budget_post_llm_call(self, result: kt.LLMResult, ctx: kt.TurnContext) -> None:
+        """Count the call's tokens."""
+        budget = self.budget_of(ctx.creature)
+        if budget is not None:
+            await budget.record_usage(ctx.creature, result.usage)
+
+    @kt.hookimpl(specname="kt_pre_subagent")
+    async def budget_pre_subagent(self, ctx: kt.TurnContext) -> None:
+        """Refuse new sub-agents once tokens or wall time ran out."""
+        budget = self.budget_of(ctx.creature)
+        if budget is not None:
+            await budget.check_work(ctx.creature, "sub-agents")
+
+
+def _with_note(request: kt.LLMRequest, note: str) -> kt.LLMRequest:
+    """The request with *note* added where the model reads it next.
+
+    Appended to the last message when that is a tool result or a user message (so roles keep
+    alternating for strict providers), else as a new user message. The history is not changed.
+    """
+    messages = list(request.messages)
+    last = messages[-1] if messages else None
+    if last is not None and last.role in ("tool", "user") and isinstance(last.content, str):
+        messages[-1] = attrs.evolve(last, content=f"{last.content}\n\n{note}")
+    else:
+        messages.append(kt.Message("user", note))
+    return attrs.evolve(request, messages=tuple(messages))

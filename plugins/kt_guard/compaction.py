@@ -18,6 +18,9 @@ summary was being written, and leaves history untouched if summarising fails (pu
 * ``compact.compact_model`` (``backend/model``): the summary is written by that model, built
   through the kernel's backend registry, instead of the creature's own.
 * ``keep_recent_turns = 0`` is treated as 1: the turn in progress is always kept.
+
+The feature has no guard options: it follows the ``[compact]`` table of every creature its
+guard serves. Its hooks are :class:`CompactionHooks`.
 """
 
 from __future__ import annotations
@@ -29,9 +32,16 @@ import attrs
 import trio
 
 import kt
+from kt_guard.feature import Feature
 from kt_guard.options import GuardConfigError
 
-__all__ = ["CompactionState", "consider", "context_limit", "summarise_with_compact_model"]
+__all__ = [
+    "CompactionHooks",
+    "CompactionState",
+    "consider",
+    "context_limit",
+    "summarise_with_compact_model",
+]
 
 SUMMARY_REQUEST = (
     "You are compacting a long conversation so that it fits in the context window. Write a "
@@ -179,3 +189,26 @@ async def summarise_with_compact_model(
         if isinstance(chunk, kt.TextChunk):
             parts.append(chunk.text)
     return "".join(parts).strip()
+
+
+# -- Hooks -------------------------------------------------------------------------------------
+
+
+class CompactionHooks(Feature):
+    """The compaction policy's hooks, part of every :class:`kt_guard.Guard`.
+
+    Its state is the creature's, not the guard's: two guards on one creature still run one
+    compaction at a time.
+    """
+
+    @kt.hookimpl(specname="kt_post_llm_call")
+    def compaction_post_llm_call(self, result: kt.LLMResult, ctx: kt.TurnContext) -> None:
+        """Start a background compaction once the prompt passed the threshold."""
+        consider(ctx.creature, result.usage)
+
+    @kt.hookimpl(specname="kt_compact", trylast=True)  # a creature's own strategy wins
+    async def compaction_compact(
+        self, messages: tuple[kt.Message, ...], creature: kt.Agent
+    ) -> str | None:
+        """Summarise with ``compact.compact_model`` when the creature names one."""
+        return await summarise_with_compact_model(creature, messages)

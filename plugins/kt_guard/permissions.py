@@ -13,15 +13,22 @@ and requests that were still open (the process died, or the creature was stopped
 waited) become pending again. Their tool call died with the process (the model sees it
 as interrupted and usually retries it); answering such a request ``allow_once`` lets the first
 call with exactly the same tool and arguments through without asking again.
+
+This module holds the whole feature: the ``permissions`` table (:class:`PermissionOptions`),
+the approval events, the gate and the answers, and the hooks (:class:`PermissionHooks`). The
+gate runs in :class:`kt_guard.Guard`'s tool-call check, after the sandbox and the budget: a
+person is never asked about a call they would refuse anyway.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
+import re
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import trio
@@ -29,17 +36,164 @@ import trio
 import kt
 from kt.errors import KTError, PluginBlockError
 from kt.events import Event, from_wire
-from kt_guard.events import DECISIONS, ApprovalAnswered, ApprovalRequested
-from kt_guard.options import PermissionOptions, Rule
+from kt_guard.feature import Feature
+from kt_guard.options import GuardConfigError, check_table, describe, strings
 
 __all__ = [
+    "DECISIONS",
+    "ApprovalAnswered",
     "ApprovalError",
+    "ApprovalRequested",
+    "PermissionHooks",
+    "PermissionOptions",
+    "Rule",
     "answer",
     "gate",
+    "parse_permissions",
     "pending_approvals",
     "publish_unsent",
     "restore_approvals",
 ]
+
+DECISIONS = ("allow_once", "allow_session", "deny")
+"""The answers an approval request accepts."""
+
+DEFAULT_APPROVAL_TIMEOUT = 300.0
+_PERMISSION_KEYS = ("ask", "allow", "deny", "timeout")
+_RULE = re.compile(r"^(?P<tool>[^()\s]+)\((?P<subject>.*)\)$", re.DOTALL)
+
+
+# -- Options: the ``permissions`` table --------------------------------------------------------
+
+
+@attrs.frozen
+class Rule:
+    """A permission rule: a tool-name pattern, optionally with a pattern for its main argument.
+
+    ``bash`` matches every bash call; ``web_*`` every tool whose name starts with ``web_``;
+    ``bash(git *)`` the bash calls whose command matches ``git *``. Patterns are shell-style
+    (``*``, ``?``, ``[...]``) and case-sensitive.
+    """
+
+    text: str
+    tool: str
+    subject: str | None = None
+
+    def matches(self, tool: str, subject: str) -> bool:
+        """Whether a call to *tool* whose main argument is *subject* falls under this rule."""
+        if not fnmatch.fnmatchcase(tool, self.tool):
+            return False
+        return self.subject is None or fnmatch.fnmatchcase(subject, self.subject)
+
+
+@attrs.frozen
+class PermissionOptions:
+    """Which calls are refused, which run freely and which wait for a person's approval.
+
+    Attributes:
+        ask: Calls that need approval (default: every call).
+        allow: Calls that never need approval.
+        deny: Calls that are always refused.
+        timeout: Seconds an approval may take before the call is refused; ``None`` = no limit.
+    """
+
+    ask: tuple[Rule, ...]
+    allow: tuple[Rule, ...] = ()
+    deny: tuple[Rule, ...] = ()
+    timeout: float | None = DEFAULT_APPROVAL_TIMEOUT
+
+
+def parse_permissions(value: Any, where: str) -> PermissionOptions:
+    """Validate a ``permissions`` table: ``ask`` / ``allow`` / ``deny`` rules and ``timeout``.
+
+    Raises:
+        GuardConfigError: naming the bad key and what it accepts.
+    """
+    table = check_table(value, _PERMISSION_KEYS, where)
+    ask = _rules(table["ask"], f"{where}.ask") if "ask" in table else (Rule("*", "*"),)
+    timeout: float | None = DEFAULT_APPROVAL_TIMEOUT
+    if "timeout" in table:
+        seconds = table["timeout"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise GuardConfigError(
+                f"must be seconds ≥ 0 (0 = wait without limit), got {describe(seconds)}",
+                path=f"{where}.timeout",
+            )
+        timeout = float(seconds) or None
+    return PermissionOptions(
+        ask=ask,
+        allow=_rules(table.get("allow", ()), f"{where}.allow"),
+        deny=_rules(table.get("deny", ()), f"{where}.deny"),
+        timeout=timeout,
+    )
+
+
+def _rules(value: Any, where: str) -> tuple[Rule, ...]:
+    rules = []
+    for i, text in enumerate(strings(value, where)):
+        match = _RULE.match(text)
+        if match:
+            rules.append(Rule(text, match["tool"], match["subject"]))
+        elif "(" in text or ")" in text:
+            raise GuardConfigError(
+                f"'{text}' is not a rule; write a tool pattern such as 'bash' or 'web_*', "
+                "optionally with an argument pattern: 'bash(git *)'",
+                path=f"{where}[{i}]",
+            )
+        else:
+            rules.append(Rule(text, text))
+    return tuple(rules)
+
+
+# -- Events ------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ApprovalRequested(Event):
+    """A tool call waits for a person's approval; answer it with :func:`kt_guard.answer`.
+
+    Attributes:
+        request_id: What to pass to ``kt_guard.answer``.
+        call_id: The tool call waiting.
+        tool: The tool's name.
+        args: The call's validated arguments.
+        summary: ``key=value`` lines for display (long values elided).
+        options: The decisions accepted: ``allow_once``, ``allow_session``, ``deny``.
+        timeout: Seconds until the call is refused unanswered; ``None`` = no limit.
+    """
+
+    type: ClassVar[str] = "approval_requested"
+    request_id: str = ""
+    call_id: str = ""
+    tool: str = ""
+    args: Mapping[str, Any] = attrs.field(factory=dict)
+    summary: str = ""
+    options: tuple[str, ...] = DECISIONS
+    timeout: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ApprovalAnswered(Event):
+    """An approval request was settled.
+
+    Attributes:
+        request_id: The request.
+        call_id: Its tool call.
+        tool: The tool's name.
+        decision: ``allow_once``, ``allow_session`` or ``deny``.
+        reason: ``answered`` (someone decided), ``timeout`` (nobody did in time; denied) or
+            ``cancelled`` (the turn ended while waiting; denied).
+    """
+
+    type: ClassVar[str] = "approval_answered"
+    request_id: str = ""
+    call_id: str = ""
+    tool: str = ""
+    decision: str = "deny"
+    reason: str = "answered"
+
+
+# -- The gate ----------------------------------------------------------------------------------
 
 _ELIDE = 80
 _CLEANUP_DEADLINE = 5.0
@@ -196,7 +350,8 @@ def answer(agent: kt.Agent, request_id: str, decision: str) -> None:
 
     Call it from the agent's trio thread (an event handler, a task); from another thread use
     ``trio.from_thread.run_sync(kt_guard.answer, agent, request_id, decision)`` or a
-    ``kt.Portal``. The waiting call resumes at once; the :class:`ApprovalAnswered` event follows.
+    ``kt_portal.Portal``. The waiting call resumes at once; the :class:`ApprovalAnswered` event
+    follows.
 
     Args:
         agent: The creature whose request it is.
@@ -274,3 +429,64 @@ def restore_approvals(agent: kt.Agent, events: Iterable[Event | Mapping[str, Any
             book.pending.pop(event.request_id, None)
             if event.decision == "allow_session":
                 book.session_tools.add(event.tool)
+
+
+# -- Hooks -------------------------------------------------------------------------------------
+
+
+class PermissionHooks(Feature):
+    """The permission gate's hooks, part of every :class:`kt_guard.Guard`.
+
+    The gate itself (:meth:`permissions_gate`) runs in the guard's tool-call check. The hooks
+    tell the model that calls may wait for approval, publish answers given to restored
+    requests, and restore approvals when ``kt_sessions`` resumes a creature. The approvals are
+    the creature's, not the guard's: :func:`answer` needs only the agent.
+    """
+
+    async def permissions_gate(self, call: kt.ToolCall, ctx: kt.TurnContext) -> None:
+        """Refuse *call*, let it through, or wait for a person, by this guard's rules.
+
+        Raises:
+            PluginBlockError: the call is refused (see :func:`gate`).
+        """
+        options = self.guard_options(ctx.creature).permissions
+        if options is None:
+            return
+        args = call.args if isinstance(call.args, Mapping) else {}
+        subject = _subject(ctx.creature.tools.get(call.name), args)
+        await gate(ctx.creature, options, call, subject=subject, turn_index=ctx.turn_index)
+
+    @kt.hookimpl(specname="kt_creature_started")
+    async def permissions_creature_started(self, creature: kt.Agent) -> None:
+        """Publish answers given to restored requests before the creature started."""
+        await publish_unsent(creature)
+
+    @kt.hookimpl(specname="kt_prompt_sections")
+    def permissions_prompt_sections(self, creature: kt.Agent) -> list[kt.PromptSection]:
+        """Tell the model that some calls need approval, and which are never allowed."""
+        options = self.guard_options(creature).permissions
+        if options is None:
+            return []
+        text = (
+            "## Approvals\nSome tool calls wait for the user's approval before they run. A "
+            'call that was refused says "Permission denied": do not retry it.'
+        )
+        if options.deny:
+            text += f"\nNever allowed: {', '.join(r.text for r in options.deny)}."
+        return [kt.PromptSection("kt_guard.permissions", text)]
+
+    @kt.hookimpl(specname="kt_session_restore")
+    def permissions_session_restore(self, creature: kt.Agent, reader: Any) -> None:
+        """Reopen approvals a resumed creature had pending, and its session grants."""
+        types = (ApprovalRequested.type, ApprovalAnswered.type)
+        logged = reader.events(type=types, creature=creature.name)
+        restore_approvals(creature, [entry.wire for entry in logged])
+
+
+def _subject(spec: kt.ToolSpec | None, args: Mapping[str, Any]) -> str:
+    """A call's main argument (the command, the path ...) for ``tool(pattern)`` rules."""
+    if spec is not None:
+        value = args.get(spec.text_body_arg)
+        if isinstance(value, str):
+            return value
+    return next((v for v in args.values() if isinstance(v, str)), "")

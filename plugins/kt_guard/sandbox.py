@@ -24,6 +24,10 @@ What is checked, for every tool (not only the built-in ones):
   command substitution (``$(...)``, backticks, ``<(...)``) is refused, because its inner
   command could not be checked. The ``python`` tool runs arbitrary code: it is refused while
   the shell is restricted unless ``allow_python = true``.
+
+This module holds the whole feature: the ``sandbox`` table (:class:`SandboxOptions`), the
+policy (:class:`SandboxPolicy`) and the hooks (:class:`SandboxHooks`). The check runs first in
+:class:`kt_guard.Guard`'s tool-call check, before the budget and the permission gate.
 """
 
 from __future__ import annotations
@@ -35,10 +39,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kt.errors import PluginBlockError
-from kt_guard.options import SandboxOptions
+import attrs
 
-__all__ = ["SandboxPolicy", "split_command"]
+import kt
+from kt.config.home import kt_home
+from kt.errors import PluginBlockError
+from kt_guard.feature import Feature
+from kt_guard.options import GuardConfigError, check_table, describe, strings
+
+__all__ = ["SandboxHooks", "SandboxOptions", "SandboxPolicy", "parse_sandbox", "split_command"]
 
 WRITE_TOOLS = frozenset({"write", "edit", "multi_edit", "notebook_edit", "json_write"})
 SHELL_TOOLS = frozenset({"bash", "shell", "sh"})
@@ -83,6 +92,63 @@ NETWORK_SUBCOMMANDS: Mapping[str, frozenset[str]] = {
 _URL = re.compile(r"\b(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?P<host>[^/\s'\"?#]+)")
 _SUBSTITUTION = ("$(", "`", "<(", ">(")
 _WILDCARDS = re.compile(r"[*?\[]")
+_SANDBOX_KEYS = ("read_paths", "write_paths", "deny_paths", "network", "shell", "allow_python")
+
+
+# -- Options: the ``sandbox`` table ------------------------------------------------------------
+
+
+@attrs.frozen
+class SandboxOptions:
+    """Where tools may read and write, which hosts they may reach, which commands may run.
+
+    Attributes:
+        read_paths: Roots path arguments of reading tools must lie under; ``None`` = anywhere.
+        write_paths: Roots path arguments of writing tools must lie under.
+        deny_paths: Paths refused to every tool, on top of the built-in list (keys, shell
+            startup files, the kt home, ``/etc``).
+        network: ``True`` (any host), ``False`` (none) or host patterns that may be reached.
+        shell: Command patterns shell tools may run; ``None`` = any command.
+        allow_python: Whether code tools (``python``) may run; ``None`` = only when ``shell``
+            is unrestricted.
+    """
+
+    read_paths: tuple[str, ...] | None = None
+    write_paths: tuple[str, ...] = (".",)
+    deny_paths: tuple[str, ...] = ()
+    network: bool | tuple[str, ...] = True
+    shell: tuple[str, ...] | None = None
+    allow_python: bool | None = None
+
+
+def parse_sandbox(value: Any, where: str) -> SandboxOptions:
+    """Validate a ``sandbox`` table.
+
+    Raises:
+        GuardConfigError: naming the bad key and what it accepts.
+    """
+    table = check_table(value, _SANDBOX_KEYS, where)
+    read = table.get("read_paths")
+    network = table.get("network", True)
+    if not isinstance(network, bool):
+        network = strings(network, f"{where}.network")
+    shell = table.get("shell")
+    allow_python = table.get("allow_python")
+    if allow_python is not None and not isinstance(allow_python, bool):
+        raise GuardConfigError(
+            f"must be true or false, got {describe(allow_python)}", path=f"{where}.allow_python"
+        )
+    return SandboxOptions(
+        read_paths=None if read is None else strings(read, f"{where}.read_paths"),
+        write_paths=strings(table.get("write_paths", (".",)), f"{where}.write_paths"),
+        deny_paths=strings(table.get("deny_paths", ()), f"{where}.deny_paths"),
+        network=network,
+        shell=None if shell is None else strings(shell, f"{where}.shell"),
+        allow_python=allow_python,
+    )
+
+
+# -- The policy --------------------------------------------------------------------------------
 
 
 def default_protected(home: Path, kt_home: Path) -> list[Path]:
@@ -137,7 +203,7 @@ def _program(part: str) -> tuple[str, list[str]]:
     return Path(words[0]).name, words[1:]
 
 
-def _strings(value: Any) -> Iterable[str]:
+def _string_values(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, list | tuple):
@@ -176,6 +242,33 @@ class SandboxPolicy:
             p = (base or self.working_dir) / p
         return p.resolve()
 
+    def prompt_text(self) -> str:
+        """The "Sandbox" section describing the policy to the model."""
+        options = self.options
+        reads = (
+            "anywhere except protected locations"
+            if self.read_roots is None
+            else ", ".join(str(p) for p in self.read_roots)
+        )
+        if options.network is True:
+            network = "any host"
+        elif options.network is False:
+            network = "off"
+        else:
+            network = "only " + ", ".join(options.network)
+        writes = ", ".join(str(p) for p in self.write_roots) or "none"
+        lines = [
+            "## Sandbox",
+            'Tool calls are checked against a sandbox policy; a refused call says "Sandbox denied" '
+            "and why. Stay inside it rather than retrying.",
+            f"- Files may be written under: {writes}",
+            f"- Files may be read: {reads}",
+            f"- Network: {network}",
+        ]
+        if options.shell is not None:
+            lines.append(f"- Shell commands allowed: {', '.join(options.shell) or 'none'}")
+        return "\n".join(lines)
+
     # -- The check -----------------------------------------------------------------------------
 
     def check(self, tool: str, args: Mapping[str, Any], *, writes: bool) -> None:
@@ -202,13 +295,13 @@ class SandboxPolicy:
         if tool in SEARCH_TOOLS:
             self._check_search(tool)
         for key in URL_ARGS:
-            for url in _strings(args.get(key)):
+            for url in _string_values(args.get(key)):
                 self._check_url(tool, url)
         base = self.working_dir
         if "path" in args and isinstance(args["path"], str):
             base = self._resolve(args["path"])
         for key in PATH_ARGS:
-            for path in _strings(args.get(key)):
+            for path in _string_values(args.get(key)):
                 self._check_path(tool, self._resolve(path), writes=writes)
         if tool == "glob" and isinstance(args.get("pattern"), str):
             self._check_path(tool, self._glob_root(args["pattern"], base), writes=False)
@@ -301,3 +394,60 @@ class SandboxPolicy:
         )
         if uses_network and not urls:  # no URL whose host could be checked
             raise self._network_refusal(tool, f"the network through '{program}'")
+
+
+# -- Hooks -------------------------------------------------------------------------------------
+
+_POLICY = kt.StashKey[SandboxPolicy | None]()  # in the guard's stash: None without a sandbox
+
+
+class SandboxHooks(Feature):
+    """The sandbox's hooks, part of every :class:`kt_guard.Guard`.
+
+    The check itself (:meth:`sandbox_check`) runs in the guard's tool-call check; the hook
+    describes the policy in the system prompt.
+    """
+
+    def sandbox_of(self, agent: kt.Agent) -> SandboxPolicy | None:
+        """This guard's sandbox for *agent*, resolved against its working directory."""
+        stash = self.guard_stash(agent)
+        if _POLICY not in stash:
+            options = self.guard_options(agent).sandbox
+            stash[_POLICY] = (
+                None
+                if options is None
+                else SandboxPolicy(
+                    options,
+                    working_dir=agent.working_dir,
+                    home=Path.home(),
+                    kt_home=kt_home(agent.kernel.env),
+                )
+            )
+        return stash[_POLICY]
+
+    def sandbox_check(self, call: kt.ToolCall, ctx: kt.TurnContext) -> None:
+        """Refuse *call* when this guard's sandbox forbids it.
+
+        A tool writes when it is one of the file-writing tools, or is declared
+        ``concurrency_safe=False`` and is not a shell (whose commands are checked as commands).
+
+        Raises:
+            PluginBlockError: ``Sandbox denied [<axis>]: ...``.
+        """
+        policy = self.sandbox_of(ctx.creature)
+        if policy is None:
+            return
+        spec = ctx.creature.tools.get(call.name)
+        writes = call.name in WRITE_TOOLS or (
+            spec is not None and not spec.concurrency_safe and call.name not in SHELL_TOOLS
+        )
+        args = call.args if isinstance(call.args, Mapping) else {}
+        policy.check(call.name, args, writes=writes)
+
+    @kt.hookimpl(specname="kt_prompt_sections")
+    def sandbox_prompt_sections(self, creature: kt.Agent) -> list[kt.PromptSection]:
+        """Describe the policy, so the model stays inside it."""
+        policy = self.sandbox_of(creature)
+        if policy is None:
+            return []
+        return [kt.PromptSection("kt_guard.sandbox", policy.prompt_text())]

@@ -197,7 +197,7 @@ class Kernel:
             callers = self.pm.get_hookcallers(plugin) or []
             ep = installed.get(name)
             version = ep.dist.version if ep is not None and ep.dist is not None else ""
-            infos.append(PluginInfo(name, version, tuple(sorted(c.name for c in callers))))
+            infos.append(PluginInfo(name, version, tuple(sorted({c.name for c in callers}))))
         for failure in self.failures:
             infos.append(PluginInfo(failure.name, "", (), failure.reason))
         return infos

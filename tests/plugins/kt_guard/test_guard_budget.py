@@ -33,7 +33,7 @@ async def nap(seconds: float) -> str:
 
 
 def build(llm, *, budgets, recorder=None, tools=(echo,)):
-    plugins = [kt_guard] + ([recorder] if recorder else [])
+    plugins = [kt_guard.plugin] + ([recorder] if recorder else [])
     config = {"name": "t", "plugins": [{"name": "kt_guard", "budgets": budgets}]}
     return kt.Agent.build(config, llm=llm, tools=list(tools), kernel=kt.Kernel(plugins=plugins))
 

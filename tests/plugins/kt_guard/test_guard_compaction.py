@@ -42,7 +42,7 @@ COMPACT = {"max_tokens": 1000, "threshold": 0.8, "keep_recent_turns": 1}
 
 
 async def build(llm, *, compact=COMPACT, plugins=(), recorder=None, **kwargs):
-    kernel = kt.Kernel(plugins=[kt_guard] + ([recorder] if recorder else []))
+    kernel = kt.Kernel(plugins=[kt_guard.plugin] + ([recorder] if recorder else []))
     config = {"name": "t", "system_prompt": "You are a test.", "compact": compact}
     return await kt.Agent.build(config, llm=llm, plugins=list(plugins), kernel=kernel, **kwargs)
 
@@ -269,7 +269,7 @@ async def test_compact_model_writes_the_summary():
         def kt_llm_backends(self):
             return [kt.LLMBackendSpec("small", SmallModel)]
 
-    kernel = kt.Kernel(plugins=[kt_guard, Backends()])
+    kernel = kt.Kernel(plugins=[kt_guard.plugin, Backends()])
     config = {"name": "t", "compact": {**COMPACT, "compact_model": "small/mini-1"}}
     llm = ScriptedLLM([reply("a1", 10), reply("a2", 900), reply("a3", 10)])
     async with await kt.Agent.build(config, llm=llm, kernel=kernel) as agent:
@@ -290,7 +290,9 @@ async def test_compact_model_writes_the_summary():
 async def test_an_unknown_compact_model_backend_is_reported():
     config = {"name": "t", "compact": {**COMPACT, "compact_model": "nope/x"}}
     llm = ScriptedLLM([reply("a1", 10), reply("a2", 900)])
-    async with await kt.Agent.build(config, llm=llm, kernel=kt.Kernel(plugins=[kt_guard])) as agent:
+    async with await kt.Agent.build(
+        config, llm=llm, kernel=kt.Kernel(plugins=[kt_guard.plugin])
+    ) as agent:
         events = agent.subscribe()
         await agent.run("u1")
         await agent.run("u2")

@@ -37,7 +37,7 @@ async def read(path: str) -> str:
 
 
 def build(llm, ran, permissions, *, recorder=None):
-    plugins = [kt_guard] + ([recorder] if recorder else [])
+    plugins = [kt_guard.plugin] + ([recorder] if recorder else [])
     config = {"name": "t", "plugins": [{"name": "kt_guard", "permissions": permissions}]}
     return kt.Agent.build(
         config, llm=llm, tools=[make_bash(ran), read], kernel=kt.Kernel(plugins=plugins)
@@ -315,9 +315,10 @@ async def test_scenario_13_a_guard_veto_means_no_tool_body_and_no_post_hooks():
 
 
 async def test_with_kt_sessions_a_pending_approval_survives_stop_and_resume(tmp_path, monkeypatch):
-    kt_sessions = pytest.importorskip("kt_sessions")
+    pytest.importorskip("kt_sessions")
     monkeypatch.setenv("KT_HOME", str(tmp_path / "home"))
-    kernel = kt.Kernel(plugins=[kt_sessions, kt_guard])
+    kernel = kt.Kernel(plugins=["kt_sessions", "kt_guard"])  # kt_session_restore by entry point
+    assert kernel.failures == [] and kernel.pm.get_plugin("kt_guard") is kt_guard.plugin
     config = {"name": "ops", "plugins": [{"name": "kt_guard", "permissions": {"ask": ["bash"]}}]}
     ran: list[str] = []
     agent = await kt.Agent.build(

@@ -28,9 +28,9 @@ def calls(n: int, then: str = "done") -> list:
 
 def test_hooks_match_the_kernel_specs():
     # kt_session_restore is the kernel's: kt_guard implements it with or without kt_sessions.
-    kt.Kernel(plugins=[kt_guard, Guard(budgets={"turns": 3})]).pm.check_pending()
+    kt.Kernel(plugins=[kt_guard.plugin, Guard(budgets={"turns": 3})]).pm.check_pending()
     pm = new_plugin_manager()
-    pm.register(kt_guard, name="kt_guard")
+    pm.register(kt_guard.plugin, name="kt_guard")
     pm.check_pending()
 
 
@@ -46,7 +46,7 @@ def test_the_session_and_guard_plugins_load_in_either_order():
 
 async def test_without_options_the_guard_does_nothing():
     recorder = EventRecorder()
-    kernel = kt.Kernel(plugins=[kt_guard, recorder])
+    kernel = kt.Kernel(plugins=[kt_guard.plugin, recorder])
     llm = ScriptedLLM(calls(5))
     async with await kt.Agent.build({"name": "t"}, llm=llm, tools=[echo], kernel=kernel) as agent:
         result = await agent.run("go")
@@ -60,7 +60,7 @@ async def test_without_options_the_guard_does_nothing():
 
 
 async def test_a_creature_switches_features_on_in_its_plugins_entry():
-    kernel = kt.Kernel(plugins=[kt_guard])  # loaded for every creature, as an entry point is
+    kernel = kt.Kernel(plugins=[kt_guard.plugin])  # loaded for every creature, as an entry point is
     config = {"name": "t", "plugins": [{"name": "kt_guard", "budgets": {"tool_calls": [1, 2]}}]}
     llm = ScriptedLLM(calls(3))
     async with await kt.Agent.build(config, llm=llm, tools=[echo], kernel=kernel) as agent:
@@ -73,7 +73,7 @@ async def test_a_creature_switches_features_on_in_its_plugins_entry():
 
 
 async def test_other_creatures_of_the_same_kernel_stay_unrestricted():
-    kernel = kt.Kernel(plugins=[kt_guard])
+    kernel = kt.Kernel(plugins=[kt_guard.plugin])
     limited = {"name": "a", "plugins": [{"name": "kt_guard", "budgets": {"tool_calls": 1}}]}
     async with await kt.Agent.build(
         limited, llm=ScriptedLLM(calls(2)), tools=[echo], kernel=kernel
@@ -124,7 +124,7 @@ async def test_a_bad_class_option_fails_the_build_with_the_key_path():
 
 async def test_bad_entry_options_stop_the_creature_and_say_why():
     recorder = EventRecorder()
-    kernel = kt.Kernel(plugins=[kt_guard, recorder])
+    kernel = kt.Kernel(plugins=[kt_guard.plugin, recorder])
     config = {"name": "t", "plugins": [{"name": "kt_guard", "budgets": {"tool_calls": [3, 2]}}]}
     llm = ScriptedLLM(calls(1))
     async with await kt.Agent.build(config, llm=llm, tools=[echo], kernel=kernel) as agent:
@@ -193,12 +193,78 @@ def test_guard_events_round_trip_through_the_wire_shape():
         assert kt.events.from_wire(kt.events.to_wire(event)) == event
 
 
-def test_discovered_through_its_entry_point(tmp_path, monkeypatch):
-    info = tmp_path / "kt_guard_probe-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kt-guard-probe\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[kt.plugins]\nkt_guard = kt_guard\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    kernel = kt.Kernel(plugins=["kt_guard"])
-    assert kernel.failures == []
-    assert "kt_guard" in kernel.plugin_names
+class Answers:
+    """A headless policy: denies approval requests for ``echo("no")``, allows the others once."""
+
+    @kt.hookimpl
+    def kt_event(self, event, creature):
+        if isinstance(event, kt_guard.ApprovalRequested):
+            decision = "deny" if event.args.get("text") == "no" else "allow_once"
+            kt_guard.answer(creature, event.request_id, decision)
+
+
+@kt.tool(name="write", concurrency_safe=False)
+async def fake_write(path: str) -> str:
+    """Pretend to write a file.
+
+    Args:
+        path: Where.
+    """
+    return "written"
+
+
+async def test_a_tool_call_meets_the_sandbox_then_the_budget_then_a_person(tmp_path):
+    recorder = EventRecorder()
+    guard = Guard(
+        budgets={"tool_calls": 2},
+        permissions={"ask": ["echo", "write"]},
+        sandbox={"write_paths": ["."]},
+    )
+    script = [
+        ToolCall("write", {"path": str(tmp_path.parent / "elsewhere.txt")}),  # the sandbox
+        ToolCall("echo", {"text": "no"}),  # a person refuses
+        ToolCall("echo", {"text": "a"}),
+        ToolCall("write", {"path": "inside.txt"}),
+        ToolCall("echo", {"text": "c"}),  # the budget is spent
+    ]
+    llm = ScriptedLLM([[call] for call in script] + ["done"])
+    kernel = kt.Kernel(plugins=[recorder, Answers()])
+    async with await kt.Agent.build(
+        {"name": "t"},
+        llm=llm,
+        tools=[echo, fake_write],
+        plugins=[guard],
+        kernel=kernel,
+        pwd=tmp_path,
+    ) as agent:
+        result = await agent.run("go")
+        status = guard.budget_status(agent)
+    statuses = [c.status for c in result.tool_calls]
+    assert statuses == ["blocked", "blocked", "ok", "ok", "blocked"]
+    assert result.tool_calls[0].error.startswith("Sandbox denied [fs_write]")
+    assert "the user refused this echo call" in result.tool_calls[1].error
+    assert result.tool_calls[4].error.startswith("Budget exhausted (tool_calls: 2/2)")
+    # A person was asked only about calls the sandbox and the budget admitted ...
+    asked = [e.args for e in recorder.of_type(kt_guard.ApprovalRequested)]
+    assert asked == [{"text": "no"}, {"text": "a"}, {"path": "inside.txt"}]
+    # ... and only the calls that ran were counted.
+    assert status["tool_calls"]["used"] == 2
+
+
+async def test_one_guard_describes_every_feature_it_enforces():
+    guard = Guard(budgets={"turns": 3}, permissions={"deny": ["bash"]}, sandbox={"network": False})
+    async with await kt.Agent.build(
+        {"name": "t"}, llm=ScriptedLLM(["hi"]), plugins=[guard], kernel=kt.Kernel(plugins=[])
+    ) as agent:
+        prompt = agent.system_prompt
+    assert "## Operating constraints" in prompt and "- turns: stop at 3" in prompt
+    assert "## Approvals" in prompt and "Never allowed: bash." in prompt
+    assert "## Sandbox" in prompt and "- Network: off" in prompt
+
+
+def test_the_module_is_not_the_plugin():
+    # The entry point names kt_guard.plugin; registering the module object adds no hooks.
+    pm = new_plugin_manager()
+    pm.register(kt_guard, name="kt_guard")
+    assert pm.get_hookcallers(kt_guard) == []
+    assert isinstance(kt_guard.plugin, kt_guard.ConfiguredGuard)

@@ -11,6 +11,7 @@ import kt
 import kt_guard
 from kt.testing import ScriptedLLM, ToolCall
 from kt_guard import split_command
+from kt_guard.sandbox import SandboxOptions, SandboxPolicy
 
 
 @kt.tool(concurrency_safe=False)
@@ -111,7 +112,7 @@ def places(tmp_path, monkeypatch):
 async def run_calls(work, sandbox, calls):
     config = {"name": "t", "plugins": [{"name": "kt_guard", "sandbox": sandbox}]}
     llm = ScriptedLLM([list(calls), "done"])
-    kernel = kt.Kernel(plugins=[kt_guard])
+    kernel = kt.Kernel(plugins=[kt_guard.plugin])
     async with await kt.Agent.build(config, llm=llm, tools=TOOLS, kernel=kernel, pwd=work) as agent:
         result = await agent.run("go")
     assert result.status == "completed"
@@ -257,9 +258,6 @@ def test_split_command_respects_quotes_and_operators():
 
 
 def test_options_resolve_against_the_working_dir(tmp_path):
-    from kt_guard.options import SandboxOptions
-    from kt_guard.sandbox import SandboxPolicy
-
     policy = SandboxPolicy(
         SandboxOptions(write_paths=(".", "~/shared")),
         working_dir=tmp_path,
