@@ -263,7 +263,7 @@ class ModuleEntry:
     """An input module (or one named output): where user events come from.
 
     Attributes:
-        type: ``"cli"``, ``"tui"``, ``"none"``, ``"custom"``, ... (provided by plugins).
+        type: ``"plain"``, ``"cli"``, ``"tui"``, ``"webhook"``, ... (provided by plugins).
         module: Import path for a custom module.
         class_name: Class in ``module``; written ``class`` or ``class_name``.
         options: Every other key (``prompt``, ...).
