@@ -8,8 +8,10 @@ imported only when a model is built.
 from __future__ import annotations
 
 import kt
+import kt.plugins
 
 kt_requires = ("kt_llm",)  # the HTTP, SSE and retry helpers of kt_llm.http
+kt.plugins.require_modules("httpx")  # without the llm extra: fail to load, named
 
 PRESETS = ("claude-sonnet-4-6", "claude-opus-4-7", "claude-opus-4-6", "claude-haiku-4-5")
 

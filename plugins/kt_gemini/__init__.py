@@ -8,8 +8,10 @@ built.
 from __future__ import annotations
 
 import kt
+import kt.plugins
 
 kt_requires = ("kt_llm",)  # the HTTP, SSE and retry helpers of kt_llm.http
+kt.plugins.require_modules("httpx")  # without the llm extra: fail to load, named
 
 PRESETS = (
     "gemini-2.5-flash",

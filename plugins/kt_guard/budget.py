@@ -33,12 +33,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
-import trio
 
 import kt
 from kt.errors import BudgetExceededError, PluginBlockError
 from kt.events import Event
-from kt_guard.feature import Feature
+from kt_guard.feature import Feature, now
 from kt_guard.options import GuardConfigError, check_table, describe, positive
 
 __all__ = [
@@ -198,7 +197,7 @@ class Budget:
         """How much of *axis* was spent; wall time is measured now."""
         if axis == "wall_time":
             started = self.state.started_at
-            return 0.0 if started is None else trio.current_time() - started
+            return 0.0 if started is None else now() - started
         return self.state.used[axis]
 
     def status(self) -> dict[str, dict[str, float | None]]:
@@ -242,7 +241,7 @@ class Budget:
     def start(self) -> None:
         """Start the wall clock (once, when the creature starts or first spends)."""
         if self.state.started_at is None:
-            self.state.started_at = trio.current_time()
+            self.state.started_at = now()
 
     async def turn_started(self, agent: kt.Agent) -> None:
         """Count a turn."""

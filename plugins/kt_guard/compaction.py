@@ -29,10 +29,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import trio
 
 import kt
-from kt_guard.feature import Feature
+from kt_guard.feature import Feature, now
 from kt_guard.options import GuardConfigError
 
 __all__ = [
@@ -114,8 +113,8 @@ def consider(agent: kt.Agent, usage: kt.Usage) -> bool:
     state = state_of(agent)
     if state.running:
         return False  # single flight: this one is not queued
-    now = trio.current_time()
-    if state.last_ended is not None and now - state.last_ended < config.cooldown_seconds:
+    started = now()
+    if state.last_ended is not None and started - state.last_ended < config.cooldown_seconds:
         return False
     state.running = True
     keep = max(1, config.keep_recent_turns)
@@ -128,7 +127,7 @@ async def _compact(agent: kt.Agent, state: CompactionState, keep: int) -> None:
         await agent.compact(keep_recent_turns=keep)
     finally:
         state.running = False
-        state.last_ended = trio.current_time()
+        state.last_ended = now()
 
 
 def _render(messages: Sequence[kt.Message]) -> str:

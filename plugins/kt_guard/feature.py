@@ -45,3 +45,10 @@ class Feature:
     def guard_stash(self, agent: kt.Agent) -> kt.Stash:
         """This guard's state for *agent*, shared by its features under their own keys."""
         raise NotImplementedError
+
+
+def now() -> float:
+    """The trio clock, imported at use: loading the plugin stays trio-free (``kt --help``)."""
+    import trio
+
+    return trio.current_time()

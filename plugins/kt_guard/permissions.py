@@ -28,10 +28,12 @@ import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
-import trio
+
+if TYPE_CHECKING:
+    import trio
 
 import kt
 from kt.errors import KTError, PluginBlockError
@@ -301,6 +303,8 @@ async def gate(
         summary=summarise(args),
         timeout=options.timeout,
     )
+    import trio  # at use, not import: loading the plugin stays trio-free (`kt --help`)
+
     pending = _Pending(request, trio.Event())
     book.pending[request.request_id] = pending  # before publishing: an answer may come at once
     try:

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from kt import LLMProfile
-from kt.errors import ConfigValidationError, LLMNotConfiguredError, UnknownNameError
+from kt.errors import (
+    ConfigValidationError,
+    LLMNotConfiguredError,
+    PluginLoadError,
+    UnknownNameError,
+)
 from kt_llm.keys import KeySource, KeyStore
 from kt_llm.settings import Settings
 
@@ -69,6 +74,22 @@ ALIASES: dict[str, str] = {
     "qwen": "openrouter/qwen/qwen3-coder",
 }
 """Short names for presets; an alias whose target is not installed is left out."""
+
+PROVIDER_PLUGINS: dict[str, str] = {
+    "openai": "kt_openai",
+    "openrouter": "kt_openai",
+    "deepseek": "kt_openai",
+    "moonshot": "kt_openai",
+    "zai": "kt_openai",
+    "ollama": "kt_openai",
+    "vllm": "kt_openai",
+    "lmstudio": "kt_openai",
+    "llamacpp": "kt_openai",
+    "anthropic": "kt_anthropic",
+    "gemini": "kt_gemini",
+}
+"""The first-party providers and the plugin that registers each, for the error that names the
+plugin when it failed to load (a lean install without the ``llm`` extra)."""
 
 
 def _level(value: str) -> str:
@@ -228,6 +249,7 @@ class Catalog:
 
     def __init__(self, kernel: Kernel, settings: Settings) -> None:
         self.settings = settings
+        self.failures = {failure.name: failure.reason for failure in kernel.failures}
         self.providers: dict[str, Provider] = {}
         for name, spec in kernel.llm_backends.items():
             if name == "scripted":
@@ -282,6 +304,8 @@ class Catalog:
         Raises:
             UnknownNameError: an unknown provider or name (with close matches), or a preset
                 name several providers share (naming the ``provider/name`` forms).
+            PluginLoadError: the provider (or the alias's provider) comes from a first-party
+                plugin that failed to load; the message says why and what to install.
             ConfigValidationError: a malformed variation.
         """
         head, at, variation_text = selector.strip().partition("@")
@@ -295,6 +319,9 @@ class Catalog:
         if head in self.aliases:
             return self._choose_head(self.aliases[head], selector, path)
         provider_name, slash, rest = head.partition("/")
+        if head in ALIASES:  # an alias whose provider is not loaded
+            self.raise_if_failed(ALIASES[head].partition("/")[0], f"alias '{head}'")
+        self.raise_if_failed(provider_name)
         provider = self.providers.get(provider_name)
         if provider is not None:
             if not slash or not rest:
@@ -322,9 +349,37 @@ class Catalog:
         raise UnknownNameError(
             f"unknown {what} in '{selector}'.{hint} "
             "`kt model list` shows the providers, presets and aliases; any model of a "
-            "provider works as PROVIDER/MODEL, and `kt config llm add` adds an endpoint.",
+            "provider works as PROVIDER/MODEL, and `kt config llm add` adds an endpoint."
+            + self.failures_note(),
             path=path,
         )
+
+    def raise_if_failed(self, provider: str, what: str = "") -> None:
+        """Raise when *provider* is not loaded because the plugin that registers it failed.
+
+        Args:
+            provider: A provider or backend name.
+            what: How the user named it, when not as the provider itself (``alias 'sonnet'``).
+
+        Raises:
+            PluginLoadError: *provider* is missing and its first-party plugin failed to load;
+                the message gives the plugin's reason, which names the extra to install.
+        """
+        plugin = PROVIDER_PLUGINS.get(provider)
+        if provider in self.providers or plugin is None or plugin not in self.failures:
+            return
+        subject = f"{what} needs provider '{provider}', which" if what else f"provider '{provider}'"
+        raise PluginLoadError(
+            f"{subject} is not loaded: its plugin {plugin} failed to load "
+            f"({self.failures[plugin]}). `kt plugins` lists what is loaded."
+        )
+
+    def failures_note(self) -> str:
+        """A sentence listing the plugins that failed to load (``""`` when none did)."""
+        if not self.failures:
+            return ""
+        listed = "; ".join(f"{name} ({reason})" for name, reason in sorted(self.failures.items()))
+        return f" Plugins that failed to load: {listed}."
 
     def _provider_default(self, provider: Provider, selector: str, path: str) -> Choice:
         model = provider.default_model
@@ -422,6 +477,7 @@ def resolve(selector: str | None, creature: CreatureConfig, kernel: Kernel) -> L
     Raises:
         LLMNotConfiguredError: nothing selects a model and no provider has a key.
         UnknownNameError: an unknown or ambiguous name.
+        PluginLoadError: the name's first-party plugin failed to load (for lack of an extra).
         ConfigValidationError: a malformed variation.
         ConfigError: ``~/.kt/llm.toml`` or ``~/.kt/keys.toml`` is broken.
     """
@@ -447,6 +503,8 @@ def resolve(selector: str | None, creature: CreatureConfig, kernel: Kernel) -> L
         if source == "creature" and controller.variation and "@" not in chosen:
             extra = parse_variation(controller.variation, path="controller.variation")
             choice = attrs.evolve(choice, variation={**extra, **choice.variation})
+        if choice.provider.backend not in kernel.llm_backends:  # a custom endpoint's backend
+            catalog.raise_if_failed(choice.provider.backend, f"endpoint '{choice.provider.name}'")
     else:
         found = catalog.first_available(keys)
         if found is None:
@@ -457,7 +515,7 @@ def resolve(selector: str | None, creature: CreatureConfig, kernel: Kernel) -> L
                 "add NAME --base-url URL --model MODEL`; set your default with `kt model "
                 'default NAME`, set `llm = "NAME"` in the creature\'s [controller], or pass '
                 "--llm NAME; `kt model list` shows the names (`--llm scripted:FILE` plays a "
-                "reply file offline)."
+                "reply file offline)." + catalog.failures_note()
             )
         choice = found
     return catalog.profile(choice, keys, creature=creature)

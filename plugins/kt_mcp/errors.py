@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from kt.errors import ConfigError, KTError
 
-__all__ = ["MCPConfigError", "MCPServerError"]
+__all__ = ["MCPConfigError", "MCPServerError", "require_mcp_extra"]
 
 
 class MCPConfigError(ConfigError):
@@ -34,3 +34,19 @@ class MCPServerError(KTError):
         super().__init__(message)
         self.server = server
         self.log = log
+
+
+def require_mcp_extra(*modules: str) -> None:
+    """Refuse to go on when a library of the ``mcp`` extra is missing, naming the extra.
+
+    Raises:
+        MCPConfigError: *module* is not installed.
+    """
+    import importlib.util
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MCPConfigError(
+                f"MCP needs the '{module}' package, which is not installed: "
+                "pip install 'kt-terrarium[mcp]'"
+            )

@@ -18,7 +18,7 @@ import trio
 import kt
 from kt.events import AgentWarning
 from kt_mcp.connection import ServerConnection, log_file
-from kt_mcp.errors import MCPConfigError
+from kt_mcp.errors import MCPConfigError, require_mcp_extra
 from kt_mcp.events import MCPServerFailed
 from kt_mcp.settings import ServerSettings, SettingsProblem, resolve_servers
 from kt_mcp.tools import describe_tools, meta_tools, native_tools
@@ -243,6 +243,7 @@ class MCPManager:
 
 
 def _import_sdk() -> None:
+    require_mcp_extra("mcp")
     import mcp.client.session  # noqa: F401
     import mcp.client.stdio  # noqa: F401
     import mcp.types  # noqa: F401

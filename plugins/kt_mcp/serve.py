@@ -21,6 +21,7 @@ from typing import Any
 import trio
 
 import kt
+from kt_mcp.errors import require_mcp_extra
 
 __all__ = ["ask_tool_name", "build_server", "serve_http", "serve_stdio", "with_bearer_token"]
 
@@ -59,7 +60,11 @@ def build_server(
 
     Returns:
         The server; run it with :func:`serve_stdio` or :func:`serve_http`.
+
+    Raises:
+        MCPConfigError: the ``mcp`` extra is not installed.
     """
+    require_mcp_extra("mcp")
     import mcp.types as types
     from mcp.server import Server
 
@@ -180,6 +185,7 @@ async def serve_http(
             ``None`` serves without authentication.
         on_ready: Called with the endpoint URL once the server listens.
     """
+    require_mcp_extra("mcp", "hypercorn")
     from hypercorn.config import Config
     from hypercorn.trio import serve
 

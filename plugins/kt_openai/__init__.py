@@ -15,8 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import kt
+import kt.plugins
 
 kt_requires = ("kt_llm",)  # the HTTP, SSE and retry helpers of kt_llm.http
+kt.plugins.require_modules("httpx")  # without the llm extra: fail to load, named
 
 if TYPE_CHECKING:
     from kt_openai.backend import ProviderDefaults

@@ -18,15 +18,14 @@ A module counts as needing the reference framework's internals when
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from kt.config import read_config_file
 from kt_packages.manifest import (
     PackManifest,
     creature_config_file,
@@ -213,6 +212,9 @@ def find_unsupported(root: Path, manifest: PackManifest) -> list[Unsupported]:
 def read_raw_config(file: Path) -> dict[str, Any]:
     """Parse a TOML, YAML or JSON config file as it is written (no inheritance, no checks).
 
+    The kernel's reader (:func:`kt.config.read_config_file`) does the parsing, so a YAML file
+    without PyYAML gets the same error, naming the extra, as ``kt run`` gives.
+
     Args:
         file: The file.
 
@@ -220,18 +222,9 @@ def read_raw_config(file: Path) -> dict[str, Any]:
         Its top-level mapping (``{}`` for an empty file).
 
     Raises:
-        Exception: whatever the parser raises for a malformed file; ImportError for YAML
-            without PyYAML.
+        ConfigError: the file cannot be read or parsed (the message says why and what to do).
     """
-    text = file.read_text(encoding="utf-8")
-    if file.suffix == ".toml":
-        return tomllib.loads(text)
-    if file.suffix == ".json":
-        return json.loads(text)
-    import yaml
-
-    data = yaml.safe_load(text)
-    return data if isinstance(data, dict) else {}
+    return read_config_file(file)
 
 
 _ENTRY_LISTS = {

@@ -25,8 +25,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 import kt
-from kt_sessions import hookspecs
-from kt_sessions.tool import search_memory
+import kt.plugins
+
+kt.plugins.require_modules("peewee")  # without the sessions extra: fail to load, named
+
+from kt_sessions import hookspecs  # noqa: E402
+from kt_sessions.tool import search_memory  # noqa: E402
 
 if TYPE_CHECKING:
     import click
@@ -140,6 +144,9 @@ def kt_session_stores() -> list[kt.SessionStoreSpec]:
             resume=_resume,
             reader=_read,
             resume_terrarium=_resume_terrarium,
+            graph_store=lambda directory, meta: importlib.import_module(
+                "kt_sessions.terrarium"
+            ).graph_store(directory, meta),
         )
     ]
 

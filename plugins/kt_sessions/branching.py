@@ -170,6 +170,9 @@ def fork(
             before it and finished after it, or it is still running in a live session).
         SessionError: the event id is out of range, or *target* exists.
     """
+    from peewee import chunked
+
+    from kt_sessions.db import Event
     from kt_sessions.reader import SessionReader
     from kt_sessions.store import SessionStore
     from kt_sessions.wire import row_to_wire
@@ -191,11 +194,16 @@ def fork(
         )
         if child.exists():
             raise SessionError(f"{child} exists already; choose another name or target")
-        rows = reader.db.execute_sql(
-            "SELECT id, creature, type, turn_index, timestamp, data FROM event WHERE id <= ? "
-            "ORDER BY id",
-            (at,),
-        ).fetchall()
+        columns = (
+            Event.id,
+            Event.creature,
+            Event.type,
+            Event.turn_index,
+            Event.timestamp,
+            Event.data,
+        )
+        query = Event.select(*columns).where(Event.id <= at).order_by(Event.id)
+        rows = list(query.tuples().iterator(reader.db))
     parent = {"path": str(parent_path), "session_id": parent_meta.get("session_id"), "event_id": at}
     store = SessionStore.open(
         child,
@@ -207,11 +215,8 @@ def fork(
     )
     try:
         with store.db.atomic():
-            store.db.cursor().executemany(
-                "INSERT INTO event (id, creature, type, turn_index, timestamp, data) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            for chunk in chunked(rows, 150):  # 6 values a row; SQLite takes 999 at least
+                Event.insert_many(chunk, fields=columns).execute(store.db)
             for event_id, creature, type_, turn_index, timestamp, data in rows:
                 store.derive(row_to_wire(type_, creature, turn_index, timestamp, data), event_id)
         store.set_meta(last_active=time.time())
@@ -248,18 +253,11 @@ def _check_stable(reader: Any, at: int) -> None:
 
 
 def _add_child(parent: Path, child: dict[str, Any]) -> None:
-    import json
-
     from kt_sessions import db as _db
-    from kt_sessions.wire import dumps
 
     db = _db.open_database(parent)
     try:
-        row = db.execute_sql("SELECT value FROM meta WHERE key = 'children'").fetchone()
-        children = json.loads(row[0]) if row else []
-        children.append(child)
-        db.execute_sql(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('children', ?)", (dumps(children),)
-        )
+        with db.atomic():
+            _db.set_meta(db, {"children": [*_db.get_meta(db, "children", []), child]})
     finally:
         db.close()

@@ -124,7 +124,8 @@ def resume_command(
 
     path = _resolve(query, session_dir, last=last)
     kernel = _kernel()
-    options: dict[str, Any] = {"output": None}
+    # Like `kt run`: without --mode the creature keeps its configured input and output.
+    options: dict[str, Any] = {} if mode is None else {"input": None, "output": None}
     if llm_selector:
         options["llm_selector"] = llm_selector
     if pwd is not None:
@@ -358,7 +359,10 @@ def embedding_command(
     session_dir: Path | None,
 ) -> None:
     """Build (or bring up to date) a session's vector index for semantic search."""
+    from peewee import fn
+
     from kt_sessions import db as _db
+    from kt_sessions.db import Block
     from kt_sessions.memory import MemoryIndex, make_embedder
 
     path = _resolve(session, session_dir)
@@ -371,9 +375,13 @@ def embedding_command(
         added = index.index(embedder, rebuild=rebuild)
         settings = index.settings() or {}
         counts = index.counts()
-        per_creature = db.execute_sql(
-            "SELECT creature, COUNT(*) FROM block GROUP BY creature ORDER BY MIN(id)"
-        ).fetchall()
+        per_creature = list(
+            Block.select(Block.creature, fn.COUNT(Block.id))
+            .group_by(Block.creature)
+            .order_by(fn.MIN(Block.id))
+            .tuples()
+            .execute(db)
+        )
     finally:
         db.close()
     click.echo(f"Session: {path.name.removesuffix('.ktsession')}")

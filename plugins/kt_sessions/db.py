@@ -23,35 +23,69 @@ table                   holds
 ``vector``              memory: one embedding per block (see ``meta`` for model and size)
 ======================  ====================================================================
 
-Each store builds its own model classes bound to its own database (:func:`models_for`), so
-several files can be open in one process. Hot-path statements are rendered from the models once
-and then executed as plain SQL: a peewee query object per streamed chunk would cost several
-times the insert itself.
+The models are declared once, here, and bound to no database: whoever holds a connection runs
+the query on it (``Event.select(...).execute(db)``, ``.scalar(db)``, :func:`create_schema`).
+So any number of session files can be open in one process, and read from any thread. A binding
+(a ``DatabaseProxy``, ``Model.bind``, ``bind_ctx``) is one process-wide setting instead, which
+two open files, or a reader on another thread, would overwrite under each other.
+
+The few statements the recorder runs for every event are built from these models once per
+store and then run with new values (:class:`Prepared`). Building and rendering a peewee query
+costs 50 to 90 µs, several times the SQLite statement itself: with a fresh query per
+statement, recording a turn of the session benchmark took 2.3 ms instead of 0.8 ms.
 """
+
+# ruff: noqa: D106  (each model's `class Meta` holds peewee options, not API)
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import peewee as pw
+from playhouse.sqlite_ext import FTS5Model, JSONField, SearchField
+
+from kt_sessions.wire import dumps
 
 __all__ = [
-    "DERIVED_TABLES",
+    "DERIVED",
+    "MODELS",
     "SCHEMA_VERSION",
+    "Block",
+    "BlockFTS",
+    "ChannelMessage",
+    "Creature",
+    "Event",
+    "JSONText",
+    "Job",
+    "Prepared",
+    "Scratchpad",
+    "SessionMeta",
+    "Snapshot",
+    "SubAgentRun",
+    "Trigger",
+    "Turn",
+    "Usage",
+    "Vector",
     "create_schema",
-    "models_for",
+    "fts_command",
+    "get_meta",
     "open_database",
+    "open_untouched",
+    "param",
+    "read_meta",
     "schema_version",
+    "set_meta",
 ]
 
 SCHEMA_VERSION = 2
 """Version 2: the log plus derived tables and memory. Version 1 (early development builds)
 had only ``meta`` and ``event``; :mod:`kt_sessions.migrate` upgrades such files."""
 
-FTS_TABLE = "block_fts"
+
+# -- Connections -------------------------------------------------------------------------------
 
 
 def open_database(
@@ -84,235 +118,450 @@ def open_database(
     return db
 
 
-def models_for(db: pw.Database) -> SimpleNamespace:
-    """Model classes bound to *db* (one set per open file)."""
+def open_untouched(path: str | os.PathLike[str]) -> pw.SqliteDatabase:
+    """Open *path* on a connection that cannot write it (SQLite's ``mode=ro``).
 
-    class Base(pw.Model):
-        class Meta:
-            database = db
+    Unlike ``open_database(readonly=True)``, which refuses writes on a connection that could
+    make them, the file itself is opened read-only, and its journal mode is left alone: for
+    looking at a file before deciding what to do with it (its version, its owner), and at files
+    that must stay byte for byte as an older kt wrote them. SQLite may still create the
+    ``-wal`` and ``-shm`` sidecars of a WAL file.
 
-    class Meta(Base):
-        key = pw.TextField(primary_key=True)
-        value = pw.TextField()
-
-        class Meta:
-            table_name = "meta"
-
-    class Event(Base):
-        id = pw.AutoField()
-        creature = pw.TextField()
-        type = pw.TextField()
-        turn_index = pw.IntegerField()
-        timestamp = pw.FloatField()
-        data = pw.TextField()
-
-        class Meta:
-            table_name = "event"
-            indexes = ((("creature", "id"), False), (("type", "id"), False))
-
-    class Creature(Base):
-        name = pw.TextField(primary_key=True)
-        config = pw.TextField(default="{}")  # the resolved CreatureConfig, unstructured
-        source = pw.TextField(default="null")  # what Agent.build got: a path or a dict
-        pwd = pw.TextField(default="")
-        model = pw.TextField(default="")
-        plugins = pw.TextField(default="[]")
-        tools = pw.TextField(default="[]")
-        first_event_id = pw.IntegerField(default=0)
-        started_at = pw.FloatField(default=0.0)
-
-        class Meta:
-            table_name = "creature"
-
-    class Snapshot(Base):
-        creature = pw.TextField(primary_key=True)
-        last_event_id = pw.IntegerField()
-        state = pw.TextField()
-        created_at = pw.FloatField()
-
-        class Meta:
-            table_name = "snapshot"
-
-    class Turn(Base):
-        id = pw.AutoField()
-        creature = pw.TextField()
-        turn_index = pw.IntegerField()
-        source = pw.TextField(default="user")
-        input = pw.TextField(default="")
-        status = pw.TextField(default="running")
-        text = pw.TextField(default="")
-        usage = pw.TextField(default="{}")
-        tool_calls = pw.IntegerField(default=0)
-        started_at = pw.FloatField(default=0.0)
-        ended_at = pw.FloatField(null=True)
-        first_event_id = pw.IntegerField(default=0)
-        last_event_id = pw.IntegerField(default=0)
-
-        class Meta:
-            table_name = "turn"
-            indexes = ((("creature", "turn_index"), False),)
-
-    class Usage(Base):
-        creature = pw.TextField(primary_key=True)
-        totals = pw.TextField(default="{}")  # kt.Usage fields -> cumulative counts
-
-        class Meta:
-            table_name = "usage"
-
-    class Job(Base):
-        id = pw.AutoField()
-        creature = pw.TextField()
-        job_id = pw.TextField()
-        name = pw.TextField(default="")
-        kind = pw.TextField(default="tool")
-        status = pw.TextField(default="running")
-        turn_index = pw.IntegerField(default=0)
-        output = pw.TextField(default="")
-        error = pw.TextField(null=True)
-        started_at = pw.FloatField(default=0.0)
-        ended_at = pw.FloatField(null=True)
-
-        class Meta:
-            table_name = "job"
-            indexes = ((("creature", "job_id"), True),)
-
-    class SubAgentRun(Base):
-        id = pw.AutoField()
-        creature = pw.TextField()
-        call_id = pw.TextField()
-        name = pw.TextField(default="")
-        task = pw.TextField(default="")
-        status = pw.TextField(default="running")
-        output = pw.TextField(default="")
-        error = pw.TextField(null=True)
-        turns = pw.IntegerField(default=0)
-        usage = pw.TextField(default="{}")
-        started_at = pw.FloatField(default=0.0)
-        ended_at = pw.FloatField(null=True)
-
-        class Meta:
-            table_name = "subagent_run"
-            indexes = ((("creature", "call_id"), True),)
-
-    class Scratchpad(Base):
-        id = pw.AutoField()
-        creature = pw.TextField()
-        key = pw.TextField()
-        value = pw.TextField(default="")
-        event_id = pw.IntegerField(default=0)
-
-        class Meta:
-            table_name = "scratchpad"
-            indexes = ((("creature", "key"), True),)
-
-    class Trigger(Base):
-        id = pw.AutoField()
-        creature = pw.TextField()
-        trigger_id = pw.TextField()
-        type = pw.TextField(default="")
-        data = pw.TextField(default="{}")
-        active = pw.BooleanField(default=True)
-        event_id = pw.IntegerField(default=0)
-
-        class Meta:
-            table_name = "trigger"
-            indexes = ((("creature", "trigger_id"), True),)
-
-    class ChannelMessage(Base):
-        id = pw.AutoField()
-        event_id = pw.IntegerField()
-        channel = pw.TextField()
-        sender = pw.TextField(default="")
-        content = pw.TextField(default="")
-        timestamp = pw.FloatField(default=0.0)
-
-        class Meta:
-            table_name = "channel_message"
-            indexes = ((("channel", "id"), False),)
-
-    class Block(Base):
-        id = pw.AutoField()
-        event_id = pw.IntegerField()
-        creature = pw.TextField()
-        turn_index = pw.IntegerField()
-        kind = pw.TextField()
-        tool_name = pw.TextField(default="")
-        timestamp = pw.FloatField()
-        content = pw.TextField()
-
-        class Meta:
-            table_name = "block"
-            indexes = ((("creature", "id"), False),)
-
-    class Vector(Base):
-        block_id = pw.IntegerField(primary_key=True)
-        embedding = pw.BlobField()
-
-        class Meta:
-            table_name = "vector"
-
-    return SimpleNamespace(
-        Meta=Meta,
-        Event=Event,
-        Creature=Creature,
-        Snapshot=Snapshot,
-        Turn=Turn,
-        Usage=Usage,
-        Job=Job,
-        SubAgentRun=SubAgentRun,
-        Scratchpad=Scratchpad,
-        Trigger=Trigger,
-        ChannelMessage=ChannelMessage,
-        Block=Block,
-        Vector=Vector,
-        all=[
-            Meta,
-            Event,
-            Creature,
-            Snapshot,
-            Turn,
-            Usage,
-            Job,
-            SubAgentRun,
-            Scratchpad,
-            Trigger,
-            ChannelMessage,
-            Block,
-            Vector,
-        ],
-    )
+    Raises:
+        peewee.DatabaseError: the file does not exist or cannot be read as SQLite.
+    """
+    uri = Path(path).absolute().as_uri() + "?mode=ro"  # quoted: names may hold '#', '?', '%'
+    db = pw.SqliteDatabase(uri, uri=True, pragmas=[("busy_timeout", 10000)], autoconnect=True)
+    db.connect()
+    return db
 
 
-DERIVED_TABLES = (
-    "creature",
-    "snapshot",
-    "turn",
-    "usage",
-    "job",
-    "subagent_run",
-    "scratchpad",
-    "trigger",
-    "channel_message",
-    "block",
-    "vector",
+# -- Fields and models -------------------------------------------------------------------------
+
+
+class JSONText(JSONField):
+    """A JSON value kept as compact text in a ``TEXT NOT NULL`` column.
+
+    peewee's ``JSONField`` hands what it writes to SQLite's ``json()`` function, which
+    rewrites some values (``NaN``) and rejects others, and older peewee releases declare the
+    column ``JSON``, which SQLite gives numeric affinity. Schema 2 stores the text exactly as
+    :func:`kt_sessions.wire.dumps` writes it, so this field writes that text as a plain value;
+    reading, filtering and ``json_extract`` paths work as with ``JSONField``. ``None`` is
+    written as ``null``.
+    """
+
+    field_type = "TEXT"
+
+    def db_value(self, value: Any) -> Any:
+        """*value* as stored: its compact JSON text (a SQL expression is passed through)."""
+        return value if isinstance(value, pw.Node) else dumps(value)
+
+
+def _null() -> None:
+    """Default of a JSON column whose empty value is ``null``."""
+    return None
+
+
+class _Model(pw.Model):
+    class Meta:
+        database = None  # bound to no file: see the module docs
+
+
+class SessionMeta(_Model):
+    """``meta``: one JSON value per key (see ``docs/reference/sessions.md``, Meta keys)."""
+
+    key = pw.TextField(primary_key=True)
+    value = JSONText()
+
+    class Meta:
+        table_name = "meta"
+
+
+class Event(_Model):
+    """``event``: the log. ``data`` holds the event's own fields (the rest are columns)."""
+
+    id = pw.AutoField()
+    creature = pw.TextField()
+    type = pw.TextField()
+    turn_index = pw.IntegerField()
+    timestamp = pw.FloatField()
+    data = JSONText()
+
+    class Meta:
+        table_name = "event"
+        indexes = ((("creature", "id"), False), (("type", "id"), False))
+
+
+class Creature(_Model):
+    """``creature``: how each creature was built (``creature_started``, ``session_attached``)."""
+
+    name = pw.TextField(primary_key=True)
+    config = JSONText(default=dict)  # the resolved CreatureConfig, unstructured
+    source = JSONText(default=_null)  # what Agent.build got: a path or a dict
+    pwd = pw.TextField(default="")
+    model = pw.TextField(default="")
+    plugins = JSONText(default=list)
+    tools = JSONText(default=list)
+    first_event_id = pw.IntegerField(default=0)
+    started_at = pw.FloatField(default=0.0)
+
+    class Meta:
+        table_name = "creature"
+
+
+class Snapshot(_Model):
+    """``snapshot``: the replayed state of a creature, covering events up to ``last_event_id``."""
+
+    creature = pw.TextField(primary_key=True)
+    last_event_id = pw.IntegerField()
+    state = JSONText()
+    created_at = pw.FloatField()
+
+    class Meta:
+        table_name = "snapshot"
+
+
+class Turn(_Model):
+    """``turn``: one row per turn (from ``turn_started`` and ``turn_completed``)."""
+
+    id = pw.AutoField()
+    creature = pw.TextField()
+    turn_index = pw.IntegerField()
+    source = pw.TextField(default="user")
+    input = pw.TextField(default="")
+    status = pw.TextField(default="running")
+    text = pw.TextField(default="")
+    usage = JSONText(default=dict)
+    tool_calls = pw.IntegerField(default=0)
+    started_at = pw.FloatField(default=0.0)
+    ended_at = pw.FloatField(null=True)
+    first_event_id = pw.IntegerField(default=0)
+    last_event_id = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "turn"
+        indexes = ((("creature", "turn_index"), False),)
+
+
+class Usage(_Model):
+    """``usage``: cumulative ``kt.Usage`` fields per creature (from ``llm_call_completed``)."""
+
+    creature = pw.TextField(primary_key=True)
+    totals = JSONText(default=dict)
+
+    class Meta:
+        table_name = "usage"
+
+
+class Job(_Model):
+    """``job``: background tool calls and their status."""
+
+    id = pw.AutoField()
+    creature = pw.TextField()
+    job_id = pw.TextField()
+    name = pw.TextField(default="")
+    kind = pw.TextField(default="tool")
+    status = pw.TextField(default="running")
+    turn_index = pw.IntegerField(default=0)
+    output = pw.TextField(default="")
+    error = pw.TextField(null=True)
+    started_at = pw.FloatField(default=0.0)
+    ended_at = pw.FloatField(null=True)
+
+    class Meta:
+        table_name = "job"
+        indexes = ((("creature", "job_id"), True),)
+
+
+class SubAgentRun(_Model):
+    """``subagent_run``: sub-agent runs."""
+
+    id = pw.AutoField()
+    creature = pw.TextField()
+    call_id = pw.TextField()
+    name = pw.TextField(default="")
+    task = pw.TextField(default="")
+    status = pw.TextField(default="running")
+    output = pw.TextField(default="")
+    error = pw.TextField(null=True)
+    turns = pw.IntegerField(default=0)
+    usage = JSONText(default=dict)
+    started_at = pw.FloatField(default=0.0)
+    ended_at = pw.FloatField(null=True)
+
+    class Meta:
+        table_name = "subagent_run"
+        indexes = ((("creature", "call_id"), True),)
+
+
+class Scratchpad(_Model):
+    """``scratchpad``: the value set last per key (text; other values as their JSON)."""
+
+    id = pw.AutoField()
+    creature = pw.TextField()
+    key = pw.TextField()
+    value = pw.TextField(default="")
+    event_id = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "scratchpad"
+        indexes = ((("creature", "key"), True),)
+
+
+class Trigger(_Model):
+    """``trigger``: runtime triggers, active or removed."""
+
+    id = pw.AutoField()
+    creature = pw.TextField()
+    trigger_id = pw.TextField()
+    type = pw.TextField(default="")
+    data = JSONText(default=dict)
+    active = pw.BooleanField(default=True)
+    event_id = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "trigger"
+        indexes = ((("creature", "trigger_id"), True),)
+
+
+class ChannelMessage(_Model):
+    """``channel_message``: messages sent on channels."""
+
+    id = pw.AutoField()
+    event_id = pw.IntegerField()
+    channel = pw.TextField()
+    sender = pw.TextField(default="")
+    content = pw.TextField(default="")
+    timestamp = pw.FloatField(default=0.0)
+
+    class Meta:
+        table_name = "channel_message"
+        indexes = ((("channel", "id"), False),)
+
+
+class Block(_Model):
+    """``block``: the texts memory search finds (see :mod:`kt_sessions.memory`)."""
+
+    id = pw.AutoField()
+    event_id = pw.IntegerField()
+    creature = pw.TextField()
+    turn_index = pw.IntegerField()
+    kind = pw.TextField()
+    tool_name = pw.TextField(default="")
+    timestamp = pw.FloatField()
+    content = pw.TextField()
+
+    class Meta:
+        table_name = "block"
+        indexes = ((("creature", "id"), False),)
+
+
+class BlockFTS(FTS5Model):
+    """``block_fts``: the FTS5 index of ``block.content`` (external content, rowid = block id).
+
+    Written in the same transaction as its block; ``BlockFTS.match(...)`` and
+    ``BlockFTS.bm25()`` query it.
+    """
+
+    content = SearchField()
+
+    class Meta:
+        database = None
+        table_name = "block_fts"
+        options = {"content": Block, "content_rowid": Block.id.column_name, "tokenize": "unicode61"}
+
+
+class Vector(_Model):
+    """``vector``: one embedding per block, as packed 32-bit floats."""
+
+    block_id = pw.IntegerField(primary_key=True)
+    embedding = pw.BlobField()
+
+    class Meta:
+        table_name = "vector"
+
+
+MODELS: tuple[type[pw.Model], ...] = (
+    SessionMeta,
+    Event,
+    Creature,
+    Snapshot,
+    Turn,
+    Usage,
+    Job,
+    SubAgentRun,
+    Scratchpad,
+    Trigger,
+    ChannelMessage,
+    Block,
+    BlockFTS,
+    Vector,
 )
-"""Tables rebuilt from the log by a migration (``meta`` and ``event`` are copied)."""
+"""Every table of the file, in creation order."""
+
+DERIVED: tuple[type[pw.Model], ...] = (
+    Creature,
+    Snapshot,
+    Turn,
+    Usage,
+    Job,
+    SubAgentRun,
+    Scratchpad,
+    Trigger,
+    ChannelMessage,
+    Block,
+    Vector,
+)
+"""Tables rebuilt from the log by a migration (``meta`` and ``event`` are copied; the FTS
+index is emptied with :func:`fts_command` and refilled with the blocks)."""
 
 
-def create_schema(db: pw.Database, models: SimpleNamespace) -> None:
-    """Create every table (and the FTS5 index) that does not exist yet."""
+# -- Schema ------------------------------------------------------------------------------------
+
+
+def create_schema(db: pw.Database) -> None:
+    """Create every table, index and the FTS5 index that do not exist yet, on *db*."""
     with db.atomic():
-        db.create_tables(models.all, safe=True)
-        db.execute_sql(
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
-            "content, content='block', content_rowid='id', tokenize='unicode61')"
-        )
+        for model in MODELS:
+            type(model._schema)(model, db).create_all(safe=True)  # this model's DDL, on db
 
 
 def schema_version(db: pw.Database) -> int | None:
-    """The file's schema version: ``None`` when it is not a session file at all."""
+    """The file's schema version: ``None`` when it is not a session file, or has no readable one."""
     tables = set(db.get_tables())
     if "event" not in tables or "meta" not in tables:
         return None
-    row = db.execute_sql("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 1
+    row = (
+        SessionMeta.select(SessionMeta.value)
+        .where(SessionMeta.key == "schema_version")
+        .tuples()
+        .first(db)
+    )
+    if row is None:
+        return 1  # version 1 did not record its version
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        return None
+
+
+def fts_command(db: pw.Database, command: str) -> None:
+    """Run an FTS5 command on ``block_fts`` (``delete-all``, ``rebuild``, ``optimize`` ...).
+
+    FTS5 takes commands as an insert into the column named after the table;
+    ``FTS5Model.rebuild()`` and its siblings do the same on the model's bound database.
+    """
+    name = BlockFTS._meta.table_name
+    pw.Table(name, (name,)).insert(**{name: command}).execute(db)
+
+
+# -- Meta --------------------------------------------------------------------------------------
+
+
+def read_meta(db: pw.Database) -> dict[str, Any]:
+    """Every meta value, JSON-decoded."""
+    query = SessionMeta.select(SessionMeta.key, SessionMeta.value).tuples()
+    return dict(query.execute(db))
+
+
+def get_meta(db: pw.Database, key: str, default: Any = None) -> Any:
+    """One meta value (JSON-decoded), or *default* when the key is not set."""
+    row = SessionMeta.select(SessionMeta.value).where(SessionMeta.key == key).tuples().first(db)
+    return default if row is None else row[0]
+
+
+def set_meta(db: pw.Database, values: Mapping[str, Any]) -> None:
+    """Set meta values (JSON-encoded), in the caller's transaction or one of their own."""
+    if values:
+        rows = [{SessionMeta.key: key, SessionMeta.value: value} for key, value in values.items()]
+        SessionMeta.replace_many(rows).execute(db)
+
+
+# -- Prepared statements -----------------------------------------------------------------------
+
+
+def param(field: pw.Field) -> pw.SQL:
+    """The named parameter standing for *field*'s value in a :class:`Prepared` query."""
+    return pw.SQL(f":{field.name}")
+
+
+class Prepared:
+    """A peewee query rendered to SQL once, run many times with new values.
+
+    The query is built as usual from the models, with :func:`param` where a value goes.
+    :meth:`run` and :meth:`run_many` pass each value through its field's own ``db_value``
+    where the field defines one (:class:`JSONText` columns take Python values, as in any
+    peewee query), and execute the rendered statement. It is for the statements recording runs
+    for every event; anywhere else, build the query.
+
+    Args:
+        db: The database to render for and run on.
+        query: The query, with :func:`param` for values and no other parameters.
+        fields: The fields that have a :func:`param`.
+
+    Raises:
+        ValueError: *query* has parameters that are not :func:`param` ones.
+    """
+
+    def __init__(self, db: pw.Database, query: pw.Query, fields: Iterable[pw.Field]) -> None:
+        self.sql, params = db.get_sql_context().sql(query).query()
+        if params:
+            raise ValueError(f"a prepared query takes values as param(field) only: {self.sql}")
+        self.db = db
+        fields = list(fields)
+        self._names = frozenset(field.name for field in fields)
+        # Only fields that change a value's representation convert it; the others only check
+        # its type (str(), int()), which SQLite's driver does too.
+        self._convert = {f.name: f.db_value for f in fields if _converts(f)}
+        self._defaults: dict[str, Any] = {}
+
+    @classmethod
+    def insert(cls, db: pw.Database, model: type[pw.Model], *, replace: bool = False) -> Prepared:
+        """One-row ``INSERT`` (``INSERT OR REPLACE`` with *replace*) of every column of *model*.
+
+        As with ``model.insert(...)``, a column given no value takes its field's default
+        (``NULL`` without one), and an ``AutoField`` is left to SQLite.
+
+        Args:
+            db: The database to render for and run on.
+            model: The model.
+            replace: Replace a row with the same primary key or unique index.
+        """
+        fields = [f for f in model._meta.sorted_fields if not isinstance(f, pw.AutoField)]
+        build = model.replace if replace else model.insert
+        prepared = cls(db, build({field: param(field) for field in fields}), fields)
+        for field in fields:
+            default = field.default() if callable(field.default) else field.default
+            prepared._defaults[field.name] = field.db_value(default)  # a str or number: shared
+        return prepared
+
+    def _values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        if not self._names.issuperset(values):
+            unknown = ", ".join(sorted(set(values) - self._names))
+            raise ValueError(f"{unknown}: not a value of {self.sql}")
+        row = {**self._defaults, **values} if len(values) < len(self._names) else dict(values)
+        for name, convert in self._convert.items():
+            if name in values:
+                row[name] = convert(values[name])
+        return row
+
+    def run(self, **values: Any) -> Any:
+        """Execute with *values* (by field name); returns the cursor (``lastrowid``).
+
+        Raises:
+            ValueError: a value for a field the statement does not have.
+        """
+        return self.db.execute_sql(self.sql, self._values(values))
+
+    def run_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Execute once per row of values (``executemany``), in the caller's transaction.
+
+        Raises:
+            ValueError: a value for a field the statement does not have.
+        """
+        self.db.cursor().executemany(self.sql, [self._values(row) for row in rows])
+
+
+def _converts(field: pw.Field) -> bool:
+    """Whether *field* stores a value in another form than it is given (JSON, blobs)."""
+    return type(field).db_value is not pw.Field.db_value

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import array
 import hashlib
-import json
 import math
 import re
 import time
@@ -38,9 +37,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import attrs
+import peewee as pw
+from peewee import fn
 
+from kt_sessions.db import Block, BlockFTS, SessionMeta, Vector, get_meta, set_meta
 from kt_sessions.errors import EmbeddingMismatchError, MemoryIndexError
-from kt_sessions.wire import dumps
 
 __all__ = [
     "DEFAULT_PROVIDER",
@@ -57,6 +58,16 @@ DEFAULT_PROVIDER = "hashing"
 MODES = ("auto", "fts", "semantic", "hybrid")
 _RRF_K = 60
 _WORD = re.compile(r"\w+", re.UNICODE)
+_HIT_COLUMNS = (  # a MemoryHit's fields, in order, before its score
+    Block.id,
+    Block.event_id,
+    Block.creature,
+    Block.turn_index,
+    Block.kind,
+    Block.tool_name,
+    Block.timestamp,
+    Block.content,
+)
 
 
 class Embedder(Protocol):
@@ -277,21 +288,21 @@ class MemoryIndex:
 
     def settings(self) -> dict[str, Any] | None:
         """The vector index's provider, model, dimensions and last block, or ``None``."""
-        row = self.db.execute_sql("SELECT value FROM meta WHERE key = 'memory'").fetchone()
-        return json.loads(row[0]) if row else None
+        return get_meta(self.db, "memory")
 
     def counts(self) -> dict[str, int]:
         """Blocks in the full-text index, blocks with a vector, and blocks still pending."""
-        blocks = self.db.execute_sql("SELECT COUNT(*), MAX(id) FROM block").fetchone()
-        vectors = self.db.execute_sql("SELECT COUNT(*) FROM vector").fetchone()[0]
+        blocks = Block.select(fn.COUNT(Block.id)).scalar(self.db)
+        vectors = Vector.select(fn.COUNT(Vector.block_id)).scalar(self.db)
         settings = self.settings()
-        last = settings["last_block_id"] if settings else 0
-        pending = self.db.execute_sql("SELECT COUNT(*) FROM block WHERE id > ?", (last,))
-        return {
-            "fts": blocks[0],
-            "vectors": vectors,
-            "pending": pending.fetchone()[0] if settings else blocks[0],
-        }
+        pending = blocks
+        if settings:
+            pending = (
+                Block.select(fn.COUNT(Block.id))
+                .where(Block.id > settings["last_block_id"])
+                .scalar(self.db)
+            )
+        return {"fts": blocks, "vectors": vectors, "pending": pending}
 
     def indexed_embedder(self) -> Embedder | None:
         """The embedder the vector index was built with (``None``: no vector index)."""
@@ -333,8 +344,8 @@ class MemoryIndex:
         """
         if rebuild:
             with self.db.atomic():
-                self.db.execute_sql("DELETE FROM vector")
-                self.db.execute_sql("DELETE FROM meta WHERE key = 'memory'")
+                Vector.delete().execute(self.db)
+                SessionMeta.delete().where(SessionMeta.key == "memory").execute(self.db)
         if embedder is None:
             embedder = self.indexed_embedder() or make_embedder(kernel=self.kernel)
         self._check(embedder)
@@ -347,33 +358,31 @@ class MemoryIndex:
         }
         done = 0
         while True:
-            rows = self.db.execute_sql(
-                "SELECT id, content FROM block WHERE id > ? ORDER BY id LIMIT ?",
-                (settings["last_block_id"], batch),
-            ).fetchall()
+            query = (
+                Block.select(Block.id, Block.content)
+                .where(Block.id > settings["last_block_id"])
+                .order_by(Block.id)
+                .limit(batch)
+            )
+            rows = list(query.tuples().execute(self.db))
             if not rows:
                 break
             vectors = embedder.embed([content for _, content in rows])
+            packed = [
+                (block_id, array.array("f", vector).tobytes())
+                for (block_id, _), vector in zip(rows, vectors, strict=True)
+            ]
             with self.db.atomic():
-                self.db.cursor().executemany(
-                    "INSERT OR REPLACE INTO vector (block_id, embedding) VALUES (?, ?)",
-                    [
-                        (block_id, array.array("f", vector).tobytes())
-                        for (block_id, _), vector in zip(rows, vectors, strict=True)
-                    ],
-                )
+                for chunk in pw.chunked(packed, 400):  # 2 values a row; SQLite takes 999 at least
+                    Vector.replace_many(chunk, fields=[Vector.block_id, Vector.embedding]).execute(
+                        self.db
+                    )
                 settings["last_block_id"] = rows[-1][0]
-                self.db.execute_sql(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('memory', ?)",
-                    (dumps(settings),),
-                )
+                set_meta(self.db, {"memory": settings})
             done += len(rows)
         if done == 0 and self.settings() is None:
             with self.db.atomic():  # record the embedder even for an empty session
-                self.db.execute_sql(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('memory', ?)",
-                    (dumps(settings),),
-                )
+                set_meta(self.db, {"memory": settings})
         return done
 
     # -- Searching -----------------------------------------------------------------------------
@@ -433,19 +442,17 @@ class MemoryIndex:
             expression = _fts_query(query, joiner)
             if not expression:
                 return []
-            where = "block_fts MATCH ?"
-            params: list[Any] = [expression]
+            where = BlockFTS.match(expression)
             if creature is not None:
-                where += " AND b.creature = ?"
-                params.append(creature)
-            rows = self.db.execute_sql(
-                "SELECT b.id, b.event_id, b.creature, b.turn_index, b.kind, b.tool_name, "
-                "b.timestamp, b.content, bm25(block_fts) FROM block_fts "
-                f"JOIN block b ON b.id = block_fts.rowid WHERE {where} "
-                "ORDER BY bm25(block_fts) LIMIT ?",
-                (*params, k),
-            ).fetchall()
-            hits = [MemoryHit(*row[:8], score=-row[8]) for row in rows]
+                where &= Block.creature == creature
+            ranked = (
+                BlockFTS.select(*_HIT_COLUMNS, BlockFTS.bm25())
+                .join(Block, on=Block.id == BlockFTS.rowid)
+                .where(where)
+                .order_by(BlockFTS.bm25())
+                .limit(k)
+            )
+            hits = [MemoryHit(*row[:8], score=-row[8]) for row in ranked.tuples().execute(self.db)]
             if hits or len(_WORD.findall(query)) < 2:
                 break
         return hits
@@ -456,9 +463,9 @@ class MemoryIndex:
         cached = self._matrix
         if cached is not None and cached[0] == last:
             return cached[1], cached[2]
-        rows = self.db.execute_sql("SELECT block_id, embedding FROM vector ORDER BY block_id")
+        query = Vector.select(Vector.block_id, Vector.embedding).order_by(Vector.block_id)
         ids, vectors = [], []
-        for block_id, blob in rows.fetchall():
+        for block_id, blob in query.tuples().iterator(self.db):
             ids.append(block_id)
             vector = array.array("f")
             vector.frombytes(blob)
@@ -508,11 +515,7 @@ class MemoryIndex:
         return hits
 
     def _block(self, block_id: int, score: float) -> MemoryHit | None:
-        row = self.db.execute_sql(
-            "SELECT id, event_id, creature, turn_index, kind, tool_name, timestamp, content "
-            "FROM block WHERE id = ?",
-            (block_id,),
-        ).fetchone()
+        row = Block.select(*_HIT_COLUMNS).where(Block.id == block_id).tuples().first(self.db)
         return None if row is None else MemoryHit(*row, score=score)
 
 

@@ -14,10 +14,13 @@ import shutil
 import time
 from pathlib import Path
 
+import peewee as pw
+
 from kt_sessions import db as _db
+from kt_sessions.db import Event
 from kt_sessions.errors import SessionFormatError
 from kt_sessions.finder import SUFFIX
-from kt_sessions.wire import dumps, row_to_wire
+from kt_sessions.wire import row_to_wire
 
 __all__ = ["current_file", "migrated_path", "version_of"]
 
@@ -29,23 +32,21 @@ def migrated_path(path: Path, version: int = _db.SCHEMA_VERSION) -> Path:
 
 
 def version_of(path: Path) -> int | None:
-    """The schema version, read through a read-only connection (it never writes the file)."""
-    import sqlite3
+    """The schema version (:func:`kt_sessions.db.schema_version`); it never writes the file.
 
+    Returns:
+        The version, or ``None`` when *path* is not a session file (or not SQLite at all).
+    """
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error:
+        db = _db.open_untouched(path)
+    except pw.DatabaseError:
         return None
     try:
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-        if "event" not in tables or "meta" not in tables:
-            return None
-        row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 1
-    except sqlite3.Error:
+        return _db.schema_version(db)
+    except pw.DatabaseError:
         return None
     finally:
-        connection.close()
+        db.close()
 
 
 def current_file(path: Path) -> Path:
@@ -91,17 +92,18 @@ def _upgrade(file: Path, original: Path, version: int) -> None:
 
     db = _db.open_database(file)
     try:
-        models = _db.models_for(db)
-        _db.create_schema(db, models)
-        store = SessionStore(file, db, models)
+        _db.create_schema(db)
+        store = SessionStore(file, db)
         with db.atomic():
-            for table in _db.DERIVED_TABLES:
-                db.execute_sql(f'DELETE FROM "{table}"')
-            db.execute_sql(f"INSERT INTO {_db.FTS_TABLE}({_db.FTS_TABLE}) VALUES ('delete-all')")
-            cursor = db.execute_sql(
-                "SELECT id, type, creature, turn_index, timestamp, data FROM event ORDER BY id"
-            )
-            for event_id, type_, creature, turn_index, timestamp, data in cursor.fetchall():
+            for model in _db.DERIVED:
+                model.delete().execute(db)
+            _db.fts_command(db, "delete-all")
+            events = Event.select(
+                Event.id, Event.type, Event.creature, Event.turn_index, Event.timestamp, Event.data
+            ).order_by(Event.id)
+            for event_id, type_, creature, turn_index, timestamp, data in list(
+                events.tuples().iterator(db)
+            ):
                 store.derive(row_to_wire(type_, creature, turn_index, timestamp, data), event_id)
             lineage = {
                 "from": str(original),
@@ -109,15 +111,11 @@ def _upgrade(file: Path, original: Path, version: int) -> None:
                 "to_version": _db.SCHEMA_VERSION,
                 "at": time.time(),
             }
-            for key, value in (
-                ("schema_version", _db.SCHEMA_VERSION),
-                ("migrated", lineage),
-                ("name", file.name.removeprefix(".").removesuffix(".partial").removesuffix(SUFFIX)),
-            ):
-                db.execute_sql(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, dumps(value))
-                )
-        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            name = file.name.removeprefix(".").removesuffix(".partial").removesuffix(SUFFIX)
+            _db.set_meta(
+                db, {"schema_version": _db.SCHEMA_VERSION, "migrated": lineage, "name": name}
+            )
+        db.pragma("wal_checkpoint", "TRUNCATE")
     finally:
         db.close()
     _remove_sidecars(file)

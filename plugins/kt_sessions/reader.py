@@ -8,18 +8,21 @@ that moment.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+from peewee import fn
 
 from kt import Message, Usage
-from kt.events import Event, from_wire
+from kt.events import Event as KernelEvent
+from kt.events import from_wire
 from kt_sessions import db as _db
 from kt_sessions import events as _plugin_events  # noqa: F401  (registers our event types)
+from kt_sessions.db import Creature, Event, Turn
+from kt_sessions.db import Usage as UsageRow
 from kt_sessions.errors import SessionError, SessionFormatError
 from kt_sessions.finder import find_session
 from kt_sessions.store import owner_alive
@@ -49,7 +52,7 @@ class LoggedEvent:
     wire: dict[str, Any] = attrs.field(repr=False)
 
     @property
-    def event(self) -> Event | None:
+    def event(self) -> KernelEvent | None:
         """The event object (``kt.events.from_wire``), or ``None`` for a type not known here."""
         try:
             return from_wire(self.wire)
@@ -225,8 +228,7 @@ class SessionReader:
     @property
     def meta(self) -> dict[str, Any]:
         """Every meta value (schema version, session id, name, status, owner, lineage ...)."""
-        rows = self.db.execute_sql("SELECT key, value FROM meta").fetchall()
-        return {key: json.loads(value) for key, value in rows}
+        return _db.read_meta(self.db)
 
     @property
     def name(self) -> str:
@@ -244,44 +246,31 @@ class SessionReader:
     @property
     def creatures(self) -> list[str]:
         """The creatures recorded, in the order they first appeared."""
-        rows = self.db.execute_sql(
-            "SELECT creature FROM event GROUP BY creature ORDER BY MIN(id)"
-        ).fetchall()
-        return [row[0] for row in rows]
+        query = Event.select(Event.creature).group_by(Event.creature).order_by(fn.MIN(Event.id))
+        return [name for (name,) in query.tuples().execute(self.db)]
 
     def creature_record(self, creature: str | None = None) -> dict[str, Any]:
         """How *creature* was built: ``config`` (resolved), ``source``, ``pwd``, ``model``."""
         name = self._creature(creature)
-        row = self.db.execute_sql(
-            "SELECT config, source, pwd, model, plugins, tools FROM creature WHERE name = ?",
-            (name,),
-        ).fetchone()
+        fields = (
+            Creature.config,
+            Creature.source,
+            Creature.pwd,
+            Creature.model,
+            Creature.plugins,
+            Creature.tools,
+        )
+        row = Creature.select(*fields).where(Creature.name == name).dicts().first(self.db)
         if row is None:
-            return {
-                "config": {},
-                "source": None,
-                "pwd": "",
-                "model": "",
-                "plugins": [],
-                "tools": [],
-            }
-        config, source, pwd, model, plugins, tools = row
-        return {
-            "config": json.loads(config),
-            "source": json.loads(source),
-            "pwd": pwd,
-            "model": model,
-            "plugins": json.loads(plugins),
-            "tools": json.loads(tools),
-        }
+            row = {"config": {}, "source": None, "pwd": "", "model": "", "plugins": [], "tools": []}
+        return row
 
     def info(self) -> SessionInfo:
         """This session as listings show it."""
         meta = self.meta
-        first = self.db.execute_sql(
-            "SELECT input FROM turn WHERE source = 'user' ORDER BY id LIMIT 1"
-        ).fetchone()
-        turns = self.db.execute_sql("SELECT COUNT(*) FROM turn").fetchone()[0]
+        first_input = Turn.select(Turn.input).where(Turn.source == "user").order_by(Turn.id)
+        first = first_input.scalar(self.db)
+        turns = Turn.select(fn.COUNT(Turn.id)).scalar(self.db)
         return SessionInfo(
             path=self.path,
             name=self.name,
@@ -290,7 +279,7 @@ class SessionReader:
             created_at=meta.get("created_at", 0.0),
             last_active=meta.get("last_active", 0.0),
             turns=turns,
-            preview=(first[0] if first else "").replace("\n", " ")[:80],
+            preview=(first or "").replace("\n", " ")[:80],
             size=file_size(self.path),
             parent=meta.get("parent"),
         )
@@ -321,24 +310,18 @@ class SessionReader:
             after: Only events with a greater id (to follow a live session).
             until: Only events with an id up to this one.
         """
-        where = ["id > ?"]
-        params: list[Any] = [after]
+        where = Event.id > after
         if until is not None:
-            where.append("id <= ?")
-            params.append(until)
+            where &= Event.id <= until
         if creature is not None:
-            where.append("creature = ?")
-            params.append(creature)
+            where &= Event.creature == creature
         if type is not None:
-            types = [type] if isinstance(type, str) else list(type)
-            where.append(f"type IN ({','.join('?' * len(types))})")
-            params += types
-        cursor = self.db.execute_sql(
-            "SELECT id, type, creature, turn_index, timestamp, data FROM event "
-            f"WHERE {' AND '.join(where)} ORDER BY id",
-            params,
+            where &= Event.type.in_([type] if isinstance(type, str) else list(type))
+        query = Event.select(
+            Event.id, Event.type, Event.creature, Event.turn_index, Event.timestamp, Event.data
         )
-        for event_id, type_, name, turn_index, timestamp, data in cursor.fetchall():
+        rows = list(query.where(where).order_by(Event.id).tuples().iterator(self.db))
+        for event_id, type_, name, turn_index, timestamp, data in rows:
             yield LoggedEvent(
                 event_id,
                 type_,
@@ -350,7 +333,7 @@ class SessionReader:
 
     def last_event_id(self) -> int:
         """The id of the newest event (0 for none)."""
-        return self.db.execute_sql("SELECT MAX(id) FROM event").fetchone()[0] or 0
+        return Event.select(fn.MAX(Event.id)).scalar(self.db) or 0
 
     # -- Turns ---------------------------------------------------------------------------------
 
@@ -459,10 +442,12 @@ class SessionReader:
 
     def usage(self, creature: str | None = None) -> Usage:
         """Cumulative token usage of *creature* (default: all creatures together)."""
-        where, params = ("", ()) if creature is None else (" WHERE creature = ?", (creature,))
+        query = UsageRow.select(UsageRow.totals)
+        if creature is not None:
+            query = query.where(UsageRow.creature == creature)
         total = Usage()
-        for (totals,) in self.db.execute_sql(f"SELECT totals FROM usage{where}", params):
-            total = total + usage_from_wire(json.loads(totals))
+        for (totals,) in query.tuples().execute(self.db):
+            total = total + usage_from_wire(totals)
         return total
 
     # -- Memory --------------------------------------------------------------------------------

@@ -341,14 +341,9 @@ def _check_writable(path: Path) -> None:
         raise SessionFormatError(
             f"{path} was written by a newer kt_sessions (schema {version}); upgrade kt-terrarium"
         )
-    import json
-    import sqlite3
-
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = _db.open_untouched(path)
     try:
-        rows = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+        meta = _db.read_meta(db)
     finally:
-        connection.close()
-    check_not_busy(
-        path, json.loads(rows.get("status", "null")), json.loads(rows.get("owner", "null"))
-    )
+        db.close()
+    check_not_busy(path, meta.get("status"), meta.get("owner"))

@@ -14,7 +14,6 @@ process loses at most the last second of a reply that was still streaming.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -23,11 +22,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kt.events import Event, TextDelta, to_wire
+from peewee import fn
+
+from kt.events import Event as KernelEvent
+from kt.events import TextDelta, to_wire
 from kt_sessions import db as _db
+from kt_sessions.db import (
+    Block,
+    BlockFTS,
+    ChannelMessage,
+    Creature,
+    Event,
+    Job,
+    Prepared,
+    Scratchpad,
+    SessionMeta,
+    Snapshot,
+    SubAgentRun,
+    Trigger,
+    Turn,
+    Usage,
+    param,
+)
 from kt_sessions.errors import SessionBusyError, SessionFormatError
 from kt_sessions.finder import SUFFIX
-from kt_sessions.wire import BASE_FIELDS, dumps, event_data
+from kt_sessions.wire import BASE_FIELDS, dumps, event_fields, row_to_wire
 
 __all__ = [
     "DELTA_BATCH",
@@ -96,31 +115,17 @@ class SessionStore:
 
     Attributes:
         path: The file.
-        db: The peewee database.
-        models: Its model classes.
+        db: The peewee database (the models of :mod:`kt_sessions.db` run on it).
     """
 
-    def __init__(self, path: Path, db: Any, models: Any) -> None:
+    def __init__(self, path: Path, db: Any) -> None:
         self.path = path
         self.db = db
-        self.models = models
-        self._pending: list[tuple[str, str, int, float, str]] = []
+        self._pending: list[dict[str, Any]] = []
         self.pending_since: float | None = None  # time.monotonic() of the oldest buffered delta
         self.users = 0  # recorders sharing this store; the last one to leave closes it
         self.closed = False
-        m = models
-        self._insert_event = m.Event.insert(
-            creature="", type="", turn_index=0, timestamp=0.0, data=""
-        ).sql()[0]
-        self._insert_block = m.Block.insert(
-            event_id=0, creature="", turn_index=0, kind="", tool_name="", timestamp=0.0, content=""
-        ).sql()[0]
-        self._insert_fts = f"INSERT INTO {_db.FTS_TABLE} (rowid, content) VALUES (?, ?)"
-        self._insert_turn = (
-            "INSERT INTO turn (creature, turn_index, source, input, started_at, first_event_id, "
-            "last_event_id, status, text, usage, tool_calls) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', '', '{}', 0)"
-        )
+        self._hot = _HotPath(db)
 
     # -- Opening -------------------------------------------------------------------------------
 
@@ -168,9 +173,8 @@ class SessionStore:
                     f"{path} was written by a newer kt_sessions (schema {version}, this one "
                     f"reads up to {_db.SCHEMA_VERSION}); upgrade kt-terrarium"
                 )
-        models = _db.models_for(db)
-        _db.create_schema(db, models)
-        store = cls(path, db, models)
+        _db.create_schema(db)
+        store = cls(path, db)
         if new:
             now = time.time()
             values = {
@@ -198,16 +202,12 @@ class SessionStore:
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """One meta value (JSON-decoded), or *default*."""
-        row = self.db.execute_sql("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        return _db.get_meta(self.db, key, default)
 
     def set_meta(self, **values: Any) -> None:
         """Set meta values (JSON-encoded) in one transaction."""
         with self.db.atomic():
-            for key, value in values.items():
-                self.db.execute_sql(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, dumps(value))
-                )
+            _db.set_meta(self.db, values)
 
     def mark_running(self, creature: str) -> None:
         """Record that this process now writes the session, and records *creature*."""
@@ -237,7 +237,13 @@ class SessionStore:
         if self.pending_since is None:
             self.pending_since = time.monotonic()
         self._pending.append(
-            (event.creature, event.type, event.turn_index, event.timestamp, event_data(event))
+            {
+                "creature": event.creature,
+                "type": event.type,
+                "turn_index": event.turn_index,
+                "timestamp": event.timestamp,
+                "data": event_fields(event),
+            }
         )
         if len(self._pending) >= DELTA_BATCH:
             self.flush()
@@ -251,26 +257,16 @@ class SessionStore:
     def _write_pending(self) -> None:
         rows, self._pending = self._pending, []
         self.pending_since = None
-        self.db.cursor().executemany(self._insert_event, rows)
+        self._hot.insert_event.run_many(rows)
 
-    def append(self, event: Event) -> int:
+    def append(self, event: KernelEvent) -> int:
         """Write *event* (after any buffered chunks) and what derives from it; commit.
 
         Returns:
             The event's id in the log.
         """
         wire = to_wire(event)
-        data = {k: v for k, v in wire.items() if k not in BASE_FIELDS}
-        with self.db.atomic():
-            if self._pending:
-                self._write_pending()
-            cursor = self.db.execute_sql(
-                self._insert_event,
-                (event.creature, event.type, event.turn_index, event.timestamp, dumps(data)),
-            )
-            event_id = cursor.lastrowid
-            self.derive(wire, event_id)
-        return event_id
+        return self._append(wire, {k: v for k, v in wire.items() if k not in BASE_FIELDS})
 
     def append_wire(self, wire: Mapping[str, Any]) -> int | None:
         """Write an event given in its wire shape (extra keys are kept); commit.
@@ -281,33 +277,46 @@ class SessionStore:
         Returns:
             The event's id, or ``None`` for a buffered chunk.
         """
-        data = dumps({k: v for k, v in wire.items() if k not in BASE_FIELDS})
-        row = (wire["creature"], wire["type"], wire["turn_index"], wire["timestamp"], data)
-        if wire["type"] == "text_delta":
-            if self.pending_since is None:
-                self.pending_since = time.monotonic()
-            self._pending.append(row)
-            if len(self._pending) >= DELTA_BATCH or (
-                time.monotonic() - self.pending_since >= DELTA_SECONDS
-            ):
-                self.flush()
-            return None
+        data = {k: v for k, v in wire.items() if k not in BASE_FIELDS}
+        if wire["type"] != "text_delta":
+            return self._append(wire, data)
+        if self.pending_since is None:
+            self.pending_since = time.monotonic()
+        self._pending.append({**{k: wire[k] for k in BASE_FIELDS}, "data": data})
+        if len(self._pending) >= DELTA_BATCH or (
+            time.monotonic() - self.pending_since >= DELTA_SECONDS
+        ):
+            self.flush()
+        return None
+
+    def _append(self, wire: Mapping[str, Any], data: Mapping[str, Any]) -> int:
         with self.db.atomic():
             if self._pending:
                 self._write_pending()
-            event_id = self.db.execute_sql(self._insert_event, row).lastrowid
+            event_id = self._hot.insert_event.run(
+                creature=wire["creature"],
+                type=wire["type"],
+                turn_index=wire["turn_index"],
+                timestamp=wire["timestamp"],
+                data=data,
+            ).lastrowid
             self.derive(wire, event_id)
         return event_id
 
     def last_event_id(self, creature: str | None = None) -> int:
         """The highest event id (of *creature*), 0 for none."""
-        if creature is None:
-            row = self.db.execute_sql("SELECT MAX(id) FROM event").fetchone()
-        else:
-            row = self.db.execute_sql(
-                "SELECT MAX(id) FROM event WHERE creature = ?", (creature,)
-            ).fetchone()
-        return row[0] or 0
+        query = Event.select(fn.MAX(Event.id))
+        if creature is not None:
+            query = query.where(Event.creature == creature)
+        return query.scalar(self.db) or 0
+
+    def wire_events(self) -> list[dict[str, Any]]:
+        """Every event written so far (buffered text first written), oldest first, as wire."""
+        self.flush()
+        query = Event.select(
+            Event.type, Event.creature, Event.turn_index, Event.timestamp, Event.data
+        ).order_by(Event.id)
+        return [row_to_wire(*row) for row in query.tuples().iterator(self.db)]
 
     # -- Derived tables ------------------------------------------------------------------------
 
@@ -322,57 +331,43 @@ class SessionStore:
             handler(self, wire, event_id)
 
     def _creature_started(self, wire: Mapping[str, Any], event_id: int) -> None:
-        m = self.models
-        config = wire.get("config", {})
-        m.Creature.insert(
+        plugins, tools = wire.get("plugins", []), wire.get("tools", [])
+        Creature.insert(
             name=wire["creature"],
-            config=dumps(config),
-            plugins=dumps(wire.get("plugins", [])),
-            tools=dumps(wire.get("tools", [])),
+            config=wire.get("config", {}),
+            plugins=plugins,
+            tools=tools,
             first_event_id=event_id,
             started_at=wire["timestamp"],
         ).on_conflict(
-            conflict_target=[m.Creature.name],
-            update={
-                m.Creature.plugins: dumps(wire.get("plugins", [])),
-                m.Creature.tools: dumps(wire.get("tools", [])),
-            },
-        ).execute()
+            conflict_target=[Creature.name],
+            update={Creature.plugins: plugins, Creature.tools: tools},
+        ).execute(self.db)
 
     def _turn_started(self, wire: Mapping[str, Any], event_id: int) -> None:
-        self.db.execute_sql(
-            self._insert_turn,
-            (
-                wire["creature"],
-                wire["turn_index"],
-                wire.get("source", "user"),
-                wire_text(wire.get("input", "")),
-                wire["timestamp"],
-                event_id,
-                event_id,
-            ),
+        self._hot.insert_turn.run(
+            creature=wire["creature"],
+            turn_index=wire["turn_index"],
+            source=wire.get("source", "user"),
+            input=wire_text(wire.get("input", "")),
+            started_at=wire["timestamp"],
+            first_event_id=event_id,
+            last_event_id=event_id,
         )
 
     def _turn_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
         result = wire["result"]
-        self.db.execute_sql(
-            "UPDATE turn SET status = ?, text = ?, usage = ?, tool_calls = ?, ended_at = ?, "
-            "last_event_id = ? WHERE creature = ? AND turn_index = ?",
-            (
-                result["status"],
-                result.get("text", ""),
-                dumps(result.get("usage", {})),
-                len(result.get("tool_calls", ())),
-                result.get("ended_at") or wire["timestamp"],
-                event_id,
-                wire["creature"],
-                wire["turn_index"],
-            ),
+        self._hot.complete_turn.run(
+            status=result["status"],
+            text=result.get("text", ""),
+            usage=result.get("usage", {}),
+            tool_calls=len(result.get("tool_calls", ())),
+            ended_at=result.get("ended_at") or wire["timestamp"],
+            last_event_id=event_id,
+            creature=wire["creature"],
+            turn_index=wire["turn_index"],
         )
-        self.db.execute_sql(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_active', ?)",
-            (dumps(wire["timestamp"]),),
-        )
+        self._hot.set_meta.run(key="last_active", value=wire["timestamp"])
 
     def _llm_call_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
         # Usage is summed per model call, so a call of a turn that never completed (a crash)
@@ -380,17 +375,12 @@ class SessionStore:
         usage = wire.get("usage") or {}
         if not any(usage.values()):
             return
-        row = self.db.execute_sql(
-            "SELECT totals FROM usage WHERE creature = ?", (wire["creature"],)
-        ).fetchone()
-        totals = json.loads(row[0]) if row else {}
+        row = self._hot.usage_totals.run(creature=wire["creature"]).fetchone()
+        totals = Usage.totals.python_value(row[0]) if row else {}
         for field, count in usage.items():
             if isinstance(count, int | float):
                 totals[field] = totals.get(field, 0) + count
-        self.db.execute_sql(
-            "INSERT OR REPLACE INTO usage (creature, totals) VALUES (?, ?)",
-            (wire["creature"], dumps(totals)),
-        )
+        self._hot.set_usage.run(creature=wire["creature"], totals=totals)
 
     def _message_appended(self, wire: Mapping[str, Any], event_id: int) -> None:
         message = wire["message"]
@@ -423,133 +413,123 @@ class SessionStore:
         text = text.strip()
         for start in range(0, len(text), _BLOCK_CHARS):
             piece = text[start : start + _BLOCK_CHARS]
-            cursor = self.db.execute_sql(
-                self._insert_block,
-                (
-                    event_id,
-                    wire["creature"],
-                    wire["turn_index"],
-                    kind,
-                    tool_name,
-                    wire["timestamp"],
-                    piece,
-                ),
-            )
-            self.db.execute_sql(self._insert_fts, (cursor.lastrowid, piece))
+            block_id = self._hot.insert_block.run(
+                event_id=event_id,
+                creature=wire["creature"],
+                turn_index=wire["turn_index"],
+                kind=kind,
+                tool_name=tool_name,
+                timestamp=wire["timestamp"],
+                content=piece,
+            ).lastrowid
+            self._hot.index_block.run(rowid=block_id, content=piece)
 
     def _tool_call_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
         if not wire.get("background"):
             return
-        m = self.models
         status = wire["status"]
-        values = {
-            m.Job.status: status,
-            m.Job.output: (wire.get("output") or "")[:2000],
-            m.Job.error: wire.get("error"),
-        }
+        output = (wire.get("output") or "")[:2000]
+        values = {Job.status: status, Job.output: output, Job.error: wire.get("error")}
         if status != "running":
-            values[m.Job.ended_at] = wire["timestamp"]
-        m.Job.insert(
+            values[Job.ended_at] = wire["timestamp"]
+        Job.insert(
             creature=wire["creature"],
             job_id=wire["call_id"],
             name=wire["name"],
             kind="tool",
             status=status,
             turn_index=wire["turn_index"],
-            output=(wire.get("output") or "")[:2000],
+            output=output,
             error=wire.get("error"),
             started_at=wire["timestamp"],
-        ).on_conflict(conflict_target=[m.Job.creature, m.Job.job_id], update=values).execute()
+        ).on_conflict(conflict_target=[Job.creature, Job.job_id], update=values).execute(self.db)
 
     def _subagent_started(self, wire: Mapping[str, Any], event_id: int) -> None:
-        m = self.models
-        m.SubAgentRun.insert(
+        SubAgentRun.insert(
             creature=wire["creature"],
             call_id=wire["call_id"],
             name=wire["name"],
             task=wire.get("task", ""),
             started_at=wire["timestamp"],
-        ).on_conflict_ignore().execute()
+        ).on_conflict_ignore().execute(self.db)
 
     def _subagent_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
-        m = self.models
         values = {
-            "status": wire["status"],
-            "output": wire.get("output", ""),
-            "error": wire.get("error"),
-            "turns": wire.get("turns", 0),
-            "usage": dumps(wire.get("usage", {})),
-            "ended_at": wire["timestamp"],
+            SubAgentRun.status: wire["status"],
+            SubAgentRun.output: wire.get("output", ""),
+            SubAgentRun.error: wire.get("error"),
+            SubAgentRun.turns: wire.get("turns", 0),
+            SubAgentRun.usage: wire.get("usage", {}),
+            SubAgentRun.ended_at: wire["timestamp"],
         }
-        m.SubAgentRun.insert(
-            creature=wire["creature"], call_id=wire["call_id"], name=wire["name"], **values
+        SubAgentRun.insert(
+            {
+                SubAgentRun.creature: wire["creature"],
+                SubAgentRun.call_id: wire["call_id"],
+                SubAgentRun.name: wire["name"],
+                **values,
+            }
         ).on_conflict(
-            conflict_target=[m.SubAgentRun.creature, m.SubAgentRun.call_id],
-            update={getattr(m.SubAgentRun, k): v for k, v in values.items()},
-        ).execute()
+            conflict_target=[SubAgentRun.creature, SubAgentRun.call_id], update=values
+        ).execute(self.db)
         self.add_blocks(wire, event_id, "subagent", wire["name"], wire.get("output", ""))
 
     def _session_attached(self, wire: Mapping[str, Any], event_id: int) -> None:
-        m = self.models
         values = {
-            "config": dumps(wire.get("config", {})),
-            "source": dumps(wire.get("source")),
-            "pwd": wire.get("pwd", ""),
-            "model": wire.get("model", ""),
+            Creature.config: wire.get("config", {}),
+            Creature.source: wire.get("source"),
+            Creature.pwd: wire.get("pwd", ""),
+            Creature.model: wire.get("model", ""),
         }
-        m.Creature.insert(name=wire["creature"], **values).on_conflict(
-            conflict_target=[m.Creature.name],
-            update={getattr(m.Creature, k): v for k, v in values.items()},
-        ).execute()
+        Creature.insert({Creature.name: wire["creature"], **values}).on_conflict(
+            conflict_target=[Creature.name], update=values
+        ).execute(self.db)
 
     def _compaction_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
         self.add_blocks(wire, event_id, "summary", "", wire.get("summary", ""))
 
     def _scratchpad(self, wire: Mapping[str, Any], event_id: int) -> None:
-        m = self.models
         key = str(wire.get("key", ""))
         if wire["type"] == "scratchpad_delete":
-            m.Scratchpad.delete().where(
-                (m.Scratchpad.creature == wire["creature"]) & (m.Scratchpad.key == key)
-            ).execute()
+            Scratchpad.delete().where(
+                (Scratchpad.creature == wire["creature"]) & (Scratchpad.key == key)
+            ).execute(self.db)
             return
         value = wire.get("value", "")
         value = value if isinstance(value, str) else dumps(value)
-        m.Scratchpad.insert(
+        Scratchpad.insert(
             creature=wire["creature"], key=key, value=value, event_id=event_id
         ).on_conflict(
-            conflict_target=[m.Scratchpad.creature, m.Scratchpad.key],
-            update={m.Scratchpad.value: value, m.Scratchpad.event_id: event_id},
-        ).execute()
+            conflict_target=[Scratchpad.creature, Scratchpad.key],
+            update={Scratchpad.value: value, Scratchpad.event_id: event_id},
+        ).execute(self.db)
 
     def _trigger(self, wire: Mapping[str, Any], event_id: int) -> None:
-        m = self.models
-        trigger_id = str(wire.get("trigger_id", ""))
         active = wire["type"] == "trigger_added"
-        data = dumps(wire.get("data", {}))
-        m.Trigger.insert(
+        data = wire.get("data", {})
+        Trigger.insert(
             creature=wire["creature"],
-            trigger_id=trigger_id,
+            trigger_id=str(wire.get("trigger_id", "")),
             type=str(wire.get("trigger_type", wire.get("kind", ""))),
             data=data,
             active=active,
             event_id=event_id,
         ).on_conflict(
-            conflict_target=[m.Trigger.creature, m.Trigger.trigger_id],
-            update={m.Trigger.active: active, m.Trigger.event_id: event_id}
-            | ({m.Trigger.data: data} if active else {}),
-        ).execute()
+            conflict_target=[Trigger.creature, Trigger.trigger_id],
+            update={Trigger.active: active, Trigger.event_id: event_id}
+            | ({Trigger.data: data} if active else {}),
+        ).execute(self.db)
 
     def _channel_message(self, wire: Mapping[str, Any], event_id: int) -> None:
         content = wire.get("content", "")
         content = content if isinstance(content, str) else wire_text(content)
-        self.models.ChannelMessage.insert(
+        ChannelMessage.insert(
             event_id=event_id,
             channel=str(wire.get("channel", "")),
             sender=str(wire.get("sender", wire["creature"])),
             content=content,
             timestamp=wire["timestamp"],
-        ).execute()
+        ).execute(self.db)
         if content:
             self.add_blocks(wire, event_id, "channel", str(wire.get("channel", "")), content)
 
@@ -558,11 +538,9 @@ class SessionStore:
     def save_snapshot(self, creature: str, state: Mapping[str, Any], last_event_id: int) -> None:
         """Store the replayed state of *creature* as covering events up to *last_event_id*."""
         self.flush()
-        self.db.execute_sql(
-            "INSERT OR REPLACE INTO snapshot (creature, last_event_id, state, created_at) "
-            "VALUES (?, ?, ?, ?)",
-            (creature, last_event_id, dumps(state), time.time()),
-        )
+        Snapshot.replace(
+            creature=creature, last_event_id=last_event_id, state=state, created_at=time.time()
+        ).execute(self.db)
 
     def close(self) -> None:
         """Flush and close the file (idempotent)."""
@@ -571,6 +549,44 @@ class SessionStore:
         self.flush()
         self.closed = True
         self.db.close()
+
+
+class _HotPath:
+    """The statements run for every event, built from the models once per store.
+
+    Each is an ordinary peewee query over :mod:`kt_sessions.db`'s models, rendered once
+    (:class:`kt_sessions.db.Prepared`): rebuilding them per event would triple the cost of
+    recording (``docs/concepts/decisions.md``, "Sessions").
+    """
+
+    def __init__(self, db: Any) -> None:
+        def columns(model: Any, *names: str) -> list[Any]:
+            return [getattr(model, name) for name in names]
+
+        self.insert_event = Prepared.insert(db, Event)
+        self.insert_turn = Prepared.insert(db, Turn)
+        fields = columns(Turn, "status", "text", "usage", "tool_calls", "ended_at", "last_event_id")
+        where = [Turn.creature, Turn.turn_index]
+        self.complete_turn = Prepared(
+            db,
+            Turn.update({field: param(field) for field in fields}).where(
+                (Turn.creature == param(Turn.creature))
+                & (Turn.turn_index == param(Turn.turn_index))
+            ),
+            [*fields, *where],
+        )
+        self.set_meta = Prepared.insert(db, SessionMeta, replace=True)
+        self.usage_totals = Prepared(
+            db,
+            Usage.select(Usage.totals).where(Usage.creature == param(Usage.creature)),
+            [Usage.creature],
+        )
+        self.set_usage = Prepared.insert(db, Usage, replace=True)
+        self.insert_block = Prepared.insert(db, Block)
+        index_fields = [BlockFTS.rowid, BlockFTS.content]
+        self.index_block = Prepared(
+            db, BlockFTS.insert({field: param(field) for field in index_fields}), index_fields
+        )
 
 
 _DERIVATIONS = {

@@ -75,13 +75,7 @@ class SQLiteGraphStore:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record so far, oldest first."""
-        self._store.flush()
-        from kt_sessions.wire import row_to_wire
-
-        rows = self._store.db.execute_sql(
-            "SELECT type, creature, turn_index, timestamp, data FROM event ORDER BY id"
-        ).fetchall()
-        return iter([row_to_wire(*row) for row in rows])
+        return iter(self._store.wire_events())
 
     def close(self) -> None:
         """Stop writing (the session is then ``paused``); idempotent."""

@@ -19,7 +19,7 @@ from kt.events import Event, HistoryReplaced, MessageAppended, TextDelta, from_w
 __all__ = [
     "BASE_FIELDS",
     "dumps",
-    "event_data",
+    "event_fields",
     "message_from_wire",
     "message_text",
     "message_to_wire",
@@ -37,27 +37,35 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def event_data(event: Event) -> str:
-    """The JSON of *event*'s own fields (base fields live in their own columns)."""
+def event_fields(event: Event) -> dict[str, Any]:
+    """*event*'s own fields in wire shape (base fields live in their own columns)."""
     if type(event) is TextDelta:  # the streaming hot path: skip the converter
-        return dumps({"text": event.text, "iteration": event.iteration})
+        return {"text": event.text, "iteration": event.iteration}
     wire = to_wire(event)
     for key in BASE_FIELDS:
         wire.pop(key, None)
-    return dumps(wire)
+    return wire
 
 
 def row_to_wire(
-    type_: str, creature: str, turn_index: int, timestamp: float, data: str
+    type_: str, creature: str, turn_index: int, timestamp: float, data: str | Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The wire dict of a stored event, keys in ``to_wire`` order."""
+    """The wire dict of a stored event, keys in ``to_wire`` order.
+
+    Args:
+        type_: The ``type`` column.
+        creature: The ``creature`` column.
+        turn_index: The ``turn_index`` column.
+        timestamp: The ``timestamp`` column.
+        data: The ``data`` column: decoded (as the ``Event`` model reads it) or its JSON text.
+    """
     wire: dict[str, Any] = {
         "type": type_,
         "creature": creature,
         "turn_index": turn_index,
         "timestamp": timestamp,
     }
-    wire.update(json.loads(data))
+    wire.update(json.loads(data) if isinstance(data, str) else data)
     return wire
 
 

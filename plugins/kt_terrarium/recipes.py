@@ -101,6 +101,18 @@ _CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:>-]*$")
 # -- Values -------------------------------------------------------------------------------------
 
 
+def require_jinja(*, path: str, file: str | None) -> None:
+    """Refuse ``prompt_format = "jinja"`` where Jinja2 is not installed, naming the extra."""
+    try:
+        import jinja2  # noqa: F401
+    except ImportError:
+        raise ConfigValidationError(
+            "prompt_format 'jinja' needs Jinja2: pip install 'kt-terrarium[jinja]'",
+            path=path,
+            file=file,
+        ) from None
+
+
 @attrs.frozen(kw_only=True)
 class WireSpec:
     """One output-wiring entry: where a creature's turn-end text goes.
@@ -165,14 +177,7 @@ class WireSpec:
                 file=file,
             )
         if prompt_format == "jinja":
-            try:
-                import jinja2  # noqa: F401
-            except ImportError:
-                raise ConfigValidationError(
-                    "prompt_format 'jinja' needs Jinja2: pip install jinja2",
-                    path=_join(path, "prompt_format"),
-                    file=file,
-                ) from None
+            require_jinja(path=_join(path, "prompt_format"), file=file)
         max_hops = value.get("max_hops")
         if max_hops is not None and (
             isinstance(max_hops, bool) or not isinstance(max_hops, int) or max_hops < 1
@@ -566,6 +571,9 @@ class _RecipeReader:
                 error, prefix=path, file=self.file, creature=name
             ) from error
         if wiring is None:
+            for j, w in enumerate(config.output_wiring):
+                if w.prompt_format == "jinja":
+                    require_jinja(path=f"{path}.output_wiring[{j}].prompt_format", file=self.where)
             specs = [
                 WireSpec(
                     to=w.to,

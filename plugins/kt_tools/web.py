@@ -1,150 +1,135 @@
 """``web_fetch`` and ``web_search``: reading the web.
 
 ``web_fetch`` downloads one page with httpx (timeouts, redirects, a size limit enforced while
-streaming, so a huge download is cut off rather than buffered) and turns HTML into readable
-text: headings, paragraphs, lists, links as ``[text](url)``, code blocks kept as they are;
-scripts, styles and page chrome dropped.
+streaming, so a huge download is cut off rather than buffered) and turns HTML into Markdown
+with markdownify: headings, paragraphs, ordered and nested lists, tables, links as
+``[text](url)`` made absolute, code blocks with their indentation; scripts, styles and page
+chrome dropped.
 
 ``web_search`` asks a search backend. There is no built-in default, because every public
 search service needs an account or a key: configure a SearxNG-compatible JSON endpoint with
 the ``url`` option or the ``KT_WEB_SEARCH_URL`` environment variable, or pick the ``ddgs``
 backend (``pip install ddgs``). Without one, the tool says so and how to set it up.
 
-httpx is imported when a call runs, not when the plugin loads.
+httpx and markdownify (the ``tools`` extra) are imported when a call runs, not when the plugin
+loads; without them the tools answer with an error that names the extra.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
 from collections.abc import Mapping
-from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin
 
 import attrs
 
 import kt
+from kt.errors import PluginError
 from kt_tools.common import configurable, fail, in_thread
 
 # -- HTML to text -------------------------------------------------------------------------------
 
-_SKIP = {"script", "style", "noscript", "template", "svg", "head", "iframe", "canvas", "form"}
-_CHROME = {"nav", "footer", "aside"}
-_BLOCKS = {
-    "p", "div", "section", "article", "main", "header", "blockquote", "figure", "figcaption",
-    "table", "tr", "ul", "ol", "dl", "dt", "dd", "hr", "details", "summary", "address",
-}  # fmt: skip
-_HEADINGS = {"h1": "#", "h2": "##", "h3": "###", "h4": "####", "h5": "#####", "h6": "######"}
+_SKIP = ("script", "style", "noscript", "template", "svg", "head", "iframe", "canvas", "form")
+_CHROME = ("nav", "footer", "aside")
+_NO_LINK = ("#", "javascript:", "mailto:")
 
 
-class _TextExtractor(HTMLParser):
-    """Collects readable text from HTML; see :func:`html_to_text`."""
+def _code_language(pre: Any) -> str | None:
+    """``python`` for ``<pre class="language-python">`` or a ``<code>`` inside so marked."""
+    code = pre.find("code")
+    for tag in (pre, code) if code is not None else (pre,):
+        for name in tag.get("class") or ():
+            if name.startswith(("language-", "lang-")):
+                return name.partition("-")[2] or None
+    return None
 
-    def __init__(self, base_url: str, keep_chrome: bool) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base_url = base_url
-        self.skip = set(_SKIP) | (set() if keep_chrome else _CHROME)
-        self.parts: list[str] = []
-        self.title = ""
-        self._in_title = False
-        self._skipping = 0
-        self._pre = 0
-        self._link: str | None = None
-        self._link_text: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs_: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        if self._skipping or tag in self.skip:
-            if tag in self.skip:
-                self._skipping += 1
-            return
-        if tag in _HEADINGS:
-            self.parts.append(f"\n\n{_HEADINGS[tag]} ")
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag in ("td", "th"):
-            self.parts.append(" | ")
-        elif tag == "pre":
-            self._pre += 1
-            self.parts.append("\n\n```\n")
-        elif tag in _BLOCKS:
-            self.parts.append("\n\n")
-        elif tag == "a":
-            href = dict(attrs_).get("href") or ""
-            if href and not href.startswith(("#", "javascript:", "mailto:")):
-                self._link, self._link_text = urljoin(self.base_url, href), []
-        elif tag == "img":
-            alt = dict(attrs_).get("alt")
-            if alt:
-                self.parts.append(f"[image: {alt}]")
+_MARKDOWN = {
+    "heading_style": "atx",
+    "bullets": "-",
+    "escape_asterisks": False,
+    "escape_underscores": False,
+    "escape_misc": False,
+    "table_infer_header": True,
+    "code_language_callback": _code_language,
+}
+"""markdownify's options: ``#`` headings, ``-`` bullets, text as written (no escapes), and the
+first row of a table without ``<th>`` cells as its header."""
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        if tag in self.skip:
-            self._skipping = max(0, self._skipping - 1)
-            return
-        if self._skipping:
-            return
-        if tag == "pre":
-            self._pre = max(0, self._pre - 1)
-            self.parts.append("\n```\n\n")
-        elif tag == "a" and self._link is not None:
-            text = " ".join("".join(self._link_text).split())
-            self.parts.append(f"[{text}]({self._link})" if text else "")
-            self._link = None
-        elif tag in _HEADINGS or tag in _BLOCKS:
-            self.parts.append("\n\n")
 
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-        if self._skipping:
-            return
-        if not self._pre:
-            data = re.sub(r"\s+", " ", data)
-        if self._link is not None:
-            self._link_text.append(data)
-        else:
-            self.parts.append(data)
+_NO_CONVERTER = (
+    "html_to_text needs markdownify, which is not installed: `pip install 'kt-terrarium[tools]'`"
+)
 
 
 def html_to_text(html: str, base_url: str = "", *, keep_chrome: bool = False) -> tuple[str, str]:
-    """Turn an HTML page into readable text; return ``(title, text)``.
+    """Turn an HTML page into readable Markdown text; return ``(title, text)``.
+
+    markdownify does the conversion, so code blocks keep their indentation and ordered lists,
+    nested lists and tables keep their shape. Before it runs, scripts, styles, forms and the
+    ``<head>`` are dropped (and navigation, footers and sidebars unless *keep_chrome*), links
+    are made absolute against *base_url* (links to anchors, ``javascript:`` and ``mailto:``
+    keep only their text), and images become ``[image: ALT]``.
 
     Args:
         html: The page.
         base_url: For resolving relative links.
         keep_chrome: Keep ``nav``, ``footer`` and ``aside`` content.
+
+    Raises:
+        PluginError: markdownify is not installed (the ``tools`` extra).
     """
-    parser = _TextExtractor(base_url, keep_chrome)
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts)
-    lines = [line.rstrip() for line in text.split("\n")]
-    cleaned = "\n".join(line if line.strip() else "" for line in lines)
-    cleaned = re.sub(r"[ \t]+\n", "\n", cleaned)
-    cleaned = re.sub(r"\n{3,}", "\n\n", cleaned).strip()
-    cleaned = re.sub(r"(?m)^ +(?!\|)", "", cleaned)
-    return " ".join(parser.title.split()), cleaned
+    try:
+        from bs4 import BeautifulSoup, NavigableString
+        from markdownify import MarkdownConverter
+    except ImportError:
+        raise PluginError(_NO_CONVERTER) from None
+    soup = BeautifulSoup(html, "html.parser")
+    title = soup.title.get_text() if soup.title is not None else ""
+    for tag in soup.find_all(_SKIP if keep_chrome else _SKIP + _CHROME):
+        tag.extract()  # a tag inside an extracted one goes with it; extracting it again is harmless
+    for img in soup.find_all("img"):
+        alt = " ".join((img.get("alt") or "").split())
+        if alt:
+            img.replace_with(NavigableString(f"[image: {alt}]"))
+        else:
+            img.extract()
+    for link in soup.find_all("a"):
+        href = (link.get("href") or "").strip()
+        if not href or href.startswith(_NO_LINK) or not link.get_text(strip=True):
+            link.unwrap()
+        else:
+            link.attrs = {"href": urljoin(base_url, href)}
+    soup.smooth()  # joins the text nodes that removals left side by side
+    text = MarkdownConverter(**_MARKDOWN).convert_soup(soup)
+    text = re.sub(r"[ \t]+$", "", text, flags=re.M)  # e.g. the two spaces of a <br>
+    return " ".join(title.split()), text.strip("\n")
 
 
 # -- web_fetch ----------------------------------------------------------------------------------
 
-_NO_HTTPX = "the web tools need httpx: `pip install 'kt-terrarium[tools]'` (or `pip install httpx`)"
 
+def _missing(tool: str, *modules: str) -> str:
+    """Why *tool* cannot run, naming the extra to install; ``""`` when *modules* import.
 
-def _httpx():
-    """The httpx module, imported on first use; ``None`` when it is not installed."""
-    try:
-        import httpx
-    except ImportError:
-        return None
-    return httpx
+    The modules are imported here, on the first call of a web tool, not when the plugin loads.
+    """
+    absent = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            absent.append(module)
+    if not absent:
+        return ""
+    return (
+        f"{tool} needs {' and '.join(absent)}, which {'is' if len(absent) == 1 else 'are'} not "
+        "installed: `pip install 'kt-terrarium[tools]'`"
+    )
 
 
 USER_AGENT = f"kt-terrarium/{kt.__version__} (web_fetch; +https://pypi.org/project/kt-terrarium/)"
@@ -194,9 +179,11 @@ def _fetch(options: FetchOptions) -> kt.ToolSpec:
         Args:
             url: The address; "https://" is added when no scheme is given.
         """
-        httpx = _httpx()  # imported when a page is fetched, not when the plugin loads
-        if httpx is None:
-            return fail(_NO_HTTPX)
+        missing = _missing("web_fetch", "httpx", "markdownify")
+        if missing:
+            return fail(missing)
+        import httpx
+
         url = url.strip()
         if not url:
             return fail("url is required")
@@ -333,9 +320,11 @@ def _search(options: SearchOptions) -> kt.ToolSpec:
             max_results: How many results to return.
             region: A region or language code, e.g. "us-en" or "de".
         """
-        httpx = _httpx()
-        if httpx is None:
-            return fail(_NO_HTTPX)
+        missing = _missing("web_search", "httpx")
+        if missing:
+            return fail(missing)
+        import httpx
+
         if not query.strip():
             return fail("query is required")
         if max_results < 1:

@@ -20,6 +20,7 @@ from kt.plugins.manager import (
     new_plugin_manager,
     plugin_name,
     plugin_requires,
+    require_modules,
 )
 from kt.plugins.runner import HookRunner
 
@@ -34,4 +35,5 @@ __all__ = [
     "new_plugin_manager",
     "plugin_name",
     "plugin_requires",
+    "require_modules",
 ]

@@ -40,6 +40,7 @@ __all__ = [
     "new_plugin_manager",
     "plugin_name",
     "plugin_requires",
+    "require_modules",
 ]
 
 ENTRY_POINT_GROUP = "kt.plugins"
@@ -79,6 +80,23 @@ def plugin_requires(plugin: object) -> tuple[str, ...]:
     return tuple(str(name) for name in declared)
 
 
+def require_modules(*names: str) -> None:
+    """Fail a plugin's import when a library it cannot work without is not installed.
+
+    Call it at the top of a plugin's entry-point module: the libraries are looked up, not
+    imported, so loading stays cheap, and the loader reports the plugin failed with the extra
+    that brings the missing one (``pip install 'kt-terrarium[sessions]'``).
+
+    Raises:
+        ModuleNotFoundError: naming the first module that is not installed.
+    """
+    import importlib.util
+
+    for name in names:
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+
+
 def installed_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
     """Every entry point in the ``kt.plugins`` group, by name."""
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
@@ -99,7 +117,8 @@ def missing_extra_hint(ep: importlib.metadata.EntryPoint, exc: ImportError) -> s
         name = re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]
         extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", requirement)
         if extra and wanted in {_normal(name), _normal(_IMPORT_NAMES.get(_normal(name), ""))}:
-            return f"install the '{extra.group(1)}' extra: pip install '{ep.dist.name}[{extra.group(1)}]'"
+            extra_name = extra.group(1)
+            return f"install the '{extra_name}' extra: pip install '{ep.dist.name}[{extra_name}]'"
     return ""
 
 

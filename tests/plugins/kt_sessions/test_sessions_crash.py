@@ -191,7 +191,9 @@ def test_kill_9_at_random_points_then_read_and_resume(kt_cmd, creature, isolated
         assert recorded >= reported, where
         if len(completed) < 4:  # the run was cut: the turn it was in is visible as cut
             assert status == "crashed", where
-            assert not turns[-1].completed and turns[-1].status == "interrupted", where
+            cut = [t for t in turns if not t.completed]  # none when killed between two turns
+            assert cut in ([], turns[-1:]), where
+            assert all(t.status == "interrupted" for t in cut), where
         assert before_ids == list(range(1, len(before_ids) + 1)), where
 
         runs_before = log.read_text() if log.exists() else ""

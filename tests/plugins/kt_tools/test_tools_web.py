@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -10,15 +11,19 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from kt_tools_helpers import drive
 
+import kt
 from kt_tools.web import html_to_text
-
-pytest.importorskip("httpx")
 
 PAGE = """<!doctype html><html><head><title>The  Page</title><style>p{color:red}</style>
 <script>alert('no')</script></head><body><nav>Home | About</nav>
 <h1>Welcome</h1><p>First   paragraph with a <a href="/docs">docs link</a>.</p>
 <ul><li>one</li><li>two</li></ul><pre>code  keeps   spaces</pre>
 <table><tr><th>k</th><td>v</td></tr></table><footer>copyright</footer></body></html>"""
+
+ARTICLE = """<html><head><title>Code</title></head><body><main><h2>Example</h2>
+<pre>def f():
+    return 1</pre>
+<ol><li>first</li><li>second<ul><li>inner</li></ul></li></ol></main></body></html>"""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -39,6 +44,8 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/page":
             self._send(200, PAGE, "text/html; charset=utf-8")
+        elif url.path == "/article":
+            self._send(200, ARTICLE, "text/html")
         elif url.path == "/redirect":
             self.send_response(302)
             self.send_header("Location", "/page")
@@ -100,6 +107,85 @@ def test_html_to_text_keeps_structure_and_drops_chrome():
     for gone in ("alert", "color:red", "Home | About", "copyright"):
         assert gone not in text
     assert "Home | About" in html_to_text(PAGE, keep_chrome=True)[1]
+
+
+def test_html_to_text_keeps_indentation_in_code_blocks():
+    _, text = html_to_text("<p>Code:</p><pre>def f():\n    return 1</pre><p>after</p>")
+    assert text == "Code:\n\n```\ndef f():\n    return 1\n```\n\nafter"
+    marked = '<pre><code class="language-python">if x:\n\n\n    y  =  2</code></pre>'
+    assert html_to_text(marked)[1] == "```python\nif x:\n\n\n    y  =  2\n```"
+
+
+def test_html_to_text_keeps_ordered_and_nested_lists():
+    html = (
+        "<ol><li>one</li><li>two<ul><li>nested a</li><li>nested b<ol><li>deep</li></ol></li>"
+        "</ul></li><li>three</li></ol><ul><li>x<ul><li>y</li></ul></li></ul>"
+    )
+    assert html_to_text(html)[1].splitlines() == [
+        "1. one",
+        "2. two",
+        "   - nested a",
+        "   - nested b",
+        "     1. deep",
+        "3. three",
+        "",
+        "- x",
+        "  - y",
+    ]
+
+
+def test_html_to_text_keeps_tables():
+    headed = "<table><thead><tr><th>name</th><th>size</th></tr></thead><tbody><tr><td>a.txt</td><td>3</td></tr><tr><td>b.txt</td><td>14</td></tr></tbody></table>"
+    assert html_to_text(headed)[1].splitlines() == [
+        "| name | size |",
+        "| --- | --- |",
+        "| a.txt | 3 |",
+        "| b.txt | 14 |",
+    ]
+    # without <th> cells the first row is the header
+    plain = "<table><tr><td>k</td><td>v</td></tr><tr><td>a</td><td>1</td></tr></table>"
+    assert html_to_text(plain)[1].splitlines() == ["| k | v |", "| --- | --- |", "| a | 1 |"]
+
+
+def test_html_to_text_links_images_and_text_as_written():
+    html = (
+        '<p>See <a href="../up.html" title="t">up</a>, <a href="#top">top</a>, '
+        '<a href="mailto:a@b.c">mail</a>, <a href="javascript:go()">go</a>, '
+        '<a href="/empty"></a><a href="/logo"><img src="l.png" alt="the  logo"></a> and '
+        '<img src="data:image/png;base64,AAAA"> snake_case *stars*.</p>'
+    )
+    assert html_to_text(html, "http://site.test/a/b.html")[1] == (
+        "See [up](http://site.test/up.html), top, mail, go, "
+        "[[image: the logo]](http://site.test/logo) and snake_case *stars*."
+    )
+
+
+def test_html_to_text_without_markdownify_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "markdownify", None)  # makes `import markdownify` fail
+    with pytest.raises(kt.errors.PluginError, match=r"pip install 'kt-terrarium\[tools\]'"):
+        html_to_text(PAGE)
+
+
+async def test_web_tools_without_their_libraries_name_the_extra(work, monkeypatch):
+    monkeypatch.setitem(sys.modules, "markdownify", None)
+    async with drive(work, ["web_fetch", "web_search"]) as t:
+        fetch = await t.call("web_fetch", url="http://127.0.0.1:9/")
+        monkeypatch.setitem(sys.modules, "httpx", None)
+        both = await t.call("web_fetch", url="http://127.0.0.1:9/")
+        search = await t.call("web_search", query="trio")
+    extra = "`pip install 'kt-terrarium[tools]'`"
+    assert fetch.error == f"web_fetch needs markdownify, which is not installed: {extra}"
+    assert both.error == f"web_fetch needs httpx and markdownify, which are not installed: {extra}"
+    assert search.error == f"web_search needs httpx, which is not installed: {extra}"
+
+
+async def test_web_fetch_converts_code_and_lists(work, server):
+    async with drive(work, ["web_fetch"]) as t:
+        page = await t.call("web_fetch", url=f"{server}/article")
+    assert page.output == (
+        f"URL: {server}/article\nTitle: Code\n\n## Example\n\n```\ndef f():\n    return 1\n```"
+        "\n\n1. first\n2. second\n   - inner"
+    )
 
 
 async def test_web_fetch_html_redirects_and_json(work, server):
