@@ -119,7 +119,8 @@ def test_the_plugin_has_no_unknown_hooks():
 
 @pytest.mark.parametrize("name", ["swe_team", "pair_programming"])
 def test_stub_recipes_load_with_the_terrarium_engines_reader(store, name):
-    recipes = pytest.importorskip("kt.recipes", reason="the terrarium engine is not here yet")
+    from kt_terrarium import recipes
+
     store.install("@kt-biome")
     kernel = kt.Kernel(plugins=[kt_packages])
     recipe = recipes.load_recipe(f"@kt-biome/terrariums/{name}", resolve_ref=kernel.resolve_ref)
