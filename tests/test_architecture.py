@@ -142,7 +142,8 @@ def test_plugins_use_the_public_kernel_api_and_only_the_plugins_they_declare():
 def test_declared_requirements_name_installed_plugins():
     plugins = first_party_plugins()
     unknown = {
-        name: needed - plugins for name, path in package_dirs().items()
+        name: needed - plugins
+        for name, path in package_dirs().items()
         if (needed := declared_requires(path)) - plugins
     }
     assert unknown == {}

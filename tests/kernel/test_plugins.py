@@ -351,7 +351,6 @@ def test_hook_kt_tool_formats():
     assert result.tool_calls[0].output == "pong"
 
 
-
 def test_hook_kt_resolve_ref(tmp_path):
     creature = tmp_path / "packs" / "demo" / "creatures" / "hello"
     creature.mkdir(parents=True)

@@ -38,11 +38,13 @@ def kt_controllers() -> list[ControllerSpec]:
 
 @hookimpl
 def kt_tool_formats() -> list[ToolFormatSpec]:
+    """The ``native`` format: the provider's own function calling."""
     return [ToolFormatSpec("native", lambda: NATIVE, "the provider's own function calling")]
 
 
 @hookimpl
 def kt_llm_backends() -> list[LLMBackendSpec]:
+    """The ``scripted`` backend, which plays replies from a file."""
     return [
         LLMBackendSpec(
             "scripted",

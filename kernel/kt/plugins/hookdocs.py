@@ -1,7 +1,7 @@
 """Render the hook reference (``docs/reference/hooks.md``) from :mod:`kt.hookspecs`.
 
-Run ``python -m kt.plugins.hookdocs --write`` after changing a hook specification; a test fails while
-the file and the specifications differ.
+Run ``python -m kt.plugins.hookdocs --write`` after changing a hook specification; a test
+fails while the file and the specifications differ.
 """
 
 from __future__ import annotations

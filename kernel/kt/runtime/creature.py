@@ -42,18 +42,26 @@ class Creature(Protocol):
     unsafe_lock: trio.Lock
     working_dir: Path
 
-    async def emit(self, event: Event, *, turn_index: int | None = None) -> None: ...
+    async def emit(self, event: Event, *, turn_index: int | None = None) -> None:
+        """Publish an event (``kt.Agent.emit``)."""
 
-    async def append(self, message: Message, *, turn_index: int | None = None) -> None: ...
+    async def append(self, message: Message, *, turn_index: int | None = None) -> None:
+        """Append a message to the history and publish it."""
 
-    async def merge_into_last_user(self, content: str | tuple[ContentPart, ...]) -> None: ...
+    async def merge_into_last_user(self, content: str | tuple[ContentPart, ...]) -> None:
+        """Merge input into the trailing user message."""
 
-    async def replace_history(self, messages: list[Message], *, reason: str) -> None: ...
+    async def replace_history(self, messages: list[Message], *, reason: str) -> None:
+        """Replace the whole history and publish it."""
 
-    async def clear_history(self, *, reason: str = "clear") -> None: ...
+    async def clear_history(self, *, reason: str = "clear") -> None:
+        """Drop every message of the history."""
 
-    def build_request(self) -> LLMRequest: ...
+    def build_request(self) -> LLMRequest:
+        """The request the next model call sends."""
 
-    def plugin_options(self, name: str) -> Mapping[str, Any]: ...
+    def plugin_options(self, name: str) -> Mapping[str, Any]:
+        """The options of the creature's ``[[plugins]]`` entry *name*."""
 
-    def start_background_call(self, spec: ToolSpec, call: ToolCall, ctx: Any) -> None: ...
+    def start_background_call(self, spec: ToolSpec, call: ToolCall, ctx: Any) -> None:
+        """Run a validated call as a background job."""

@@ -344,7 +344,10 @@ async def test_slash_expansion_keeps_notes_other_plugins_add(places):
     home, creature, project = places
     write_skill(home / "skills", "release", "Write release notes.", body="Read git log.")
     config = {"name": "t", "plugins": [{"name": "kt_guard", "budgets": {"turns": [1, 5]}}]}
-    for plugins in ([kt_skills, kt_guard.plugin], [kt_guard.plugin, kt_skills]):  # either hook order
+    for plugins in (
+        [kt_skills, kt_guard.plugin],
+        [kt_guard.plugin, kt_skills],
+    ):  # either hook order
         llm = ScriptedLLM(["ok"])
         kernel = kt.Kernel(plugins=plugins)
         async with await kt.Agent.build(config, llm=llm, pwd=project, kernel=kernel) as agent:
