@@ -22,12 +22,12 @@ import attrs
 import trio
 
 from kt import Agent, TurnStream
-from kt_compose.errors import ComposeError
-from kt_compose.steps import Runnable
 from kt.events import Event
 from kt.plugins import hookimpl
 from kt.results import TurnResult
 from kt.tools import ToolContext, ToolResult, ToolSpec, tool
+from kt_compose.errors import ComposeError
+from kt_compose.steps import Runnable
 from kt_terrarium.channels import ChannelMessage
 from kt_terrarium.graph_tools import SectionKeeper, describe_graph
 
