@@ -251,3 +251,14 @@ def test_every_config_field_is_read_somewhere_or_refused():
         if not re.search(rf"\.{field.name}\b", sources):
             ignored.append(path)
     assert ignored == [], "accepted but never read: make them work or refuse them"
+
+
+async def test_an_input_error_reaches_the_caller_of_serve_as_it_is():
+    class Broken:
+        async def run(self, agent):
+            raise kt.errors.ConfigError("the input cannot open its source; fix its options")
+
+    agent = await kt.Agent.build({"name": "b"}, llm=ScriptedLLM([]), input=Broken())
+    async with agent:
+        with pytest.raises(ConfigError, match="cannot open its source"):
+            await agent.serve()

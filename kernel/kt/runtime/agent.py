@@ -136,6 +136,7 @@ class Agent:
         self.input: Any = None  # what serve() runs: an object with async run(agent)
         self.controller: Callable[[Agent, TurnRequest], Awaitable[TurnResult]] = run_turn
         self.termination = Termination(config.termination)
+        self._serving: trio.CancelScope | None = None  # serve()'s scope, cancelled on termination
         self._watch_idle = config.termination.idle_timeout is not None
         self.session: Any = None  # the session store's object, when built with session=
         self._system_message: Message | None = None
@@ -445,15 +446,11 @@ class Agent:
                 'input = {type = "..."} in its config or pass Agent.build(input=...) '
                 "(`kt plugins` lists the input modules that are loaded)"
             )
-        async with trio.open_nursery() as nursery:
-
-            async def stop_at_termination() -> None:
-                await self.termination.reached.wait()
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(stop_at_termination)
+        if self.termination.reached.is_set():
+            return
+        # A cancel scope, not a nursery: the input's own errors reach the caller unwrapped.
+        with trio.CancelScope() as self._serving:
             await self.input.run(self)
-            nursery.cancel_scope.cancel()
 
     def _pending_requests(self) -> list[TurnRequest]:
         pending = []
@@ -657,6 +654,8 @@ class Agent:
             return
         self.termination.limit, self.termination.reason = limit, reason
         self.termination.reached.set()
+        if self._serving is not None:
+            self._serving.cancel()  # serve() returns: the run is over
         if self.current_turn is not None:
             self.current_turn.terminate(reason)
         for request in self._pending_requests():
