@@ -76,6 +76,14 @@ def kt_resolve_ref(ref: str) -> Path | None:
 
 
 @kt.hookimpl
+def kt_addhookspecs(pm: Any) -> None:
+    """Declare ``kt_ensure_package``, the hook :func:`kt_packages.ensure` calls."""
+    from kt_packages import hookspecs
+
+    pm.add_hookspecs(hookspecs)
+
+
+@kt.hookimpl
 def kt_ensure_package(ref: str) -> Path:
     """Install the pack *ref* names from the marketplace index unless it is installed."""
     from kt_packages.store import PackStore

@@ -88,7 +88,8 @@ def ensure(ref: str, *, kernel: Kernel | None = None) -> Path:
         KTError: the plugin could not install it; the message says why and what to do.
     """
     name = _pack_name(ref)
-    found = _kernel(kernel).pm.hook.kt_ensure_package(ref=ref)
+    caller = getattr(_kernel(kernel).pm.hook, "kt_ensure_package", None)
+    found = None if caller is None else caller(ref=ref)
     if found is None:
         raise ConfigNotFoundError(
             f"cannot ensure {ref!r}: no loaded plugin installs packages; install and load "
