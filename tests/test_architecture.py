@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = ROOT / "kernel" / "kt"
 KERNEL_BUDGET = 7_000
-KERNEL_RATCHET = 9_050  # today's size, while the budget is not met
+KERNEL_RATCHET = 9_025  # today's size, while the budget is not met
 PLUGIN_ROOTS = [ROOT / "plugins", ROOT / "cli", ROOT / "web"]
 HEAVY = {
     "httpx",
