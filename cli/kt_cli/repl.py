@@ -40,6 +40,7 @@ ended), ``starting(line)``, ``show(result)``, ``finished(result)``, ``notice(tex
 
 from __future__ import annotations
 
+import abc
 import signal
 import threading
 import time
@@ -259,7 +260,7 @@ class Repl:
                 self.ctrl_c()
 
 
-class TerminalInput:
+class TerminalInput(abc.ABC):
     """Base of the input modules that serve a creature through a :class:`Repl`.
 
     A subclass builds the loop for an agent in :meth:`repl`. Built from a config entry by
@@ -357,9 +358,9 @@ class TerminalInput:
         """Talk to *agent* (running) until the input ends or the user leaves."""
         self.exit_code = await self.repl(agent).run()
 
+    @abc.abstractmethod
     def repl(self, agent: Any) -> Repl:
         """The loop for *agent*; subclasses build their session and front end here."""
-        raise NotImplementedError
 
 
 def _checked(options: Mapping[str, Any], file: str | None) -> dict[str, Any]:

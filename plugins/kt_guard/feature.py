@@ -21,6 +21,7 @@ implemented by ``budget_turn_started``. The one hook whose order across features
 
 from __future__ import annotations
 
+import abc
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # annotations only
 __all__ = ["Feature"]
 
 
-class Feature:
+class Feature(abc.ABC):
     """The guard a feature's hooks belong to, seen from the feature.
 
     A feature reads the guard's options for a creature with :meth:`guard_options`, and keeps its
@@ -38,13 +39,13 @@ class Feature:
     guards given to one creature never share state.
     """
 
+    @abc.abstractmethod
     def guard_options(self, agent: kt.Agent) -> GuardOptions:
         """The options this guard enforces for *agent*; every feature is off when they are bad."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def guard_stash(self, agent: kt.Agent) -> kt.Stash:
         """This guard's state for *agent*, shared by its features under their own keys."""
-        raise NotImplementedError
 
 
 def now() -> float:

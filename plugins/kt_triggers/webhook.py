@@ -25,6 +25,7 @@ bodies, ``Expect: 100-continue`` honoured.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import hmac
 import ipaddress
@@ -66,7 +67,7 @@ class _Refused(Exception):
         self.message = message
 
 
-class WebhookEndpoint:
+class WebhookEndpoint(abc.ABC):
     """An HTTP endpoint on trio sockets that accepts ``POST`` requests, checked and parsed.
 
     What the webhook trigger and the webhook input share: the address checks (anything but
@@ -145,6 +146,7 @@ class WebhookEndpoint:
         self.port = listeners[0].socket.getsockname()[1]
         return listeners
 
+    @abc.abstractmethod
     async def accept(
         self, agent: Any, stream: trio.SocketStream, body: bytes, values: dict[str, Any]
     ) -> None:
@@ -157,7 +159,6 @@ class WebhookEndpoint:
             values: The template values the body provides (``content``, ``body``, the
                 top-level fields of a JSON object, ``path``).
         """
-        raise NotImplementedError
 
     async def handle(self, agent: Any, stream: trio.SocketStream) -> None:
         """Serve one connection: read the request, refuse it or :meth:`accept` it."""
