@@ -916,7 +916,7 @@ class AgentRunnable(Runnable):
                 )
             raise AgentNotStartedError(
                 f"compose agent {_config_label(self.config)} is not started; use it inside "
-                "`async with kt.compose.agent(config) as stage:`"
+                "`async with kt_compose.agent(config) as stage:`"
             )
         return self._agent
 
@@ -929,7 +929,7 @@ class AgentRunnable(Runnable):
         if self._agent is not None:
             raise AgentStateError(
                 f"compose agent {_config_label(self.config)} is already started; enter it "
-                "once, or make a second one with kt.compose.agent(...)"
+                "once, or make a second one with kt_compose.agent(...)"
             )
         agent = await _build_agent(self.config, self._build_kwargs)
         await agent.__aenter__()

@@ -60,7 +60,7 @@ class OpenAIChat:
             ``reasoning_effort``, ``extra_body`` ...), merged under each request's own, and
             backend options: ``api`` (``"chat"`` or ``"responses"``), ``timeout`` (seconds
             per read, default 120), ``connect_timeout`` (10), ``retry_policy`` (a table,
-            see :class:`kt.llmkit.RetryPolicy`), ``headers``, ``echo_reasoning`` (send
+            see :class:`kt_llm.http.RetryPolicy`), ``headers``, ``echo_reasoning`` (send
             ``reasoning_content`` back, for providers that want it).
     """
 
@@ -157,7 +157,7 @@ class OpenAIChat:
         HTTP response and its connection at once.
 
         Raises:
-            LLMError: the typed failure (see :func:`kt.llmkit.error_for_status`).
+            LLMError: the typed failure (see :func:`kt_llm.http.error_for_status`).
         """
         options = merged_options(self.options, request.options)
         model = self.model or request.model or ""

@@ -38,7 +38,7 @@ its parts, each in a module of its own: :mod:`~kt_terrarium.state` (what they sh
 transport), :mod:`~kt_terrarium.recipe_apply`, :mod:`~kt_terrarium.snapshots` (state as data) and
 :mod:`~kt_terrarium.bus` (events to subscribers).
 
-Everything happens in the engine's trio thread; synchronous callers use :class:`kt.Portal`.
+Everything happens in the engine's trio thread; synchronous callers use :class:`kt_portal.Portal`.
 """
 
 from __future__ import annotations

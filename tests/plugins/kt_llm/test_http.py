@@ -1,4 +1,4 @@
-"""kt.llmkit: SSE decoding, retries before the first chunk only, error mapping, tool-call deltas."""
+"""kt_llm.http: SSE decoding, retries before the first chunk only, error mapping, tool-call deltas."""
 
 from __future__ import annotations
 
