@@ -36,7 +36,6 @@ __all__ = [
     "Unsupported",
     "find_unsupported",
     "module_support_problem",
-    "read_raw_config",
     "summarize",
 ]
 
@@ -191,7 +190,7 @@ def find_unsupported(root: Path, manifest: PackManifest) -> list[Unsupported]:
         if file is None:
             continue
         try:
-            data = read_raw_config(file)
+            data = read_config_file(file)
         except Exception:  # a broken config is reported by `kt info`, not here
             continue
         where_file = file.relative_to(root).as_posix()
@@ -207,24 +206,6 @@ def find_unsupported(root: Path, manifest: PackManifest) -> list[Unsupported]:
             name = str(item.get("name") or item.get("type") or "?")
             found.append(Unsupported(kind, name, target, where_file, key_path, reason))
     return found
-
-
-def read_raw_config(file: Path) -> dict[str, Any]:
-    """Parse a TOML, YAML or JSON config file as it is written (no inheritance, no checks).
-
-    The kernel's reader (:func:`kt.config.read_config_file`) does the parsing, so a YAML file
-    without PyYAML gets the same error, naming the extra, as ``kt run`` gives.
-
-    Args:
-        file: The file.
-
-    Returns:
-        Its top-level mapping (``{}`` for an empty file).
-
-    Raises:
-        ConfigError: the file cannot be read or parsed (the message says why and what to do).
-    """
-    return read_config_file(file)
 
 
 _ENTRY_LISTS = {

@@ -18,12 +18,12 @@ from typing import Any
 import attrs
 
 import kt
+from kt.config import read_config_file
 from kt.errors import ConfigError, KTError
 from kt_packages.compat import (
     Unsupported,
     find_unsupported,
     module_support_problem,
-    read_raw_config,
 )
 from kt_packages.manifest import (
     KOHAKU_FILES,
@@ -293,7 +293,7 @@ def describe_terrarium(
     if file is None:
         return TerrariumReport(recipe.name, str(recipe), error="no terrarium recipe here")
     try:
-        data = read_raw_config(file)
+        data = read_config_file(file)
     except Exception as exc:
         return TerrariumReport(file.parent.name, str(file), error=f"cannot read {file}: {exc}")
     body = data.get("terrarium", data)

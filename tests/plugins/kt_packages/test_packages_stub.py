@@ -7,9 +7,9 @@ from packs_support import BUILTIN_SUBAGENTS, BUILTIN_TOOLS, STUB
 
 import kt
 import kt_packages
+from kt.config import read_config_file
 from kt.errors import ConfigNotFoundError
 from kt.testing import ScriptedLLM
-from kt_packages.compat import read_raw_config
 from kt_packages.describe import OK, describe_pack
 from kt_packages.manifest import read_manifest
 
@@ -51,7 +51,7 @@ def test_stub_terrariums_name_only_creatures_and_channels_that_exist(store, kern
     creatures = {c.name for c in report.manifest.creatures}
     for terrarium in report.terrariums:
         assert terrarium.error is None and terrarium.problems == (), terrarium.problems
-        recipe = read_raw_config(
+        recipe = read_config_file(
             next(store.get("kt-biome").root.glob(f"terrariums/{terrarium.name}/terrarium.toml"))
         )["terrarium"]
         members = [recipe["root"], *recipe["creatures"]]
