@@ -12,6 +12,7 @@ return, and refuses further turns with :class:`kt.errors.AgentTerminatedError`.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import trio
@@ -70,7 +71,7 @@ class Termination:
             )
         return min(deadlines)
 
-    async def watch(self, on_reached) -> None:  # noqa: ANN001 (async (limit, reason) -> None)
+    async def watch(self, on_reached: Callable[[str, str], Awaitable[None]]) -> None:
         """Sleep until a clock limit passes (activity pushes ``idle_timeout`` back), then report."""
         while not self.reached.is_set():
             deadline, limit, reason = self._deadline()
