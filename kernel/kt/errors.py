@@ -69,6 +69,7 @@ __all__ = [
     "LLMNotConfiguredError",
     "LLMRateLimitError",
     "LLMResponseError",
+    "LLMServerError",
     "LLMTimeoutError",
     "ModuleLoadError",
     "PluginBlockError",
@@ -207,9 +208,31 @@ class LLMConnectionError(LLMError):
 
 
 class LLMTimeoutError(LLMError):
-    """The endpoint did not answer (or stalled mid-stream) within the timeout."""
+    """The endpoint did not answer (or stalled mid-stream) within the timeout.
+
+    Attributes:
+        retry_after: Seconds the provider asked us to wait (an HTTP 408's ``Retry-After``).
+    """
 
     retryable = True
+
+    def __init__(self, message: str = "timed out", *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LLMServerError(LLMError):
+    """The provider failed on its side (HTTP 5xx, 529, an "overloaded" event); worth a retry.
+
+    Attributes:
+        retry_after: Seconds the provider asked us to wait (``Retry-After``), when it said.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str = "server error", *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LLMRateLimitError(LLMError):

@@ -13,8 +13,6 @@ import kt.plugins
 kt_requires = ("kt_llm",)  # the HTTP, SSE and retry helpers of kt_llm.http
 kt.plugins.require_modules("httpx")  # without the llm extra: fail to load, named
 
-PRESETS = ("claude-sonnet-4-6", "claude-opus-4-7", "claude-opus-4-6", "claude-haiku-4-5")
-
 
 def _build(profile: kt.LLMProfile) -> kt.LLM:
     from kt_anthropic.backend import AnthropicMessages
@@ -25,6 +23,8 @@ def _build(profile: kt.LLMProfile) -> kt.LLM:
 @kt.hookimpl
 def kt_llm_backends() -> list[kt.LLMBackendSpec]:
     """Contribute the ``anthropic`` backend and its preset models."""
+    from kt_llm.models import presets  # the model catalog lists them
+
     return [
         kt.LLMBackendSpec(
             name="anthropic",
@@ -33,7 +33,8 @@ def kt_llm_backends() -> list[kt.LLMBackendSpec]:
             "at https://api.anthropic.com",
             key_env_var="ANTHROPIC_API_KEY",
             profiles=tuple(
-                kt.LLMProfile(name=name, backend="anthropic", model=name) for name in PRESETS
+                kt.LLMProfile(name=model, backend="anthropic", model=model)
+                for model in presets("anthropic")
             ),
         )
     ]

@@ -14,6 +14,7 @@ from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
 from kt_anthropic import messages as _messages
 from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
+from kt_llm.models import PROFILE_OPTIONS, DescribedModel, describe
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicMessages"]
 
@@ -24,7 +25,7 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
-class AnthropicMessages:
+class AnthropicMessages(DescribedModel):
     """Streams the Messages API (``POST {base_url}/v1/messages``).
 
     Args:
@@ -54,6 +55,8 @@ class AnthropicMessages:
             options, timeout=DEFAULT_TIMEOUT, connect_timeout=DEFAULT_CONNECT_TIMEOUT
         )
         self.retry_policy = transport.retry_policy
+        for name in PROFILE_OPTIONS:  # model facts for the catalog, not for the wire
+            options.pop(name, None)
         headers = {"anthropic-version": API_VERSION, **transport.headers}
         beta = options.pop("beta", None)
         if beta:
@@ -97,9 +100,11 @@ class AnthropicMessages:
                 "no API key for provider 'anthropic': run `kt login anthropic` (the kt_llm "
                 f"plugin stores it in ~/.kt/keys.toml) or set {key_env}"
             )
-        return cls(
+        llm = cls(
             model=profile.model, base_url=profile.base_url, api_key=key, options=profile.options
         )
+        llm.model_info = describe(profile, env)
+        return llm
 
     def __repr__(self) -> str:
         return f"AnthropicMessages(model={self.model!r}, base_url={self.base_url!r})"
@@ -117,7 +122,10 @@ class AnthropicMessages:
         """
         options = merged_options(self.options, request.options)
         body = _messages.request_body(
-            request, model=self.model or request.model or "", options=options
+            request,
+            model=self.model or request.model or "",
+            options=options,
+            max_output=self.model_info.max_output if self.model_info else None,
         )
         url = f"{self.base_url}/v1/messages"
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from kt import LLMDone, LLMRequest, Message, TextChunk, Usage
 from kt.errors import LLMConnectionError, LLMResponseError
+from kt_anthropic.thinking import thinking_fields
 from kt_llm.http import (
     LLMChunk,
     SSEEvent,
@@ -38,14 +39,19 @@ from kt_llm.http import (
 
 CACHE = {"type": "ephemeral"}
 DEFAULT_MAX_TOKENS = 8192
-# kt's reasoning_effort levels -> Anthropic's output_config.effort levels
-EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 STOP_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "tool_use": "tool_calls",
     "max_tokens": "length",
+    # The window filled up while answering: the answer is cut short, as at max_tokens.
+    "model_context_window_exceeded": "length",
+    # A long server-side turn paused; sending the answer back continues it.
+    "pause_turn": "length",
+    "refusal": "content_filter",
 }
+"""Anthropic's stop reasons in kt's words (``stop``, ``tool_calls``, ``length``,
+``content_filter``); an unknown one passes through unchanged."""
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
@@ -117,15 +123,22 @@ def _mark_cache(block_list: list[dict[str, Any]]) -> None:
             return
 
 
-def request_body(request: LLMRequest, *, model: str, options: Mapping[str, Any]) -> dict[str, Any]:
+def request_body(
+    request: LLMRequest,
+    *,
+    model: str,
+    options: Mapping[str, Any],
+    max_output: int | None = None,
+) -> dict[str, Any]:
     """The JSON body of one streamed Messages call.
 
     Options read: ``max_tokens`` (default 8192; the API requires one), ``temperature``,
-    ``top_p``, ``top_k``, ``stop`` (→ ``stop_sequences``), ``reasoning_effort`` (→
-    ``output_config.effort``: low, medium, high, xhigh, max; ``minimal`` counts as low and
-    ``none`` sends nothing), ``thinking_budget`` (tokens: manual extended thinking, for
-    models without effort levels), ``prompt_caching`` (default on), ``metadata``,
-    ``extra_body`` (deep-merged last).
+    ``top_p``, ``top_k``, ``stop`` (→ ``stop_sequences``), ``reasoning_effort`` and
+    ``thinking_budget`` (→ ``thinking`` and ``output_config.effort``, per model family: see
+    :mod:`kt_anthropic.thinking`), ``prompt_caching`` (default on), ``metadata``,
+    ``extra_body`` (deep-merged last). While the model thinks, ``temperature`` and ``top_k``
+    are left out (the API allows only their defaults then) and ``max_tokens`` is raised above
+    the thinking budget, but never above *max_output* (the model's limit, from the catalog).
     """
     system, messages = wire_messages(request.messages)
     body: dict[str, Any] = {
@@ -147,16 +160,17 @@ def request_body(request: LLMRequest, *, model: str, options: Mapping[str, Any])
     if options.get("stop"):
         stop = options["stop"]
         body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    effort = options.get("reasoning_effort")
-    if effort not in (None, "none"):
-        body["output_config"] = {"effort": EFFORTS.get(str(effort), str(effort))}
-    budget = options.get("thinking_budget")
-    if budget:
-        body["thinking"] = {"type": "enabled", "budget_tokens": int(budget)}
-        body.pop("temperature", None)  # extended thinking allows only the default
+    body.update(thinking_fields(model, options))
+    if "thinking" in body:
+        body.pop("temperature", None)  # thinking allows only the default
         body.pop("top_k", None)
+        budget = body["thinking"].get("budget_tokens", 0)
         if body["max_tokens"] <= budget:
-            body["max_tokens"] = int(budget) + DEFAULT_MAX_TOKENS
+            body["max_tokens"] = budget + DEFAULT_MAX_TOKENS
+        if max_output and body["max_tokens"] > max_output:  # the model's own limit (catalog)
+            body["max_tokens"] = max_output
+            if budget >= max_output:
+                body["thinking"]["budget_tokens"] = max(1024, max_output // 2)
     if options.get("prompt_caching", True):
         if body.get("tools"):
             body["tools"][-1]["cache_control"] = CACHE

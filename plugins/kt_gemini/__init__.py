@@ -13,14 +13,6 @@ import kt.plugins
 kt_requires = ("kt_llm",)  # the HTTP, SSE and retry helpers of kt_llm.http
 kt.plugins.require_modules("httpx")  # without the llm extra: fail to load, named
 
-PRESETS = (
-    "gemini-2.5-flash",
-    "gemini-2.5-pro",
-    "gemini-2.5-flash-lite",
-    "gemini-3.1-pro-preview",
-    "gemini-3-flash-preview",
-)
-
 
 def _build(profile: kt.LLMProfile) -> kt.LLM:
     from kt_gemini.backend import GeminiChat
@@ -31,6 +23,8 @@ def _build(profile: kt.LLMProfile) -> kt.LLM:
 @kt.hookimpl
 def kt_llm_backends() -> list[kt.LLMBackendSpec]:
     """Contribute the ``gemini`` backend and its preset models."""
+    from kt_llm.models import presets  # the model catalog lists them
+
     return [
         kt.LLMBackendSpec(
             name="gemini",
@@ -39,7 +33,8 @@ def kt_llm_backends() -> list[kt.LLMBackendSpec]:
             "https://generativelanguage.googleapis.com",
             key_env_var="GEMINI_API_KEY",
             profiles=tuple(
-                kt.LLMProfile(name=name, backend="gemini", model=name) for name in PRESETS
+                kt.LLMProfile(name=model, backend="gemini", model=model)
+                for model in presets("gemini")
             ),
         )
     ]

@@ -15,6 +15,7 @@ from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
 from kt_gemini import contents as _contents
 from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
+from kt_llm.models import PROFILE_OPTIONS, DescribedModel, describe
 
 __all__ = ["DEFAULT_BASE_URL", "KEY_ENVS", "GeminiChat"]
 
@@ -24,7 +25,7 @@ DEFAULT_TIMEOUT = 120.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
-class GeminiChat:
+class GeminiChat(DescribedModel):
     """Streams ``POST {base_url}/models/{model}:streamGenerateContent?alt=sse``.
 
     Args:
@@ -51,6 +52,8 @@ class GeminiChat:
             options, timeout=DEFAULT_TIMEOUT, connect_timeout=DEFAULT_CONNECT_TIMEOUT
         )
         self.retry_policy = transport.retry_policy
+        for name in PROFILE_OPTIONS:  # model facts for the catalog, not for the wire
+            options.pop(name, None)
         headers = transport.headers
         if api_key:
             headers["x-goog-api-key"] = api_key
@@ -89,9 +92,11 @@ class GeminiChat:
                 "no API key for provider 'gemini': run `kt login gemini` (the kt_llm plugin "
                 f"stores it in ~/.kt/keys.toml) or set {' or '.join(names)}"
             )
-        return cls(
+        llm = cls(
             model=profile.model, base_url=profile.base_url, api_key=key, options=profile.options
         )
+        llm.model_info = describe(profile, env)
+        return llm
 
     def __repr__(self) -> str:
         return f"GeminiChat(model={self.model!r}, base_url={self.base_url!r})"
@@ -108,8 +113,8 @@ class GeminiChat:
             LLMError: the typed failure.
         """
         options = merged_options(self.options, request.options)
-        body = _contents.request_body(request, options)
         model = self.model or request.model or ""
+        body = _contents.request_body(request, options, model=model)
         if not model.startswith(("models/", "tunedModels/")):
             model = f"models/{model}"
         url = f"{self.base_url}/{quote(model, safe='/')}:streamGenerateContent?alt=sse"

@@ -19,10 +19,26 @@ from typing import Any
 
 from kt import LLMDone, LLMRequest, Message, TextChunk, ToolCall, Usage
 from kt.errors import LLMBadRequestError, LLMConnectionError, LLMResponseError
+from kt_gemini.thinking import thinking_config
 from kt_llm.http import LLMChunk, SSEEvent, data_url, deep_merge, error_from_payload
 
-LEVELS = {"minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "XHIGH"}
-FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
+FINISH = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    # The model wrote a function call Gemini could not parse, or one it was not offered:
+    # not a safety stop, and the model can do better when told.
+    "MALFORMED_FUNCTION_CALL": "tool_call_error",
+    "UNEXPECTED_TOOL_CALL": "tool_call_error",
+    "TOO_MANY_TOOL_CALLS": "tool_call_error",
+}
+"""Gemini's finish reasons in kt's words; any other one (``OTHER``, ``LANGUAGE`` ...) is
+``other``."""
 
 
 def _user_parts(message: Message) -> list[dict[str, Any]]:
@@ -87,13 +103,16 @@ def wire_contents(
     return system, contents
 
 
-def request_body(request: LLMRequest, options: Mapping[str, Any]) -> dict[str, Any]:
+def request_body(
+    request: LLMRequest, options: Mapping[str, Any], *, model: str = ""
+) -> dict[str, Any]:
     """The JSON body of one ``streamGenerateContent`` call.
 
     Options read: ``temperature``, ``top_p``, ``top_k``, ``max_tokens`` (→
-    ``maxOutputTokens``), ``stop`` (→ ``stopSequences``), ``seed``, ``reasoning_effort`` (→
-    ``thinkingConfig.thinkingLevel``), ``thinking_budget`` (→ ``thinkingBudget``, for models
-    without levels), ``include_thoughts``, ``safety_settings``, ``extra_body`` (deep-merged).
+    ``maxOutputTokens``), ``stop`` (→ ``stopSequences``), ``seed``, ``reasoning_effort`` and
+    ``thinking_budget`` (→ ``thinkingConfig.thinkingLevel`` or ``thinkingBudget``, per model
+    family: see :mod:`kt_gemini.thinking`), ``include_thoughts``, ``safety_settings``,
+    ``extra_body`` (deep-merged).
     """
     system, contents = wire_contents(request.messages)
     body: dict[str, Any] = {"contents": contents}
@@ -125,12 +144,7 @@ def request_body(request: LLMRequest, options: Mapping[str, Any]) -> dict[str, A
     if options.get("stop"):
         stop = options["stop"]
         config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
-    thinking: dict[str, Any] = {}
-    effort = options.get("reasoning_effort")
-    if effort is not None and effort != "none":
-        thinking["thinkingLevel"] = LEVELS.get(str(effort), str(effort).upper())
-    if options.get("thinking_budget") is not None:
-        thinking["thinkingBudget"] = int(options["thinking_budget"])
+    thinking = thinking_config(model or request.model or "", options)
     if options.get("include_thoughts"):
         thinking["includeThoughts"] = True
     if thinking:
@@ -216,7 +230,7 @@ async def _parse(
         raise LLMConnectionError(
             f"{provider}: the stream ended before a finish reason; the connection may have been cut"
         )
-    reason = FINISH.get(finish, "content_filter" if finish != "OTHER" else "other")
+    reason = FINISH.get(finish, "other")
     if reason == "stop" and calls:
         reason = "tool_calls"
     yield LLMDone(usage=usage_of(usage), finish_reason=reason, meta={"gemini_parts": kept})

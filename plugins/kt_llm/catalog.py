@@ -19,8 +19,9 @@ is an error, not "last one wins".
 
 Resolution order, first match wins: the ``--llm`` selector; the creature's ``llm``; its
 ``provider`` (+ ``model``); its ``model`` alone; the user default (``kt model default``); the
-first provider with a key, in the order anthropic, openai, gemini, openrouter, deepseek,
-moonshot, zai, then the others and custom endpoints by name.
+first provider with a key, in the order codex (signed in with ``kt login codex``), anthropic,
+openai, gemini, openrouter, deepseek, moonshot, zai, then the others and custom endpoints by
+name.
 """
 
 from __future__ import annotations
@@ -58,7 +59,16 @@ __all__ = [
 ]
 
 REASONING_LEVELS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
-PREFERENCE = ("anthropic", "openai", "gemini", "openrouter", "deepseek", "moonshot", "zai")
+PREFERENCE = (
+    "codex",
+    "anthropic",
+    "openai",
+    "gemini",
+    "openrouter",
+    "deepseek",
+    "moonshot",
+    "zai",
+)
 ALIASES: dict[str, str] = {
     "gpt": "openai/gpt-5.4",
     "gpt-mini": "openai/gpt-5.4-mini",
@@ -69,11 +79,16 @@ ALIASES: dict[str, str] = {
     "haiku": "anthropic/claude-haiku-4-5",
     "gemini-pro": "gemini/gemini-2.5-pro",
     "gemini-flash": "gemini/gemini-2.5-flash",
-    "kimi": "moonshot/kimi-k2-0905-preview",
+    "kimi": "moonshot/kimi-k2.6",
     "glm": "zai/glm-4.6",
     "qwen": "openrouter/qwen/qwen3-coder",
 }
 """Short names for presets; an alias whose target is not installed is left out."""
+
+QUALIFIED_ONLY = frozenset({"codex"})
+"""Providers whose presets repeat another provider's model ids (Codex serves OpenAI's models
+through a subscription): their presets are chosen as ``codex/gpt-5.4`` only, so a bare
+``gpt-5.4`` keeps meaning OpenAI's."""
 
 PROVIDER_PLUGINS: dict[str, str] = {
     "openai": "kt_openai",
@@ -81,6 +96,9 @@ PROVIDER_PLUGINS: dict[str, str] = {
     "deepseek": "kt_openai",
     "moonshot": "kt_openai",
     "zai": "kt_openai",
+    "kimi-code": "kt_openai",
+    "codex": "kt_openai",
+    "glm-coding": "kt_openai",
     "ollama": "kt_openai",
     "vllm": "kt_openai",
     "lmstudio": "kt_openai",
@@ -293,7 +311,9 @@ class Catalog:
         names = [*self.providers, *self.aliases]
         for provider in self.providers.values():
             for preset in provider.presets:
-                names += [preset.name, f"{provider.name}/{preset.name}"]
+                names.append(f"{provider.name}/{preset.name}")
+                if provider.name not in QUALIFIED_ONLY:
+                    names.append(preset.name)
         return names
 
     def choose(
@@ -332,6 +352,7 @@ class Catalog:
         matches = [
             (provider, preset)
             for provider in self.ordered()
+            if provider.name not in QUALIFIED_ONLY
             for preset in provider.presets
             if preset.name == head
         ]
@@ -398,15 +419,21 @@ class Catalog:
     def first_available(self, keys: KeyStore) -> Choice | None:
         """The first provider, in preference order, whose key is stored or set.
 
-        Providers that take no key (local servers) do not count.
+        Providers that take no key (local servers) do not count; ``codex`` counts once
+        ``kt login codex`` signed in.
 
         Returns:
             That provider with its default model, or ``None``.
         """
         for provider in self.ordered():
-            if not provider.key_env and not provider.custom:
+            if provider.name == "codex":
+                from kt_llm.codex_auth import TokenStore
+
+                key = "signed in" if TokenStore(keys.env).load() is not None else None
+            elif not provider.key_env and not provider.custom:
                 continue
-            key, _ = keys.lookup(provider.name, provider.key_env)
+            else:
+                key, _ = keys.lookup(provider.name, provider.key_env)
             if key and provider.default_model:
                 choice = self._provider_default(provider, provider.name, "controller.llm")
                 return attrs.evolve(choice, source="first provider with a key")
@@ -510,8 +537,9 @@ def resolve(selector: str | None, creature: CreatureConfig, kernel: Kernel) -> L
         if found is None:
             raise LLMNotConfiguredError(
                 f"no model is configured for creature '{creature.name}' and no provider has a "
-                "key. Store a key with `kt login PROVIDER` (the first provider with a key is "
-                "used); for a local server (Ollama, vLLM, LM Studio) add it with `kt config llm "
+                "key. Sign in with a ChatGPT subscription (`kt login codex`) or store a key "
+                "with `kt login PROVIDER` (the first provider with a key is used); for a local "
+                "server (Ollama, vLLM, LM Studio) add it with `kt config llm "
                 "add NAME --base-url URL --model MODEL`; set your default with `kt model "
                 'default NAME`, set `llm = "NAME"` in the creature\'s [controller], or pass '
                 "--llm NAME; `kt model list` shows the names (`--llm scripted:FILE` plays a "

@@ -93,7 +93,8 @@ def model_checks(
                     "WARN",
                     "default model",
                     "none set, and no provider has a key",
-                    "run `kt login PROVIDER`, or `kt model default NAME`",
+                    "run `kt login codex` (a ChatGPT subscription) or `kt login PROVIDER`, "
+                    "or `kt model default NAME`",
                 )
             )
         else:
@@ -102,6 +103,9 @@ def model_checks(
                 Check("OK", "default model", f"{found.name} (the first provider with a key)")
             )
     for provider in catalog.ordered():
+        if provider.name == "codex":
+            checks += _codex_checks(keys.env, in_use=default_provider == "codex")
+            continue
         key, source = keys.lookup(provider.name, provider.key_env)
         in_use = key or provider.custom or provider.name == default_provider
         if not in_use:
@@ -109,6 +113,34 @@ def model_checks(
         checks.append(_key_check(provider, key, source))
         if online:
             checks.append(_reach_check(kernel, catalog, provider, keys))
+    return checks
+
+
+def _codex_checks(env: Mapping[str, str], *, in_use: bool) -> list[Check]:
+    """The ChatGPT sign-in: present (and its file private), or missing when it is needed."""
+    from kt_llm.codex_auth import TokenStore
+
+    store = TokenStore(env)
+    tokens = store.load()
+    if tokens is None:
+        if not in_use:
+            return []
+        return [Check("WARN", "provider codex", "not signed in", "run `kt login codex`")]
+    account = f" (account {tokens.account_id})" if tokens.account_id else ""
+    checks = [Check("OK", "provider codex", f"signed in with ChatGPT{account}")]
+    try:
+        mode = store.path.stat().st_mode & 0o777
+    except OSError:
+        return checks  # the Codex CLI's own file: its permissions are its business
+    if mode & 0o077:
+        checks.append(
+            Check(
+                "WARN",
+                "codex sign-in file",
+                f"{store.path} is readable by other users (mode {mode:o})",
+                f"run `chmod 600 {store.path}`",
+            )
+        )
     return checks
 
 

@@ -16,6 +16,7 @@ from kt.errors import ConfigValidationError, KTError, UnknownNameError
 from kt_llm.catalog import Catalog, Provider, close_matches
 from kt_llm.checks import model_checks
 from kt_llm.keys import KeyStore, mask
+from kt_llm.models import ModelCatalog, ModelInfo
 from kt_llm.settings import Endpoint, Settings
 
 __all__ = ["config", "login", "model"]
@@ -51,6 +52,39 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _tokens(count: int | None) -> str:
+    if count is None:
+        return "?"
+    if count >= 1_000_000 and count % 1_000_000 < 50_000:
+        return f"{count / 1_000_000:.2g}M"
+    return f"{round(count / 1000)}k" if count >= 1000 else str(count)
+
+
+def _price(value: float | None) -> str:
+    return "?" if value is None else f"${value:g}"
+
+
+def _facts_lines(info: ModelInfo) -> list[tuple[str, str]]:
+    """``kt model show``'s lines for the catalog's facts."""
+    facts = info.facts
+    prices = facts.prices
+    capabilities = [
+        name for name in ("tools", "vision", "reasoning") if getattr(facts, name) is True
+    ]
+    lines = [
+        ("context window", f"{facts.context_window:,} tokens" if facts.context_window else "?"),
+        ("max output", f"{facts.max_output:,} tokens" if facts.max_output else "?"),
+        (
+            "price per 1M",
+            f"input {_price(prices.input)}, output {_price(prices.output)}, cache read "
+            f"{_price(prices.cache_read)}, cache write {_price(prices.cache_write)}",
+        ),
+        ("capabilities", ", ".join(capabilities) or "?"),
+        ("facts from", ", ".join(info.sources) or "nothing known: add them to ~/.kt/models.toml"),
+    ]
+    return lines
+
+
 # -- kt model -------------------------------------------------------------------------------------
 
 
@@ -64,11 +98,16 @@ def model_list() -> None:
     """List the models you can select, by provider, with key status and the default (*)."""
     catalog = _catalog()
     keys = KeyStore()
+    models = ModelCatalog()
     default = catalog.settings.default
     rows = []
     for provider in catalog.ordered():
         _, source = keys.lookup(provider.name, provider.key_env)
-        if not provider.key_env and not provider.custom:
+        if provider.name == "codex":
+            from kt_llm.codex_auth import TokenStore
+
+            key = "signed in" if TokenStore().load() is not None else "kt login codex"
+        elif not provider.key_env and not provider.custom:
             key = "not needed"
         elif source == "env":
             key = f"env {provider.key_env}"
@@ -78,8 +117,18 @@ def model_list() -> None:
         for name in names:
             selector = f"{provider.name}/{name}"
             mark = "*" if default in (selector, name) else " "
-            rows.append((f"{mark} {selector}", key))
-    _table(rows, ("  MODEL", "KEY"))
+            info = models.lookup(provider.name, name, backend=provider.backend)
+            prices = info.prices
+            rows.append(
+                (
+                    f"{mark} {selector}",
+                    _tokens(info.context_window),
+                    _price(prices.input),
+                    _price(prices.output),
+                    key,
+                )
+            )
+    _table(rows, ("  MODEL", "CONTEXT", "IN/1M", "OUT/1M", "KEY"))
     if catalog.aliases:
         click.echo(
             "\naliases: " + ", ".join(f"{a} = {t}" for a, t in sorted(catalog.aliases.items()))
@@ -161,6 +210,7 @@ def model_show(name: str | None) -> None:
     ]
     for option, value in sorted(profile.options.items()):
         lines.append((f"option {option}", repr(value)))
+    lines += _facts_lines(ModelCatalog().describe(profile))
     width = max(len(label) for label, _ in lines)
     for label, value in lines:
         click.echo(f"{label.ljust(width)}  {value}")
@@ -338,10 +388,42 @@ def llm_remove(name: str) -> None:
 # -- kt login -----------------------------------------------------------------------------------
 
 
+def _login_codex(*, device: bool, issuer: str | None, port: int | None) -> None:
+    import webbrowser
+
+    import trio
+
+    from kt_llm.codex_auth import CALLBACK_PORT, Issuer, TokenStore, login
+
+    store = TokenStore()
+    tokens = trio.run(
+        lambda: login(
+            Issuer(url=issuer) if issuer else Issuer(),
+            store,
+            open_browser=None if device else webbrowser.open,
+            port=CALLBACK_PORT if port is None else port,
+            say=click.echo,
+        )
+    )
+    account = f" (account {tokens.account_id})" if tokens.account_id else ""
+    click.echo(f"signed in with ChatGPT{account}; the tokens are in {store.path}")
+    click.echo("use it with --llm codex/gpt-5.4, or `kt model default codex/gpt-5.4`")
+
+
 @click.command("login")
 @click.argument("provider")
-def login(provider: str) -> None:
-    """Store an API key for PROVIDER, typed without echo (replaces a stored one)."""
+@click.option("--device", is_flag=True, help="codex: sign in with a device code only (no browser).")
+@click.option("--issuer", default=None, hidden=True, help="codex: another authorization server.")
+@click.option("--port", default=None, type=int, hidden=True, help="codex: the callback port.")
+def login(provider: str, device: bool, issuer: str | None, port: int | None) -> None:
+    """Store an API key for PROVIDER, typed without echo (replaces a stored one).
+
+    `kt login codex` signs in with a ChatGPT subscription instead: in the browser, or with a
+    device code on another device, whichever finishes first (--device: the code alone).
+    """
+    if provider == "codex":
+        _login_codex(device=device, issuer=issuer, port=port)
+        return
     found = _provider(_catalog(), provider)
     keys = KeyStore()
     current, source = keys.lookup(found.name, found.key_env)

@@ -43,6 +43,7 @@ from kt.errors import (
     LLMContextOverflowError,
     LLMError,
     LLMRateLimitError,
+    LLMServerError,
     LLMTimeoutError,
 )
 from kt.llm import LLMChunk, ToolCall
@@ -57,6 +58,7 @@ __all__ = [
     "RetryPolicy",
     "SSEDecoder",
     "SSEEvent",
+    "STRAY_JSON_EVENT",
     "ToolCallDeltas",
     "aiter_sse",
     "data_url",
@@ -77,13 +79,11 @@ __all__ = [
 T = TypeVar("T")
 
 
-class LLMServerError(LLMError):
-    """The provider answered with a server error (HTTP 5xx, "overloaded"); worth a retry."""
-
-    retryable = True
-
-
 # -- Server-sent events -------------------------------------------------------------------------
+
+
+STRAY_JSON_EVENT = "kt-stray-json"
+"""The event name :func:`aiter_sse` gives a JSON value found outside the SSE framing."""
 
 
 class SSEEvent:
@@ -117,15 +117,27 @@ class SSEDecoder:
     starts a comment (keep-alives); one space after the field's colon is dropped; an event with
     no ``data`` line is not dispatched. Call :meth:`feed` per chunk and :meth:`close` at the
     end of the stream (an event not closed by a blank line is dispatched then).
+
+    Lines that are no SSE field at all are ignored, as the rules say, but kept (up to 64 KiB)
+    in :attr:`stray`: a provider that fails mid-stream may write its error as plain JSON
+    instead of an event (Gemini does), and that message is worth more than "connection cut".
     """
 
-    __slots__ = ("_buffer", "_data", "_event", "_id")
+    __slots__ = ("_buffer", "_data", "_event", "_id", "_stray")
+
+    _STRAY_LIMIT = 64 * 1024
 
     def __init__(self) -> None:
         self._buffer = b""
         self._data: list[str] = []
         self._event = ""
         self._id = ""
+        self._stray: list[bytes] = []
+
+    @property
+    def stray(self) -> str:
+        """The non-SSE lines seen so far, joined with newlines (``""``: none)."""
+        return b"\n".join(self._stray).decode("utf-8", "replace")
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add *chunk*; return the events it completed, in order."""
@@ -163,6 +175,8 @@ class SSEDecoder:
             self._id = value.decode("utf-8", "replace")
         elif name == b"data":  # "data" with no colon: an empty data line
             self._data.append("")
+        elif name != b"retry" and sum(map(len, self._stray)) < self._STRAY_LIMIT:
+            self._stray.append(line)
 
     def close(self) -> list[SSEEvent]:
         """End of stream: dispatch what is left, if anything."""
@@ -177,6 +191,10 @@ async def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
     Closing this generator closes *chunks* too (when it has ``aclose``), so a backend that
     closes its outermost generator on interrupt releases everything underneath at once.
 
+    When the body held lines outside the SSE format that together form one JSON value (an
+    error a provider wrote as plain JSON), that value comes last, as an event named
+    :data:`STRAY_JSON_EVENT`; backends parse it like any other event and raise its error.
+
     Args:
         chunks: The response body, in chunks of any size.
 
@@ -190,6 +208,14 @@ async def aiter_sse(chunks: AsyncIterable[bytes]) -> AsyncIterator[SSEEvent]:
                 yield event
         for event in decoder.close():
             yield event
+        stray = decoder.stray.strip()
+        if stray:
+            try:
+                json.loads(stray)
+            except ValueError:
+                pass  # not a message we can read: the stream's own end check reports it
+            else:
+                yield SSEEvent(stray, STRAY_JSON_EVENT)
     finally:
         aclose = getattr(chunks, "aclose", None)
         if aclose is not None:
@@ -526,6 +552,8 @@ def error_from_payload(
     if isinstance(error, Mapping) and isinstance(error.get("code"), int):
         status = error["code"]
     lowered = kind.lower()
+    if not status and is_context_overflow(f"{kind} {message}"):
+        status = 400  # e.g. a Responses `error` event with code context_length_exceeded
     if not status:
         if "overloaded" in lowered or "server" in lowered or "api_error" == lowered:
             status = 529
@@ -571,9 +599,15 @@ def _typed(
             error.retryable = False
         return error
     if status == 408:
-        return LLMTimeoutError(f"{summary}. The provider timed out; try again")
+        return LLMTimeoutError(
+            f"{summary}. The provider timed out; try again",
+            retry_after=retry_after_seconds(headers, payload),
+        )
     if status == 409 or status >= 500:
-        return LLMServerError(f"{summary}. The provider failed; try again later")
+        return LLMServerError(
+            f"{summary}. The provider failed; try again later",
+            retry_after=retry_after_seconds(headers, payload),
+        )
     return LLMBadRequestError(f"{summary}. The provider rejected the request")
 
 
@@ -834,11 +868,24 @@ class SSEPoster:
     def __repr__(self) -> str:
         return f"SSEPoster(provider={self.provider!r})"  # never the headers: they hold the key
 
-    async def events(self, url: str, body: Mapping[str, Any]) -> AsyncIterator[SSEEvent]:
+    async def events(
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> AsyncIterator[SSEEvent]:
         """POST *body* to *url* and yield the events of the streamed answer.
 
         Closing the generator closes the response and its connection at once (the kernel
         does so on interrupt, timeout and cancel).
+
+        Args:
+            url: The endpoint.
+            body: The JSON body.
+            headers: Headers for this call only (a token that is refreshed between calls).
+            secrets: More strings to keep out of error messages (that token).
 
         Raises:
             LLMError: a typed error for an HTTP error status (the body is summarised) or a
@@ -846,8 +893,10 @@ class SSEPoster:
         """
         client = self._clients.get()
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        sent = {**self._headers, **headers} if headers else self._headers
+        hidden = (*self._secrets, *secrets)
         try:
-            async with client.stream("POST", url, content=content, headers=self._headers) as reply:
+            async with client.stream("POST", url, content=content, headers=sent) as reply:
                 if reply.status_code >= 400:
                     raw = await reply.aread()
                     raise error_for_status(
@@ -855,7 +904,7 @@ class SSEPoster:
                         raw,
                         reply.headers,
                         provider=self.provider,
-                        secrets=self._secrets,
+                        secrets=hidden,
                         key_hint=self._key_hint,
                     )
                 async with aclosing(aiter_sse(reply.aiter_bytes())) as events:
@@ -870,13 +919,13 @@ class SSEPoster:
         except httpx.ConnectError as exc:
             raise LLMConnectionError(
                 f"{self.provider}: cannot connect to {_url_without_query(url)} "
-                f"({redact(str(exc), self._secrets) or type(exc).__name__}); check the "
+                f"({redact(str(exc), hidden) or type(exc).__name__}); check the "
                 "base URL and that the server is running"
             ) from None
         except httpx.HTTPError as exc:  # read errors, a connection cut mid-stream
             raise LLMConnectionError(
                 f"{self.provider}: the connection to {_url_without_query(url)} failed "
-                f"({type(exc).__name__}: {redact(str(exc), self._secrets)})"
+                f"({type(exc).__name__}: {redact(str(exc), hidden)})"
             ) from None
 
 

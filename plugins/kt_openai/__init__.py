@@ -1,11 +1,13 @@
-"""OpenAI-compatible model backends: OpenAI, OpenRouter, DeepSeek, Kimi, GLM and local servers.
+"""OpenAI-compatible model backends: OpenAI, OpenRouter, DeepSeek, Kimi, GLM, local servers, Codex.
 
 One wire format serves them all: Chat Completions with SSE streaming (``api = "responses"``
 in a profile's options switches to the Responses API). Each provider below is registered as
 its own backend, so ``--llm openrouter/anthropic/claude-sonnet-4.6`` or ``--llm
 ollama/llama3.2`` work directly; a custom endpoint is the ``openai`` backend with a
 ``base_url`` (``kt config llm add`` in the ``kt_llm`` plugin, or ``base_url`` in a creature's
-``[controller]``).
+``[controller]``). The coding-plan subscriptions (``kimi-code``, ``glm-coding``) are providers
+of their own, and ``codex`` is a ChatGPT subscription signed in with ``kt login codex``
+(:mod:`kt_openai.codex`).
 
 httpx is imported only when a model is built, so loading this plugin costs nothing.
 """
@@ -23,25 +25,16 @@ kt.plugins.require_modules("httpx")  # without the llm extra: fail to load, name
 if TYPE_CHECKING:
     from kt_openai.backend import ProviderDefaults
 
-# name: (base_url, key env, needs a key, description, presets, extra defaults)
+# name: (base_url, key env, needs a key, description, presets, extra defaults). Presets of
+# providers the model catalog covers come from it (``CATALOG``); OpenRouter's are listed here.
+CATALOG = ("<the model catalog's presets>",)
 _PROVIDERS: dict[str, tuple[str, str | None, bool, str, tuple[str, ...], dict]] = {
     "openai": (
         "https://api.openai.com/v1",
         "OPENAI_API_KEY",
         True,
         'OpenAI (Chat Completions; api = "responses" for the Responses API)',
-        (
-            "gpt-5.4",
-            "gpt-5.4-mini",
-            "gpt-5.4-nano",
-            "gpt-5.2",
-            "gpt-5",
-            "gpt-5-mini",
-            "gpt-4.1",
-            "gpt-4.1-mini",
-            "gpt-4o",
-            "gpt-4o-mini",
-        ),
+        CATALOG,
         {"max_tokens_field": "max_completion_tokens"},
     ),
     "openrouter": (
@@ -54,10 +47,10 @@ _PROVIDERS: dict[str, tuple[str, str | None, bool, str, tuple[str, ...], dict]] 
             "anthropic/claude-opus-4.7",
             "openai/gpt-5.4",
             "google/gemini-3.1-pro-preview",
-            "moonshotai/kimi-k2",
-            "z-ai/glm-4.6",
+            "moonshotai/kimi-k2.6",
+            "z-ai/glm-5.1",
             "qwen/qwen3-coder",
-            "deepseek/deepseek-chat-v3.1",
+            "deepseek/deepseek-v4-pro",
         ),
         {"reasoning_path": "reasoning.effort"},
     ),
@@ -66,7 +59,7 @@ _PROVIDERS: dict[str, tuple[str, str | None, bool, str, tuple[str, ...], dict]] 
         "DEEPSEEK_API_KEY",
         True,
         "DeepSeek",
-        ("deepseek-chat", "deepseek-reasoner"),
+        CATALOG,
         {},
     ),
     "moonshot": (
@@ -74,7 +67,7 @@ _PROVIDERS: dict[str, tuple[str, str | None, bool, str, tuple[str, ...], dict]] 
         "MOONSHOT_API_KEY",
         True,
         "Moonshot AI (Kimi)",
-        ("kimi-k2-0905-preview", "kimi-k2-turbo-preview"),
+        CATALOG,
         {},
     ),
     "zai": (
@@ -82,7 +75,24 @@ _PROVIDERS: dict[str, tuple[str, str | None, bool, str, tuple[str, ...], dict]] 
         "ZAI_API_KEY",
         True,
         "Z.ai (GLM)",
-        ("glm-4.6", "glm-4.5-air"),
+        CATALOG,
+        {},
+    ),
+    # Coding-plan subscriptions: their own endpoints and keys, the vendors' models.
+    "kimi-code": (
+        "https://api.kimi.com/coding/v1",
+        "KIMI_API_KEY",
+        True,
+        "Kimi Code (the Kimi coding-plan subscription)",
+        ("kimi-for-coding",),
+        {},
+    ),
+    "glm-coding": (
+        "https://api.z.ai/api/coding/paas/v4",
+        "ZAI_API_KEY",
+        True,
+        "GLM Coding Plan (the Z.ai coding subscription)",
+        ("glm-5.1", "glm-4.7", "glm-4.6", "glm-4.5-air"),
         {},
     ),
     "ollama": ("http://localhost:11434/v1", None, False, "a local Ollama server", (), {}),
@@ -90,6 +100,26 @@ _PROVIDERS: dict[str, tuple[str, str | None, bool, str, tuple[str, ...], dict]] 
     "vllm": ("http://localhost:8000/v1", "VLLM_API_KEY", False, "a vLLM server", (), {}),
     "llamacpp": ("http://localhost:8080/v1", None, False, "a llama.cpp server", (), {}),
 }
+
+
+def presets_of(name: str) -> tuple[str, ...]:
+    """The preset model ids of one provider: the catalog's, or the ones listed here."""
+    listed = _PROVIDERS[name][4]
+    if listed == CATALOG:
+        from kt_llm.models import presets
+
+        return presets(name)
+    return listed
+
+
+PRESET_OPTIONS: dict[tuple[str, str], dict] = {
+    # Thinking mode with tool calls: DeepSeek answers 400 "Missing `reasoning_content` field"
+    # unless each assistant message brings its reasoning back.
+    ("deepseek", "deepseek-reasoner"): {"echo_reasoning": True},
+    ("deepseek", "deepseek-v4-pro"): {"echo_reasoning": True},
+    ("deepseek", "deepseek-v4-flash"): {"echo_reasoning": True},
+}
+"""Options a preset carries on every call, for the model quirks the wire format must meet."""
 
 
 def provider_defaults(name: str) -> ProviderDefaults:
@@ -112,11 +142,32 @@ def _factory(name: str):
     return build
 
 
+CODEX_PRESETS = ("gpt-5.4", "gpt-5.4-mini", "gpt-5.2-codex", "gpt-5.2")
+
+
+def _build_codex(profile: kt.LLMProfile) -> kt.LLM:
+    from kt_openai.codex import CodexResponses
+
+    return CodexResponses.from_profile(profile)
+
+
 @kt.hookimpl
 def kt_llm_backends() -> list[kt.LLMBackendSpec]:
-    """Contribute one backend per OpenAI-compatible provider, with its preset models."""
-    specs = []
-    for name, (base_url, key_env, _, description, presets, _) in _PROVIDERS.items():
+    """Contribute one backend per OpenAI-compatible provider, with its preset models.
+
+    Also the ``codex`` backend: a ChatGPT subscription, signed in with ``kt login codex``.
+    """
+    specs = [
+        kt.LLMBackendSpec(
+            name="codex",
+            factory=_build_codex,
+            description="ChatGPT subscription (Responses API; sign in with `kt login codex`)",
+            profiles=tuple(
+                kt.LLMProfile(name=model, backend="codex", model=model) for model in CODEX_PRESETS
+            ),
+        )
+    ]
+    for name, (base_url, key_env, _, description, _, _) in _PROVIDERS.items():
         specs.append(
             kt.LLMBackendSpec(
                 name=name,
@@ -124,7 +175,13 @@ def kt_llm_backends() -> list[kt.LLMBackendSpec]:
                 description=f"{description} at {base_url}",
                 key_env_var=key_env,
                 profiles=tuple(
-                    kt.LLMProfile(name=preset, backend=name, model=preset) for preset in presets
+                    kt.LLMProfile(
+                        name=preset,
+                        backend=name,
+                        model=preset,
+                        options=dict(PRESET_OPTIONS.get((name, preset), {})),
+                    )
+                    for preset in presets_of(name)
                 ),
             )
         )

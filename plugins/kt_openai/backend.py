@@ -15,6 +15,7 @@ import attrs
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
 from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
+from kt_llm.models import PROFILE_OPTIONS, DescribedModel, describe
 from kt_openai import chat as _chat
 from kt_openai import responses as _responses
 
@@ -48,7 +49,7 @@ class ProviderDefaults:
     headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
-class OpenAIChat:
+class OpenAIChat(DescribedModel):
     """Streams Chat Completions (or Responses) from an OpenAI-compatible endpoint.
 
     Args:
@@ -90,6 +91,8 @@ class OpenAIChat:
         headers = {**provider.headers, **transport.headers}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
+        for name in PROFILE_OPTIONS:  # model facts for the catalog, not for the wire
+            options.pop(name, None)
         self._max_tokens_field = options.pop("max_tokens_field", provider.max_tokens_field)
         self._reasoning_path = options.pop("reasoning_path", provider.reasoning_path)
         self.options = options
@@ -135,13 +138,15 @@ class OpenAIChat:
                 f"(the kt_llm plugin stores it in ~/.kt/keys.toml)"
                 + (f" or set {key_env}" if key_env else "")
             )
-        return cls(
+        llm = cls(
             provider=provider,
             model=profile.model,
             base_url=profile.base_url,
             api_key=key,
             options=profile.options,
         )
+        llm.model_info = describe(profile, env)
+        return llm
 
     def __repr__(self) -> str:
         return (

@@ -14,7 +14,13 @@ What the stream looks like (``stream_options.include_usage`` on)::
 
 Tool calls stream as fragments keyed by ``index``; several calls may interleave. A call is
 yielded as soon as it is known to be complete: when the next index starts and its arguments
-already form a JSON object, else at the finish reason.
+already form a JSON object, else at the finish reason. Not every server numbers calls as
+OpenAI does: some send every call with ``index: 0``, some no index at all (Ollama), each
+call whole in one fragment. A fragment that brings a new call id therefore starts a new
+call even when its index was used before (:class:`CallSlots`).
+
+Servers that fail mid-stream send an ``error`` object, sometimes inside a chunk that still
+has ``choices`` with ``finish_reason: "error"`` (OpenRouter); both raise the typed error.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 from kt import LLMDone, LLMRequest, Message, TextChunk, ToolCall, Usage
 from kt.errors import LLMConnectionError, LLMResponseError
 from kt_llm.http import LLMChunk, SSEEvent, ToolCallDeltas, drain, error_from_payload
+from kt_openai.reasoning import effort_for
 
 # Options the body carries under the same name.
 PASSTHROUGH = (
@@ -64,7 +71,13 @@ def message_content(message: Message) -> str | list[dict[str, Any]]:
 
 
 def wire_messages(messages: tuple[Message, ...], *, echo_reasoning: bool) -> list[dict[str, Any]]:
-    """Convert kt messages to Chat Completions messages."""
+    """Convert kt messages to Chat Completions messages.
+
+    With *echo_reasoning*, an assistant message carries its kept ``reasoning_content`` (and
+    ``reasoning_details``) back, and one that made tool calls carries the field even when
+    nothing was kept (an empty string): DeepSeek's thinking mode rejects a tool-calling
+    assistant message without it ("Missing `reasoning_content` field").
+    """
     wire: list[dict[str, Any]] = []
     for message in messages:
         if message.role == "tool":
@@ -93,6 +106,8 @@ def wire_messages(messages: tuple[Message, ...], *, echo_reasoning: bool) -> lis
                 for key in ("reasoning_content", "reasoning_details"):
                     if message.meta.get(key):
                         item[key] = message.meta[key]
+                if message.tool_calls:
+                    item.setdefault("reasoning_content", "")
         wire.append(item)
     return wire
 
@@ -142,6 +157,8 @@ def request_body(
         body[max_tokens_field] = options["max_tokens"]
     effort = options.get("reasoning_effort")
     if effort is not None:
+        effort = effort_for(model, str(effort), openrouter=reasoning_path == "reasoning.effort")
+    if effort is not None:
         if reasoning_path == "reasoning.effort":
             body["reasoning"] = {"effort": effort}
         else:
@@ -169,19 +186,62 @@ def usage_of(data: Mapping[str, Any]) -> Usage:
     )
 
 
+class CallSlots:
+    """Which call a tool-call fragment belongs to, whatever the server did with ``index``.
+
+    Each call gets its own slot (0, 1, 2 ... in order of appearance). A fragment goes to the
+    slot of its index, unless it brings an id other than the one that slot's call already
+    has: then the server reused the index for a new call, and a new slot starts. A fragment
+    without an index goes to the slot of its id, or, with no id either, continues the last
+    call.
+    """
+
+    __slots__ = ("_by_ref", "_ids", "last")
+
+    def __init__(self) -> None:
+        self._by_ref: dict[Any, int] = {}
+        self._ids: dict[int, str] = {}
+        self.last: int | None = None
+
+    def slot(self, fragment: Mapping[str, Any]) -> tuple[int, int | None]:
+        """Which slot *fragment* belongs to.
+
+        Returns:
+            ``(slot, replaced)``: the fragment's slot, and the slot its index used to mean when
+            a new id took that index over (``None`` otherwise).
+        """
+        index, call_id = fragment.get("index"), fragment.get("id") or ""
+        ref = ("index", index) if index is not None else ("id", call_id) if call_id else None
+        if ref is None:
+            if self.last is not None:
+                return self.last, None
+            ref = ("index", 0)
+        slot = self._by_ref.get(ref)
+        replaced = None
+        known = self._ids.get(slot) if slot is not None else None
+        if slot is None or (call_id and known and known != call_id):
+            replaced = slot
+            slot = self._by_ref[ref] = len(self._ids)
+            self._ids[slot] = ""
+        if call_id:
+            self._ids[slot] = call_id
+        return slot, replaced
+
+
 async def _parse(
     events: AsyncIterator[SSEEvent], *, provider: str, secrets: tuple[str, ...]
 ) -> AsyncIterator[LLMChunk]:
     """Turn the SSE events of a Chat Completions stream into kt chunks.
 
     Raises:
-        LLMError: an error object inside the stream (typed by its kind).
+        LLMError: an error object inside the stream (typed by its kind), also when it comes
+            with ``finish_reason: "error"``.
         LLMResponseError: a chunk that is not JSON.
         LLMConnectionError: the stream ended before a finish reason or ``[DONE]``.
     """
     calls = ToolCallDeltas()
+    slots = CallSlots()
     emitted: set[int] = set()
-    last_index: int | None = None
     usage = Usage()
     finish_reason: str | None = None
     reasoning: list[str] = []
@@ -198,7 +258,9 @@ async def _parse(
             raise LLMResponseError(
                 f"{provider}: the stream sent a chunk that is not JSON: {data[:80]!r}"
             ) from None
-        if "error" in chunk and not chunk.get("choices"):
+        if isinstance(chunk, list):  # a bare error array from a proxy
+            chunk = chunk[0] if chunk else {}
+        if chunk.get("error"):
             raise error_from_payload(chunk, provider=provider, secrets=secrets)
         if chunk.get("usage"):
             usage = usage_of(chunk["usage"])
@@ -216,24 +278,45 @@ async def _parse(
             if delta.get("reasoning_details"):
                 reasoning_details.extend(delta["reasoning_details"])
             for fragment in delta.get("tool_calls") or ():
-                index = fragment.get("index", 0)
-                if index in emitted:
+                previous = slots.last
+                slot, replaced = slots.slot(fragment)
+                if slot in emitted:
                     continue  # an empty trailing fragment of a call already yielded
-                if last_index is not None and index != last_index and index not in calls:
-                    ready = calls.finish_if_complete(last_index)
+                if replaced is not None and replaced not in emitted:
+                    finished = calls.finish(replaced)  # its index now names another call
+                    emitted.add(replaced)
+                    if finished is not None:
+                        yield finished
+                elif previous is not None and slot != previous and previous not in emitted:
+                    ready = calls.finish_if_complete(previous)
                     if ready is not None:
-                        emitted.add(last_index)
+                        emitted.add(previous)
                         yield ready
-                last_index = index
+                slots.last = slot
                 function = fragment.get("function") or {}
+                arguments = function.get("arguments")
+                if isinstance(arguments, Mapping):  # some servers send the object itself
+                    arguments = json.dumps(arguments, ensure_ascii=False)
                 calls.add(
-                    index,
+                    slot,
                     id=fragment.get("id") or "",
                     name=function.get("name") or "",
-                    arguments=function.get("arguments") or "",
+                    arguments=arguments or "",
                 )
             if choice.get("finish_reason"):
                 finish_reason = choice["finish_reason"]
+                if finish_reason == "error":
+                    raise error_from_payload(
+                        {
+                            "error": {
+                                "type": "server_error",
+                                "message": "the provider ended the "
+                                "answer with finish_reason 'error'",
+                            }
+                        },
+                        provider=provider,
+                        secrets=secrets,
+                    )
                 for call in calls.finish_all():
                     yield call
     if not done and finish_reason is None:

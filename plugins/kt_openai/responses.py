@@ -2,9 +2,14 @@
 
 The stream is typed events (``event: response.output_text.delta`` ...). Text arrives as
 ``response.output_text.delta``; a function call is complete at ``response.output_item.done``;
-usage comes with ``response.completed``. The system prompt goes in ``instructions``; reasoning
-items the model returned are sent back on the next request (``store`` is off, so nothing is
-kept on the provider's side).
+usage comes with ``response.completed``. The system prompt goes in ``instructions``.
+
+``store`` is off, so the provider keeps nothing between requests, and a reasoning item can
+only be sent back with its ``encrypted_content``: an item that has just an id points at
+nothing, and OpenAI rejects the whole request ("Items are not persisted when `store` is set
+to false"). So the encrypted content is asked for (``include``) whenever a reasoning model is
+called or a reasoning effort is set, and a kept reasoning item without it is left out of the
+next request rather than sent as a dangling reference.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from kt_llm.http import (
     parse_arguments,
 )
 from kt_openai.chat import tool_arguments
+from kt_openai.reasoning import effort_for, is_reasoning_model
 
 PASSTHROUGH = ("temperature", "top_p", "service_tier", "parallel_tool_calls", "prompt_cache_key")
 
@@ -97,12 +103,23 @@ def request_body(request: LLMRequest, *, model: str, options: Mapping[str, Any])
             body[key] = options[key]
     if options.get("max_tokens") is not None:
         body["max_output_tokens"] = options["max_tokens"]
-    if options.get("reasoning_effort") is not None:
-        body["reasoning"] = {"effort": options["reasoning_effort"]}
+    effort = options.get("reasoning_effort")
+    if effort is not None:
+        effort = effort_for(model, str(effort))
+        if effort is not None:
+            body["reasoning"] = {"effort": effort}
+    if effort is not None or is_reasoning_model(model):
         body["include"] = ["reasoning.encrypted_content"]
     if options.get("extra_body"):
         body = deep_merge(body, options["extra_body"])
+    if not body.get("store"):
+        body["input"] = [item for item in body["input"] if _resolvable(item)]
     return body
+
+
+def _resolvable(item: Mapping[str, Any]) -> bool:
+    """Whether an input item stands on its own without server-side storage."""
+    return item.get("type") != "reasoning" or bool(item.get("encrypted_content"))
 
 
 def usage_of(data: Mapping[str, Any]) -> Usage:

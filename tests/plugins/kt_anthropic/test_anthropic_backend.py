@@ -234,8 +234,9 @@ async def test_request_shape_roles_merged_thinking_kept_cache_marked(server):
 async def test_reasoning_effort_and_thinking_budget(server):
     server.replies += [anthropic_stream([("text", "ok")]), anthropic_stream([("text", "ok")])]
     await collect(backend(server, reasoning_effort="high", temperature=0.5), ask())
-    body = server.requests[0].body
-    assert body["output_config"] == {"effort": "high"} and body["temperature"] == 0.5
+    body = server.requests[0].body  # Haiku 4.5 thinks with a budget and takes no effort
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 20_000}
+    assert "output_config" not in body and "temperature" not in body
     await collect(backend(server, thinking_budget=16384, temperature=0.5), ask())
     body = server.requests[1].body
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 16384}

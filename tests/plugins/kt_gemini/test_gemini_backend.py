@@ -195,7 +195,7 @@ async def test_request_shape(server):
     assert body["generationConfig"] == {
         "temperature": 0.1,
         "maxOutputTokens": 99,
-        "thinkingConfig": {"thinkingLevel": "LOW"},
+        "thinkingConfig": {"thinkingBudget": 1024},  # 2.5 models take a budget, not a level
     }
 
 

@@ -367,7 +367,13 @@ def _response_object(status: str, output: list, usage: dict | None) -> dict:
     }
 
 
-def responses_stream(text: str = "", calls: list[tuple[str, str, dict]] = ()) -> Reply:
+def responses_stream(
+    text: str = "",
+    calls: list[tuple[str, str, dict]] = (),
+    *,
+    reasoning: dict | None = None,
+) -> Reply:
+    """A Responses stream; *reasoning* (a reasoning output item) comes first when given."""
     seq = [-1]
     chunks = [
         _responses_event(
@@ -376,6 +382,21 @@ def responses_stream(text: str = "", calls: list[tuple[str, str, dict]] = ()) ->
     ]
     output = []
     index = 0
+    if reasoning is not None:
+        added = {**reasoning, "summary": []}
+        added.pop("encrypted_content", None)
+        chunks.append(
+            _responses_event(
+                "response.output_item.added", {"output_index": index, "item": added}, seq
+            )
+        )
+        chunks.append(
+            _responses_event(
+                "response.output_item.done", {"output_index": index, "item": reasoning}, seq
+            )
+        )
+        output.append(reasoning)
+        index += 1
     if text:
         item_id = "msg_67ccd2bf17f0819081ff3bb2cf6508e60bb6a6b452d3795b"
         item = {
@@ -492,6 +513,76 @@ def responses_stream(text: str = "", calls: list[tuple[str, str, dict]] = ()) ->
             "response.completed", {"response": _response_object("completed", output, usage)}, seq
         )
     )
+    return Reply(chunks=chunks)
+
+
+def reasoning_item(encrypted: str | None) -> dict:
+    """A reasoning output item as OpenAI streams it (encrypted content only when asked for)."""
+    item = {"id": "rs_68af0b3a5c348190a6c3d8d8e1d4a0b50d2a1f9c", "type": "reasoning", "summary": []}
+    if encrypted is not None:
+        item["encrypted_content"] = encrypted
+    return item
+
+
+def responses_error_event(code: str, message: str) -> Reply:
+    """A stream that fails at once with a Responses ``error`` event."""
+    seq = [-1]
+    return Reply(
+        chunks=[
+            _responses_event(
+                "response.created", {"response": _response_object("in_progress", [], None)}, seq
+            ),
+            _responses_event("error", {"code": code, "message": message, "param": None}, seq),
+        ]
+    )
+
+
+def responses_failed(code: str, message: str) -> Reply:
+    """A stream that ends with ``response.failed`` carrying *code*."""
+    seq = [-1]
+    failed = _response_object("failed", [], None)
+    failed["error"] = {"code": code, "message": message}
+    return Reply(
+        chunks=[
+            _responses_event(
+                "response.created", {"response": _response_object("in_progress", [], None)}, seq
+            ),
+            _responses_event("response.failed", {"response": failed}, seq),
+        ]
+    )
+
+
+def openai_raw_chunk(payload: dict) -> bytes:
+    """One ``data:`` line with *payload* as it is (for servers' own shapes)."""
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def openai_whole_tool_calls(
+    calls: list[tuple[str, str, dict]], *, index: str = "zero", one_chunk: bool = False
+) -> Reply:
+    """Tool calls each whole in one fragment, as Ollama and some gateways send them.
+
+    index: ``"zero"`` (every call says ``index: 0``) or ``"missing"`` (no index at all);
+    one_chunk: all calls in one delta instead of one chunk per call.
+    """
+    fragments = []
+    for call_id, name, args in calls:
+        fragment = {
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": json.dumps(args)},
+        }
+        if index == "zero":
+            fragment["index"] = 0
+        fragments.append(fragment)
+    chunks = [_openai_chunk([_openai_choice({"role": "assistant", "content": ""})])]
+    if one_chunk:
+        chunks.append(_openai_chunk([_openai_choice({"tool_calls": fragments})]))
+    else:
+        chunks += [_openai_chunk([_openai_choice({"tool_calls": [f]})]) for f in fragments]
+    chunks.append(_openai_chunk([_openai_choice({}, "tool_calls")]))
+    chunks.append(_openai_chunk([], openai_usage(prompt=40, completion=20)))
+    chunks.append(b"data: [DONE]\n\n")
     return Reply(chunks=chunks)
 
 
