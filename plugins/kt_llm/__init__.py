@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import kt
+from kt_llm import cost  # cheap, and registers the cost_updated event type for readers
 
 if TYPE_CHECKING:
     import click
@@ -31,6 +32,24 @@ def kt_resolve_llm(
     from kt_llm.catalog import resolve
 
     return resolve(selector, creature, kernel)
+
+
+@kt.hookimpl
+def kt_turn_started(ctx: kt.TurnContext) -> None:
+    """Start the turn's cost total (see :mod:`kt_llm.cost`)."""
+    cost.start_turn(ctx)
+
+
+@kt.hookimpl
+async def kt_post_llm_call(result: kt.LLMResult, ctx: kt.TurnContext) -> None:
+    """Price every model call and publish ``cost_updated`` (see :mod:`kt_llm.cost`)."""
+    await cost.record_call(result, ctx)
+
+
+@kt.hookimpl
+def kt_module_aliases() -> dict[str, str]:
+    """kt-biome's cost tracker: cost is tracked for every creature; this adds a budget."""
+    return {"kt_biome.plugins.cost_tracker:CostTrackerPlugin": "kt_llm.cost:CostBudget"}
 
 
 @kt.hookimpl
