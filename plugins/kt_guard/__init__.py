@@ -47,7 +47,7 @@ from kt_guard.permissions import (
     restore_approvals,
 )
 from kt_guard.plugin import ConfiguredGuard, Guard, GuardOptions, parse_options
-from kt_guard.sandbox import split_command
+from kt_guard.shellparse import SimpleCommand, simple_commands
 
 __all__ = [
     "DECISIONS",
@@ -66,7 +66,8 @@ __all__ = [
     "pending_approvals",
     "plugin",
     "restore_approvals",
-    "split_command",
+    "SimpleCommand",
+    "simple_commands",
 ]
 
 plugin = ConfiguredGuard()

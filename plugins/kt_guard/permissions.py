@@ -40,6 +40,15 @@ from kt.errors import KTError, PluginBlockError
 from kt.events import Event, from_wire
 from kt_guard.feature import Feature
 from kt_guard.options import GuardConfigError, check_table, describe, strings
+from kt_guard.shellparse import (
+    SHELL_TOOLS,
+    ShellParseError,
+    SimpleCommand,
+    command_matches,
+    require_parser,
+    rough_commands,
+    simple_commands,
+)
 
 __all__ = [
     "DECISIONS",
@@ -51,6 +60,7 @@ __all__ = [
     "Rule",
     "answer",
     "gate",
+    "match_rule",
     "parse_permissions",
     "pending_approvals",
     "publish_unsent",
@@ -82,10 +92,92 @@ class Rule:
     subject: str | None = None
 
     def matches(self, tool: str, subject: str) -> bool:
-        """Whether a call to *tool* whose main argument is *subject* falls under this rule."""
+        """Whether a call to *tool* whose main argument is *subject* falls under this rule.
+
+        The whole subject is matched; for shell tools the gate matches each simple command
+        instead (:func:`match_rule`).
+        """
         if not fnmatch.fnmatchcase(tool, self.tool):
             return False
         return self.subject is None or fnmatch.fnmatchcase(subject, self.subject)
+
+    def matches_command(self, command: SimpleCommand, *, loose: bool) -> bool:
+        """Whether one simple command of a shell call falls under this rule's pattern."""
+        return self.subject is None or command_matches(self.subject, command, loose=loose)
+
+
+# -- Matching rules to calls ---------------------------------------------------------------------
+#
+# A rule about a shell tool ("bash(rm -rf *)") is about the commands a call would run, not about
+# the text of the call. So a shell call is parsed into its simple commands (kt_guard.shellparse)
+# and each rule kind asks its own question of them:
+#
+# * deny and ask: does ANY command match? (A denied command hidden after "cd .. &&", in
+#   "$(...)", behind sudo or in "bash -c" is still found. Options count in any order.)
+# * allow: does EVERY command match some allow rule? ("git status; rm -rf x" is not allowed
+#   by "bash(git *)".) A line that cannot be parsed exactly is never allowed by a rule.
+#
+# Further rule kinds (modes such as plan or accept-edits) add a question here.
+
+
+def match_rule(rules: Iterable[Rule], tool: str, subject: str, *, kind: str) -> Rule | None:
+    """The rule of *rules* (of *kind*: ``deny``, ``ask`` or ``allow``) that covers the call.
+
+    Raises:
+        PluginBlockError: *kind* is ``deny``, a deny rule names an argument pattern for this
+            shell tool, and the command line cannot be checked against it (a program computed
+            at run time, or a substitution in a line that does not parse).
+    """
+    rules = [r for r in rules if fnmatch.fnmatchcase(tool, r.tool)]
+    whole = next((r for r in rules if r.subject is None), None)
+    if whole is not None or not rules or tool not in SHELL_TOOLS:
+        return whole or next((r for r in rules if r.matches(tool, subject)), None)
+    if kind == "allow":
+        try:
+            commands = simple_commands(subject)
+        except ShellParseError:
+            return None
+        if not commands or any(c.dynamic for c in commands):
+            return None
+        matched = [
+            next((r for r in rules if r.matches_command(c, loose=False)), None) for c in commands
+        ]
+        return matched[0] if all(matched) else None
+    commands = _commands_to_refuse(tool, subject) if kind == "deny" else _any_commands(subject)
+    for rule in rules:
+        if fnmatch.fnmatchcase(subject, rule.subject or "*"):
+            return rule
+        if any(rule.matches_command(c, loose=True) for c in commands):
+            return rule
+    return None
+
+
+def _any_commands(command: str) -> list[SimpleCommand]:
+    try:
+        return simple_commands(command)
+    except ShellParseError:
+        return rough_commands(command)
+
+
+def _commands_to_refuse(tool: str, command: str) -> list[SimpleCommand]:
+    try:
+        commands = simple_commands(command)
+    except ShellParseError as exc:
+        if any(marker in command for marker in ("$(", "`", "<(", ">(")):
+            raise PluginBlockError(
+                f"Permission denied: this {tool} command cannot be checked against the "
+                f"creature's deny rules ({exc}) and it runs a substitution. Write it "
+                "more simply (plain commands joined by ; && || |)."
+            ) from None
+        return rough_commands(command)
+    dynamic = next((c for c in commands if c.dynamic), None)
+    if dynamic is not None:
+        raise PluginBlockError(
+            f"Permission denied: in this {tool} command the program '{dynamic.words[0]}' is "
+            "computed when it runs, so the creature's deny rules cannot be checked. Name the "
+            "program directly."
+        )
+    return commands
 
 
 @attrs.frozen
@@ -122,12 +214,15 @@ def parse_permissions(value: Any, where: str) -> PermissionOptions:
                 path=f"{where}.timeout",
             )
         timeout = float(seconds) or None
-    return PermissionOptions(
+    options = PermissionOptions(
         ask=ask,
         allow=_rules(table.get("allow", ()), f"{where}.allow"),
         deny=_rules(table.get("deny", ()), f"{where}.deny"),
         timeout=timeout,
     )
+    if any(r.subject is not None for r in (*options.ask, *options.allow, *options.deny)):
+        require_parser(where)
+    return options
 
 
 def _rules(value: Any, where: str) -> tuple[Rule, ...]:
@@ -244,10 +339,6 @@ def summarise(args: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _first(rules: Iterable[Rule], tool: str, subject: str) -> Rule | None:
-    return next((r for r in rules if r.matches(tool, subject)), None)
-
-
 async def gate(
     agent: kt.Agent,
     options: PermissionOptions,
@@ -278,15 +369,15 @@ async def gate(
         PluginBlockError: the call is refused (a rule, a ``deny``, or no answer in time).
     """
     args = call.args if isinstance(call.args, Mapping) else {}
-    denied = _first(options.deny, call.name, subject)
+    denied = match_rule(options.deny, call.name, subject, kind="deny")
     if denied is not None:
         raise PluginBlockError(
             f"Permission denied: {call.name} calls matching '{denied.text}' are not allowed "
             "for this creature. Do not retry; take another approach."
         )
-    if _first(options.allow, call.name, subject) is not None:
+    if match_rule(options.allow, call.name, subject, kind="allow") is not None:
         return
-    if _first(options.ask, call.name, subject) is None:
+    if match_rule(options.ask, call.name, subject, kind="ask") is None:
         return
     book = _book(agent)
     if call.name in book.session_tools:

@@ -181,14 +181,22 @@ class Guard(SandboxHooks, BudgetHooks, PermissionHooks, CompactionHooks):
         counted against ``tool_calls`` only once every feature admitted it.
         """
         agent = ctx.creature
-        self._refuse_if_misconfigured(agent)
-        self.sandbox_check(call, ctx)
-        budget = self.budget_of(agent)
-        if budget is not None:
-            await budget.admit_tool_call(agent, count=False)
-        await self.permissions_gate(call, ctx)
-        if budget is not None:
-            await budget.admit_tool_call(agent)
+        try:
+            self._refuse_if_misconfigured(agent)
+            self.sandbox_check(call, ctx)
+            budget = self.budget_of(agent)
+            if budget is not None:
+                await budget.admit_tool_call(agent, count=False)
+            await self.permissions_gate(call, ctx)
+            if budget is not None:
+                await budget.admit_tool_call(agent)
+        except PluginBlockError:
+            raise
+        except Exception as exc:  # fail closed: a check that broke must not let the call run
+            raise PluginBlockError(
+                f"kt_guard could not check this {call.name} call ({type(exc).__name__}: "
+                f"{exc}), so it is refused. Report this as a kt_guard bug."
+            ) from exc
 
 
 class ConfiguredGuard(Guard):

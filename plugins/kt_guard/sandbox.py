@@ -3,7 +3,8 @@
 This is **policy gating, not isolation**: the guard inspects each tool call's arguments before
 the tool runs and refuses the ones the policy forbids. A shell command is checked as text (its
 programs against the allow-list, its URLs against the hosts); what a permitted program does
-once it runs is not observed. Run untrusted work in a container or VM as well.
+once it runs is not observed. For that, the ``bash`` and ``python`` tools have an OS sandbox
+(``isolation = "bwrap"``, :mod:`kt_tools.isolation`); or run the creature in a container.
 
 What is checked, for every tool (not only the built-in ones):
 
@@ -19,11 +20,13 @@ What is checked, for every tool (not only the built-in ones):
   commands that run a network program (``curl``, ``wget``, ``ssh``, ``git clone`` ...) or
   contain a URL are refused when the network is off, and need every URL's host allowed when a
   host list is given.
-* **Shell.** With a ``shell`` allow-list, each part of a ``bash`` command (split at ``;``,
-  ``&&``, ``||``, ``|``, ``&`` and newlines, outside quotes) must match one of its patterns;
-  command substitution (``$(...)``, backticks, ``<(...)``) is refused, because its inner
-  command could not be checked. The ``python`` tool runs arbitrary code: it is refused while
-  the shell is restricted unless ``allow_python = true``.
+* **Shell.** A shell line is read as the shell reads it (:mod:`kt_guard.shellparse`): every
+  simple command, in substitutions, loops, subshells, behind ``sudo``/``env``/``xargs``, and
+  in ``bash -c`` or ``eval`` strings. With a ``shell`` allow-list each command must match one
+  of its patterns. Files the commands name (redirections, the operands of ``rm``, ``mv``,
+  ``cp``, ``tee`` ..., path-like words) are checked like path arguments, against the folder
+  the command runs in after any ``cd``. The ``python`` tool runs arbitrary code: it is refused
+  while the shell is restricted unless ``allow_python = true``.
 
 This module holds the whole feature: the ``sandbox`` table (:class:`SandboxOptions`), the
 policy (:class:`SandboxPolicy`) and the hooks (:class:`SandboxHooks`). The check runs first in
@@ -34,7 +37,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,11 +48,18 @@ from kt.config.home import kt_home
 from kt.errors import PluginBlockError
 from kt_guard.feature import Feature
 from kt_guard.options import GuardConfigError, check_table, describe, strings
+from kt_guard.shellparse import (
+    SHELL_TOOLS,
+    ShellParseError,
+    SimpleCommand,
+    require_parser,
+    rough_commands,
+    simple_commands,
+)
 
-__all__ = ["SandboxHooks", "SandboxOptions", "SandboxPolicy", "parse_sandbox", "split_command"]
+__all__ = ["SandboxHooks", "SandboxOptions", "SandboxPolicy", "parse_sandbox"]
 
 WRITE_TOOLS = frozenset({"write", "edit", "multi_edit", "notebook_edit", "json_write"})
-SHELL_TOOLS = frozenset({"bash", "shell", "sh"})
 CODE_TOOLS = frozenset({"python"})
 SEARCH_TOOLS = frozenset({"web_search"})
 PATH_ARGS = (
@@ -138,6 +147,7 @@ def parse_sandbox(value: Any, where: str) -> SandboxOptions:
         raise GuardConfigError(
             f"must be true or false, got {describe(allow_python)}", path=f"{where}.allow_python"
         )
+    require_parser(where)  # every shell command is read for the files it names
     return SandboxOptions(
         read_paths=None if read is None else strings(read, f"{where}.read_paths"),
         write_paths=strings(table.get("write_paths", (".",)), f"{where}.write_paths"),
@@ -156,51 +166,6 @@ def default_protected(home: Path, kt_home: Path) -> list[Path]:
     names = (".ssh", ".aws", ".gnupg", ".config/git", ".netrc", ".docker/config.json")
     names += (".bashrc", ".bash_profile", ".zshrc", ".profile")
     return [home / n for n in names] + [kt_home, Path("/etc")]
-
-
-def split_command(command: str) -> list[str]:
-    """Split a shell command into its simple commands, at operators outside quotes.
-
-    ``git add . && git commit -m "a; b"`` → ``["git add .", 'git commit -m "a; b"']``.
-    """
-    parts, current, quote, i = [], [], "", 0
-    while i < len(command):
-        ch = command[i]
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = ""
-            elif ch == "\\" and quote == '"' and i + 1 < len(command):
-                current.append(command[i + 1])
-                i += 1
-        elif ch in "'\"":
-            quote = ch
-            current.append(ch)
-        elif ch == "\\" and i + 1 < len(command):
-            current += [ch, command[i + 1]]
-            i += 1
-        elif ch in ";|&\n":
-            parts.append("".join(current))
-            current = []
-            while i + 1 < len(command) and command[i + 1] in "|&":
-                i += 1  # "&&", "||", "|&"
-        else:
-            current.append(ch)
-        i += 1
-    parts.append("".join(current))
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _program(part: str) -> tuple[str, list[str]]:
-    try:
-        words = shlex.split(part)
-    except ValueError:
-        words = part.split()
-    while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
-        words = words[1:]  # FOO=bar cmd
-    if not words:
-        return "", []
-    return Path(words[0]).name, words[1:]
 
 
 def _string_values(value: Any) -> Iterable[str]:
@@ -368,32 +333,99 @@ class SandboxPolicy:
 
     def _check_command(self, tool: str, command: str) -> None:
         shell = self.options.shell
-        if shell is not None and any(s in command for s in _SUBSTITUTION):
-            raise PluginBlockError(
-                "Sandbox denied [shell]: command substitution ($(...), backticks, <(...)) is "
-                "not allowed here, because the inner command could not be checked. Run the "
-                "commands one by one."
-            )
-        for part in split_command(command):
-            if shell is not None and not any(fnmatch.fnmatchcase(part, p) for p in shell):
+        try:
+            commands = simple_commands(command)
+        except ShellParseError as exc:
+            if shell is not None or any(s in command for s in _SUBSTITUTION):
                 raise PluginBlockError(
-                    f"Sandbox denied [shell]: '{part}' is not an allowed command. Allowed: "
-                    f"{', '.join(shell) or 'none'}."
-                )
+                    f"Sandbox denied [shell]: {exc}, so the commands it would run "
+                    "cannot all be checked. Write it with plain commands joined by ; && || | "
+                    "(for example `test -f x` instead of `[[ -f x ]]`)."
+                ) from None
+            commands = rough_commands(command)
+        cwd = self.working_dir
+        for part in commands:
+            if shell is not None:
+                if part.dynamic:
+                    raise PluginBlockError(
+                        f"Sandbox denied [shell]: the program '{part.words[0]}' is computed "
+                        "when the command runs, so it cannot be checked against the allowed "
+                        "commands. Name the program directly."
+                    )
+                if part.words and not any(fnmatch.fnmatchcase(part.text, p) for p in shell):
+                    raise PluginBlockError(
+                        f"Sandbox denied [shell]: '{part.text}' is not an allowed command. "
+                        f"Allowed: {', '.join(shell) or 'none'}."
+                    )
             if self.options.network is not True:
                 self._check_command_network(tool, part)
+            cwd = self._check_command_paths(tool, part, cwd)
 
-    def _check_command_network(self, tool: str, part: str) -> None:
-        urls = [m for m in _URL.finditer(part) if m["scheme"].lower() != "file"]
+    def _check_command_paths(self, tool: str, part: SimpleCommand, cwd: Path) -> Path:
+        """Check the files a simple command names; return the folder the next one runs in.
+
+        Redirections are reads or writes by their operator. The operands of programs that
+        change files (``rm``, ``mv``, ``touch``, ``tee`` ...) are writes, those of the others
+        reads when they look like paths. ``cd`` moves the folder later paths resolve against.
+        """
+        for redirect in part.redirects:
+            if redirect.target != "/dev/null":
+                path = self._resolve(redirect.target, base=cwd)
+                self._check_path(tool, path, writes=redirect.writes)
+        program = part.program
+        writes, reads = _command_paths(program, part.args)
+        for word in writes:
+            self._check_path(tool, self._resolve(word, base=cwd), writes=True)
+        for word in reads:
+            self._check_path(tool, self._resolve(word, base=cwd), writes=False)
+        if program == "cd" and not part.wrapped:
+            target = next((w for w in part.args if not w.startswith("-")), "~")
+            return self._resolve(target, base=cwd)
+        return cwd
+
+    def _check_command_network(self, tool: str, part: SimpleCommand) -> None:
+        line = " ".join(part.words)
+        urls = [m for m in _URL.finditer(line) if m["scheme"].lower() != "file"]
         for match in urls:
             if not self._host_allowed(match["host"]):
                 raise self._network_refusal(tool, match["host"])
-        program, rest = _program(part)
+        program, rest = part.program, part.args
         uses_network = program in NETWORK_PROGRAMS or (
             bool(rest) and rest[0] in NETWORK_SUBCOMMANDS.get(program, ())
         )
         if uses_network and not urls:  # no URL whose host could be checked
             raise self._network_refusal(tool, f"the network through '{program}'")
+
+
+# Programs that change the files they are given (every operand), and those whose last operand
+# is the file they write (the others are read).
+WRITING_PROGRAMS = frozenset(
+    {"rm", "rmdir", "mv", "touch", "mkdir", "tee", "chmod", "chown", "chgrp", "truncate"}
+    | {"shred", "unlink"}
+)
+COPYING_PROGRAMS = frozenset({"cp", "ln", "install", "rsync", "scp"})
+
+
+def _looks_like_path(word: str) -> bool:
+    return word.startswith(("/", "~", "./", "../")) or word == ".." or "/" in word
+
+
+def _command_paths(program: str, args: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The words of a simple command that name files it writes, and files it reads."""
+    operands = [a for a in args if not a.startswith("-")]
+    options = [a.split("=", 1)[1] for a in args if a.startswith("-") and "=" in a]
+    if program == "dd":
+        writes = [a[3:] for a in args if a.startswith("of=")]
+        reads = [a[3:] for a in args if a.startswith("if=")]
+        return writes, reads
+    if program in WRITING_PROGRAMS:
+        if program in ("chmod", "chown", "chgrp") and operands:
+            operands = operands[1:]  # the mode or owner
+        return operands, [o for o in options if _looks_like_path(o)]
+    if program in COPYING_PROGRAMS and operands:
+        reads = [o for o in operands[:-1] if ":" not in o or _looks_like_path(o)]
+        return operands[-1:], reads + [o for o in options if _looks_like_path(o)]
+    return [], [w for w in [*operands, *options] if _looks_like_path(w) and "://" not in w]
 
 
 # -- Hooks -------------------------------------------------------------------------------------

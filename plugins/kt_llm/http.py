@@ -23,9 +23,11 @@ tests can drive it without a network.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import random
 import re
+import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
@@ -828,10 +830,46 @@ def pop_transport_options(
     )
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS context: loading the CA bundle costs tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
+# Every backend object shares the clients of its trio run: one per timeout setting (and test
+# transport), so creatures on one provider share one connection pool and the TLS context.
+_CLIENTS: PerRun[dict[tuple[Any, ...], Any]] = PerRun(
+    dict, lambda clients: _close_all(list(clients.values()))
+)
+
+
+async def _close_all(clients: list[Any]) -> None:
+    for client in clients:
+        await client.aclose()
+
+
+def shared_client(timeout: Any, transport: Any = None) -> Any:
+    """The httpx client of the current trio run for *timeout* (and *transport*, in tests).
+
+    Request headers (the API key) are sent per request, so one client serves every creature
+    and provider in the run; it is closed when the run ends.
+    """
+    clients = _CLIENTS.get()
+    limits = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+    key = (limits, id(transport) if transport is not None else None)
+    client = clients.get(key)
+    if client is None:
+        client = clients[key] = httpx.AsyncClient(
+            timeout=timeout, transport=transport, verify=tls_context()
+        )
+    return client
+
+
 class SSEPoster:
     """POSTs JSON to one endpoint family and yields the server-sent events of the answer.
 
-    One httpx client per trio run (connections are reused across calls).
+    Uses the shared client of the current trio run (:func:`shared_client`): connections and
+    the TLS context are reused across calls and across creatures.
 
     Args:
         provider: The provider's name, for error messages.
@@ -860,10 +898,7 @@ class SSEPoster:
         self._secrets = secrets
         self._key_hint = key_hint
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
-        self._clients: PerRun[Any] = PerRun(
-            lambda: httpx.AsyncClient(timeout=self._timeout, transport=transport),
-            lambda client: client.aclose(),
-        )
+        self._transport = transport
 
     def __repr__(self) -> str:
         return f"SSEPoster(provider={self.provider!r})"  # never the headers: they hold the key
@@ -891,7 +926,7 @@ class SSEPoster:
             LLMError: a typed error for an HTTP error status (the body is summarised) or a
                 transport failure (connection, timeout, a stream cut off).
         """
-        client = self._clients.get()
+        client = shared_client(self._timeout, self._transport)
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         sent = {**self._headers, **headers} if headers else self._headers
         hidden = (*self._secrets, *secrets)

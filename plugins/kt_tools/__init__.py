@@ -16,8 +16,11 @@ web                       ``web_fetch``, ``web_search``
 
 Paths resolve against the creature's working directory, never the process's. Tools that change
 files refuse a file the creature has not read, or that changed since it read it. A path guard
-keeps file tools inside the working directory unless a creature's config allows more. Every
-tool takes options in its config entry; ``docs/reference/builtin-tools.md`` lists them all.
+keeps file tools inside the working directory unless a creature's config allows more, and they
+open what it admitted without following links (:mod:`kt_tools.nofollow`). Commands run without
+the process's secret variables, optionally in an OS sandbox (:mod:`kt_tools.isolation`), and
+every tool's result has known key values redacted (:mod:`kt_tools.secrets`). Every tool takes
+options in its config entry; ``docs/reference/builtin-tools.md`` lists them all.
 
 Public names for front ends and Python code: the events :class:`UserQuestion`,
 :class:`CardShown`, :class:`UserReply` and :class:`ScratchpadWritten`; :func:`answer` and
@@ -27,6 +30,8 @@ Public names for front ends and Python code: the events :class:`UserQuestion`,
 from __future__ import annotations
 
 from typing import Any
+
+import attrs
 
 import kt
 from kt_tools.comms import send_message, stop_task
@@ -51,6 +56,7 @@ from kt_tools.interact import (
 )
 from kt_tools.notebook import notebook_edit, notebook_read
 from kt_tools.search import glob, grep, tree
+from kt_tools.secrets import backend_key_vars, known_secrets, redact
 from kt_tools.shell import bash, python
 from kt_tools.web import web_fetch, web_search
 
@@ -95,6 +101,32 @@ TOOLS: tuple[kt.ToolSpec, ...] = (
 def kt_tools() -> list[kt.ToolSpec]:
     """Offer the built-in tools."""
     return list(TOOLS)
+
+
+@kt.hookimpl
+def kt_post_tool_call(call: kt.ToolCall, result: kt.ToolResult, ctx: Any) -> kt.ToolResult | None:
+    """Replace known secret values (provider keys) in every tool's output and error.
+
+    Applies to every tool of the creature, not only the built-in ones: what a tool returns is
+    stored in the session and sent to the model, and no key may be (see
+    :mod:`kt_tools.secrets`).
+    """
+    kernel = getattr(ctx.creature, "kernel", None)
+    environ = getattr(kernel, "env", None) or {}
+    secrets = known_secrets(environ, key_vars=backend_key_vars(kernel))
+    if not secrets:
+        return None
+    if isinstance(result.output, str):
+        output: Any = redact(result.output, secrets)
+    else:
+        output = tuple(
+            attrs.evolve(part, text=redact(part.text, secrets)) if part.text else part
+            for part in result.output
+        )
+    error = None if result.error is None else redact(result.error, secrets)
+    if output == result.output and error == result.error:
+        return None
+    return attrs.evolve(result, output=output, error=error)
 
 
 @kt.hookimpl

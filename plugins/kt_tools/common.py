@@ -17,6 +17,7 @@ import trio
 
 import kt
 from kt.errors import ConfigValidationError
+from kt_tools.nofollow import PathChanged, open_file
 
 T = TypeVar("T")
 
@@ -181,16 +182,33 @@ def is_inside(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == root or path.is_relative_to(root) for root in roots)
 
 
+_NAME_MAX = 255
+_PATH_MAX = 4095
+
+
 def resolve_path(ctx: kt.ToolContext, raw: str, options: FileOptions) -> Path | kt.ToolResult:
     """Resolve *raw* against the working directory and apply the path guard.
 
     Returns the absolute, symlink-resolved path, or an error result when the guard refuses it.
     In ``warn`` mode the first refusal is remembered per resolved path, so repeating the same
     call goes through: the model has to mean it.
+
+    The path returned is free of links, and the tools open it with :mod:`kt_tools.nofollow`,
+    which follows none: a link swapped in after this check makes the open fail instead of
+    leading elsewhere. Never pass it to plain ``open()``.
     """
     if not raw or not str(raw).strip():
         return fail("a path is required")
+    if "\0" in str(raw):
+        return fail("the path contains a NUL character, which no file name can hold")
     path = Path(os.path.realpath(ctx.resolve_path(str(raw).strip())))
+    if len(os.fsencode(path)) > _PATH_MAX or any(
+        len(os.fsencode(part)) > _NAME_MAX for part in path.parts
+    ):
+        return fail(
+            f"the path is too long ({len(str(path))} characters; at most {_NAME_MAX} bytes a "
+            f"name and {_PATH_MAX} in all); give a shorter path"
+        )
     if options.path_guard == "off":
         return path
     working = Path(os.path.realpath(ctx.working_dir))
@@ -272,8 +290,10 @@ def is_binary_file(path: Path) -> bool:
     if path.suffix.lower() in BINARY_SUFFIXES:
         return True
     try:
-        with open(path, "rb") as f:
+        with open_file(path, "rb") as f:
             return looks_binary(f.read(8192))
+    except PathChanged:
+        raise
     except OSError:
         return False
 

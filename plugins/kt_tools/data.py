@@ -21,6 +21,7 @@ import attrs
 import kt
 from kt.events import Event
 from kt_tools.common import FileOptions, configurable, fail, in_thread, resolve_path
+from kt_tools.nofollow import open_file, read_file_bytes
 
 # -- JSON paths ---------------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ def set_path(document: Any, steps: list[str | int], new: Any) -> Any:
 
 
 def _load_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(read_file_bytes(path).decode("utf-8"))
 
 
 def _json_read(options: FileOptions) -> kt.ToolSpec:
@@ -166,8 +167,9 @@ def _json_read(options: FileOptions) -> kt.ToolSpec:
 def _write_json(path: Path, steps: list[str | int], value: Any) -> None:
     document = _load_json(path) if path.exists() else {}
     document = set_path(document, steps, value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    with open_file(path, "wb", make_parents=True) as f:
+        f.write(text.encode("utf-8"))
 
 
 def _json_write(options: FileOptions) -> kt.ToolSpec:

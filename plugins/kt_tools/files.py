@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import difflib
 import io
+import os
 import re
 from pathlib import Path
 from typing import NotRequired, TypedDict
@@ -31,6 +32,7 @@ from kt_tools.common import (
     record_read,
     resolve_path,
 )
+from kt_tools.nofollow import open_file, read_file_bytes
 
 # -- read ---------------------------------------------------------------------------------------
 
@@ -103,7 +105,7 @@ def _count_lines(f: io.BufferedReader) -> int:
 def _read_page(path: Path, offset: int, limit: int, budget: int) -> _Page:
     lines: list[str] = []
     size = 0
-    with open(path, "rb") as f:
+    with open_file(path, "rb") as f:
         skipped = _skip_lines(f, offset)
         consumed_extra = 0  # a line read but not shown
         capped = False
@@ -130,10 +132,11 @@ def _image(path: Path) -> kt.ToolResult:
     suffix = path.suffix.lower()
     if suffix in UNSUPPORTED_IMAGES:
         return fail(f"unsupported image format {suffix}; supported: png, jpeg, gif, webp")
-    size = path.stat().st_size
-    if size > MAX_IMAGE_BYTES:
-        return fail(f"{path} is {size // 1024 // 1024} MB; images over 20 MB cannot be read")
-    data = path.read_bytes()
+    with open_file(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_IMAGE_BYTES:
+            return fail(f"{path} is {size // 1024 // 1024} MB; images over 20 MB cannot be read")
+        data = f.read()
     kinds = {
         "image/png": data.startswith(b"\x89PNG\r\n\x1a\n"),
         "image/jpeg": data.startswith(b"\xff\xd8\xff"),
@@ -156,7 +159,7 @@ def _pdf(path: Path, offset: int, limit: int, options: ReadOptions) -> kt.ToolRe
         import pymupdf  # optional: only PDFs need it
     except ImportError:
         return fail("reading PDF files needs PyMuPDF: install it with `pip install pymupdf`")
-    with pymupdf.open(path) as doc:
+    with pymupdf.open(stream=read_file_bytes(path), filetype="pdf") as doc:
         pages = doc.page_count
         if pages > options.pdf_page_warn and not offset and not limit:
             return fail(
@@ -236,8 +239,8 @@ def _read(options: ReadOptions) -> kt.ToolSpec:
 
 def _write_file(path: Path, content: str) -> bool:
     existed = path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content.encode("utf-8"))
+    with open_file(path, "wb", make_parents=True) as f:
+        f.write(content.encode("utf-8"))
     return existed
 
 
@@ -295,12 +298,12 @@ class _EditFailed(Exception):
 def _load_for_edit(path: Path) -> str:
     if is_binary_file(path):
         raise _EditFailed(f"{path} is a binary file; it cannot be edited as text")
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+    with open_file(path, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
         return f.read()
 
 
 def _save(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
+    with open_file(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as f:
         f.write(text)
 
 

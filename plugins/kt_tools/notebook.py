@@ -26,6 +26,7 @@ from kt_tools.common import (
     record_read,
     resolve_path,
 )
+from kt_tools.nofollow import open_file, read_file_bytes
 
 DIFF_LINES = 200
 
@@ -41,7 +42,7 @@ def load_notebook(path: Path) -> dict[str, Any]:
         NotebookError: not JSON, or not shaped like a notebook.
     """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_file_bytes(path).decode("utf-8"))
     except json.JSONDecodeError as exc:
         raise NotebookError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
@@ -344,7 +345,8 @@ def _edit_notebook(path: Path, plan: _EditPlan) -> kt.ToolResult:
     write = changed and not (plan.mode == "strict" and failed)
     if write:
         text = json.dumps(working, indent=1, ensure_ascii=False) + "\n"
-        path.write_text(text, encoding="utf-8")
+        with open_file(path, "wb") as f:
+            f.write(text.encode("utf-8"))
     lines = [f"Edited {path}" if write else f"No changes made to {path}", f"mode: {plan.mode}"]
     lines += [f"applied: {applied}", f"failed: {failed}", f"skipped: {skipped}", "", *statuses]
     if write:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -25,10 +26,11 @@ from kt_tools.common import (
     looks_binary,
     resolve_path,
 )
-from kt_tools.walk import Walker, compile_glob, literal_prefix
+from kt_tools.nofollow import open_dir, open_fd
+from kt_tools.walk import DIR_OPEN_FLAGS, MAX_DEPTH, Found, Walker, compile_glob, literal_prefix
 
 LINE_CHARS = 2000
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # O_BINARY: Windows only
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 # -- glob ---------------------------------------------------------------------------------------
 
@@ -56,8 +58,8 @@ def _glob(base: Path, pattern: str, limit: int, gitignore: bool, hidden: bool, s
     )
     found: list[tuple[float, str]] = []
     cap_hit = False
-    for rel, entry, is_dir in walker.entries():
-        if not regex.match(rel):
+    for entry in walker.entries():
+        if not regex.match(entry.rel):
             continue
         if len(found) >= cap:
             cap_hit = True
@@ -66,7 +68,7 @@ def _glob(base: Path, pattern: str, limit: int, gitignore: bool, hidden: bool, s
             mtime = entry.stat().st_mtime
         except OSError:
             continue
-        found.append((mtime, rel + ("/" if is_dir else "")))
+        found.append((mtime, entry.rel + ("/" if entry.is_dir else "")))
     found.sort(key=lambda item: (-item[0], item[1]))
     return _GlobResult([rel for _, rel in found], len(found), cap, cap_hit)
 
@@ -101,7 +103,10 @@ def _glob_tool(options: FileOptions) -> kt.ToolSpec:
             return fail("pattern is empty; give a glob such as **/*.py")
         if os.path.isabs(pattern):
             path, pattern = os.path.dirname(pattern) or "/", os.path.basename(pattern)
-        base = resolve_path(ctx, path, options)
+        # The pattern's leading folders ("../outside/*", "src/*.py") are part of where the
+        # walk starts, so they pass the path guard like any path does.
+        prefix, pattern = literal_prefix(pattern)
+        base = resolve_path(ctx, os.path.join(path, prefix) if prefix else path, options)
         if isinstance(base, kt.ToolResult):
             return base
         if not base.is_dir():
@@ -110,7 +115,8 @@ def _glob_tool(options: FileOptions) -> kt.ToolSpec:
         found = await in_thread(_glob, base, pattern, limit, gitignore, hidden, stop, stop=stop)
         if not found.paths:
             return kt.ToolResult(output="(no matches)", metadata={"count": 0})
-        shown = found.paths[:limit] if limit else found.paths
+        shown = [f"{prefix}/{p}" if prefix else p for p in found.paths]
+        shown = shown[:limit] if limit else shown
         lines = list(shown)
         if found.cap_hit:
             lines.append(
@@ -139,10 +145,14 @@ class _GrepResult:
     limit_hit: bool
 
 
-def read_bytes(path: str) -> bytes | None:
-    """A file's bytes through the raw system calls (much cheaper per file than ``open``)."""
+def read_bytes(open_file: Callable[[], int]) -> bytes | None:
+    """A file's bytes through the raw system calls (much cheaper per file than ``open``).
+
+    Args:
+        open_file: Opens the file and returns its descriptor (without following links).
+    """
     try:
-        fd = os.open(path, _READ_FLAGS)
+        fd = open_file()
     except OSError:
         return None
     try:
@@ -160,9 +170,9 @@ def read_bytes(path: str) -> bytes | None:
         os.close(fd)
 
 
-def _file_matches(path: str, regex: re.Pattern[str], whole_file: bool):
+def _file_matches(open_file: Callable[[], int], regex: re.Pattern[str], whole_file: bool):
     """Yield ``(line number, line)`` for the lines of a text file that match."""
-    data = read_bytes(path)
+    data = read_bytes(open_file)
     if data is None:
         return
     if looks_binary(data[:8192]):
@@ -188,7 +198,7 @@ def _grep(
     # per line), except for patterns anchored to the text's ends.
     whole_file = not re.search(r"\\[AZz]", regex.pattern)
     if base.is_file():
-        files = iter([(base.name, str(base))])
+        files = iter([(base.name, lambda: open_fd(base, _READ_FLAGS))])
     else:
         walker = Walker(base, gitignore=gitignore, hidden=hidden, should_stop=lambda: stop.is_set)
         match_all = name_glob in ("", "*", "**", "**/*")
@@ -196,25 +206,25 @@ def _grep(
         file_glob = compile_glob(name_glob)
 
         def wanted():
-            for rel, entry in walker.files():
+            for found in walker.files():
                 if not match_all:
-                    target = entry.name if by_name else rel
+                    target = found.name if by_name else found.rel
                     if not file_glob.match(target):
                         continue
-                dot = entry.name.rfind(".")
-                if dot > 0 and entry.name[dot:].lower() in BINARY_SUFFIXES:
+                dot = found.name.rfind(".")
+                if dot > 0 and found.name[dot:].lower() in BINARY_SUFFIXES:
                     continue
-                yield rel, entry.path
+                yield found.rel, found.open
 
         files = wanted()
     lines: list[str] = []
     matches = files_matched = searched = 0
-    for rel, full in files:
+    for rel, opener in files:
         if stop.is_set:
             break
         searched += 1
         hit = False
-        for number, line in _file_matches(full, regex, whole_file):
+        for number, line in _file_matches(opener, regex, whole_file):
             if limit and matches >= limit:
                 return _GrepResult(lines, matches, files_matched, searched, True)
             if len(line) > LINE_CHARS:
@@ -300,10 +310,14 @@ def _grep_tool(options: FileOptions) -> kt.ToolSpec:
 _FRONT_MATTER_KEY = re.compile(r"^(summary|title|description|protected)\s*:\s*(.*?)\s*$")
 
 
-def markdown_summary(path: str) -> tuple[str, bool]:
-    """A Markdown file's front-matter summary (else title, else description) and protected flag."""
+def markdown_summary(open_file: Callable[[], int]) -> tuple[str, bool]:
+    """A Markdown file's front-matter summary (else title, else description) and protected flag.
+
+    Args:
+        open_file: Opens the file and returns its descriptor (without following links).
+    """
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with os.fdopen(open_file(), encoding="utf-8", errors="replace") as f:
             if f.readline().strip() != "---":
                 return "", False
             found: dict[str, str] = {}
@@ -333,39 +347,53 @@ def _tree(base: Path, depth: int, limit: int, hidden: bool, gitignore: bool, sto
     lines = [f"{base.name or base}/"]
     limit_hit = False
 
-    def visit(path: str, rel: str, rules, prefix: str, level: int) -> None:
+    def visit(dir_fd: int, rel: str, rules, prefix: str, level: int) -> None:
         nonlocal limit_hit
         if stop.is_set:
             return
-        try:
-            with os.scandir(path) as it:
-                entries = [(e, e.is_dir()) for e in it]
-        except OSError:
-            return
+        real_dir = walker.real_root / rel if rel else walker.real_root
         kept = []
-        for entry, is_dir in entries:
+        for entry in walker.listing(dir_fd):
+            kind = walker.classify(entry, real_dir)
+            if kind is None:
+                continue
+            is_dir, target = kind
             child = f"{rel}/{entry.name}" if rel else entry.name
             if not walker.skip(rules, child, entry.name, is_dir):
-                kept.append((entry, is_dir, child))
-        kept.sort(key=lambda item: (not item[1], item[0].name.lower(), item[0].name))
-        for index, (entry, is_dir, child) in enumerate(kept):
+                kept.append(Found(child, entry, is_dir, dir_fd, target))
+        kept.sort(key=lambda found: (not found.is_dir, found.name.lower(), found.name))
+        for index, found in enumerate(kept):
             if limit and len(lines) > limit:
                 limit_hit = True
                 return
             last = index == len(kept) - 1
             connector = "└── " if last else "├── "
-            label = entry.name + ("/" if is_dir else "")
-            if not is_dir and entry.name.lower().endswith(".md"):
-                summary, protected = markdown_summary(entry.path)
+            label = found.name + ("/" if found.is_dir else "")
+            if not found.is_dir and found.name.lower().endswith(".md"):
+                summary, protected = markdown_summary(found.open)
                 label += f" - {summary}" if summary else ""
                 label += " [protected]" if protected else ""
             lines.append(prefix + connector + label)
-            if is_dir and level < depth:
-                sub_rules = walker.rules_for(child, rules, entry.path)
-                indent = prefix + ("    " if last else "│   ")
-                visit(entry.path, child, sub_rules, indent, level + 1)
+            if found.is_dir and level < min(depth, MAX_DEPTH):
+                try:
+                    sub_fd = os.open(found.name, DIR_OPEN_FLAGS, dir_fd=dir_fd)
+                except OSError:  # gone, or swapped for a link since the listing
+                    continue
+                try:
+                    sub_rules = walker.rules_for(found.rel, rules, sub_fd)
+                    indent = prefix + ("    " if last else "│   ")
+                    visit(sub_fd, found.rel, sub_rules, indent, level + 1)
+                finally:
+                    os.close(sub_fd)
 
-    visit(str(base), "", walker.rules_for("", [], str(base)), "", 1)
+    try:
+        root_fd = open_dir(walker.real_root)
+    except OSError:
+        return _TreeResult(lines, False, [], 0)
+    try:
+        visit(root_fd, "", walker.rules_for("", [], root_fd), "", 1)
+    finally:
+        os.close(root_fd)
     return _TreeResult(lines, limit_hit, walker.ignored, walker.ignored_count)
 
 

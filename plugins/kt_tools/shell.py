@@ -16,14 +16,18 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import attrs
 
 import kt
+from kt.config.home import kt_home
+from kt.errors import ConfigValidationError
 from kt_tools.common import configurable, fail
+from kt_tools.isolation import ISOLATION_MODES, bwrap_argv, check_available
 from kt_tools.process import run_command
+from kt_tools.secrets import backend_key_vars, tool_environment
 
 DEFAULT_TIME_LIMIT = 60.0
 SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell")
@@ -41,6 +45,16 @@ class ShellOptions:
         kill_grace: Seconds between ``SIGTERM`` and ``SIGKILL`` when a command is stopped.
         reject_fake_waits: ``bash`` only: refuse ``sleep ...`` and ``echo "waiting..."``.
         interpreter: ``python`` only: the interpreter; default: the one running kt.
+        pass_env: Secret variables to pass to the command anyway (by default every provider
+            key and every ``*_API_KEY``, ``*_TOKEN``, ``*_SECRET*`` ... variable is removed;
+            see :mod:`kt_tools.secrets`).
+        isolation: ``none`` (default): the command runs as kt's user, with its access;
+            ``bwrap``: in a bubblewrap sandbox (see :mod:`kt_tools.isolation`). The tool is
+            refused at build time when bubblewrap cannot sandbox on this machine.
+        isolation_network: With ``bwrap``: keep the network (default: none).
+        isolation_writable: With ``bwrap``: folders writable besides the working directory.
+        isolation_hidden: With ``bwrap``: files and folders hidden besides the kt home,
+            ``~/.ssh``, ``~/.aws``, ``~/.gnupg``, ``~/.netrc`` and ``~/.config/gcloud``.
     """
 
     shell: str = "bash"
@@ -49,6 +63,35 @@ class ShellOptions:
     kill_grace: float = 2.0
     reject_fake_waits: bool = True
     interpreter: str = ""
+    pass_env: tuple[str, ...] = ()
+    isolation: str = "none"
+    isolation_network: bool = False
+    isolation_writable: tuple[str, ...] = ()
+    isolation_hidden: tuple[str, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if self.isolation not in ISOLATION_MODES:
+            raise ConfigValidationError(
+                f"option 'isolation' must be one of {', '.join(ISOLATION_MODES)}, not "
+                f"{self.isolation!r}",
+                path="options.isolation",
+            )
+
+    def wrap(self, tool: str, argv: list[str], ctx: kt.ToolContext) -> list[str]:
+        """*argv* as it is started: inside bubblewrap when ``isolation = "bwrap"``."""
+        if self.isolation == "none":
+            return argv
+        kernel = getattr(ctx.agent, "kernel", None)
+        environ = getattr(kernel, "env", None) or os.environ
+        return bwrap_argv(
+            check_available(tool),
+            argv,
+            working_dir=ctx.working_dir,
+            kt_home=kt_home(environ),
+            network=self.isolation_network,
+            writable=self.isolation_writable,
+            hidden=self.isolation_hidden,
+        )
 
 
 def find_shell(kind: str, environ: Mapping[str, str] | None = None) -> str | None:
@@ -94,8 +137,11 @@ def _fake_wait(command: str) -> bool:
     return words[0] == "sleep" or (words[0] == "echo" and bool(_FAKE_WAIT.search(command)))
 
 
-def _env(options: ShellOptions) -> dict[str, str]:
-    return {**os.environ, **{k: str(v) for k, v in options.env.items()}}
+def _env(options: ShellOptions, ctx: kt.ToolContext) -> dict[str, str]:
+    """The command's environment: kt's, without its secrets, plus the tool's ``env``."""
+    kernel = getattr(ctx.agent, "kernel", None)
+    base = tool_environment(os.environ, keep=options.pass_env, key_vars=backend_key_vars(kernel))
+    return {**base, **{k: str(v) for k, v in options.env.items()}}
 
 
 def _result(outcome, *, label: str, limit: float | None, meta: dict) -> kt.ToolResult:
@@ -162,7 +208,7 @@ def _bash(options: ShellOptions) -> kt.ToolSpec:
                 "message when they are ready: do not sleep or echo to wait for them; simply "
                 "end your turn (or do other work meanwhile)."
             )
-        environ = _env(options)
+        environ = _env(options, ctx)
         executable = find_shell(kind, environ)
         if executable is None:
             available = [s for s in SHELLS if find_shell(s, environ) is not None]
@@ -175,7 +221,7 @@ def _bash(options: ShellOptions) -> kt.ToolSpec:
             return error
         try:
             outcome = await run_command(
-                _shell_argv(kind, executable, command),
+                options.wrap("bash", _shell_argv(kind, executable, command), ctx),
                 cwd=ctx.working_dir,
                 env=environ,
                 time_limit=limit,
@@ -211,9 +257,9 @@ def _python(options: ShellOptions) -> kt.ToolSpec:
         interpreter = options.interpreter or sys.executable
         try:
             outcome = await run_command(
-                [interpreter, "-c", code],
+                options.wrap("python", [interpreter, "-c", code], ctx),
                 cwd=ctx.working_dir,
-                env=_env(options),
+                env=_env(options, ctx),
                 time_limit=limit,
                 capture_bytes=options.capture_bytes,
                 kill_grace=options.kill_grace,
@@ -226,5 +272,16 @@ def _python(options: ShellOptions) -> kt.ToolSpec:
     return python
 
 
-bash = configurable(_bash, ShellOptions(), "bash")
-python = configurable(_python, ShellOptions(), "python")
+def _checked_build(build: Callable[[ShellOptions], kt.ToolSpec], name: str):
+    """*build*, refusing (at build time) an isolation this machine cannot provide."""
+
+    def checked(options: ShellOptions) -> kt.ToolSpec:
+        if options.isolation == "bwrap":
+            check_available(name)
+        return build(options)
+
+    return checked
+
+
+bash = configurable(_checked_build(_bash, "bash"), ShellOptions(), "bash")
+python = configurable(_checked_build(_python, "python"), ShellOptions(), "python")

@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import attrs
 
+from kt_tools.nofollow import open_dir, open_fd
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+DIR_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+
+# Folder levels a walk enters at most (each level holds one open descriptor and one frame).
+MAX_DEPTH = 256
 # Never worth walking into, whatever the ignore files say.
 ALWAYS_SKIPPED = frozenset({".git", ".hg", ".svn"})
 # Caches, dependencies and virtual environments: skipped when ignore rules apply.
@@ -143,14 +153,64 @@ def is_ignored(rules: list[_Rule], rel: str, name: str, is_dir: bool) -> bool:
     return ignored
 
 
+@attrs.frozen
+class Found:
+    """One entry a walk kept.
+
+    Attributes:
+        rel: Its path relative to the walk's root, with ``/``.
+        entry: The directory entry (from a listing by descriptor: ``entry.path`` is only its
+            name; open it with :meth:`open` or through :attr:`dir_fd`).
+        is_dir: A folder (never a link: links to folders are not walked into).
+        dir_fd: The open descriptor of its folder, valid while the walk is at this entry.
+        target: For a link to a file inside the root, the file's real path; else ``None``.
+    """
+
+    rel: str
+    entry: os.DirEntry[str]
+    is_dir: bool
+    dir_fd: int
+    target: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The entry's name."""
+        return self.entry.name
+
+    def open(self) -> int:
+        """Open the file for reading without following links; the caller closes the fd.
+
+        A link inside the root is opened at its real path (checked to stay inside).
+
+        Raises:
+            OSError: it cannot be opened (:class:`~kt_tools.nofollow.PathChanged` when it
+                turned into a link meanwhile).
+        """
+        if self.target is not None:
+            return open_fd(self.target, os.O_RDONLY)
+        return os.open(self.entry.name, _READ_FLAGS | _NOFOLLOW, dir_fd=self.dir_fd)
+
+    def stat(self) -> os.stat_result:
+        """The entry's ``lstat`` (a link's target's for a link inside the root)."""
+        if self.target is not None:
+            return os.stat(self.target)
+        return self.entry.stat(follow_symlinks=False)
+
+
 @attrs.define
 class Walker:
     """A configured walk from one root directory.
 
+    The walk never leaves its root: folders are opened one by one through descriptors without
+    following links (:mod:`kt_tools.nofollow`), links to folders are not walked into, and a
+    link to a file is kept only when the file's real path lies inside the root (and is read
+    there). So a link such as ``etc -> /etc`` in the working directory shows nothing of
+    ``/etc``, and a folder swapped for a link mid-walk is skipped, not followed.
+
     Attributes:
-        root: The directory relative paths are relative to.
+        root: The directory relative paths are relative to (real and absolute, or made so).
         start: A subdirectory of *root* (POSIX, relative) to walk instead of all of it; the
-            ignore files between *root* and it still apply.
+            ignore files between *root* and it still apply. ``..`` is refused.
         gitignore: Apply ``.gitignore`` files and skip cache/dependency directories.
         hidden: Include entries whose name starts with a dot.
         max_depth: Deepest directory level to enter (0 = only the root's entries); ``None``:
@@ -158,6 +218,7 @@ class Walker:
         should_stop: Checked between directories; returning true ends the walk early.
         ignored: Filled with the relative paths of directories and files skipped by ignore
             rules (not hidden or noise ones), up to a few hundred, for reporting.
+        links_skipped: Links left out because they lead to a folder or out of the root.
     """
 
     root: Path
@@ -168,16 +229,22 @@ class Walker:
     should_stop: Callable[[], bool] | None = None
     ignored: list[str] = attrs.Factory(list)
     ignored_count: int = 0
+    links_skipped: int = 0
+    real_root: Path = attrs.field(init=False)
 
-    def rules_for(self, directory: str, inherited: list[_Rule], path: str) -> list[_Rule]:
-        """The rules in force in *directory* (relative; at *path*): *inherited* plus its own."""
+    def __attrs_post_init__(self) -> None:
+        self.real_root = Path(os.path.realpath(self.root))
+
+    def rules_for(self, directory: str, inherited: list[_Rule], dir_fd: int) -> list[_Rule]:
+        """The rules in force in *directory* (relative; open as *dir_fd*): inherited + own."""
         if not self.gitignore:
             return inherited
         try:
-            with open(os.path.join(path, ".gitignore"), encoding="utf-8", errors="replace") as f:
-                text = f.read()
+            fd = os.open(".gitignore", _READ_FLAGS | _NOFOLLOW, dir_fd=dir_fd)
         except OSError:
             return inherited
+        with os.fdopen(fd, "r", encoding="utf-8", errors="replace") as f:
+            text = f.read()
         return [*inherited, *parse_gitignore(text, directory)]
 
     def skip(self, rules: list[_Rule], rel: str, name: str, is_dir: bool) -> bool:
@@ -193,47 +260,95 @@ class Walker:
             return True
         return False
 
-    def entries(self) -> Iterator[tuple[str, os.DirEntry[str], bool]]:
-        """Yield ``(relative path, entry, is_dir)`` for every kept entry, depth first, sorted.
+    def classify(self, entry: os.DirEntry[str], real_dir: Path) -> tuple[bool, Path | None] | None:
+        """``(is_dir, link target)`` for an entry of the folder at *real_dir*; ``None``: skip.
 
-        Directories are yielded before their contents.
+        A link is kept only when it leads to a regular file inside the root.
         """
-        path, rel, rules = str(self.root), "", self.rules_for("", [], str(self.root))
-        for part in filter(None, self.start.split("/")):
-            path, rel = os.path.join(path, part), f"{rel}/{part}" if rel else part
-            rules = self.rules_for(rel, rules, path)
-        stack: list[tuple[str, str, list[_Rule], int]] = [(path, rel, rules, 0)]
-        while stack:
+        try:
+            if not entry.is_symlink():
+                return entry.is_dir(follow_symlinks=False), None
+            target = Path(os.path.realpath(real_dir / entry.name))
+            inside = target == self.real_root or target.is_relative_to(self.real_root)
+            if inside and stat.S_ISREG(os.stat(target).st_mode):
+                return False, target
+        except (OSError, ValueError):
+            pass
+        self.links_skipped += 1
+        return None
+
+    def listing(self, dir_fd: int) -> list[os.DirEntry[str]]:
+        """The entries of the open folder *dir_fd*, in name order (none when unreadable)."""
+        try:
+            with os.scandir(os.dup(dir_fd)) as it:
+                return sorted(it, key=lambda e: e.name)
+        except OSError:
+            return []
+
+    def entries(self) -> Iterator[Found]:
+        """Yield every kept entry, depth first, in name order; folders before their contents.
+
+        Each folder is listed whole before the walk enters its subfolders, so at most one
+        descriptor per level is open.
+        """
+        parts = [part for part in self.start.split("/") if part and part != "."]
+        if ".." in parts:
+            raise ValueError(f"a walk's start may not leave its root: {self.start!r}")
+        try:
+            fd = open_dir(self.real_root)
+        except OSError:
+            return
+        rel = ""
+        try:
+            rules = self.rules_for("", [], fd)
+            for part in parts:
+                try:
+                    next_fd = os.open(part, DIR_OPEN_FLAGS, dir_fd=fd)
+                except OSError:
+                    return
+                os.close(fd)
+                fd = next_fd
+                rel = f"{rel}/{part}" if rel else part
+                rules = self.rules_for(rel, rules, fd)
+            yield from self._walk(fd, rel, rules, 0)
+        finally:
+            os.close(fd)
+
+    def _walk(self, dir_fd: int, rel_dir: str, rules: list[_Rule], depth: int) -> Iterator[Found]:
+        if self.should_stop is not None and self.should_stop():
+            return
+        real_dir = self.real_root / rel_dir if rel_dir else self.real_root
+        subdirs = []
+        for entry in self.listing(dir_fd):
+            name = entry.name
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            kind = self.classify(entry, real_dir)
+            if kind is None:
+                continue
+            is_dir, target = kind
+            if self.skip(rules, rel, name, is_dir):
+                continue
+            yield Found(rel, entry, is_dir, dir_fd, target)
+            deeper = depth < (MAX_DEPTH if self.max_depth is None else self.max_depth)
+            if is_dir and deeper:
+                subdirs.append((name, rel))
+        for name, rel in subdirs:
             if self.should_stop is not None and self.should_stop():
                 return
-            path, rel_dir, rules, depth = stack.pop()
             try:
-                with os.scandir(path) as it:
-                    listing = sorted(it, key=lambda e: e.name)
-            except OSError:
+                sub_fd = os.open(name, DIR_OPEN_FLAGS, dir_fd=dir_fd)
+            except OSError:  # gone, unreadable, or swapped for a link since the listing
                 continue
-            subdirs = []
-            for entry in listing:
-                name = entry.name
-                rel = f"{rel_dir}/{name}" if rel_dir else name
-                try:
-                    is_dir = entry.is_dir()
-                except OSError:
-                    continue
-                if self.skip(rules, rel, name, is_dir):
-                    continue
-                yield rel, entry, is_dir
-                if is_dir and (self.max_depth is None or depth < self.max_depth):
-                    subdirs.append((entry.path, rel))
-            for sub_path, sub_rel in reversed(subdirs):
-                sub_rules = self.rules_for(sub_rel, rules, sub_path)
-                stack.append((sub_path, sub_rel, sub_rules, depth + 1))
+            try:
+                yield from self._walk(sub_fd, rel, self.rules_for(rel, rules, sub_fd), depth + 1)
+            finally:
+                os.close(sub_fd)
 
-    def files(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
-        """Yield ``(relative path, entry)`` for every kept file."""
-        for rel, entry, is_dir in self.entries():
-            if not is_dir:
-                yield rel, entry
+    def files(self) -> Iterator[Found]:
+        """Yield every kept file (links to files inside the root included)."""
+        for found in self.entries():
+            if not found.is_dir:
+                yield found
 
 
 def _is_noise(name: str) -> bool:

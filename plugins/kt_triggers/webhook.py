@@ -15,9 +15,18 @@ The body becomes the firing's ``{content}``: for a JSON object, its ``message``,
 else, the body as UTF-8 text. Top-level string, number and boolean fields of a JSON object are
 also placeholders of the prompt template.
 
-A server that listens beyond loopback must check a shared secret: with ``secret`` set, a
-request must carry ``X-Signature-256: sha256=<hex HMAC-SHA256 of the body>`` (GitHub's
-``X-Hub-Signature-256`` is accepted too).
+A server that listens beyond loopback must check a shared secret. With ``secret`` set, every
+delivery carries three headers, and a signature that covers the time and the delivery as well
+as the body, so a captured request cannot be sent again (the way Stripe and GitHub sign):
+
+* ``X-Webhook-Timestamp``: the Unix time the sender signed at, in seconds;
+* ``X-Webhook-Id``: an id unique to the delivery (a retry of the same delivery reuses it);
+* ``X-Signature-256: sha256=<hex HMAC-SHA256 of "<timestamp>.<id>." followed by the body>``.
+
+A delivery signed more than ``replay_window`` seconds (default 300) from the receiver's clock
+is refused (403), and so is a delivery id seen before within that window (409): old and
+repeated deliveries never become turns. :func:`signed_headers` makes the headers for a sender.
+Without a secret (loopback only), a repeated ``X-Webhook-Id`` is refused too when one is sent.
 
 The server is a small HTTP/1.1 reader on trio sockets: one request per connection, no chunked
 bodies, ``Expect: 100-continue`` honoured.
@@ -30,6 +39,9 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import time
+import uuid
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 import trio
@@ -37,10 +49,19 @@ import trio
 from kt_triggers.errors import TriggerConfigError
 from kt_triggers.triggers import Trigger, check_template, render_template
 
-__all__ = ["DEFAULT_WEBHOOK_PROMPT", "WebhookEndpoint", "WebhookTrigger", "respond"]
+__all__ = [
+    "DEFAULT_REPLAY_WINDOW",
+    "DEFAULT_WEBHOOK_PROMPT",
+    "WebhookEndpoint",
+    "WebhookTrigger",
+    "respond",
+    "signed_headers",
+]
 
 DEFAULT_WEBHOOK_PROMPT = "[webhook {trigger_id}] {content}"
 _MAX_HEAD = 16 * 1024  # request line and headers
+DEFAULT_REPLAY_WINDOW = 300.0
+_MAX_REMEMBERED = 100_000  # delivery ids kept at most; the oldest are forgotten first
 _CONTENT_KEYS = ("message", "content", "text", "prompt")
 _REASONS = {
     100: "Continue",
@@ -51,6 +72,7 @@ _REASONS = {
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    409: "Conflict",
     411: "Length Required",
     413: "Content Too Large",
     431: "Request Header Fields Too Large",
@@ -84,10 +106,12 @@ class WebhookEndpoint(abc.ABC):
         prompt: The template a request's text is built from.
         max_body: Largest accepted body in bytes.
         read_timeout: Seconds a client has to send its request.
+        replay_window: With *secret*: seconds a signed delivery stays valid (either side of
+            the receiver's clock); its id is remembered that long, and refused if seen again.
 
     Raises:
-        TriggerConfigError: a bad port, path, size, template, or a non-loopback host without a
-            secret (``option`` names the option).
+        TriggerConfigError: a bad port, path, size, template, window, or a non-loopback host
+            without a secret (``option`` names the option).
     """
 
     def __init__(
@@ -100,7 +124,18 @@ class WebhookEndpoint(abc.ABC):
         prompt: str = DEFAULT_WEBHOOK_PROMPT,
         max_body: int = 1024 * 1024,
         read_timeout: float = 10.0,
+        replay_window: float = DEFAULT_REPLAY_WINDOW,
     ) -> None:
+        if (
+            isinstance(replay_window, bool)
+            or not isinstance(replay_window, int | float)
+            or not 0 < replay_window <= 86_400
+        ):
+            raise TriggerConfigError(
+                "'replay_window' must be a number of seconds above 0 and at most 86400, not "
+                f"{replay_window!r}",
+                option="replay_window",
+            )
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise TriggerConfigError(
                 f"'port' must be a TCP port number (0 picks a free one), not {port!r}",
@@ -129,6 +164,9 @@ class WebhookEndpoint(abc.ABC):
         self.prompt = check_template(prompt)
         self.max_body = max_body
         self.read_timeout = read_timeout
+        self.replay_window = float(replay_window)
+        self.clock = time.time  # the wall clock senders sign with; tests may replace it
+        self._seen: OrderedDict[str, float] = OrderedDict()  # delivery id -> when it expires
 
     @property
     def url(self) -> str:
@@ -202,16 +240,51 @@ class WebhookEndpoint(abc.ABC):
                 raise _Refused(400, "the body ended before Content-Length bytes")
             body += chunk
         body = bytes(body[:length])
-        self._check_signature(headers, body)
+        self._check_delivery(headers, body)
         return body, _template_values(body)
 
-    def _check_signature(self, headers: dict[str, str], body: bytes) -> None:
-        if self.secret is None:
-            return
-        given = headers.get("x-signature-256") or headers.get("x-hub-signature-256") or ""
-        expected = "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given.strip().encode(), expected.encode()):
-            raise _Refused(403, "missing or wrong X-Signature-256 (HMAC-SHA256 of the body)")
+    def _check_delivery(self, headers: dict[str, str], body: bytes) -> None:
+        """Refuse a delivery that is unsigned (with a secret), stale, or seen before."""
+        delivery = headers.get("x-webhook-id", "").strip()
+        now = self.clock()
+        if self.secret is not None:
+            stamp = headers.get("x-webhook-timestamp", "").strip()
+            if not stamp or not delivery:
+                raise _Refused(
+                    403,
+                    "a signed delivery needs X-Webhook-Timestamp (Unix seconds), X-Webhook-Id "
+                    "and X-Signature-256 (HMAC-SHA256 of '<timestamp>.<id>.' + body)",
+                )
+            given = headers.get("x-signature-256", "").strip()
+            expected = "sha256=" + _signature(self.secret, body, stamp, delivery)
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                raise _Refused(
+                    403,
+                    "missing or wrong X-Signature-256 (HMAC-SHA256 of '<timestamp>.<id>.' "
+                    "followed by the body, with the shared secret)",
+                )
+            try:
+                signed_at = float(stamp)
+            except ValueError:
+                raise _Refused(403, "X-Webhook-Timestamp is not a number of seconds") from None
+            if not abs(now - signed_at) <= self.replay_window:
+                raise _Refused(
+                    403,
+                    f"the delivery was signed {now - signed_at:.0f}s from this server's clock; "
+                    f"deliveries are accepted for {self.replay_window:g}s (check both clocks)",
+                )
+        if delivery:
+            self._remember(delivery, now)
+
+    def _remember(self, delivery: str, now: float) -> None:
+        """Record *delivery* as seen, refusing it when it was seen within the window."""
+        while self._seen and next(iter(self._seen.values())) < now:
+            self._seen.popitem(last=False)  # expired: older deliveries are refused as stale
+        if delivery in self._seen:
+            raise _Refused(409, f"delivery {delivery[:80]!r} was already accepted; not again")
+        self._seen[delivery] = now + 2 * self.replay_window
+        while len(self._seen) > _MAX_REMEMBERED:
+            self._seen.popitem(last=False)
 
 
 class WebhookTrigger(WebhookEndpoint, Trigger):
@@ -231,6 +304,7 @@ class WebhookTrigger(WebhookEndpoint, Trigger):
         prompt: The template of each firing (default ``"[webhook {trigger_id}] {content}"``).
         max_body: Largest accepted body in bytes (default 1 MiB).
         read_timeout: Seconds a client has to send its request (default 10).
+        replay_window: Seconds a signed delivery stays valid (default 300).
         id: The trigger id (default ``trigger_<8 hex>``).
 
     Raises:
@@ -250,6 +324,7 @@ class WebhookTrigger(WebhookEndpoint, Trigger):
         prompt: str | None = None,
         max_body: int = 1024 * 1024,
         read_timeout: float = 10.0,
+        replay_window: float = DEFAULT_REPLAY_WINDOW,
         id: str | None = None,
     ) -> None:
         Trigger.__init__(self, id=id)
@@ -262,6 +337,7 @@ class WebhookTrigger(WebhookEndpoint, Trigger):
             prompt=prompt or DEFAULT_WEBHOOK_PROMPT,
             max_body=max_body,
             read_timeout=read_timeout,
+            replay_window=replay_window,
         )
 
     def describe(self) -> str:
@@ -357,6 +433,35 @@ async def respond(stream: trio.SocketStream, status: int, payload: dict[str, Any
         await stream.send_all(head + body)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass  # the client did not wait for the answer
+
+
+def _signature(secret: bytes, body: bytes, timestamp: str, delivery: str) -> str:
+    signed = f"{timestamp}.{delivery}.".encode() + body
+    return hmac.new(secret, signed, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    secret: str, body: bytes, *, timestamp: float | None = None, delivery_id: str | None = None
+) -> dict[str, str]:
+    """The headers that sign *body* for an endpoint with *secret*.
+
+    Args:
+        secret: The endpoint's shared secret.
+        body: The exact bytes to be sent.
+        timestamp: Unix time of signing (default: now).
+        delivery_id: The delivery's id (default: a new random one); reuse it only to retry
+            the same delivery.
+
+    Returns:
+        ``X-Webhook-Timestamp``, ``X-Webhook-Id`` and ``X-Signature-256``.
+    """
+    stamp = str(int(time.time() if timestamp is None else timestamp))
+    delivery = delivery_id or uuid.uuid4().hex
+    return {
+        "X-Webhook-Timestamp": stamp,
+        "X-Webhook-Id": delivery,
+        "X-Signature-256": "sha256=" + _signature(secret.encode(), body, stamp, delivery),
+    }
 
 
 def _is_loopback(host: str) -> bool:

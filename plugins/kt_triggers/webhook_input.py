@@ -6,13 +6,13 @@ request is one user turn, run one at a time in the order the requests arrived::
 
     input = { type = "webhook", port = 8787, reply = true }
 
-The request is read as the trigger reads it (same limits, same ``X-Signature-256`` check, same
-refusals; see :mod:`kt_triggers.webhook`), and its text is the ``prompt`` template filled from
-the body (default ``"{content}"``: a JSON object's ``message``, ``content``, ``text`` or
-``prompt`` field, else the body). The answer is ``202 Accepted`` as soon as the turn is queued,
-or, with ``reply = true``, ``200 OK`` once the turn has ended, with the turn's ``status`` and
-reply ``text`` as JSON. With ``max_requests = N`` the input ends after N turns (``serve()``
-returns); otherwise it serves until it is cancelled.
+The request is read as the trigger reads it (same limits, same signed-delivery check that
+refuses old and repeated deliveries, same refusals; see :mod:`kt_triggers.webhook`), and its
+text is the ``prompt`` template filled from the body (default ``"{content}"``: a JSON object's
+``message``, ``content``, ``text`` or ``prompt`` field, else the body). The answer is ``202
+Accepted`` as soon as the turn is queued, or, with ``reply = true``, ``200 OK`` once the turn
+has ended, with the turn's ``status`` and reply ``text`` as JSON. With ``max_requests = N`` the
+input ends after N turns (``serve()`` returns); otherwise it serves until it is cancelled.
 
 It shows nothing itself: ``kt run`` adds the ``stdout`` output, so the replies stream to the
 terminal that started it.
@@ -29,7 +29,7 @@ import trio
 from kt.errors import ConfigValidationError
 from kt_triggers.errors import TriggerConfigError
 from kt_triggers.triggers import render_template
-from kt_triggers.webhook import WebhookEndpoint, respond
+from kt_triggers.webhook import DEFAULT_REPLAY_WINDOW, WebhookEndpoint, respond
 
 __all__ = ["DEFAULT_INPUT_PROMPT", "WebhookInput"]
 
@@ -46,6 +46,7 @@ _OPTIONS = (
     "timeout",
     "reply",
     "max_requests",
+    "replay_window",
 )
 
 
@@ -75,6 +76,8 @@ class WebhookInput(WebhookEndpoint):
             text (``200``), instead of ``202`` as soon as it is queued.
         max_requests: End after this many turns (``None``: serve until cancelled); requests
             beyond it are refused with ``503``.
+        replay_window: Seconds a signed delivery stays valid (default 300; see
+            :mod:`kt_triggers.webhook`).
 
     Attributes:
         listening: Set once the socket is bound (:attr:`port` and :attr:`url` are then real).
@@ -100,6 +103,7 @@ class WebhookInput(WebhookEndpoint):
         timeout: float | None = None,
         reply: bool = False,
         max_requests: int | None = None,
+        replay_window: float = DEFAULT_REPLAY_WINDOW,
     ) -> None:
         super().__init__(
             host=host,
@@ -109,6 +113,7 @@ class WebhookInput(WebhookEndpoint):
             prompt=prompt or DEFAULT_INPUT_PROMPT,
             max_body=max_body,
             read_timeout=read_timeout,
+            replay_window=replay_window,
         )
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0

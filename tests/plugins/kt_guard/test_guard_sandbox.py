@@ -10,7 +10,7 @@ import trio
 import kt
 import kt_guard
 from kt.testing import ScriptedLLM, ToolCall
-from kt_guard import split_command
+from kt_guard import simple_commands
 from kt_guard.sandbox import SandboxOptions, SandboxPolicy
 
 
@@ -225,7 +225,7 @@ async def test_shell_allow_list_with_real_commands(places):
     assert records[2].error == (
         "Sandbox denied [shell]: 'rm f.txt' is not an allowed command. Allowed: cat *, echo *, wc *."
     )
-    assert "command substitution" in records[3].error
+    assert "'rm f.txt' is not an allowed command" in records[3].error  # found inside $(...)
     assert "the python tool runs arbitrary code" in records[4].error
     assert (work / "f.txt").exists()
     assert "Shell commands allowed: cat *, echo *, wc *" in agent.system_prompt
@@ -251,10 +251,12 @@ async def test_shell_network_use_is_checked_when_the_network_is_limited(places):
     assert "may not reach evil.example.com" in records[3].error
 
 
-def test_split_command_respects_quotes_and_operators():
-    assert split_command("a && b || c | d; e & f\ng") == ["a", "b", "c", "d", "e", "f", "g"]
-    assert split_command("echo 'x; y' \"a && b\" c\\;d") == ["echo 'x; y' \"a && b\" c\\;d"]
-    assert split_command("  ") == []
+def test_simple_commands_respect_quotes_and_operators():
+    texts = [c.text for c in simple_commands("a && b || c | d; e & f\ng")]
+    assert texts == ["a", "b", "c", "d", "e", "f", "g"]
+    (only,) = simple_commands("echo 'x; y' \"a && b\" c\\;d")
+    assert only.words == ("echo", "x; y", "a && b", "c;d")
+    assert simple_commands("  ") == []
 
 
 def test_options_resolve_against_the_working_dir(tmp_path):

@@ -134,8 +134,8 @@ def test_walker_can_stop_early(tmp_path):
     make(tmp_path, {f"d{i}/f.txt": "" for i in range(20)})
     seen = []
     walker = Walker(tmp_path, should_stop=lambda: len(seen) >= 3)
-    for rel, _entry in walker.files():
-        seen.append(rel)
+    for found in walker.files():
+        seen.append(found.rel)
     assert len(seen) < 20
 
 

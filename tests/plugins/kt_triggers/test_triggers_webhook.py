@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from triggers_helpers import build, turns
 
 from kt.testing import EventRecorder
 from kt_triggers import TriggerConfigError, TriggerFired, WebhookTrigger
+from kt_triggers.webhook import signed_headers
 
 
 async def raw_request(port: int, data: bytes) -> bytes:
@@ -108,7 +110,8 @@ async def test_a_client_that_stalls_gets_408(autojump_clock):
 async def test_signed_requests():
     secret = "s3cret"
     body = json.dumps({"message": "signed"}).encode()
-    good = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    good = signed_headers(secret, body, delivery_id="d-1")
+    body_only = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     async with await build() as agent:
         events = agent.subscribe()
         trigger = WebhookTrigger(port=0, secret=secret, id="gh")
@@ -116,14 +119,59 @@ async def test_signed_requests():
         async with httpx.AsyncClient() as client:
             missing = await client.post(trigger.url, content=body)
             wrong = await client.post(
-                trigger.url, content=body, headers={"X-Signature-256": "sha256=00"}
+                trigger.url, content=body, headers={**good, "X-Signature-256": "sha256=00"}
             )
-            github = await client.post(
-                trigger.url, content=body, headers={"X-Hub-Signature-256": good}
+            unstamped = await client.post(
+                trigger.url, content=body, headers={"X-Signature-256": body_only}
             )
-        assert (missing.status_code, wrong.status_code, github.status_code) == (403, 403, 202)
+            accepted = await client.post(trigger.url, content=body, headers=good)
+        assert [r.status_code for r in (missing, wrong, unstamped, accepted)] == [
+            403,
+            403,
+            403,
+            202,
+        ]
+        assert "X-Webhook-Timestamp" in unstamped.json()["error"]
         (result,) = await turns(agent, 1, events)
     assert result.input == "[webhook gh] signed"
+
+
+async def test_replayed_and_old_deliveries_are_refused():
+    """The same signed body sent 3 times gives 1 turn; a delivery signed too long ago, none."""
+    secret = "s3cret"
+    body = json.dumps({"message": "once"}).encode()
+    async with await build() as agent:
+        events = agent.subscribe()
+        trigger = WebhookTrigger(port=0, secret=secret, id="hook", replay_window=60)
+        await agent.add_trigger(trigger)
+        now = trigger.clock()
+        fresh = signed_headers(secret, body, timestamp=now, delivery_id="d-1")
+        old = signed_headers(secret, body, timestamp=now - 61, delivery_id="d-2")
+        future = signed_headers(secret, body, timestamp=now + 3600, delivery_id="d-3")
+        # the same id re-signed with a new timestamp is still the same delivery
+        resigned = signed_headers(secret, body, timestamp=now + 1, delivery_id="d-1")
+        async with httpx.AsyncClient() as client:
+            answers = [
+                await client.post(trigger.url, content=body, headers=headers)
+                for headers in (fresh, fresh, fresh, resigned, old, future)
+            ]
+        assert [a.status_code for a in answers] == [202, 409, 409, 409, 403, 403]
+        assert "already accepted" in answers[1].json()["error"]
+        assert "accepted for 60s" in answers[4].json()["error"]
+        (result,) = await turns(agent, 1, events)
+        assert result.input == "[webhook hook] once"
+        # a delivery id is forgotten once its timestamp could no longer pass
+        trigger.clock = lambda: now + 500
+        late = signed_headers(secret, body, timestamp=now + 500, delivery_id="d-1")
+        async with httpx.AsyncClient() as client:
+            again = await client.post(trigger.url, content=body, headers=late)
+        assert again.status_code == 202
+        await turns(agent, 1, events)
+
+
+def test_replay_window_is_checked():
+    with pytest.raises(TriggerConfigError, match="replay_window"):
+        WebhookTrigger(port=0, replay_window=0)
 
 
 async def test_expect_100_continue_is_honoured():
@@ -176,3 +224,21 @@ async def test_config_webhook_errors(options, path, fragment):
 def test_non_loopback_host_is_allowed_with_a_secret():
     trigger = WebhookTrigger(host="0.0.0.0", port=0, secret="x")
     assert trigger.describe() == "POST http://0.0.0.0:0/webhook"
+
+
+async def test_the_documented_sender_is_accepted_once():
+    """The sender in docs/reference/triggers.md signs deliveries the endpoint accepts."""
+    docs = Path(__file__).resolve().parents[3] / "docs" / "reference" / "triggers.md"
+    block = next(
+        b.split("```", 1)[0] for b in docs.read_text().split("```python\n") if "def notify" in b
+    )
+    namespace: dict = {}
+    exec(block, namespace)
+    async with await build() as agent:
+        events = agent.subscribe()
+        trigger = WebhookTrigger(port=0, secret="s3", id="doc")
+        await agent.add_trigger(trigger)
+        status = await trio.to_thread.run_sync(namespace["notify"], trigger.url, "s3", "hi")
+        assert status == 202
+        (result,) = await turns(agent, 1, events)
+    assert result.input == "[webhook doc] hi"

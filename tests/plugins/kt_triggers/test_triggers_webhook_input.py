@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 
 import httpx
@@ -15,6 +13,7 @@ import kt_triggers
 from kt.errors import ConfigValidationError
 from kt.events import TurnCompleted
 from kt.testing import ScriptedLLM, ToolCall
+from kt_triggers.webhook import signed_headers
 from kt_triggers.webhook_input import WebhookInput
 
 
@@ -79,7 +78,6 @@ async def test_requests_are_accepted_at_once_and_run_in_order():
 async def test_signed_requests_only_and_no_more_than_max_requests():
     secret = "s3cret"
     body = json.dumps({"message": "signed"}).encode()
-    good = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     gate = trio.Event()
 
     @kt.tool
@@ -91,8 +89,8 @@ async def test_signed_requests_only_and_no_more_than_max_requests():
     async def posts(url):
         async with httpx.AsyncClient() as client:
             unsigned = await client.post(url, content=body)
-            signed = await client.post(url, content=body, headers={"X-Signature-256": good})
-            extra = await client.post(url, content=body, headers={"X-Signature-256": good})
+            signed = await client.post(url, content=body, headers=signed_headers(secret, body))
+            extra = await client.post(url, content=body, headers=signed_headers(secret, body))
         gate.set()  # the accepted turn may end now; the input then ends
         return unsigned, signed, extra
 
