@@ -9,10 +9,15 @@ A tool call is shown twice, compactly: a live line while it runs (:class:`Activi
 committed line when it ends (``✓ word_count {"text": "a b"} 0.01s``). A sub-agent is a tool
 call whose line also counts the child's tool calls. Background work shows when it is handed off
 and again when it finishes.
+
+A request that waits for the person (a question, a card's buttons, a tool approval) is a
+``request`` note; :attr:`ActivityTracker.requests` holds those still open, oldest first, until
+their answer (or timeout) arrives as a ``request_closed`` note.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from collections.abc import Mapping
@@ -36,6 +41,7 @@ from kt.events import (
     TurnCompleted,
     TurnStarted,
 )
+from kt_cli.requests import Pending, as_pending, closed_request
 
 __all__ = [
     "Activity",
@@ -113,6 +119,7 @@ class Activity:
         background: Whether it runs as a background job.
         child_calls: Tool calls the sub-agent made so far.
         detail: What the sub-agent is doing now (its latest tool), or ``""``.
+        raw_args: The arguments as the model sent them (for a change's diff preview).
     """
 
     call_id: str
@@ -123,6 +130,7 @@ class Activity:
     background: bool = False
     child_calls: int = 0
     detail: str = ""
+    raw_args: Mapping[str, Any] = attrs.Factory(dict)
 
     def elapsed(self) -> float:
         """Seconds since it started."""
@@ -155,11 +163,15 @@ class Note:
             ``text`` as a committed line), ``notice`` (a line of information),
             ``turn_started`` (a turn the user did not start: ``text`` says why),
             ``turn_ended`` (``result`` is the turn's result, ``text`` what started it:
-            ``user``, ``tool_complete``, ``trigger`` ...).
+            ``user``, ``tool_complete``, ``trigger`` ...), ``request`` (a request waits for
+            the person: it is in ``requests`` under ``call_id``), ``request_closed`` (the
+            request ``call_id`` was settled: ``text`` is the answer or ``timed out``).
         text: The text (for ``text``, the chunk as it streamed).
         level: ``info``, ``ok``, ``warning`` or ``error``: how to colour it.
         call_id: The activity a ``start`` / ``update`` / ``done`` note is about.
         result: The ``TurnResult`` of a ``turn_ended`` note.
+        detail: Lines shown under a ``done`` line: the change a file tool made, as a diff
+            (``+`` added, ``-`` removed, `` `` context lines, ``@@`` hunk headers).
     """
 
     kind: str
@@ -167,6 +179,45 @@ class Note:
     level: str = "info"
     call_id: str = ""
     result: Any = None
+    detail: tuple[str, ...] = ()
+
+
+CHANGE_TOOLS = frozenset({"edit", "write", "multi_edit"})
+"""File tools whose finished line shows the change they made."""
+
+PREVIEW_LINES = 12
+"""Lines of a change's diff shown under its line; the rest is counted."""
+
+FINISHED_KEPT = 20
+"""Finished calls whose whole output is kept for expanding (Ctrl+O, ``/expand``)."""
+
+
+def change_diff(name: str, args: Mapping[str, Any]) -> list[str]:
+    """The change a file tool call makes, as diff lines (``[]`` when it is not one).
+
+    ``edit`` with ``old``/``new`` is diffed; with ``diff`` its hunks are shown; ``write`` shows
+    the written lines as added; ``multi_edit`` diffs each of its edits.
+    """
+    if name not in CHANGE_TOOLS:
+        return []
+    if name == "write":
+        return [f"+{line}" for line in str(args.get("content", "")).splitlines()]
+    pairs: list[tuple[str, str]] = []
+    if name == "edit":
+        old = args.get("old", args.get("old_text"))
+        if old is None:
+            diff = str(args.get("diff") or "")
+            return [ln for ln in diff.splitlines() if not ln.startswith(("---", "+++"))]
+        pairs.append((str(old), str(args.get("new", args.get("new_text")) or "")))
+    else:
+        for item in args.get("edits") or ():
+            if isinstance(item, Mapping):
+                pairs.append((str(item.get("old", "")), str(item.get("new", ""))))
+    lines: list[str] = []
+    for old, new in pairs:
+        diff = difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=1)
+        lines += [ln for ln in diff if not ln.startswith(("---", "+++"))]
+    return lines
 
 
 def describe_result(status: str, error: str | None, duration: float) -> str:
@@ -199,6 +250,12 @@ class ActivityTracker:
 
     Attributes:
         running: Activities running now, by call id, in start order.
+        requests: Requests waiting for the person, by id, oldest first.
+        finished: ``(line, output)`` of the latest finished calls, oldest first (at most
+            :data:`FINISHED_KEPT`), for expanding their output.
+        context_tokens: Tokens the latest model call used (prompt and reply): the context.
+        turn_usage: ``(prompt, completion)`` tokens of the running turn's model calls so far
+            (the agent's own usage counts a turn when it ends).
         phase: What the creature is doing, for a spinner: ``""`` (idle), ``thinking``,
             ``running tools``, ``compacting``.
     """
@@ -206,6 +263,10 @@ class ActivityTracker:
     def __init__(self, symbols: Symbols = UNICODE) -> None:
         self.symbols = symbols
         self.running: dict[str, Activity] = {}
+        self.requests: dict[str, Pending] = {}
+        self.finished: list[tuple[str, str]] = []
+        self.context_tokens = 0
+        self.turn_usage = (0, 0)
         self.phase = ""
         self._text_open = False
         self._turn_source = "user"
@@ -227,6 +288,16 @@ class ActivityTracker:
             self._text_open = True
             return [Note("text", event.text)]
         notes = self._end_text() if self._text_open and _ends_text(event) else []
+        pending = as_pending(event)
+        if pending is not None:
+            self.requests[pending.request_id] = pending
+            ended = self._end_text() if self._text_open else []
+            return [*ended, Note("request", pending.prompt, call_id=pending.request_id)]
+        closed = closed_request(event)
+        if closed is not None:
+            if self.requests.pop(closed[0], None) is None:
+                return notes
+            return [*notes, Note("request_closed", closed[1], call_id=closed[0])]
         if isinstance(event, TurnStarted):
             self.phase = "thinking"
             self._in_turn = True
@@ -236,12 +307,21 @@ class ActivityTracker:
         elif isinstance(event, ToolCallStarted):
             self.phase = "running tools"
             self.running[event.call_id] = Activity(
-                event.call_id, event.name, describe_args(event.args), background=event.background
+                event.call_id,
+                event.name,
+                describe_args(event.args),
+                background=event.background,
+                raw_args=event.args if isinstance(event.args, Mapping) else {},
             )
             notes.append(Note("start", call_id=event.call_id))
         elif isinstance(event, ToolCallCompleted):
             notes += self._tool_completed(event)
         elif isinstance(event, LLMCallCompleted):
+            usage = event.usage
+            if usage.total_tokens:
+                self.context_tokens = usage.prompt_tokens + usage.completion_tokens
+                spent, replied = self.turn_usage
+                self.turn_usage = (spent + usage.prompt_tokens, replied + usage.completion_tokens)
             self.phase = "running tools" if self.running else "thinking"
         elif isinstance(event, SubAgentStarted):
             notes += self._subagent_started(event)
@@ -269,6 +349,7 @@ class ActivityTracker:
         elif isinstance(event, ErrorOccurred):
             notes.append(Note("notice", f"warning: {event.message}", "warning"))
         elif isinstance(event, TurnCompleted):
+            self.turn_usage = (0, 0)
             self.phase = ""
             self._in_turn = False
             notes.append(Note("turn_ended", self._turn_source, result=event.result))
@@ -326,15 +407,20 @@ class ActivityTracker:
         calls = ""
         if activity is not None and activity.child_calls:
             calls = f" · {activity.child_calls} call{'s' if activity.child_calls != 1 else ''}"
-        result = describe_result(event.status, event.error, event.duration)
-        return [
-            Note(
-                "done",
-                f"{mark} {label}{where}{calls} {result}",
-                "ok" if ok else "error",
-                event.call_id,
-            )
-        ]
+        duration = event.duration
+        if activity is not None and not ok:  # an interrupted call may report no duration
+            duration = max(duration, activity.elapsed())
+        result = describe_result(event.status, event.error, duration)
+        if not ok and event.output.strip():
+            result += f" · output so far: {clip(event.output.strip().splitlines()[-1], 80)}"
+        line = f"{mark} {label}{where}{calls} {result}"
+        self.finished.append((line, event.output or event.error or ""))
+        del self.finished[:-FINISHED_KEPT]
+        detail = change_diff(event.name, activity.raw_args) if ok and activity else []
+        if len(detail) > PREVIEW_LINES:
+            more = len(detail) - PREVIEW_LINES
+            detail = [*detail[:PREVIEW_LINES], f"… {more} more line{'s' if more != 1 else ''}"]
+        return [Note("done", line, "ok" if ok else "error", event.call_id, detail=tuple(detail))]
 
     def _subagent_started(self, event: SubAgentStarted) -> list[Note]:
         activity = self.running.get(event.call_id)

@@ -91,3 +91,37 @@ def kt_doctor_checks(kernel: Any, online: bool) -> list[Any]:
         A list of objects with ``status`` (``"OK"``, ``"WARN"`` or ``"FAIL"``), ``subject``,
         ``detail`` and ``fix`` (``""`` when there is nothing to do) attributes.
     """
+
+
+@hookspec
+def kt_cli_slash_commands() -> list[Any]:
+    """Add slash commands to the interactive inputs (``cli``, ``tui``).
+
+    Called once per interactive run, when its session is built, for each plugin of the
+    creature's kernel. The commands join the built-in ones after them, in ``/help`` and in Tab
+    completion. A name (or alias) a built-in command or an earlier plugin already has is left
+    out, with a warning in the transcript; an implementation that raises is reported the same
+    way and the run goes on.
+
+    Returns:
+        A list of objects (or dicts) with ``name`` (what follows the ``/``), ``summary`` (one
+        line for ``/help``) and ``run``: ``run(session, args)``, sync or ``async``, gets the
+        interactive session (its ``agent`` is the running creature) and the text after the
+        name, and returns the lines to show (a string, a list of strings, or ``None``);
+        raising ``kt.errors.KTError`` shows its message as an error. Optional: ``usage`` (the
+        arguments, for ``/help``), ``aliases`` and ``runs_model`` (``True`` when it may call
+        the model: the front end shows it busy and Ctrl+C interrupts it)::
+
+            import kt
+
+
+            @kt.hookimpl
+            def kt_cli_slash_commands():
+                def tools(session, args):
+                    return sorted(session.agent.tools)
+
+                return [{"name": "tools", "summary": "list the creature's tools", "run": tools}]
+
+    Use in creature plugins:
+        Not called: the session asks the kernel's plugins only.
+    """

@@ -16,7 +16,9 @@ one and switches with ``agent.set_llm``.
 
 from __future__ import annotations
 
+import inspect
 import shlex
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,8 +28,9 @@ import trio
 
 import kt
 from kt.errors import KTError
-from kt_cli.activity import ActivityTracker, Note, Symbols
+from kt_cli.activity import ActivityTracker, Note, Symbols, clip
 from kt_cli.repl import Feed
+from kt_cli.requests import APPROVAL_MODES, ApprovalPolicy, Pending, restored_requests
 from kt_cli.terminal import History
 
 __all__ = ["CommandResult", "InteractiveSession", "SlashCommand"]
@@ -51,6 +54,19 @@ class CommandResult:
     level: str = "info"
     exit: bool = False
     prefill: str = ""
+
+
+EXPAND_LINES = 200
+"""Lines of a tool's output ``/expand`` shows at most."""
+
+
+def _tokens(count: int) -> str:
+    """``950``, ``12.3k``, ``1.2M``."""
+    if count < 1000:
+        return str(count)
+    if count < 1_000_000:
+        return f"{count / 1000:.1f}k"
+    return f"{count / 1_000_000:.1f}M"
 
 
 def _error(*lines: str) -> CommandResult:
@@ -106,15 +122,48 @@ class InteractiveSession:
         timeout: float | None = None,
         symbols: Symbols | None = None,
         slash_commands: bool = True,
+        approvals: str = "ask",
+        surface: str = "cli",
     ) -> None:
         self.agent = agent
+        self.approvals = ApprovalPolicy(approvals, agent.working_dir)
+        self.surface = surface
         self.timeout = timeout
         self.tracker = ActivityTracker(symbols) if symbols is not None else ActivityTracker()
         self.commands: list[SlashCommand] = list(BUILTIN_COMMANDS) if slash_commands else []
+        self.command_problems: list[str] = []
+        if slash_commands:
+            self._add_plugin_commands()
         self.busy = False
         self.failed_turns = 0
         self.history = History()
         self._feed = Feed()
+        self._answers: trio.Nursery | None = None
+
+    def _add_plugin_commands(self) -> None:
+        """Add the commands of the ``kt_cli_slash_commands`` hook; note the ones refused."""
+        pm = self.agent.kernel.pm
+        caller = getattr(pm.hook, "kt_cli_slash_commands", None)
+        if caller is None:
+            return
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            try:
+                offered = impl.function() or []
+            except Exception as exc:  # a broken plugin must not end the session
+                self.command_problems.append(
+                    f"plugin {impl.plugin_name}: slash commands failed: {type(exc).__name__}: {exc}"
+                )
+                continue
+            for item in offered:
+                command = plugin_command(item)
+                taken = {n for c in self.commands for n in (c.name, *c.aliases)}
+                clash = {command.name, *command.aliases} & taken
+                if clash:
+                    self.command_problems.append(
+                        f"plugin {impl.plugin_name}: /{sorted(clash)[0]} is taken; left out"
+                    )
+                    continue
+                self.commands.append(command)
 
     @property
     def active(self) -> bool:
@@ -145,10 +194,101 @@ class InteractiveSession:
 
         def handle(event: Any) -> None:
             for note in self.tracker.handle(event):
-                on_note(note)
+                self._deliver(note, on_note)
 
-        with self.agent.subscribe() as events:
-            await self._feed.pump(events, handle, task_status=task_status)
+        async with trio.open_nursery() as answers:
+            self._answers = answers
+            try:
+                with self.agent.subscribe() as events:
+                    for event in restored_requests(self.agent):
+                        handle(event)
+                    await self._feed.pump(events, handle, task_status=task_status)
+            finally:
+                self._answers = None
+                answers.cancel_scope.cancel()
+
+    def _deliver(self, note: Note, on_note: NoteHandler) -> None:
+        """Pass *note* on; a request the approval mode settles is answered here instead."""
+        if note.kind == "request":
+            pending = self.tracker.requests[note.call_id]
+            decided = self.approvals.decide(pending)
+            if decided is not None:
+                del self.tracker.requests[note.call_id]  # nobody is asked: never shown as waiting
+                verdict = "approved" if decided != "deny" else "refused"
+                on_note(
+                    Note(
+                        "notice",
+                        f"{pending.tool} {verdict} by the approval mode '{self.approvals.mode}'",
+                        "ok" if decided != "deny" else "warning",
+                    )
+                )
+                self.answer_soon(pending, decided, source=f"policy:{self.approvals.mode}")
+                return
+        on_note(note)
+
+    # -- Requests ----------------------------------------------------------------------------
+
+    @property
+    def waiting_request(self) -> Pending | None:
+        """The oldest request waiting for the person (the one to answer next), or ``None``."""
+        return next(iter(self.tracker.requests.values()), None)
+
+    def answer_typed(self, typed: str) -> CommandResult | None:
+        """Answer the oldest waiting request with what the person typed.
+
+        Returns:
+            ``None`` when the answer was sent; an error result naming the accepted answers
+            when *typed* is not one of them (the request stays open).
+        """
+        pending = self.waiting_request
+        if pending is None:
+            return _error("no question is waiting for an answer")
+        answer = pending.resolve(typed)
+        if answer is None:
+            return _error(f"answer with {pending.hint()}")
+        self.answer_soon(pending, answer, source=self.surface)
+        return None
+
+    async def answer_from(
+        self, lines: Any, pending: Pending, show: Callable[[CommandResult], Any]
+    ) -> bool:
+        """Answer *pending* with lines read from *lines* (a ``LineReader``) until one fits.
+
+        Lines that are not an accepted answer are reported through *show* and another is
+        read. Returns ``False`` when the input ended first (the request is still open).
+        """
+        while pending.request_id in self.tracker.requests:
+            line = await lines.readline()
+            if line is None:
+                return False
+            problem = self.answer_typed(line)
+            if problem is None:
+                return True
+            show(problem)
+        return True
+
+    def withdraw_soon(self, pending: Pending, *, source: str) -> None:
+        """Close *pending* unanswered (nobody can choose one of its answers here)."""
+        self.answer_soon(pending, None, source=source)
+
+    def answer_soon(self, pending: Pending, answer: str | None, *, source: str) -> None:
+        """Send *answer* to *pending* from a task (key handlers cannot wait); ``None`` withdraws."""
+
+        async def send() -> None:
+            try:
+                if answer is None:
+                    await pending.withdraw(self.agent, source=source)
+                else:
+                    await pending.answer(self.agent, answer, source=source)
+            except KTError as exc:  # answered meanwhile, timed out: say so, keep going
+                self.tracker.requests.pop(pending.request_id, None)
+                await self.agent.emit(
+                    kt.events.AgentWarning(message=f"answer not sent: {exc}", source="kt_cli")
+                )
+
+        if self._answers is None:
+            raise KTError("answers can be sent only while the session delivers notes")
+        self._answers.start_soon(send)
 
     async def caught_up(self) -> None:
         """Wait until every event published so far has been delivered as notes.
@@ -172,8 +312,21 @@ class InteractiveSession:
         """Whether submitting *line* may call the model (show busy, let Ctrl+C interrupt)."""
         if not self.is_command(line):
             return bool(line.strip())
-        command = self.find_command(line[1:].split(maxsplit=1)[0] if line[1:].strip() else "")
-        return command is not None and command.runs_model
+        name = line[1:].split(maxsplit=1)[0] if line[1:].strip() else ""
+        command = self.find_command(name)
+        if command is None:
+            return name in self.skill_names()
+        return command.runs_model
+
+    def skill_names(self) -> list[str]:
+        """The creature's enabled skills (``kt_skills``), which ``/NAME ARGS`` runs as a turn."""
+        skills = sys.modules.get("kt_skills")  # loaded when the creature has skills
+        if skills is None or self.agent.kernel.pm.get_plugin("kt_skills") is None:
+            return []
+        try:
+            return list(skills.enabled_skills(self.agent))
+        except Exception:  # no skill set for this creature
+            return []
 
     async def submit(self, line: str) -> CommandResult | None:
         """Run one line of user input: a slash command, or else a turn.
@@ -221,6 +374,8 @@ class InteractiveSession:
         """
         name, _, args = line[1:].strip().partition(" ")
         command = self.find_command(name)
+        if command is None and name in self.skill_names():
+            return self.turn_report(await self.run_turn(line)) or CommandResult()
         if command is None:
             return _error(
                 f"unknown command /{name}; /help lists the commands "
@@ -250,7 +405,7 @@ class InteractiveSession:
         return None
 
     def complete(self, before_cursor: str) -> list[str]:
-        """Completions of a partly typed command name (``/co`` -> ``["/compact"]``).
+        """Completions of a command name (``/co`` -> ``["/compact"]``) or an ``@file``.
 
         Args:
             before_cursor: The input line up to the cursor.
@@ -258,10 +413,36 @@ class InteractiveSession:
         Returns:
             Matching ``/name`` strings, or ``[]`` when the line is not a command name.
         """
+        word = before_cursor.rsplit(maxsplit=1)[-1] if before_cursor.strip() else ""
+        if word.startswith("@") and not before_cursor.endswith(" "):
+            head = before_cursor[: len(before_cursor) - len(word)]
+            return [f"{head}@{path}" for path in self.file_candidates(word[1:])]
         if not before_cursor.startswith("/") or " " in before_cursor:
             return []
         typed = before_cursor[1:]
         return sorted(f"/{c.name}" for c in self.commands if c.name.startswith(typed))
+
+    def file_candidates(self, typed: str, limit: int = 50) -> list[str]:
+        """Paths in the working directory starting with *typed* (folders end with ``/``).
+
+        Hidden entries are offered only when *typed* names them (``@.git``).
+        """
+        root = self.agent.working_dir
+        folder, _, prefix = typed.rpartition("/")
+        base = (root / folder).resolve()
+        if base != root.resolve() and root.resolve() not in base.parents:
+            return []  # @../ stays inside the working directory
+        try:
+            entries = sorted(base.iterdir(), key=lambda p: p.name)
+        except OSError:
+            return []
+        found = []
+        for entry in entries:
+            if not entry.name.startswith(prefix) or (entry.name[0] == "." and prefix[:1] != "."):
+                continue
+            path = f"{folder}/{entry.name}" if folder else entry.name
+            found.append(path + ("/" if entry.is_dir() else ""))
+        return found[:limit]
 
     def interrupt(self) -> bool:
         """Interrupt the creature's running turn, if any (a Ctrl+C).
@@ -329,6 +510,44 @@ class InteractiveSession:
         cached = getattr(usage, "cached_tokens", 0)
         return line + (f" ({cached} cached)" if cached else "")
 
+    def expand(self, back: int = 1) -> CommandResult:
+        """The whole output of a finished tool call: the latest (*back* 1), or earlier ones."""
+        finished = self.tracker.finished
+        if not 1 <= back <= len(finished):
+            if not finished:
+                return CommandResult(("no finished tool call to expand yet",))
+            return _error(f"/expand: give 1 to {len(finished)} (1 is the latest call)")
+        line, output = finished[-back]
+        lines = output.splitlines() or ["(no output)"]
+        if len(lines) > EXPAND_LINES:
+            lines = [*lines[:EXPAND_LINES], f"… {len(lines) - EXPAND_LINES} more lines"]
+        return CommandResult((line, *(f"  {text}" for text in lines)))
+
+    def footer(self) -> str:
+        """One line for a footer: model, context use, tokens in and out, cost, approval mode.
+
+        The context is what the latest model call used, against the model's
+        ``context_window`` when it declares one; tokens count the running turn's calls too.
+        """
+        agent = self.agent
+        parts = [agent.llm_name]
+        used = self.tracker.context_tokens
+        window = getattr(agent.llm, "context_window", None)
+        if window:
+            parts.append(f"context {_tokens(used)}/{_tokens(window)} ({used * 100 // window}%)")
+        elif used:
+            parts.append(f"context {_tokens(used)}")
+        spent, replied = self.tracker.turn_usage
+        tokens_in = agent.usage.prompt_tokens + spent
+        tokens_out = agent.usage.completion_tokens + replied
+        parts.append(f"{_tokens(tokens_in)} in · {_tokens(tokens_out)} out")
+        cost = getattr(agent.usage, "cost", None)
+        if cost:
+            parts.append(f"${cost:.4f}")
+        if self.approvals.mode != "ask":
+            parts.append(f"approvals: {self.approvals.mode}")
+        return " · ".join(parts)
+
     def status_lines(self) -> list[str]:
         """What ``/status`` shows: model, session, conversation, usage, jobs."""
         agent = self.agent
@@ -389,7 +608,11 @@ async def _help(session: InteractiveSession, args: str) -> CommandResult:
         aliases = f" (also {', '.join('/' + a for a in c.aliases)})" if c.aliases else ""
         lines.append(f"  {head.ljust(width)}  {c.summary}{aliases}")
     lines += [
-        "keys: Enter sends; Up/Down browse earlier input; Tab completes a command;",
+        "keys: Enter sends; Ctrl+J, Alt+Enter or Shift+Enter add a line (a paste is one message);",
+        "      Up/Down browse earlier input; Tab completes a command or an @file;",
+        "      Ctrl+O shows the whole output of the latest tool call; Esc interrupts a turn;",
+        "      a question waiting for you takes the next line as its answer (y/a/n for an",
+        "      approval: allow once, allow for this session, deny);",
         "      Ctrl+C interrupts a turn (at the prompt: clears the line, twice: exit);",
         "      Ctrl+D on an empty line exits. A line starting with // sends a message that "
         "begins with /.",
@@ -503,6 +726,137 @@ async def _fork(session: InteractiveSession, args: str) -> CommandResult:
     return CommandResult((f"forked into {child_name}; continue it with: kt resume {child}",), "ok")
 
 
+async def _approvals(session: InteractiveSession, args: str) -> CommandResult:
+    if not args:
+        lines = [f"approval mode: {session.approvals.mode}"]
+        lines += [f"  {name:<13} {text}" for name, text in APPROVAL_MODES.items()]
+        lines.append("switch with /approvals MODE")
+        return CommandResult(tuple(lines))
+    session.approvals.set(args.strip())
+    return CommandResult((f"approval mode: {session.approvals.mode}",), "ok")
+
+
+async def _cost(session: InteractiveSession, args: str) -> CommandResult:
+    usage = session.agent.usage
+    lines = [f"tokens    {session.usage_line()}", f"context   {session.footer()}"]
+    cost = getattr(usage, "cost", None)
+    lines.append(
+        f"cost      ${cost:.4f}" if cost else "cost      unknown (no prices for this model)"
+    )
+    return CommandResult(tuple(lines))
+
+
+async def _jobs(session: InteractiveSession, args: str) -> CommandResult:
+    jobs = session.running_jobs(services=args.strip() == "--all")
+    if not jobs:
+        return CommandResult(("no background jobs running",))
+    now = time.time()
+    return CommandResult(
+        tuple(f"{job.id}  {job.kind} {job.name}  {now - job.started_at:.0f}s" for job in jobs)
+    )
+
+
+async def _stop(session: InteractiveSession, args: str) -> CommandResult:
+    job_id = args.strip()
+    if not job_id:
+        return _error("usage: /stop JOB (/jobs lists them)")
+    if not session.agent.cancel_job(job_id):
+        return _error(f"/stop: no running job '{job_id}' (/jobs lists them)")
+    return CommandResult((f"job {job_id} stopped",), "ok")
+
+
+async def _expand(session: InteractiveSession, args: str) -> CommandResult:
+    if args.strip() and not args.strip().isdigit():
+        return _error("usage: /expand [N], N counting back from the latest tool call (1)")
+    return session.expand(int(args.strip() or 1))
+
+
+_SECRET_NAMES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+
+
+async def _env(session: InteractiveSession, args: str) -> CommandResult:
+    import os
+
+    wanted = args.strip().upper()
+    lines = []
+    for name in sorted(os.environ):
+        if wanted and wanted not in name.upper():
+            continue
+        secret = any(part in name.upper() for part in _SECRET_NAMES)
+        lines.append(f"{name}={'(hidden)' if secret else clip(os.environ[name], 100)}")
+    return CommandResult(tuple(lines) or ("no matching variables",))
+
+
+async def _system_prompt(session: InteractiveSession, args: str) -> CommandResult:
+    request = session.agent.build_request()
+    system = next((m for m in request.messages if m.role == "system"), None)
+    if system is None or not isinstance(system.content, str):
+        return CommandResult(("this creature has no system prompt",))
+    return CommandResult(tuple(system.content.splitlines()))
+
+
+async def _plugin(session: InteractiveSession, args: str) -> CommandResult:
+    kernel = session.agent.kernel
+    lines = [f"plugins: {', '.join(kernel.plugin_names) or 'none'}"]
+    lines += [f"  failed: {f.name}: {f.reason}" for f in getattr(kernel, "failures", ())]
+    return CommandResult(tuple(lines))
+
+
+async def _workspace(session: InteractiveSession, args: str) -> CommandResult:
+    folder = session.agent.working_dir
+    entries = sorted(folder.iterdir(), key=lambda p: (not p.is_dir(), p.name))[:40]
+    lines = [f"working directory: {folder}"]
+    lines += [f"  {p.name}{'/' if p.is_dir() else ''}" for p in entries]
+    return CommandResult(tuple(lines))
+
+
+async def _scratchpad(session: InteractiveSession, args: str) -> CommandResult:
+    tools = sys.modules.get("kt_tools.data")  # loaded when the creature has the scratchpad
+    pad = tools.scratchpad_of(session.agent) if tools is not None else {}
+    if not pad:
+        return CommandResult(("the scratchpad is empty",))
+    return CommandResult(tuple(f"{key}: {clip(value, 200)}" for key, value in pad.items()))
+
+
+async def _skill(session: InteractiveSession, args: str) -> CommandResult:
+    names = session.skill_names()
+    if not args.strip():
+        if not names:
+            return CommandResult(("no skills enabled (the kt_skills plugin finds them)",))
+        return CommandResult(("skills (run one with /NAME ARGS):", *(f"  /{n}" for n in names)))
+    name = args.split(maxsplit=1)[0]
+    if name not in names:
+        return _error(f"/skill: no enabled skill '{name}'; /skill lists them")
+    return session.turn_report(await session.run_turn(f"/{args.strip()}")) or CommandResult()
+
+
+async def _branch(session: InteractiveSession, args: str) -> CommandResult:
+    plugin = session.sessions_plugin("/branch")
+    if not args.strip():
+        found = plugin.branches(session.agent)
+        if not found:
+            return CommandResult(("no branches yet (/regen and /edit make them)",))
+        lines = []
+        for branch in found:
+            path = ".".join(map(str, branch.path))
+            mark = "*" if branch.live else " "
+            lines.append(f"{mark} {path:<8} {branch.reason or 'asked'}: {clip(branch.input, 60)}")
+        return CommandResult(("branches (* live; switch with /branch PATH):", *lines))
+    try:
+        path = tuple(int(part) for part in args.strip().split("."))
+    except ValueError:
+        return _error("usage: /branch [PATH], PATH as /branch lists it (1.2)")
+    await plugin.select_branch(session.agent, path)
+    return CommandResult((f"switched to branch {args.strip()}",), "ok")
+
+
+async def _triggers(session: InteractiveSession, args: str) -> CommandResult:
+    jobs = [j for j in session.agent.jobs.values() if j.kind == "trigger" and j.status == "running"]
+    if not jobs:
+        return CommandResult(("no triggers running",))
+    return CommandResult(tuple(f"{job.id}  {job.name}" for job in jobs))
+
+
 BUILTIN_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("help", "", "list the commands and keys", _help, ("h", "?")),
     SlashCommand(
@@ -531,6 +885,47 @@ BUILTIN_COMMANDS: tuple[SlashCommand, ...] = (
     ),
     SlashCommand("clear", "", "drop the conversation history (the session file keeps it)", _clear),
     SlashCommand("status", "", "model, session, usage and background jobs", _status, ("info",)),
+    SlashCommand("approvals", "[MODE]", "show or switch the approval mode", _approvals),
+    SlashCommand("cost", "", "tokens, context use and cost of this session", _cost),
+    SlashCommand("jobs", "[--all]", "background jobs running now", _jobs),
+    SlashCommand("expand", "[N]", "the whole output of a tool call (Ctrl+O: the latest)", _expand),
+    SlashCommand("stop", "JOB", "stop a background job", _stop),
+    SlashCommand("triggers", "", "triggers running now", _triggers),
+    SlashCommand("skill", "[NAME ARGS]", "list the skills, or run one", _skill, runs_model=True),
+    SlashCommand("branch", "[PATH]", "list the conversation's branches, or switch", _branch),
+    SlashCommand("scratchpad", "", "the creature's scratchpad notes", _scratchpad),
+    SlashCommand("system_prompt", "", "the system prompt the model gets", _system_prompt),
+    SlashCommand("workspace", "", "the working directory and what it holds", _workspace),
+    SlashCommand("plugin", "", "the plugins of this run", _plugin, ("plugins",)),
+    SlashCommand("env", "[FILTER]", "environment variables (secrets hidden)", _env),
     SlashCommand("exit", "", "leave (the session is saved)", _exit, ("quit", "q")),
 )
 """The commands every interactive session has, in ``/help`` order."""
+
+
+def plugin_command(item: Any) -> SlashCommand:
+    """A command a plugin offered (an object or a dict; see ``kt_cli_slash_commands``)."""
+
+    def get(key: str, default: Any = None) -> Any:
+        return item.get(key, default) if isinstance(item, dict) else getattr(item, key, default)
+
+    function = get("run")
+
+    async def run(session: InteractiveSession, args: str) -> CommandResult:
+        said = function(session, args)
+        if inspect.isawaitable(said):
+            said = await said
+        if isinstance(said, CommandResult):
+            return said
+        if said is None:
+            return CommandResult()
+        return CommandResult((said,) if isinstance(said, str) else tuple(map(str, said)))
+
+    return SlashCommand(
+        str(get("name")),
+        str(get("usage", "")),
+        str(get("summary", "")),
+        run,
+        tuple(get("aliases", ()) or ()),
+        bool(get("runs_model", False)),
+    )

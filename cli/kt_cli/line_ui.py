@@ -29,10 +29,11 @@ from typing import Any, ClassVar, TextIO
 
 import trio
 
-from kt_cli.activity import ASCII, UNICODE, Note, Symbols
+from kt_cli.activity import ASCII, UNICODE, Note, Symbols, clip
 from kt_cli.interactive import CommandResult, InteractiveSession
+from kt_cli.markdown import BlockSplitter, render
 from kt_cli.repl import LineReader, Repl, TerminalInput
-from kt_cli.terminal import History, Key, KeyParser, LineEditor, raw_terminal
+from kt_cli.terminal import History, Key, KeyParser, LineEditor, raw_terminal, text_width
 
 __all__ = ["CliInput", "LineFrontend", "interactive_session", "symbols_for"]
 
@@ -49,6 +50,9 @@ _STYLE = {
 _RESET = "\x1b[0m"
 SPINNER_INTERVAL = 0.1
 """Seconds between spinner frames."""
+_DIFF_STYLE = {"+": "ok", "-": "error", "@": "accent"}
+BRACKETED_PASTE_ON = "\x1b[?2004h"
+BRACKETED_PASTE_OFF = "\x1b[?2004l"
 
 
 def symbols_for(stream: TextIO) -> Symbols:
@@ -57,7 +61,14 @@ def symbols_for(stream: TextIO) -> Symbols:
     return UNICODE if encoding == "utf8" else ASCII
 
 
-def interactive_session(agent: Any, *, timeout: float | None, out: TextIO) -> InteractiveSession:
+def interactive_session(
+    agent: Any,
+    *,
+    timeout: float | None,
+    out: TextIO,
+    approvals: str = "ask",
+    surface: str = "cli",
+) -> InteractiveSession:
     """The session of an interactive input: slash commands, marks for *out*, kept history.
 
     The input history is kept in ``$KT_HOME/input-history`` between runs.
@@ -66,10 +77,18 @@ def interactive_session(agent: Any, *, timeout: float | None, out: TextIO) -> In
         agent: The running creature.
         timeout: Time limit per turn in seconds (``None``: the creature's own).
         out: The terminal, whose encoding chooses unicode or ASCII marks.
+        approvals: The approval mode (``kt run --approvals``).
+        surface: The input's name, recorded with the answers given through it.
     """
     from kt.config.home import kt_home
 
-    session = InteractiveSession(agent, timeout=timeout, symbols=symbols_for(out))
+    session = InteractiveSession(
+        agent,
+        timeout=timeout,
+        symbols=symbols_for(out),
+        approvals=approvals,
+        surface=surface,
+    )
     session.history = History(kt_home(agent.kernel.env) / "input-history")
     return session
 
@@ -78,15 +97,18 @@ class CliInput(TerminalInput):
     """The ``cli`` input module: the line interface, which shows the creature's events itself.
 
     Options (``input = {type = "cli", ...}``): ``timeout`` (seconds per turn), ``prompt``
-    (default ``"> "``), ``show_tools`` (default true).
+    (default ``"> "``), ``show_tools`` (default true), ``approvals`` (the approval mode,
+    default ``ask``).
     """
 
     renders_events: ClassVar[bool] = True
-    options: ClassVar[tuple[str, ...]] = ("timeout", "prompt", "show_tools")
+    options: ClassVar[tuple[str, ...]] = ("timeout", "prompt", "show_tools", "approvals")
 
     def repl(self, agent: Any) -> Repl:
         """The loop with the line editor (a terminal) or a prompt before lines (a pipe)."""
-        session = interactive_session(agent, timeout=self.timeout, out=self.stdout)
+        session = interactive_session(
+            agent, timeout=self.timeout, out=self.stdout, approvals=self.approvals
+        )
         frontend = LineFrontend(
             session,
             stdin=self.stdin,
@@ -100,6 +122,17 @@ class CliInput(TerminalInput):
 
 class LineFrontend:
     """The ``cli`` front end: the line editor on a terminal, or prompted lines from a pipe.
+
+    On a terminal, replies are rendered as Markdown block by block as they stream
+    (:mod:`kt_cli.markdown`); the block still arriving shows as typed above the live region.
+    Below the transcript: the live region while the creature works, a footer (model, context
+    use, tokens), and the input line, which may hold several lines (Ctrl+J, Alt+Enter or
+    Shift+Enter add one; a paste is one message).
+
+    A request for the person (``ask_user``, a card's buttons, a tool approval) is committed
+    to the transcript with how to answer it, and the input line becomes its answer line: the
+    next line entered answers it, never starts a turn. An approval takes a single key: ``y``
+    allow once, ``a`` allow for this session, ``n`` deny.
 
     Args:
         session: The session (its agent running).
@@ -130,39 +163,50 @@ class LineFrontend:
         self.prompt = prompt
         self.interactive = _isatty(stdin) and _isatty(out)
         self.colors = self.interactive and "NO_COLOR" not in os.environ
+        self.markdown = self.interactive  # render replies; a pipe gets them as they came
         self.symbols = session.tracker.symbols
         self.editor = LineEditor(history=history or History(), complete=session.complete)
         self.lines = LineReader(stdin, prompt=prompt, out=out)
         self.repl: Repl | None = None
         self._transient = 0  # rows of prompt or live region drawn below the transcript
-        self._text_open = False  # reply text was written and its line is not ended
+        self._row = 0  # the row of the transient area the cursor is on
+        self._text_open = False  # reply text was written raw and its line is not ended
+        self._blocks = BlockSplitter()
+        self._blank = True  # the transcript ends with a blank line (no second one needed)
         self._frame = 0
         self._lines_send, self._lines_recv = trio.open_memory_channel[tuple[str, bool]](100)
         self._exit_armed = False
         self._drawing = False  # the prompt and live region are drawn (raw mode, tasks running)
+        self._draft = ""  # what was typed ahead when a request came, given back after it
+        self._nursery: trio.Nursery | None = None
 
     # -- The front-end protocol ------------------------------------------------------------
 
     @contextlib.asynccontextmanager
     async def open(self, repl: Repl) -> AsyncIterator[None]:
-        """On a terminal: raw mode for the whole run (keys typed at the prompt are raw)."""
+        """On a terminal: raw mode and bracketed paste for the whole run."""
         self.repl = repl
         if not self.interactive:
             yield
             return
         with raw_terminal(self.stdin.fileno()):
+            self.out.write(BRACKETED_PASTE_ON)
             if self.banner:
                 self._commit(self._banner(), "dim")
+            for problem in self.session.command_problems:
+                self._commit(f"warning: {problem}", "warning")
             try:
                 yield
             finally:
                 self._drawing = False
                 self._erase()
                 self._end_text()
+                self.out.write(BRACKETED_PASTE_OFF)
                 self.out.flush()
 
     async def start(self, nursery: trio.Nursery) -> None:
         """On a terminal: read keys, turn the spinner, draw the prompt."""
+        self._nursery = nursery  # from a pipe: answers to requests are read in a task
         if not self.interactive:
             return
         self._drawing = True
@@ -171,12 +215,15 @@ class LineFrontend:
         self._draw()
 
     async def read(self) -> str | None:
-        """The next line: entered in the editor (a terminal), or read after the prompt."""
+        """The next line: entered in the editor (a terminal), or read after the prompt.
+
+        From a pipe, the lines that answer requests are read while the turn runs instead.
+        """
         if not self.interactive:
             return await self.lines.readline()
         line, echo = await self._lines_recv.receive()
         if echo:
-            self._commit(self._styled(self.prompt, "bold") + line, None)
+            self._commit(self._echo(line), None)
         return line
 
     def starting(self, line: str) -> None:
@@ -250,6 +297,17 @@ class LineFrontend:
             assert self.repl is not None
             self.repl.ctrl_c()
             return
+        if key.name == "ctrl-o":  # expand: the whole output of the latest finished call
+            self.show(self.session.expand(1))
+            return
+        request = self.session.waiting_request
+        if key.name == "escape" and request is None and self._active:
+            if self.session.interrupt():
+                self._commit("interrupting (Esc)", "warning")
+            return
+        if request is not None:
+            self._request_key(key, request)
+            return
         if self._active:  # type ahead: edited unseen; a line sent now runs (and shows) next
             if self.editor.feed(key) == "submit":
                 self._queue(self.editor.text, echo=True)
@@ -261,7 +319,7 @@ class LineFrontend:
             line = self.editor.text
             self.editor.set_text("")
             self._erase()
-            self._commit(self._styled(self.prompt, "bold") + line, None)
+            self._commit(self._echo(line), None)
             self._queue(line, echo=False)
         elif action == "eof":
             self._leave(0)
@@ -273,6 +331,28 @@ class LineFrontend:
             self.out.write("\x1b[H\x1b[2J")
         self._draw()
 
+    def _request_key(self, key: Key, request: Any) -> None:
+        """A key while a request waits: it edits (or, for a choice, is) the answer."""
+        if key.name == "text" and not self.editor.text and len(key.text) == 1:
+            if any(c.key == key.text.lower() for c in request.choices):
+                self._answer(key.text)
+                return
+        if key.name == "enter":  # answers stay out of the input history
+            typed = self.editor.text
+            self.editor.set_text("")
+            self._answer(typed)
+            return
+        self.editor.feed(key)
+        self._draw()
+
+    def _answer(self, typed: str) -> None:
+        label = self._request_label(self.session.waiting_request)
+        self._commit(self._styled(label, "warning") + typed, None)
+        problem = self.session.answer_typed(typed)
+        if problem is not None:
+            self.show(problem)
+        self._draw()
+
     def _queue(self, line: str, *, echo: bool) -> None:
         """Queue *line* to run; *echo*: show it after the prompt when it starts."""
         try:
@@ -280,16 +360,18 @@ class LineFrontend:
         except trio.WouldBlock:
             self._commit("too much input queued; this line was dropped", "warning")
 
+    def _echo(self, line: str) -> str:
+        """*line* as the transcript shows an input: after the prompt, later lines indented."""
+        pad = "\n" + " " * text_width(self.prompt)
+        return self._styled(self.prompt, "bold") + line.replace("\n", pad)
+
     # -- Notes ---------------------------------------------------------------------------------
 
     def on_note(self, note: Note) -> None:
         """Render one note of the creature's activity."""
         kind = note.kind
         if kind == "text":
-            self._erase()
-            self.out.write(note.text)
-            self._text_open = not note.text.endswith("\n")
-            self.out.flush()
+            self._stream(note.text)
             return
         if kind == "end_text":
             self._end_text()
@@ -297,6 +379,8 @@ class LineFrontend:
             if self.show_tools:
                 level = {"ok": "ok", "error": "error"}.get(note.level, "dim")
                 self._commit(note.text, level, mark_only=note.level in ("ok", "error"))
+                for line in note.detail:
+                    self._commit(f"    {line}", _DIFF_STYLE.get(line[:1], "dim"))
         elif kind == "notice":
             self._commit(note.text, {"info": "dim"}.get(note.level, note.level))
         elif kind == "turn_started":
@@ -305,7 +389,66 @@ class LineFrontend:
             report = self.session.turn_report(note.result)
             if report is not None:
                 self.show(report)
+        elif kind == "request":
+            request = self.session.tracker.requests[note.call_id]
+            self._show_request(request)
+            if not self.interactive and self._nursery is not None:
+                self._nursery.start_soon(self.session.answer_from, self.lines, request, self.show)
+        elif kind == "request_closed":
+            self._request_closed(note.text)
         self._draw()
+
+    def _show_request(self, request: Any) -> None:
+        if len(self.session.tracker.requests) == 1:  # the first: keep what was typed ahead
+            self._draft = self.editor.text
+            self.editor.set_text("")
+        mark = "?" if request.kind != "approval" else "!"
+        self._commit(f"{mark} {request.prompt}", "warning")
+        for line in request.details[:12]:
+            self._commit(f"  {line}", None)
+        if len(request.details) > 12:
+            self._commit(f"  … {len(request.details) - 12} more lines", "dim")
+        left = request.seconds_left()
+        wait = f" · answer within {left:.0f}s" if left is not None else ""
+        self._commit(f"  {request.hint()}{wait}", "dim")
+
+    def _request_closed(self, outcome: str) -> None:
+        if outcome in ("timed out", "withdrawn"):
+            self._commit(f"  ↳ {outcome}: nobody answered", "warning")
+        if not self.session.tracker.requests and self._draft:
+            self.editor.set_text(self._draft)
+            self._draft = ""
+
+    def _request_label(self, request: Any) -> str:
+        if request is None:
+            return "answer › "
+        if request.choices and all(c.key for c in request.choices):
+            return f"[{'/'.join(c.key for c in request.choices)}] › "
+        return "answer › "
+
+    def _stream(self, chunk: str) -> None:
+        """Reply text: rendered block by block on a terminal, as it came elsewhere."""
+        if not self.markdown:
+            self._erase()
+            self.out.write(chunk)
+            self._text_open = not chunk.endswith("\n")
+            self.out.flush()
+            return
+        for block in self._blocks.feed(chunk):
+            self._write_block(block)
+        self._draw()
+
+    def _write_block(self, block: str) -> None:
+        if not block:
+            if not self._blank:
+                self._erase()
+                self.out.write("\n")
+                self._blank = True
+            return
+        width = max(shutil.get_terminal_size().columns, 20)
+        self._erase()
+        self.out.write(render(block, width, colors=self.colors) + "\n")
+        self._blank = False
 
     # -- Drawing -------------------------------------------------------------------------------
 
@@ -324,6 +467,7 @@ class LineFrontend:
         else:
             text = self._styled(line, style)
         self.out.write(text + "\n")
+        self._blank = False
         self.out.flush()
         self._draw()
 
@@ -332,32 +476,67 @@ class LineFrontend:
             self._erase()
             self.out.write("\n")
             self._text_open = False
+        if self._blocks.tail:
+            for block in self._blocks.flush():
+                self._write_block(block)
 
     def _erase(self) -> None:
         """Remove the prompt row or live region; the cursor ends at the start of its first row."""
         if not self._transient:
             return
-        if self._transient > 1:
-            self.out.write(f"\x1b[{self._transient - 1}A")
+        if self._row:
+            self.out.write(f"\x1b[{self._row}A")
         self.out.write("\r\x1b[J")
         self._transient = 0
+        self._row = 0
 
     def _draw(self) -> None:
-        """Draw the live region (creature working) or the prompt (waiting for input)."""
+        """Draw the live region and footer, and the input line when it takes input."""
         if not self._drawing or self._text_open or (self.repl is not None and self.repl.leaving):
             return
         self._erase()
-        width = max(shutil.get_terminal_size().columns, 20)
+        size = shutil.get_terminal_size()
+        width = max(size.columns, 20)
+        rows = self._tail_rows(width, max(size.lines // 2, 3))
         if self._active:
-            rows = self._region(width)
-            self.out.write("\n".join(rows))
-            self._transient = len(rows)
-        else:
-            text, column = self.editor.view(self.prompt, width)
-            styled = self._styled(self.prompt, "bold") + text[len(self.prompt) :]
-            self.out.write(styled + "\r" + (f"\x1b[{column}C" if column else ""))
-            self._transient = 1
+            rows += self._region(width)
+        rows.append(self._styled(clip(self.session.footer(), width - 1), "dim"))
+        request = self.session.waiting_request
+        cursor: tuple[int, int] | None = None
+        if request is not None or not self._active:
+            label = self._request_label(request) if request is not None else self.prompt
+            label = self.editor.search_label() or label
+            editor_rows, row, column = self.editor.rows(label, width)
+            style = "warning" if request is not None else "bold"
+            editor_rows[0] = self._styled(label, style) + editor_rows[0][len(label) :]
+            cursor = (len(rows) + row, column)
+            rows += editor_rows
+        self.out.write("\n".join(rows))
+        self._transient = len(rows)
+        self._row = len(rows) - 1
+        if cursor is not None:
+            up = self._row - cursor[0]
+            if up:
+                self.out.write(f"\x1b[{up}A")
+            self.out.write("\r" + (f"\x1b[{cursor[1]}C" if cursor[1] else ""))
+            self._row = cursor[0]
         self.out.flush()
+
+    def _tail_rows(self, width: int, limit: int) -> list[str]:
+        """The reply block still arriving, as it came, wrapped; its last *limit* rows."""
+        tail = self._blocks.tail
+        if not tail:
+            return []
+        rows: list[str] = []
+        for line in tail.split("\n"):
+            while text_width(line) > width - 1:
+                cut = width - 1
+                while text_width(line[:cut]) > width - 1:
+                    cut -= 1
+                rows.append(line[:cut])
+                line = line[cut:]
+            rows.append(line)
+        return rows[-limit:]
 
     def _region(self, width: int) -> list[str]:
         frames = self.symbols.spinner
@@ -365,7 +544,7 @@ class LineFrontend:
         tracker = self.session.tracker
         repl = self.repl
         elapsed = time.monotonic() - repl.working_since if repl and repl.working else 0.0
-        phase = tracker.phase or "working"
+        phase = "waiting for your answer" if tracker.requests else tracker.phase or "working"
         head = f"{frame} {phase}…"
         if elapsed >= 1:
             head += f" {elapsed:.0f}s"

@@ -95,6 +95,7 @@ async def interact(
     mode: str | None = None,
     timeout: float | None = None,
     show_tools: bool = True,
+    approvals: str | None = None,
 ) -> int:
     """Serve *agent* to the user from a terminal input, then stop it and print the resume command.
 
@@ -110,6 +111,8 @@ async def interact(
             (``None``: the input's own, else the creature's).
         show_tools: ``False`` hides tool activity: sets ``show_tools`` on the input and the
             outputs that have it.
+        approvals: The approval mode, set on the input as its ``approvals`` (``None``: the
+            input's own).
 
     The agent is stopped however the input ends (also when the caller is cancelled, which
     cancels a running turn), and the resume command is printed on every way out.
@@ -132,6 +135,8 @@ async def interact(
         spec = find_mode(mode, kernel)
         agent.input = spec.factory(module_entry(mode), agent)
     _apply_options(agent, mode, timeout=timeout, show_tools=show_tools)
+    if approvals is not None and hasattr(agent.input, "approvals"):
+        agent.input.approvals = approvals
     if not agent.outputs and not getattr(agent.input, "renders_events", False):
         entry = module_entry({"type": "stdout", "show_tools": show_tools}, output=True)
         agent.outputs.append(kernel.outputs["stdout"].factory(entry, agent))

@@ -6,7 +6,9 @@
 Reply text is streamed as it arrives and flushed per chunk, so a reader at the other end of a
 pipe sees it at once. Text of a new model call (after a round of tools) starts on a new line,
 and every turn's text ends with a newline, so stdout holds the replies and nothing else. Tool
-activity and warnings are separate lines on stderr, where they do not disturb a pipe.
+activity and warnings are separate lines on stderr, where they do not disturb a pipe; so is the
+line that marks a turn nobody typed (``kt: turn started by trigger: ...``), whose reply then
+streams to stdout like any other.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from kt.events import (
     ToolCallCompleted,
     ToolCallStarted,
     TurnCompleted,
+    TurnStarted,
 )
 
 __all__ = ["TextPrinter", "describe_args"]
@@ -114,6 +117,11 @@ class TextPrinter:
                 if event.error:
                     line += f": {_clip(event.error, ERROR_PREVIEW_CHARS)}"
                 self._note(line)
+        elif isinstance(event, TurnStarted) and event.source != "user":
+            self.end_line()  # a turn nobody typed: say what started it
+            text = event.input if isinstance(event.input, str) else "(multimodal input)"
+            first = _clip(text.splitlines()[0] if text.strip() else "", 100)
+            self._note(f"kt: turn started by {event.source}: {first}")
         elif isinstance(event, TurnCompleted):
             self.end_line()
             self._iteration = None

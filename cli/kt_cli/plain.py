@@ -12,6 +12,12 @@ Lines are never slash commands here; the ``cli`` input (:mod:`kt_cli.line_ui`) i
 interactive one. A failed turn is reported on stderr (``kt: error: ...``) and the run goes on;
 the exit code is then 1.
 
+A request for the person (``ask_user``, a card's buttons, a tool approval) is written to stderr;
+when standard input is a terminal the next line typed answers it (``y`` / ``a`` / ``n`` for an
+approval). Otherwise nobody can answer, and the run's approval mode decides instead: it says so
+on stderr, approves what ``--approvals bypass`` or ``accept-edits`` allows, refuses the other
+approvals, and tells a question that nobody is there to answer.
+
 Ctrl+C, when the loop runs in the main thread: during a turn, the first press interrupts the
 turn (it ends with status ``interrupted``, its partial reply is kept in the history) and the
 loop goes on to the next line; a second press during that turn, or any press while waiting for
@@ -24,6 +30,7 @@ team instead of one creature.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, TextIO
 
@@ -46,7 +53,9 @@ class PlainFrontend:
             lands in the middle of a reply line; ``None`` when nothing shares the terminal.
         render: Called with each item the session's ``pump_notes`` delivers (``kt terrarium
             run`` renders the team's events this way); ``None``: the creature's output module
-            renders, and no pump runs.
+            renders, and the pump only looks for requests to answer.
+        answers: Where answers to requests are read from (``None``: nobody can answer; the
+            approval mode decides).
     """
 
     def __init__(
@@ -56,22 +65,28 @@ class PlainFrontend:
         *,
         printer: Any = None,
         render: Callable[[Any], Any] | None = None,
+        answers: LineReader | None = None,
     ) -> None:
         self.lines = lines
         self.err = err
         self.printer = printer
-        self.on_note = render
+        self.on_note = render if render is not None else self._request_note
+        self.answers = answers
+        self.session: Any = None
+        self._nursery: trio.Nursery | None = None
 
     @contextlib.asynccontextmanager
     async def open(self, repl: Repl) -> AsyncIterator[None]:
         """Nothing to set up; the reply line is ended when the run ends."""
+        self.session = repl.session
         try:
             yield
         finally:
             self._end_line()
 
     async def start(self, nursery: trio.Nursery) -> None:
-        """No tasks of its own."""
+        """Keep the nursery, for reading answers while a turn runs."""
+        self._nursery = nursery
 
     async def read(self) -> str | None:
         """The next line, or ``None`` at end of input."""
@@ -102,6 +117,43 @@ class PlainFrontend:
     def redraw(self) -> None:
         """Nothing is drawn."""
 
+    def _request_note(self, note: Any) -> None:
+        """Ask the person at the terminal, or settle the request when nobody can answer."""
+        if note.kind != "request":
+            return
+        pending = self.session.tracker.requests[note.call_id]
+        self.notice(f"{'approval' if pending.kind == 'approval' else 'question'}: {pending.prompt}")
+        for line in pending.details:
+            self.notice(f"  {line}")
+        if self.answers is not None and self._nursery is not None:
+            self.notice(f"answer: {pending.hint()}")
+            self._nursery.start_soon(self._read_answer, pending)
+            return
+        self._settle_unanswerable(pending)
+
+    async def _read_answer(self, pending: Any) -> None:
+        if not await self.session.answer_from(self.answers, pending, self.show):
+            self._settle_unanswerable(pending)
+
+    def _settle_unanswerable(self, pending: Any) -> None:
+        if pending.kind == "approval":
+            self.notice(
+                f"{pending.tool or 'the call'} refused: nobody can answer approvals here "
+                "(standard input is not a terminal); run with --approvals bypass or "
+                "accept-edits to approve without asking"
+            )
+            self.session.answer_soon(pending, "deny", source="plain")
+        elif not pending.choices:
+            self.notice("nobody can answer here (standard input is not a terminal); told so")
+            self.session.answer_soon(
+                pending,
+                "(nobody can answer: kt runs without a terminal; go on without this answer)",
+                source="plain",
+            )
+        else:
+            self.notice("nobody can choose here (standard input is not a terminal)")
+            self.session.withdraw_soon(pending, source="plain")
+
     def _end_line(self) -> None:
         end_line = getattr(self.printer, "end_line", None)
         if end_line is not None:
@@ -119,11 +171,23 @@ class PlainInput(TerminalInput):
 
     def repl(self, agent: Any) -> Repl:
         """A loop of turns over stdin lines; failed turns make the exit code 1."""
-        session = InteractiveSession(agent, timeout=self.timeout, slash_commands=False)
+        session = InteractiveSession(
+            agent,
+            timeout=self.timeout,
+            slash_commands=False,
+            approvals=self.approvals,
+            surface="plain",
+        )
         printer = next((o for o in agent.outputs if isinstance(o, TextPrinter)), None)
+        lines = LineReader(self.stdin, prompt=self.prompt, out=self.stdout)
         frontend = PlainFrontend(
-            LineReader(self.stdin, prompt=self.prompt, out=self.stdout),
-            self.stderr,
-            printer=printer,
+            lines, self.stderr, printer=printer, answers=lines if _isatty(self.stdin) else None
         )
         return Repl(session, frontend, failed_exit=True, handle_sigint=self.handle_sigint)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        return False

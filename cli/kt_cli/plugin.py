@@ -5,6 +5,9 @@ Modules it contributes (``kt plugins`` lists them; ``docs/reference/cli.md`` des
 * inputs ``plain`` (each line of stdin is a turn) and ``cli`` (the line interface);
 * output ``stdout`` (the replies streamed to stdout, tool activity on stderr).
 
+It also reopens the requests for the person (``kt.events.UserRequest``) a resumed session left
+unanswered (``kt_session_restore``), so the terminal inputs can ask them again.
+
 This module is the ``kt_cli`` entry point in the ``kt.plugins`` group, so every process that
 loads the default plugin set imports it (a web server, a script calling ``kt.Kernel()``). It
 therefore imports neither click nor trio; the modules' classes are imported when a creature
@@ -123,3 +126,17 @@ def kt_outputs() -> list[OutputSpec]:
             "(option show_tools = true adds tool activity lines on stderr)",
         )
     ]
+
+
+@hookimpl
+def kt_session_restore(creature: kt.Agent, reader: Any) -> None:
+    """Reopen the requests (questions, cards) a resumed creature left unanswered.
+
+    The front ends list them when the run starts (``kt_cli.requests.restored_requests``), so a
+    question pending when the process stopped can be answered after ``kt resume``.
+    """
+    from kt.events import EVENT_TYPES, UserAnswered, UserRequest, restore_requests
+
+    types = [n for n, c in EVENT_TYPES.items() if issubclass(c, UserRequest | UserAnswered)]
+    logged = reader.events(type=types, creature=creature.name)
+    restore_requests(creature, [entry.wire for entry in logged])

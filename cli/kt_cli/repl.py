@@ -275,6 +275,8 @@ class TerminalInput(abc.ABC):
         stdout: Where output goes (default: ``sys.stdout``).
         stderr: Where notices go (default: ``sys.stderr``).
         handle_sigint: Take Ctrl+C while running (main thread only).
+        approvals: The approval mode: which tool approvals are answered without asking
+            (``ask``, ``accept-edits``, ``bypass``, ``deny``; see :mod:`kt_cli.requests`).
 
     Attributes:
         renders_events: Whether this input shows the creature's events itself (a terminal UI);
@@ -296,8 +298,10 @@ class TerminalInput(abc.ABC):
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
         handle_sigint: bool = True,
+        approvals: str = "ask",
     ) -> None:
         self.timeout = timeout
+        self.approvals = approvals
         self.prompt = prompt
         self.show_tools = show_tools
         self._stdin = stdin
@@ -373,6 +377,16 @@ def _checked(options: Mapping[str, Any], file: str | None) -> dict[str, Any]:
             path="input.timeout",
             file=file,
         )
+    approvals = options.get("approvals")
+    if approvals is not None:
+        from kt_cli.requests import APPROVAL_MODES
+
+        if approvals not in APPROVAL_MODES:
+            raise ConfigValidationError(
+                f"'approvals' must be one of {', '.join(APPROVAL_MODES)}, not {approvals!r}",
+                path="input.approvals",
+                file=file,
+            )
     prompt = options.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise ConfigValidationError(
@@ -388,4 +402,6 @@ def _checked(options: Mapping[str, Any], file: str | None) -> dict[str, Any]:
     checked: dict[str, Any] = {"timeout": timeout, "prompt": prompt}
     if "show_tools" in options:
         checked["show_tools"] = show_tools
+    if approvals is not None:
+        checked["approvals"] = approvals
     return checked

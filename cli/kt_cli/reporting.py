@@ -146,6 +146,24 @@ class CommandError(click.ClickException):
             click.echo(f"hint: {self.hint}", file=file)
 
 
+class ClosedPipe(CommandError):
+    """Standard output was closed by its reader (``kt list | head -3``): end quietly.
+
+    Nothing is printed, and standard output is pointed at the null device, so the final flush
+    when the interpreter exits does not fail again. The exit code is 1, as click's own.
+    """
+
+    def show(self, file: TextIO | None = None) -> None:
+        """Print nothing; silence standard output."""
+        import os
+
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # no real stdout: nothing to silence
+            pass
+
+
 def as_command_error(exc: BaseException, *, verbose: bool) -> CommandError | None:
     """Wrap *exc* for reporting, or return ``None`` for exceptions click handles itself.
 
@@ -160,6 +178,8 @@ def as_command_error(exc: BaseException, *, verbose: bool) -> CommandError | Non
     exc = single_exception(exc)
     if isinstance(exc, click.ClickException | click.exceptions.Exit | click.Abort):
         return None
+    if isinstance(exc, BrokenPipeError):
+        return ClosedPipe(exc)
     if isinstance(exc, KTError):
         return CommandError(exc, verbose=verbose)
     if isinstance(exc, Exception):

@@ -113,6 +113,7 @@ class CliState:
         mode: str | None = None,
         timeout: float | None = None,
         show_tools: bool = True,
+        approvals: str | None = None,
     ) -> int:
         """Serve *agent* to the user from a terminal input, stop it; for any command.
 
@@ -129,6 +130,8 @@ class CliState:
                 ``plain`` otherwise).
             timeout: Time limit per turn in seconds (``None``: the input's or creature's own).
             show_tools: Show tool activity.
+            approvals: The approval mode (``ask``, ``accept-edits``, ``bypass``, ``deny``);
+                ``None``: the input's own (default ``ask``).
 
         Returns:
             The exit code: 0; 1 when a ``plain`` turn failed; 130 when ended by Ctrl+C.
@@ -138,7 +141,9 @@ class CliState:
         """
         from kt_cli.modes import interact
 
-        return await interact(agent, mode=mode, timeout=timeout, show_tools=show_tools)
+        return await interact(
+            agent, mode=mode, timeout=timeout, show_tools=show_tools, approvals=approvals
+        )
 
     def plugin_set_source(self) -> str:
         """Say what chose the plugin set, for ``kt doctor`` and messages.

@@ -48,7 +48,7 @@ class Key:
 
 _CONTROL = {
     "\r": "enter",
-    "\n": "enter",
+    "\n": "newline",  # Ctrl+J (Enter sends CR in raw mode)
     "\t": "tab",
     "\x7f": "backspace",
     "\x08": "backspace",
@@ -70,7 +70,12 @@ _CSI = {
     "6~": "page-down",
     "1;5C": "word-right",
     "1;5D": "word-left",
+    "13;2u": "newline",  # Shift+Enter, where the terminal reports modified keys
+    "27;2;13~": "newline",
+    "13;3u": "newline",  # Alt+Enter, the same way
 }
+PASTE_START = "\x1b[200~"
+PASTE_END = "\x1b[201~"
 
 
 class KeyParser:
@@ -78,11 +83,15 @@ class KeyParser:
 
     Text is decoded as UTF-8 across reads (a character split between two reads is kept until
     its end arrives). Escape sequences are expected whole within one read, as terminals send
-    them; an ``ESC`` at the end of a read is the Escape key.
+    them; an ``ESC`` at the end of a read is the Escape key, ``ESC`` before Enter is Alt+Enter
+    (a ``newline`` key, as Ctrl+J and Shift+Enter are). A bracketed paste (the front end turns
+    the mode on) arrives as one ``paste`` key holding the pasted text, newlines included, even
+    when it spans several reads.
     """
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._paste: list[str] | None = None  # inside a bracketed paste: what came so far
 
     def feed(self, data: bytes) -> list[Key]:
         """The keys in *data*, in order.
@@ -91,7 +100,7 @@ class KeyParser:
             data: Bytes read from the terminal.
 
         Returns:
-            Named keys and runs of typed text.
+            Named keys, runs of typed text, and pastes.
         """
         text = self._decoder.decode(data)
         keys: list[Key] = []
@@ -104,16 +113,35 @@ class KeyParser:
 
         i = 0
         while i < len(text):
+            if self._paste is not None:
+                end = text.find(PASTE_END, i)
+                if end < 0:
+                    self._paste.append(text[i:])
+                    break
+                self._paste.append(text[i:end])
+                pasted = "".join(self._paste).replace("\r\n", "\n").replace("\r", "\n")
+                keys.append(Key("paste", pasted))
+                self._paste = None
+                i = end + len(PASTE_END)
+                continue
             char = text[i]
+            if text.startswith(PASTE_START, i):
+                flush()
+                self._paste = []
+                i += len(PASTE_START)
+                continue
+            if char == "\x1b" and i + 1 < len(text) and text[i + 1] in "\r\n":
+                flush()
+                keys.append(Key("newline"))
+                i += 2
+                continue
             if char == "\x1b" and i + 1 < len(text) and text[i + 1] in "[O":
                 end = i + 2
                 while end < len(text) and not ("@" <= text[end] <= "~" and text[end] != "["):
                     end += 1
                 body = text[i + 2 : end + 1]
                 flush()
-                if body.startswith("200~") or body.startswith("201~"):
-                    pass  # bracketed-paste markers: the pasted text comes as typed text
-                else:
+                if not body.startswith("201~"):  # a stray paste end is ignored
                     keys.append(Key(_CSI.get(body, f"unknown:{body}")))
                 i = end + 1
                 continue
@@ -195,7 +223,9 @@ class LineEditor:
     buffer: list[str] = attrs.Factory(list)
     cursor: int = 0
     _browse: int | None = None  # index into history.lines while browsing
-    _draft: str = ""  # what was typed before browsing started
+    _draft: str = ""  # what was typed before browsing or searching started
+    search: str | None = None  # the query while searching history (Ctrl+R), else None
+    _hit: int | None = None  # index into history.lines of the current search match
 
     @property
     def text(self) -> str:
@@ -214,14 +244,23 @@ class LineEditor:
             key: A key press.
 
         Returns:
-            ``"submit"`` (Enter), ``"eof"`` (Ctrl+D on an empty line), ``"interrupt"``
-            (Ctrl+C), ``"candidates"`` (Tab found several completions: see
-            :meth:`candidates`), ``"redraw"`` (Ctrl+L) or ``None``.
+            ``"submit"`` (Enter; Ctrl+J, Alt+Enter and Shift+Enter insert a newline, a
+            bracketed paste is inserted whole, newlines included), ``"eof"`` (Ctrl+D on an
+            empty line), ``"interrupt"`` (Ctrl+C), ``"candidates"`` (Tab found several
+            completions: see :meth:`candidates`), ``"redraw"`` (Ctrl+L) or ``None``.
         """
         name = key.name
-        if name == "text":
-            self.buffer[self.cursor : self.cursor] = list(key.text)
-            self.cursor += len(key.text)
+        if self.search is not None:
+            handled = self._search_key(key)
+            if handled is not False:
+                return handled
+        if name == "ctrl-r":
+            self.search, self._hit, self._draft = "", None, self.text
+            return None
+        if name in ("text", "paste", "newline"):
+            text = "\n" if name == "newline" else key.text
+            self.buffer[self.cursor : self.cursor] = list(text)
+            self.cursor += len(text)
         elif name == "enter":
             self.history.add(self.text)
             self._browse = None
@@ -273,6 +312,41 @@ class LineEditor:
             return "redraw"
         return None
 
+    def _search_key(self, key: Key) -> str | None | bool:
+        """A key while searching history; ``False``: it ends the search and edits as usual."""
+        assert self.search is not None
+        name = key.name
+        if name == "ctrl-r":
+            self._find(self.search, before=self._hit)
+        elif name == "text":
+            self.search += key.text
+            self._find(self.search, before=None if self._hit is None else self._hit + 1)
+        elif name == "backspace":
+            self.search = self.search[:-1]
+            self._find(self.search, before=None)
+        elif name in ("escape", "ctrl-g", "ctrl-c"):
+            self.search = None
+            self.set_text(self._draft)
+            return "interrupt" if name == "ctrl-c" else None
+        else:
+            self.search = None  # the match stays in the line; the key then acts on it
+            return False
+        return None
+
+    def _find(self, query: str, *, before: int | None) -> None:
+        """Show the newest history line containing *query* above index *before*."""
+        lines = self.history.lines
+        end = len(lines) if before is None else before
+        for index in range(end - 1, -1, -1):
+            if query in lines[index]:
+                self._hit = index
+                self.set_text(lines[index])
+                return
+
+    def search_label(self) -> str:
+        """The prompt while searching (``(search 'git'): ``), or ``""`` when not searching."""
+        return "" if self.search is None else f"(search '{self.search}'): "
+
     def candidates(self) -> list[str]:
         """The completions of the text before the cursor (for listing after Tab)."""
         if self.complete is None:
@@ -305,6 +379,32 @@ class LineEditor:
             shown.append(char)
         column = text_width(prompt) + text_width("".join(self.buffer[start : self.cursor]))
         return prompt + "".join(shown), column
+
+    def rows(self, prompt: str, width: int) -> tuple[list[str], int, int]:
+        """The terminal rows of a text that may hold newlines, and where the cursor goes.
+
+        The first row starts with *prompt*, the others with ``…`` padded to its width; each
+        row scrolls sideways as :meth:`view` does (only the cursor's row follows the cursor).
+
+        Returns:
+            The rows, the cursor's row index and its column.
+        """
+        lines = self.text.split("\n")
+        before = "".join(self.buffer[: self.cursor])
+        cursor_row = before.count("\n")
+        cursor_col = len(before) - (before.rfind("\n") + 1)
+        pad = "… ".rjust(text_width(prompt)) if text_width(prompt) >= 2 else ""
+        rows: list[str] = []
+        column = 0
+        for index, line in enumerate(lines):
+            lead = prompt if index == 0 else pad
+            at = cursor_col if index == cursor_row else 0
+            editor = LineEditor(buffer=list(line), cursor=at)
+            row, col = editor.view(lead, width)
+            rows.append(row)
+            if index == cursor_row:
+                column = col
+        return rows, cursor_row, column
 
     def _delete(self, index: int) -> None:
         if index < len(self.buffer):
@@ -342,7 +442,7 @@ class LineEditor:
             return None
         before = "".join(self.buffer[: self.cursor])
         common = os.path.commonprefix(found)
-        if len(found) == 1:
+        if len(found) == 1 and not common.endswith("/"):
             common += " "
         if len(common) > len(before):
             addition = common[len(before) :]

@@ -13,18 +13,21 @@ The wire shape (for session files and the HTTP API) comes from one cattrs conver
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import attrs
 
+from kt.errors import KTError
 from kt.llm import ContentPart, Message, Usage
 from kt.results import ToolCallRecord, TurnResult
+from kt.runtime.stash import StashKey
 
 __all__ = [
     "EVENT_TYPES",
     "AgentWarning",
     "AssistantMessageEdited",
+    "Choice",
     "CompactionCompleted",
     "CompactionSkipped",
     "CompactionStarted",
@@ -45,7 +48,14 @@ __all__ = [
     "ToolCallStarted",
     "TurnCompleted",
     "TurnStarted",
+    "UserAnswered",
+    "UserRequest",
+    "UserRequestError",
+    "answer_request",
+    "ask_person",
     "from_wire",
+    "pending_requests",
+    "restore_requests",
     "to_wire",
 ]
 
@@ -344,6 +354,207 @@ class ErrorOccurred(Event):
     message: str = ""
     error_type: str = ""
     source: str = ""
+
+
+# -- Requests to a person ----------------------------------------------------------------------
+#
+# A creature that needs a person (a question, a card with buttons, a tool call waiting for
+# approval) publishes a UserRequest subclass and waits for the UserAnswered with the same id.
+# Producers call ask_person(); front ends list pending_requests() and call answer_request() (or
+# emit request.reply(...)). Both events are recorded, so a session log knows which requests
+# were still open when the process stopped (restore_requests reopens them).
+
+
+class UserRequestError(KTError):
+    """An answer that cannot be applied: unknown or closed request, or an answer not allowed."""
+
+
+@attrs.frozen
+class Choice:
+    """One answer a :class:`UserRequest` accepts.
+
+    Attributes:
+        id: What the answer carries (``allow_once``, a card action's id).
+        label: For people (``"allow once"``); defaults to the id.
+        key: One key that picks it in a terminal (``"y"``), or ``""``.
+    """
+
+    id: str
+    label: str = ""
+    key: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class UserRequest(Event):
+    """Base of the events that wait for a person's answer; never published itself.
+
+    Subclasses set ``type`` and ``kind``: ``question`` (``kt_tools``' ``ask_user``),
+    ``card`` (``show_card`` with actions), ``approval`` (a tool call waiting for permission).
+
+    Attributes:
+        kind: What a front end shows: ``question``, ``card`` or ``approval`` (class attribute).
+        request_id: Quote it in the answer.
+        prompt: What the person is asked (Markdown).
+        choices: The answers accepted; empty: any text.
+        deadline: ``time.time()`` after which nobody waits any more; ``None``: until answered.
+    """
+
+    kind: ClassVar[str] = "question"
+    request_id: str
+    prompt: str = ""
+    choices: tuple[Choice, ...] = ()
+    deadline: float | None = None
+
+    @property
+    def waits(self) -> bool:
+        """Whether someone waits for an answer (a subclass may publish display-only ones)."""
+        return True
+
+    def reply(
+        self, answer: str, *, values: Mapping[str, Any] | None = None, source: str = "api"
+    ) -> UserAnswered:
+        """The :class:`UserAnswered` event that gives *answer*; publish it with ``agent.emit``.
+
+        Raises:
+            UserRequestError: *answer* is not one of :attr:`choices` (when there are any).
+        """
+        if self.choices and answer not in {c.id for c in self.choices}:
+            allowed = ", ".join(c.id for c in self.choices)
+            raise UserRequestError(
+                f"'{answer}' is not an answer to request {self.request_id}; answer with one of "
+                f"{allowed}"
+            )
+        return UserAnswered(
+            request_id=self.request_id, answer=answer, values=values or {}, source=source
+        )
+
+
+@attrs.frozen(kw_only=True)
+class UserAnswered(Event):
+    """A :class:`UserRequest` was settled; nobody waits for it any more.
+
+    Attributes:
+        request_id: The request.
+        answer: A choice's id, or the typed text.
+        values: Form values, when the front end collected any.
+        source: Who answered: ``cli``, ``tui``, ``plain``, ``api``, ``policy`` ...
+        reason: ``answered``; or ``timeout`` (the deadline passed) and ``cancelled`` (the
+            wait was interrupted), both with an empty answer.
+    """
+
+    type: ClassVar[str] = "user_answered"
+    request_id: str
+    answer: str = ""
+    values: Mapping[str, Any] = attrs.field(factory=dict)
+    source: str = ""
+    reason: str = "answered"
+
+
+@attrs.define(eq=False)
+class _Open:
+    request: UserRequest
+    waiting: bool  # False: restored from a log, its asker died with the old process
+
+
+_OPEN = StashKey[dict[str, _Open]]()
+
+
+def pending_requests(agent: Any) -> list[UserRequest]:
+    """The requests of *agent* still waiting for an answer, oldest first (restored included)."""
+    return [entry.request for entry in agent.stash.get(_OPEN, {}).values()]
+
+
+async def ask_person(agent: Any, request: UserRequest, timeout: float | None) -> UserAnswered:
+    """Publish *request* and wait for its :class:`UserAnswered`; what producers call.
+
+    Listens before publishing, so an answer that comes at once is not missed. When *timeout*
+    seconds pass (``None``: no limit) a ``timeout`` answer is published and returned. When the
+    wait is cancelled (an interrupt) a ``cancelled`` answer is published, unless the agent is
+    stopping: then the request stays open in the log, and :func:`restore_requests` reopens it.
+    """
+    import math
+
+    import trio
+
+    answers = agent.subscribe()
+    book = agent.stash.setdefault(_OPEN, {})
+    book[request.request_id] = _Open(request, waiting=True)
+    try:
+        await agent.emit(request)
+        with trio.move_on_after(timeout if timeout else math.inf):
+            async for seen in answers:
+                if isinstance(seen, UserAnswered) and seen.request_id == request.request_id:
+                    return seen
+        expired = UserAnswered(request_id=request.request_id, reason="timeout")
+        book.pop(request.request_id, None)
+        await agent.emit(expired)
+        return expired
+    except BaseException:
+        if book.pop(request.request_id, None) is not None and agent.is_running:
+            with trio.move_on_after(5, shield=True):
+                await agent.emit(UserAnswered(request_id=request.request_id, reason="cancelled"))
+        raise
+    finally:
+        book.pop(request.request_id, None)
+        answers.close()
+
+
+async def answer_request(
+    agent: Any,
+    request_id: str,
+    answer: str,
+    *,
+    values: Mapping[str, Any] | None = None,
+    source: str = "api",
+) -> UserAnswered:
+    """Answer a pending request of *agent*; returns the published :class:`UserAnswered`.
+
+    A request restored after a resume has nobody waiting: the answer to a ``question`` or a
+    ``card`` then starts a turn that tells the model (``source="user_request"``); the producer
+    of an ``approval`` applies its own answers (it sees the event).
+
+    Raises:
+        UserRequestError: no such request is pending, or the answer is not one it accepts.
+    """
+    book = agent.stash.setdefault(_OPEN, {})
+    entry = book.get(request_id)
+    if entry is None:
+        open_ids = ", ".join(book) or "none"
+        raise UserRequestError(
+            f"no pending request '{request_id}' (never asked, or already answered, timed out "
+            f"or withdrawn); pending: {open_ids}"
+        )
+    reply = entry.request.reply(answer, values=values, source=source)
+    if not entry.waiting:
+        del book[request_id]
+    await agent.emit(reply)
+    if not entry.waiting and entry.request.kind in ("question", "card"):
+        agent.inject(
+            f'(The user answered your earlier question "{entry.request.prompt}", which was '
+            f"still open when the session stopped.) {answer}",
+            source="user_request",
+        )
+    return reply
+
+
+def restore_requests(agent: Any, events: Iterable[Event | Mapping[str, Any]]) -> None:
+    """Reopen the requests an event log left unanswered (a resumed session).
+
+    Wire dicts are accepted; those of event types this process does not know (their plugin is
+    not loaded) are skipped. Reopened requests have nobody waiting; see :func:`answer_request`.
+    """
+    book = agent.stash.setdefault(_OPEN, {})
+    for item in events:
+        event = item
+        if isinstance(item, Mapping):
+            cls = EVENT_TYPES.get(str(item.get("type", "")))
+            if cls is None or not issubclass(cls, UserRequest | UserAnswered):
+                continue
+            event = from_wire(item)
+        if isinstance(event, UserRequest):
+            book[event.request_id] = _Open(event, waiting=False)
+        elif isinstance(event, UserAnswered):
+            book.pop(event.request_id, None)
 
 
 # -- Wire shape ---------------------------------------------------------------------------------

@@ -1,24 +1,23 @@
 """``info``, ``ask_user`` and ``show_card``: manuals for the model, questions for the user.
 
-Asking the user is an exchange of two events, so any front end can take part without
-importing this plugin:
+Asking the user is the kernel's request exchange (:mod:`kt.events`), so any front end can take
+part without importing this plugin:
 
 1. The tool publishes a :class:`UserQuestion` (``ask_user``) or a :class:`CardShown`
-   (``show_card`` with ``wait_for_reply``), with a fresh id, and waits.
-2. A front end (terminal, web UI) renders it and publishes a :class:`UserReply` with the same
-   id on the same creature: ``await agent.emit(kt.events.from_wire({"type": "user_reply",
-   "question_id": ..., "text": ...}))``. Python code can call :func:`answer`.
+   (``show_card`` with ``wait_for_reply``), both :class:`kt.events.UserRequest` events with a
+   fresh ``request_id``, through :func:`kt.events.ask_person`, and waits.
+2. A front end (terminal, web UI, script) lists :func:`kt.events.pending_requests` or renders
+   the event, and answers with :func:`kt.events.answer_request` (or emits
+   ``request.reply(text)``): a :class:`kt.events.UserAnswered` with the same id.
 
-The tool returns the reply as its result. It listens for the reply from *before* it publishes
-the question, so a reply that comes back at once is never missed. Questions still waiting are
-listed by :func:`pending_questions`, for a front end that connects late. Both events are
-recorded like any other, so a session log shows what was asked and answered.
+The tool returns the answer as its result; a ``timeout`` or ``cancelled`` answer is published
+when nobody answered. Both events are recorded, so a session log shows what was asked and
+answered, and a question still open when the process stopped is open again after a resume.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -26,22 +25,20 @@ from importlib import resources
 from typing import Any, ClassVar, Literal
 
 import attrs
-import trio
 
 import kt
-from kt.events import Event
+from kt.events import Choice, UserAnswered, UserRequest, answer_request, ask_person
+from kt.events import pending_requests as _pending_requests
 from kt_tools.common import check_manual, configurable, fail, mark_manual_read
 
 # -- Events -------------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
-class UserQuestion(Event):
-    """The creature asks the user a question and waits for a :class:`UserReply`.
+class UserQuestion(UserRequest):
+    """The creature asks the user a question (``prompt``, Markdown) and waits for the answer.
 
     Attributes:
-        question_id: Quote it in the reply.
-        question: The question text (Markdown).
         placeholder: Hint text for the input field.
         multiline: Whether the answer may span several lines.
         surface: ``chat`` (inline) or ``modal`` (a dialog).
@@ -49,8 +46,7 @@ class UserQuestion(Event):
     """
 
     type: ClassVar[str] = "user_question"
-    question_id: str
-    question: str
+    kind: ClassVar[str] = "question"
     placeholder: str = ""
     multiline: bool = False
     surface: str = "chat"
@@ -58,14 +54,13 @@ class UserQuestion(Event):
 
 
 @attrs.frozen(kw_only=True)
-class CardShown(Event):
-    """The creature shows the user a card.
+class CardShown(UserRequest):
+    """The creature shows the user a card (``prompt`` is its title).
 
-    With ``wait_for_reply`` it waits for a :class:`UserReply` naming one of the card's actions.
+    With ``wait_for_reply`` it is a request: the answer is one of the card's actions
+    (``choices``); without, it is shown and nobody waits.
 
     Attributes:
-        card_id: Quote it in the reply (as ``question_id``).
-        title: The card's title.
         subtitle: A line under the title.
         icon: An icon name or emoji.
         body: Markdown text.
@@ -80,8 +75,7 @@ class CardShown(Event):
     """
 
     type: ClassVar[str] = "card_shown"
-    card_id: str
-    title: str
+    kind: ClassVar[str] = "card"
     subtitle: str = ""
     icon: str = ""
     body: str = ""
@@ -93,26 +87,14 @@ class CardShown(Event):
     surface: str = "chat"
     timeout_s: float | None = None
 
-
-@attrs.frozen(kw_only=True)
-class UserReply(Event):
-    """The user's answer to a :class:`UserQuestion` or an interactive :class:`CardShown`.
-
-    Attributes:
-        question_id: The question's ``question_id`` or the card's ``card_id``.
-        text: The typed answer (questions).
-        action_id: The chosen action's id (cards).
-        values: Form values, if the front end collected any.
-    """
-
-    type: ClassVar[str] = "user_reply"
-    question_id: str
-    text: str = ""
-    action_id: str = ""
-    values: Mapping[str, Any] = attrs.field(factory=dict)
+    @property
+    def waits(self) -> bool:
+        """Whether the creature waits for an answer (a display-only card does not)."""
+        return self.wait_for_reply
 
 
-_PENDING = kt.StashKey[dict[str, UserQuestion | CardShown]]()
+UserReply = UserAnswered
+"""The answer event (``user_answered``), under the name this plugin used first."""
 
 
 async def answer(
@@ -123,42 +105,26 @@ async def answer(
     action_id: str = "",
     values: Mapping[str, Any] | None = None,
 ) -> None:
-    """Answer a waiting ``ask_user`` question or ``show_card`` card of *agent*.
+    """Answer a waiting ``ask_user`` question (*text*) or ``show_card`` card (*action_id*).
 
-    Call it from the agent's trio thread; from another thread use
-    ``trio.from_thread.run(answer, agent, question_id, text, trio_token=...)`` or a portal.
-    A reply to an id nobody waits for is recorded and otherwise ignored.
+    A shortcut for :func:`kt.events.answer_request`; call it from the agent's trio thread.
+
+    Raises:
+        kt.events.UserRequestError: nothing waits under *question_id*, or *action_id* is not
+            one of the card's actions.
     """
-    reply = UserReply(question_id=question_id, text=text, action_id=action_id, values=values or {})
-    await agent.emit(reply)
+    await answer_request(agent, question_id, action_id or text, values=values)
 
 
 def pending_questions(agent: Any) -> list[UserQuestion | CardShown]:
     """The questions and interactive cards of *agent* still waiting for a reply, oldest first."""
-    return list(agent.stash.get(_PENDING, {}).values())
+    return [r for r in _pending_requests(agent) if isinstance(r, UserQuestion | CardShown)]
 
 
-async def await_reply(
-    agent: Any, event: UserQuestion | CardShown, ask_id: str, timeout: float | None
-) -> UserReply | None:
-    """Publish *event* and wait for the :class:`UserReply` to *ask_id*; ``None`` on timeout.
+def _deadline(timeout: float | None) -> float | None:
+    import time
 
-    Cancellation (an interrupt, the creature stopping) ends the wait and removes the question
-    from the pending list.
-    """
-    replies = agent.subscribe()  # before publishing: a reply cannot slip past
-    pending = agent.stash.setdefault(_PENDING, {})
-    pending[ask_id] = event
-    try:
-        await agent.emit(event)
-        with trio.move_on_after(timeout if timeout else math.inf):
-            async for seen in replies:
-                if isinstance(seen, UserReply) and seen.question_id == ask_id:
-                    return seen
-        return None
-    finally:
-        pending.pop(ask_id, None)
-        replies.close()
+    return time.time() + timeout if timeout else None
 
 
 @attrs.frozen
@@ -202,20 +168,19 @@ def _ask_user(options: InteractOptions) -> kt.ToolSpec:
         timeout = timeout_s if timeout_s is not None else (options.default_timeout or None)
         ask_id = f"q_{uuid.uuid4().hex[:12]}"
         event = UserQuestion(
-            question_id=ask_id,
-            question=question,
+            request_id=ask_id,
+            prompt=question,
+            deadline=_deadline(timeout),
             placeholder=placeholder,
             multiline=multiline,
             surface=surface,
             timeout_s=timeout,
         )
-        reply = await await_reply(ctx.agent, event, ask_id, timeout)
-        if reply is None:
-            return kt.ToolResult(
-                output="(no response within timeout)", metadata={"question_id": ask_id}
-            )
+        reply = await ask_person(ctx.agent, event, timeout)
         meta = {"question_id": ask_id}
-        return kt.ToolResult(output=reply.text.strip() or "(no response)", metadata=meta)
+        if reply.reason == "timeout":
+            return kt.ToolResult(output="(no response within timeout)", metadata=meta)
+        return kt.ToolResult(output=reply.answer.strip() or "(no response)", metadata=meta)
 
     return ask_user
 
@@ -288,9 +253,12 @@ def _show_card(options: InteractOptions) -> kt.ToolSpec:
         interactive = bool(kept_actions) if wait_for_reply is None else wait_for_reply
         timeout = timeout_s if timeout_s is not None else (options.default_timeout or None)
         card_id = f"card_{uuid.uuid4().hex[:12]}"
+        choices = tuple(Choice(a["id"], a["label"]) for a in kept_actions if a["style"] != "link")
         event = CardShown(
-            card_id=card_id,
-            title=title,
+            request_id=card_id,
+            prompt=title,
+            choices=choices if interactive else (),
+            deadline=_deadline(timeout) if interactive else None,
             subtitle=subtitle,
             icon=icon,
             body=body,
@@ -306,14 +274,12 @@ def _show_card(options: InteractOptions) -> kt.ToolSpec:
         if not interactive:
             await ctx.agent.emit(event)
             return kt.ToolResult(output="card displayed", metadata=meta)
-        reply = await await_reply(ctx.agent, event, card_id, timeout)
-        if reply is None:
+        reply = await ask_person(ctx.agent, event, timeout)
+        if reply.reason == "timeout":
             return kt.ToolResult(output="card timed out without reply", metadata=meta)
-        text = f"action: {reply.action_id or '(none)'}"
+        text = f"action: {reply.answer or '(none)'}"
         if reply.values:
             text += f"\nvalues: {json.dumps(dict(reply.values), ensure_ascii=False)}"
-        if reply.text:
-            text += f"\ntext: {reply.text}"
         return kt.ToolResult(output=text, metadata=meta)
 
     return show_card
@@ -395,7 +361,9 @@ async def info(name: str, ctx: kt.ToolContext = None) -> kt.ToolResult:
         ctx: Injected by the kernel.
     """
     name = name.strip()
-    text = manual_for(name, ctx)
+    # A name is looked up as a file name in the creature's prompts: never a path.
+    plain = not any(c in name for c in "/\\\0") and name not in ("", ".", "..")
+    text = manual_for(name, ctx) if plain else None
     if text is None:
         available = ", ".join(sorted(ctx.agent.tools)) if ctx.agent is not None else ""
         return fail(f"no tool or sub-agent named '{name}'; check the name. Available: {available}")

@@ -11,6 +11,11 @@ Layout::
     │ > input                                                           │
     └───────────────────────────────────────────────────────────────────┘
 
+A request for the person (``ask_user``, a card's buttons, a tool approval) opens a dialog over
+the transcript: the question, its details and how to answer. The input box becomes its answer
+line until it is answered: Enter sends what was typed, and a choice with a key (``y`` / ``a`` /
+``n`` for approvals) is picked by that key alone.
+
 urwid runs on the same trio loop as the creature (``urwid.TrioEventLoop``): the session's notes
 update widgets in a trio task, and urwid redraws when the loop goes idle. Ctrl+C is taken from
 the terminal's signal keys while the screen is up, so it arrives as a key: it interrupts a
@@ -32,6 +37,7 @@ import trio
 import urwid
 
 from kt_cli.line_ui import interactive_session
+from kt_cli.markdown import render
 from kt_cli.repl import Repl, TerminalInput
 
 __all__ = ["TuiFrontend", "TuiInput"]
@@ -48,6 +54,8 @@ PALETTE = [
     ("info", "dark gray", ""),
 ]
 SIDE_PANEL_WIDTH = 34
+NARROW = 80
+"""Terminals narrower than this get no side panel (the footer line keeps model and usage)."""
 SPINNER_INTERVAL = 0.1
 RECENT_SUBAGENTS = 5
 PAGE = 10
@@ -57,15 +65,17 @@ class TuiInput(TerminalInput):
     """The ``tui`` input module: the full screen, which shows the creature's events itself.
 
     Options (``input = {type = "tui", ...}``): ``timeout`` (seconds per turn), ``prompt``
-    (default ``"> "``), ``show_tools`` (default true).
+    (default ``"> "``), ``show_tools`` (default true), ``approvals`` (default ``ask``).
     """
 
     renders_events: ClassVar[bool] = True
-    options: ClassVar[tuple[str, ...]] = ("timeout", "prompt", "show_tools")
+    options: ClassVar[tuple[str, ...]] = ("timeout", "prompt", "show_tools", "approvals")
 
     def repl(self, agent: Any) -> Repl:
         """The loop with the full-screen front end on the real terminal."""
-        session = interactive_session(agent, timeout=self.timeout, out=self.stdout)
+        session = interactive_session(
+            agent, timeout=self.timeout, out=self.stdout, approvals=self.approvals, surface="tui"
+        )
         frontend = TuiFrontend(
             session, prompt="> " if self.prompt is None else self.prompt, show_tools=self.show_tools
         )
@@ -93,7 +103,10 @@ class TuiFrontend:
         self.session = session
         self.agent = session.agent
         self.symbols = session.tracker.symbols
-        self.screen = screen if screen is not None else urwid.display.raw.Screen()
+        self.screen = (
+            screen if screen is not None else urwid.display.raw.Screen(bracketed_paste_mode=True)
+        )
+        self._pasting = False  # between a paste's begin and end: Enter is a newline
         self.show_tools = show_tools
         self.prompt = prompt
         self.repl: Repl | None = None
@@ -104,16 +117,21 @@ class TuiFrontend:
         self.status = urwid.Text("")
         self.edit = urwid.Edit(("user", prompt))
         header = urwid.AttrMap(urwid.Text(f" kt · {self.agent.name}"), "header")
-        body = urwid.Columns(
+        transcript_box = urwid.LineBox(self.transcript, title="transcript", title_align="left")
+        self.wide_body = urwid.Columns(
             [
-                urwid.LineBox(self.transcript, title="transcript", title_align="left"),
+                transcript_box,
                 (
                     SIDE_PANEL_WIDTH,
                     urwid.LineBox(urwid.Filler(self.side, valign="top"), title="creature"),
                 ),
             ]
         )
-        footer = urwid.Pile([self.status, self.edit])
+        self.narrow_body = transcript_box  # below NARROW columns the side panel is left out
+        body = self.wide_body
+        self.footer = urwid.Text("")
+        footer = urwid.Pile([urwid.AttrMap(self.footer, "dim"), self.status, self.edit])
+        self.dialog = urwid.Text("")
         self.frame = urwid.Frame(body, header=header, footer=footer, focus_part="footer")
         self.header = header
         self.event_loop = urwid.TrioEventLoop()
@@ -123,11 +141,14 @@ class TuiFrontend:
             screen=self.screen,
             event_loop=self.event_loop,
             unhandled_input=self._on_key,
+            input_filter=self._filter_keys,
             handle_mouse=False,
         )
         self._following = True  # the transcript shows its end
         self._text_widget: urwid.Text | None = None  # the reply line being streamed
         self._text = ""
+        self._reply: list[urwid.Text] = []  # the widgets of the reply streaming now
+        self._reply_text = ""
         self._frame_index = 0
         self._subagent_calls: set[str] = set()
         self._recent_subagents: list[tuple[str, str]] = []
@@ -143,6 +164,8 @@ class TuiFrontend:
         """The screen is up for the whole run; Ctrl+C arrives as a key meanwhile."""
         self.repl = repl
         self._add("kt · /help for commands · Ctrl+D exits · PgUp/PgDn scroll", "dim")
+        for problem in self.session.command_problems:
+            self._add(f"warning: {problem}", "warning")
         self._refresh()
         with self.loop.start():
             self.screen.tty_signal_keys(intr="undefined")  # Ctrl+C becomes a key
@@ -215,13 +238,19 @@ class TuiFrontend:
             if self.repl is not None:
                 self.repl.ctrl_c()
             return True
-        if key == "enter":
+        if key == "enter" and self.session.waiting_request is not None:
+            typed = self.edit.edit_text
+            self.edit.set_edit_text("")
+            self._answer(typed)
+        elif key == "enter":
             line = self.edit.edit_text
             self.edit.set_edit_text("")
             self._browse = None
             self.session.history.add(line)
             if line.strip():
                 self._queue(line)  # shown in the transcript when it runs
+        elif key in ("ctrl j", "meta enter", "meta ctrl j", "shift enter"):  # a new line
+            self.edit.insert_text("\n")
         elif key == "ctrl d":
             if not self.edit.edit_text:
                 self._leave(0)
@@ -244,6 +273,83 @@ class TuiFrontend:
         self._exit_armed = False
         self._refresh()
         return True
+
+    def _filter_keys(self, keys: list[Any], raw: list[int]) -> list[Any]:
+        """A paste's newlines stay in the input; a choice's key on an empty answer line picks it.
+
+        Inside a bracketed paste, Enter becomes ``ctrl j`` (a newline in the input), so a
+        pasted block is one message. (Ctrl+J itself reaches urwid as Enter: the terminal
+        mode it sets maps CR to LF; Alt+Enter adds a line.) While a request waits, ``y`` /
+        ``a`` / ``n`` (its choices' keys) typed on an empty answer line answer at once.
+        """
+        pasted = []
+        for key in keys:
+            if key in ("begin paste", "end paste"):
+                self._pasting = key == "begin paste"
+            elif self._pasting and key == "enter":
+                pasted.append("ctrl j")
+            else:
+                pasted.append(key)
+        keys = pasted
+        request = self.session.waiting_request
+        if request is None or self.edit.edit_text or self._pasting:
+            return keys
+        kept = []
+        for key in keys:
+            if isinstance(key, str) and any(
+                c.key and c.key == key.lower() for c in request.choices
+            ):
+                self._answer(key)
+            else:
+                kept.append(key)
+        return kept
+
+    def _answer(self, typed: str) -> None:
+        request = self.session.waiting_request
+        problem = self.session.answer_typed(typed)
+        if problem is not None:
+            self.show(problem)
+        elif request is not None:
+            self._add(f"{self._label(request)}{typed}", "warning")
+        self._refresh()
+
+    def _label(self, request: Any) -> str:
+        if request.choices and all(c.key for c in request.choices):
+            return f"[{'/'.join(c.key for c in request.choices)}] › "
+        return "answer › "
+
+    @property
+    def body(self) -> urwid.Widget:
+        """The transcript with the side panel, or alone on a narrow terminal."""
+        columns, _ = self.screen.get_cols_rows()
+        return self.narrow_body if columns < NARROW else self.wide_body
+
+    def _show_dialog(self) -> None:
+        """The dialog of the oldest waiting request over the transcript, or none."""
+        request = self.session.waiting_request
+        if request is None:
+            self.frame.body = self.body
+            self.edit.set_caption(("user", self.prompt))
+            return
+        lines: list[Any] = [("warning", f"{request.prompt}\n")]
+        lines += [f"{line}\n" for line in request.details[:12]]
+        left = request.seconds_left()
+        wait = f" · answer within {left:.0f}s" if left is not None else ""
+        lines.append(("dim", f"\n{request.hint()}{wait}"))
+        self.dialog.set_text(lines)
+        title = "approval" if request.kind == "approval" else "question"
+        box = urwid.LineBox(urwid.Filler(self.dialog, valign="top"), title=title)
+        self.frame.body = urwid.Overlay(
+            urwid.AttrMap(box, "header"),
+            self.body,
+            align="center",
+            width=("relative", 80),
+            valign="middle",
+            height=("relative", 60),
+            min_width=20,
+            min_height=6,
+        )
+        self.edit.set_caption(("warning", self._label(request)))
 
     def _queue(self, line: str) -> None:
         try:
@@ -298,6 +404,7 @@ class TuiFrontend:
             self._stream(note.text)
         elif kind == "end_text":
             self._text_widget = None
+            self._render_reply()
         elif kind in ("start", "update"):
             activity = self.session.tracker.running.get(note.call_id)
             if activity is not None and activity.subagent:
@@ -316,6 +423,15 @@ class TuiFrontend:
         elif kind == "turn_started":
             self._text_widget = None
             self._add(note.text, "accent")
+        elif kind == "request":
+            self._text_widget = None
+            request = self.session.tracker.requests[note.call_id]
+            self._add(f"{'!' if request.kind == 'approval' else '?'} {request.prompt}", "warning")
+            self._show_dialog()
+        elif kind == "request_closed":
+            if note.text in ("timed out", "withdrawn"):
+                self._add(f"  ↳ {note.text}: nobody answered", "warning")
+            self._show_dialog()
         elif kind == "turn_ended":
             self._text_widget = None
             if note.text != "user":
@@ -326,14 +442,30 @@ class TuiFrontend:
 
     def _stream(self, chunk: str) -> None:
         """Append reply text; each line of it is its own widget, so the view can follow."""
+        self._reply_text += chunk
         lines = chunk.split("\n")
         for index, piece in enumerate(lines):
             if index > 0 or self._text_widget is None:
                 self._text_widget = urwid.Text("")
                 self._text = ""
                 self._append(self._text_widget)
+                self._reply.append(self._text_widget)
             self._text += piece
             self._text_widget.set_text(self._text)
+
+    def _render_reply(self) -> None:
+        """Replace the reply just streamed by its Markdown rendering (layout, no colours)."""
+        text, widgets = self._reply_text, self._reply
+        self._reply, self._reply_text = [], ""
+        if not widgets or not text.strip() or any(w not in self.walker for w in widgets):
+            return
+        columns, _ = self.screen.get_cols_rows()
+        width = columns - 2 - (SIDE_PANEL_WIDTH if columns >= NARROW else 0)
+        rendered = render(text, max(width, 20), colors=False).split("\n")
+        start = self.walker.index(widgets[0])
+        self.walker[start : start + len(widgets)] = [urwid.Text(line) for line in rendered]
+        if self._following:
+            self.walker.set_focus(len(self.walker) - 1)
 
     def _add(self, line: str, style: str | None) -> None:
         self._append(urwid.Text((style, line) if style else line))
@@ -356,7 +488,10 @@ class TuiFrontend:
         frames = self.symbols.spinner
         frame = frames[self._frame_index % len(frames)]
         if self._active:
-            phase = self.session.tracker.phase or "working"
+            waiting = self.session.tracker.requests
+            phase = (
+                "waiting for your answer" if waiting else self.session.tracker.phase or "working"
+            )
             repl = self.repl
             elapsed = time.monotonic() - repl.working_since if repl and repl.working else 0.0
             text = f"{frame} {phase}…" + (f" {elapsed:.0f}s" if elapsed >= 1 else "")
@@ -366,7 +501,10 @@ class TuiFrontend:
             if not self._following:
                 hint = "scrolled up: End returns to the bottom · " + hint
             self.status.set_text(("dim", hint))
+        if self.session.waiting_request is None and self.frame.body is not self.body:
+            self.frame.body = self.body  # the terminal was resized across NARROW
         self.side.set_text(self._panel(frame))
+        self.footer.set_text(self.session.footer())
 
     def _panel(self, frame: str) -> list[Any]:
         agent = self.agent

@@ -160,7 +160,7 @@ def test_completion_and_runs_model():
 
     session.commands = list(BUILTIN_COMMANDS)
     assert session.complete("/re") == ["/regen"]
-    assert session.complete("/e") == ["/edit", "/exit"]
+    assert session.complete("/e") == ["/edit", "/env", "/exit", "/expand"]
     assert session.complete("/regen x") == [] and session.complete("hi") == []
     assert session.runs_model("hello") and session.runs_model("/regen")
     assert not session.runs_model("/status") and not session.runs_model("   ")
@@ -263,3 +263,90 @@ def test_plugin_commands_hand_a_creature_to_the_user_through_the_click_context(t
     result = CliRunner().invoke(cli, ["talk", "--mode", "fancy"], obj=state)
     assert result.exit_code == 1
     assert "kt: error: unknown mode 'fancy'; modes: plain, cli" in result.stderr
+
+
+class SlashPlugin:
+    """A plugin offering slash commands through kt_cli_slash_commands."""
+
+    @kt.hookimpl
+    def kt_cli_slash_commands(self):
+        async def tools(session, args):
+            return sorted(session.agent.tools)
+
+        def shout(session, args):
+            if not args:
+                raise kt.errors.KTError("say something")
+            return args.upper()
+
+        return [
+            {"name": "tools", "summary": "list the tools", "run": tools},
+            {"name": "shout", "usage": "TEXT", "summary": "say it loud", "run": shout},
+            {"name": "status", "summary": "clashes with a built-in", "run": shout},
+        ]
+
+
+async def test_hook_kt_cli_slash_commands_adds_commands_after_the_built_in_ones():
+    import kt_cli.plugin
+
+    kernel = kt.Kernel(plugins=[kt_cli.plugin, SlashPlugin()])
+    agent, session = await session_for(["hi"], kernel=kernel)
+    async with agent:
+        assert (await session.submit("/tools")).lines == ("word_count",)
+        assert (await session.submit("/shout hey")).lines == ("HEY",)
+        failed = await session.submit("/shout")
+        assert failed.level == "error" and failed.lines == ("/shout: say something",)
+        help_text = "\n".join((await session.submit("/help")).lines)
+    assert "/shout TEXT" in help_text and "say it loud" in help_text
+    assert session.find_command("status").summary.startswith("model, session")
+    [problem] = session.command_problems
+    assert problem.startswith("plugin ") and problem.endswith(": /status is taken; left out")
+
+
+async def test_approvals_env_and_jobs_commands(monkeypatch):
+    monkeypatch.setenv("KT_TEST_API_KEY", "sk-very-secret")
+    monkeypatch.setenv("KT_TEST_PLAIN", "visible")
+    agent, session = await session_for(["hi"])
+    async with agent:
+        assert (await session.submit("/approvals bypass")).lines == ("approval mode: bypass",)
+        bad = await session.submit("/approvals sometimes")
+        env = (await session.submit("/env KT_TEST")).lines
+        jobs = (await session.submit("/jobs")).lines
+        stop = await session.submit("/stop nope")
+    assert session.approvals.mode == "bypass"
+    assert bad.level == "error" and "modes: ask, accept-edits, bypass, deny" in bad.lines[0]
+    assert env == ("KT_TEST_API_KEY=(hidden)", "KT_TEST_PLAIN=visible")
+    assert jobs == ("no background jobs running",)
+    assert stop.level == "error" and "no running job 'nope'" in stop.lines[0]
+
+
+async def test_at_file_completion_offers_paths_in_the_working_dir(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text("")
+    (tmp_path / "setup.cfg").write_text("")
+    (tmp_path / ".hidden").write_text("")
+    agent = await kt.Agent.build(
+        {"name": "t"}, llm=ScriptedLLM([]), kernel=kt.Kernel(plugins=[]), pwd=tmp_path
+    )
+    session = InteractiveSession(agent)
+    assert session.complete("look at @s") == ["look at @setup.cfg", "look at @src/"]
+    assert session.complete("look at @src/m") == ["look at @src/main.py"]
+    assert session.complete("@.h") == ["@.hidden"]
+    assert session.complete("@../") == []
+
+
+async def test_the_reference_example_slash_command_runs():
+    """docs/reference/cli.md, the kt_cli_slash_commands example, as a plugin."""
+    import types
+    from pathlib import Path
+
+    import kt_cli.plugin
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "reference" / "cli.md"
+    text = doc.read_text(encoding="utf-8").split("Plugins add slash commands", 1)[1]
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    example = types.ModuleType("slash_example")
+    exec(compile(code, str(doc), "exec"), example.__dict__)
+    kernel = kt.Kernel(plugins=[kt_cli.plugin, example])
+    agent, session = await session_for(["hi"], kernel=kernel)
+    async with agent:
+        assert (await session.submit("/tools")).lines == ("word_count",)

@@ -270,6 +270,12 @@ def test_regen_edit_fork_and_compact_through_the_session_plugin(make_creature, i
         app.wait_for("answer to the edit")
         app.send("/status\r")
         app.wait_for("turns     3  messages 2")  # one live exchange: the others are branches
+        app.send("/branch\r")
+        screen = app.wait_for("branches (* live; switch with /branch PATH):")
+        app.wait_for(lambda s: s.endswith(">"))
+        screen = app.text()
+        assert "  1        asked: question" in screen
+        assert "* 3        edit: better question" in screen
         app.send("/fork --name alt\r")
         screen = app.wait_for("continue it with: kt resume")
         fork_line = next(line for line in screen.splitlines() if line.startswith("forked into"))
@@ -334,3 +340,31 @@ def test_a_line_typed_while_the_creature_works_runs_next(make_creature, isolated
         lines = screen.splitlines()
         assert lines.index("> queued line") > lines.index("turn interrupted")
         app.wait_for(lambda s: s.splitlines()[-1] == ">")  # the editor was emptied
+
+
+def test_an_interrupted_tool_shows_how_long_it_really_ran(make_creature, isolated_kt):
+    import re
+
+    with kt_cli(make_creature(SLOW.replace("{text}", "ok")), kt_env(isolated_kt)) as app:
+        app.wait_for(lambda s: s.endswith(">"))
+        app.send("go\r")
+        # the live line counts up; interrupt once it shows a second or more
+        app.wait_for(lambda s: re.search(r'slow_tool \{"seconds": 30\} [1-9]\d*\.\d+s', s))
+        app.send("\x03")
+        screen = app.wait_for("turn interrupted")
+    line = next(row for row in screen.splitlines() if row.startswith("✗ slow_tool"))
+    seconds = float(re.search(r"after (\d+\.\d)s", line).group(1))
+    assert seconds >= 1.0, line
+
+
+def test_esc_interrupts_a_running_turn(make_creature, isolated_kt):
+    with kt_cli(make_creature(SLOW.replace("{text}", "ok")), kt_env(isolated_kt)) as app:
+        app.wait_for(lambda s: s.endswith(">"))
+        app.send("go\r")
+        app.wait_for('slow_tool {"seconds": 30}')
+        app.send("\x1b")
+        screen = app.wait_for("turn interrupted")
+        assert "interrupting (Esc)" in screen
+        app.wait_for(lambda s: s.splitlines()[-1] == ">")
+        app.send("\x04")
+        assert app.wait_exit() == 0

@@ -11,6 +11,7 @@ from kt.events import (
     ToolCallCompleted,
     ToolCallStarted,
     TurnCompleted,
+    TurnStarted,
 )
 from kt.plugins.kernel import Kernel
 from kt.results import TurnResult
@@ -104,3 +105,18 @@ async def test_stdout_output_show_tools_option(capsys):
     output = spec.factory(OutputEntry(type="stdout", options={"show_tools": True}), None)
     await output.on_event(ToolCallStarted(call_id="c", name="shown"))
     assert capsys.readouterr().err == "[tool] shown\n"
+
+
+def test_a_turn_nobody_typed_is_marked_on_stderr_and_its_reply_printed():
+    out, err = render(
+        [
+            TurnStarted(input="hello", source="user"),
+            TextDelta(text="hi"),
+            DONE,
+            TurnStarted(input="tick 12:00\nmore", source="trigger"),
+            TextDelta(text="It is noon."),
+            DONE,
+        ]
+    )
+    assert out == "hi\nIt is noon.\n"
+    assert err == "kt: turn started by trigger: tick 12:00\n"

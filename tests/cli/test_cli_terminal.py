@@ -30,7 +30,36 @@ def test_key_parser_names_control_keys_and_escape_sequences():
         ("word-left", ""),
     ]
     assert keys(b"\x1b") == [("escape", "")]
-    assert keys(b"\x1b[200~pasted\x1b[201~") == [("text", "pasted")]
+    assert keys(b"\x1b[200~pasted\x1b[201~") == [("paste", "pasted")]
+
+
+def test_key_parser_newline_keys_and_a_paste_across_reads_with_its_newlines():
+    parser = KeyParser()
+    assert [(k.name, k.text) for k in parser.feed(b"a\nb\x1b\rc\x1b[13;2u")] == [
+        ("text", "a"),
+        ("newline", ""),
+        ("text", "b"),
+        ("newline", ""),
+        ("text", "c"),
+        ("newline", ""),
+    ]
+    assert parser.feed(b"x\x1b[200~line one\r\nline") == [Key("text", "x")]
+    assert parser.feed(b" two\r\x1b[201~\r") == [
+        Key("paste", "line one\nline two\n"),
+        Key("enter"),
+    ]
+
+
+def test_line_editor_multiline_text_and_its_rows():
+    editor = LineEditor()
+    editor.feed(Key("text", "first"))
+    editor.feed(Key("newline"))
+    editor.feed(Key("paste", "second\nthird"))
+    assert editor.text == "first\nsecond\nthird"
+    rows, row, column = editor.rows("> ", 40)
+    assert rows == ["> first", "… second", "… third"]
+    assert (row, column) == (2, len("… third"))
+    assert editor.feed(Key("enter")) == "submit"
 
 
 def test_key_parser_keeps_a_character_split_across_reads():
@@ -124,3 +153,23 @@ def test_history_in_an_unwritable_place_is_kept_for_the_run(tmp_path):
     history = History(blocker / "history")
     history.add("kept")
     assert history.lines == ["kept"] and history.file is None
+
+
+def test_ctrl_r_searches_history_newest_first_and_escape_gives_the_draft_back():
+    history = History()
+    for line in ("git status", "ls -la", "git commit -m x", "make"):
+        history.add(line)
+    editor = LineEditor(history=history)
+    editor.feed(Key("text", "draft"))
+    editor.feed(Key("ctrl-r"))
+    assert editor.search_label() == "(search ''): "
+    editor.feed(Key("text", "git"))
+    assert editor.text == "git commit -m x"
+    editor.feed(Key("ctrl-r"))
+    assert editor.text == "git status"
+    editor.feed(Key("escape"))
+    assert (editor.text, editor.search) == ("draft", None)
+    editor.feed(Key("ctrl-r"))
+    editor.feed(Key("text", "ls"))
+    assert editor.feed(Key("enter")) == "submit"
+    assert editor.text == "ls -la" and editor.search is None

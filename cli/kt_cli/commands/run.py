@@ -43,6 +43,14 @@ from kt_cli.state import CliState, common_options, pass_state
 )
 @click.option("--quiet", "-q", is_flag=True, help="Do not show tool activity.")
 @click.option(
+    "--approvals",
+    type=click.Choice(["ask", "accept-edits", "bypass", "deny"]),
+    default=None,
+    help="Tool calls that need approval (kt_guard permissions): ask (default) asks you; "
+    "accept-edits approves file edits inside the working directory; bypass approves all; "
+    "deny refuses all without asking. Switch during the run with /approvals.",
+)
+@click.option(
     "--session",
     "session_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -61,6 +69,7 @@ def run(
     pwd: Path | None,
     timeout: float | None,
     quiet: bool,
+    approvals: str | None,
     session_path: Path | None,
     no_session: bool,
 ) -> None:
@@ -115,6 +124,7 @@ def run(
             pwd=pwd,
             timeout=timeout,
             show_tools=not quiet,
+            approvals=approvals,
             session=session,
         )
     )
@@ -130,6 +140,7 @@ async def _build_and_interact(
     pwd: Path | None,
     timeout: float | None,
     show_tools: bool,
+    approvals: str | None,
     session: object,
 ) -> int:
     from kt import USE_CONFIG, Agent
@@ -144,4 +155,6 @@ async def _build_and_interact(
         output=configured,
         session=session,
     )
-    return await state.interact(agent, mode=mode, timeout=timeout, show_tools=show_tools)
+    return await state.interact(
+        agent, mode=mode, timeout=timeout, show_tools=show_tools, approvals=approvals
+    )

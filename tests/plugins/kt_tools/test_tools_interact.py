@@ -6,8 +6,9 @@ import pytest
 import trio
 from kt_tools_helpers import drive
 
+import kt
 import kt_tools
-from kt.events import from_wire, to_wire
+from kt.events import UserRequestError, from_wire, pending_requests, restore_requests, to_wire
 from kt_tools import CardShown, UserQuestion, UserReply
 
 ASK = [
@@ -21,7 +22,7 @@ async def answer_first(agent, kind, reply):
     events = agent.subscribe()
     async for event in events:
         if isinstance(event, kind):
-            ask_id = event.question_id if kind is UserQuestion else event.card_id
+            ask_id = event.request_id
             assert kt_tools.pending_questions(agent) == [event]
             await reply(agent, ask_id, event)
             break
@@ -33,7 +34,7 @@ async def test_ask_user_waits_for_the_reply_event(work):
         async with trio.open_nursery() as nursery:
 
             async def reply(agent, ask_id, event):
-                assert event.question == "Which branch?" and event.placeholder == "main"
+                assert event.prompt == "Which branch?" and event.placeholder == "main"
                 await kt_tools.answer(agent, ask_id, "  release  ")
 
             nursery.start_soon(answer_first, t.agent, UserQuestion, reply)
@@ -50,7 +51,7 @@ async def test_a_front_end_answers_with_a_wire_event(work):
             async def reply(agent, ask_id, event):
                 assert to_wire(event)["type"] == "user_question"
                 await agent.emit(
-                    from_wire({"type": "user_reply", "question_id": ask_id, "text": ""})
+                    from_wire({"type": "user_answered", "request_id": ask_id, "answer": ""})
                 )
 
             nursery.start_soon(answer_first, t.agent, UserQuestion, reply)
@@ -134,10 +135,52 @@ async def test_show_card_times_out(work, autojump_clock):
     assert record.output == "card timed out without reply"
 
 
-async def test_a_reply_to_nobody_is_harmless(work):
+async def test_an_answer_to_nobody_is_a_typed_error_naming_the_pending_ones(work):
     async with drive(work, ASK) as t:
-        await kt_tools.answer(t.agent, "q_unknown", "hello")
-    assert UserReply(question_id="x").type == "user_reply"
+        with pytest.raises(UserRequestError, match="no pending request 'q_unknown'"):
+            await kt_tools.answer(t.agent, "q_unknown", "hello")
+    assert UserReply(request_id="x").type == "user_answered"
+
+
+async def test_a_card_answer_must_be_one_of_its_actions(work):
+    async with drive(work, ASK) as t:
+        async with trio.open_nursery() as nursery:
+
+            async def reply(agent, card_id, event):
+                assert [c.id for c in event.choices] == ["go", "stop"]
+                with pytest.raises(UserRequestError, match="answer with one of go, stop"):
+                    await kt_tools.answer(agent, card_id, action_id="maybe")
+                await kt_tools.answer(agent, card_id, action_id="stop")
+
+            nursery.start_soon(answer_first, t.agent, CardShown, reply)
+            await trio.testing.wait_all_tasks_blocked()
+            record = await t.call("show_card", title="Go?", actions=[{"id": "go"}, {"id": "stop"}])
+    assert record.output == "action: stop"
+
+
+async def test_timeouts_and_interrupts_close_the_request_in_the_log(work, autojump_clock):
+    async with drive(work, ASK) as t:
+        events = t.agent.subscribe()
+        await t.call("ask_user", question="Still there?", timeout_s=30)
+        seen = []
+        while not seen or seen[-1].type != "user_answered":
+            seen.append(events.receive_nowait())
+        events.close()
+    asked = next(e for e in seen if isinstance(e, UserQuestion))
+    assert asked.deadline is not None and asked.choices == ()
+    assert (seen[-1].request_id, seen[-1].reason) == (asked.request_id, "timeout")
+    assert open_requests_after(seen) == []
+
+
+def open_requests_after(logged):
+    """The requests an agent restored from *logged* would have pending."""
+
+    class Stub:  # restore_requests needs only the stash of an agent
+        stash = kt.Stash()
+
+    stub = Stub()
+    restore_requests(stub, [to_wire(e) for e in logged])
+    return pending_requests(stub)
 
 
 async def test_info_lookup_order_and_errors(work):
@@ -160,7 +203,7 @@ async def test_info_lookup_order_and_errors(work):
 
 @pytest.mark.parametrize(
     "event",
-    [UserQuestion(question_id="q", question="?"), UserReply(question_id="q", values={"a": 1})],
+    [UserQuestion(request_id="q", prompt="?"), UserReply(request_id="q", values={"a": 1})],
 )
 def test_events_round_trip_on_the_wire(event):
     assert from_wire(to_wire(event)) == event
