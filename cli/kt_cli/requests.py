@@ -150,6 +150,8 @@ def as_pending(event: Event) -> Pending | None:
             details,
             event.choices,
             event.deadline,
+            tool=getattr(event, "tool", ""),  # an approval names its call: modes decide on it
+            args=dict(getattr(event, "args", {}) or {}),
             event=event,
         )
     if event.type == "approval_requested":

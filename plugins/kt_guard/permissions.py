@@ -23,21 +23,29 @@ person is never asked about a call they would refuse anyway.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
-import math
 import re
+import time
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
-if TYPE_CHECKING:
-    import trio
-
 import kt
 from kt.errors import KTError, PluginBlockError
-from kt.events import Event, from_wire
+from kt.events import (
+    Choice,
+    Event,
+    UserAnswered,
+    UserRequest,
+    answer_request,
+    ask_person,
+    from_wire,
+    pending_requests,
+    restore_requests,
+)
 from kt_guard.feature import Feature
 from kt_guard.options import GuardConfigError, check_table, describe, strings
 from kt_guard.shellparse import (
@@ -51,6 +59,7 @@ from kt_guard.shellparse import (
 )
 
 __all__ = [
+    "APPROVAL_CHOICES",
     "DECISIONS",
     "ApprovalAnswered",
     "ApprovalError",
@@ -245,27 +254,38 @@ def _rules(value: Any, where: str) -> tuple[Rule, ...]:
 # -- Events ------------------------------------------------------------------------------------
 
 
+APPROVAL_CHOICES = (
+    Choice("allow_once", "allow once", "y"),
+    Choice("allow_session", "allow for this session", "a"),
+    Choice("deny", "deny", "n"),
+)
+"""The answers of an approval, with the keys terminal agents use."""
+
+
 @attrs.frozen(kw_only=True)
-class ApprovalRequested(Event):
-    """A tool call waits for a person's approval; answer it with :func:`kt_guard.answer`.
+class ApprovalRequested(UserRequest):
+    """A tool call waits for a person's approval: a request every front end can answer.
+
+    It is a :class:`kt.events.UserRequest` (kind ``approval``): ``kt.events.answer_request``
+    (or :func:`kt_guard.answer`) settles it with one of :data:`APPROVAL_CHOICES`.
 
     Attributes:
-        request_id: What to pass to ``kt_guard.answer``.
         call_id: The tool call waiting.
         tool: The tool's name.
         args: The call's validated arguments.
         summary: ``key=value`` lines for display (long values elided).
-        options: The decisions accepted: ``allow_once``, ``allow_session``, ``deny``.
+        body: The same lines, where front ends show a request's details.
         timeout: Seconds until the call is refused unanswered; ``None`` = no limit.
     """
 
     type: ClassVar[str] = "approval_requested"
-    request_id: str = ""
+    kind: ClassVar[str] = "approval"
+    choices: tuple[Choice, ...] = APPROVAL_CHOICES
     call_id: str = ""
     tool: str = ""
     args: Mapping[str, Any] = attrs.field(factory=dict)
     summary: str = ""
-    options: tuple[str, ...] = DECISIONS
+    body: str = ""
     timeout: float | None = None
 
 
@@ -294,6 +314,7 @@ class ApprovalAnswered(Event):
 
 _ELIDE = 80
 _CLEANUP_DEADLINE = 5.0
+_RESTORED_TYPES = ("approval_requested", "approval_answered", "user_answered")
 
 
 class ApprovalError(KTError):
@@ -301,20 +322,14 @@ class ApprovalError(KTError):
 
 
 @attrs.define(eq=False)
-class _Pending:
-    request: ApprovalRequested
-    waiter: trio.Event | None  # None: restored from a log; nobody is waiting on it
-    decision: str | None = None
-
-
-@attrs.define(eq=False)
 class _Book:
-    """A creature's approvals: open requests, standing grants, answers not yet published."""
+    """A creature's approvals: standing grants, requests restored from a log, early answers."""
 
-    pending: dict[str, _Pending] = attrs.Factory(dict)
     session_tools: set[str] = attrs.Factory(set)
     one_time: list[tuple[str, str]] = attrs.Factory(list)
-    unsent: list[Event] = attrs.Factory(list)
+    restored: dict[str, ApprovalRequested] = attrs.Factory(dict)
+    early: list[tuple[str, str]] = attrs.Factory(list)  # answered before the creature started
+    answered: set[str] = attrs.Factory(set)  # answered through answer(), maybe not yet published
 
 
 _BOOK = kt.StashKey[_Book]()
@@ -351,7 +366,7 @@ async def gate(
 
     Precedence: a ``deny`` rule refuses; an ``allow`` rule lets through; a call no ``ask`` rule
     matches goes through; a tool granted ``allow_session`` goes through; otherwise the call
-    waits for an answer.
+    waits for an answer (``kt.events.ask_person``).
 
     Cancellation: if the turn is interrupted or times out while waiting, the request is
     withdrawn (an :class:`ApprovalAnswered` with reason ``cancelled`` is published, shielded)
@@ -386,34 +401,31 @@ async def gate(
     if fingerprint in book.one_time:
         book.one_time.remove(fingerprint)
         return
+    summary = summarise(args)
     request = ApprovalRequested(
         request_id=f"approval_{uuid.uuid4().hex[:8]}",
+        prompt=f"{call.name} wants to run",
+        deadline=time.time() + options.timeout if options.timeout else None,
         call_id=call.id,
         tool=call.name,
         args=dict(args),
-        summary=summarise(args),
+        summary=summary,
+        body=summary,
         timeout=options.timeout,
     )
     import trio  # at use, not import: loading the plugin stays trio-free (`kt --help`)
 
-    pending = _Pending(request, trio.Event())
-    book.pending[request.request_id] = pending  # before publishing: an answer may come at once
     try:
-        await agent.emit(request, turn_index=turn_index)
-        with trio.move_on_after(options.timeout if options.timeout else math.inf):
-            assert pending.waiter is not None
-            await pending.waiter.wait()
+        answered = await ask_person(agent, request, options.timeout)
     except BaseException:
-        book.pending.pop(request.request_id, None)
         if agent.is_running:  # interrupted or timed out: withdraw the request
             with trio.move_on_after(_CLEANUP_DEADLINE, shield=True):
                 await agent.emit(_answered(request, "deny", "cancelled"), turn_index=turn_index)
         # When the agent is stopping, the request stays open in the log: a resumed creature
         # finds it pending again (restore_approvals).
         raise
-    book.pending.pop(request.request_id, None)
-    decision = pending.decision or "deny"
-    reason = "answered" if pending.decision else "timeout"
+    reason = answered.reason  # answered, or timeout (nobody answered in time)
+    decision = answered.answer if reason == "answered" else "deny"
     await agent.emit(_answered(request, decision, reason), turn_index=turn_index)
     if decision == "allow_session":
         book.session_tools.add(call.name)
@@ -440,19 +452,21 @@ def _answered(request: ApprovalRequested, decision: str, reason: str) -> Approva
     )
 
 
-def answer(agent: kt.Agent, request_id: str, decision: str) -> None:
-    """Answer a pending approval request.
+def answer(agent: kt.Agent, request_id: str, decision: str, *, source: str = "api") -> None:
+    """Answer a pending approval request; a shortcut for ``kt.events.answer_request``.
 
-    Call it from the agent's trio thread (an event handler, a task); from another thread use
+    Callable from synchronous code on the agent's trio thread (an event handler): the answer
+    is published by a task of the creature right after. From another thread use
     ``trio.from_thread.run_sync(kt_guard.answer, agent, request_id, decision)`` or a
-    ``kt_portal.Portal``. The waiting call resumes at once; the :class:`ApprovalAnswered` event
-    follows.
+    ``kt_portal.Portal``. An answer to a request restored from a log, given before the
+    creature started, is published when it starts.
 
     Args:
         agent: The creature whose request it is.
         request_id: ``ApprovalRequested.request_id``.
         decision: ``allow_once`` (this call), ``allow_session`` (every call of this tool from
             now on, for the creature's life) or ``deny``.
+        source: Who answered, for the record.
 
     Raises:
         ApprovalError: the decision is not one of those, or no such request is pending (never
@@ -463,67 +477,93 @@ def answer(agent: kt.Agent, request_id: str, decision: str) -> None:
             f"unknown decision {decision!r}; answer with one of {', '.join(DECISIONS)}"
         )
     book = _book(agent)
-    pending = book.pending.get(request_id)
-    if pending is None or pending.decision is not None:
-        open_ids = ", ".join(p for p, v in book.pending.items() if v.decision is None) or "none"
+    pending = {r.request_id for r in pending_approvals(agent)} - book.answered
+    if request_id not in pending:
+        open_ids = ", ".join(sorted(pending)) or "none"
         raise ApprovalError(
             f"no pending approval request '{request_id}' (it was never asked, or was already "
             f"answered, timed out or withdrawn); pending requests: {open_ids}"
         )
-    pending.decision = decision
-    if pending.waiter is not None:
-        pending.waiter.set()
-        return
-    # A request restored from a log: its call is gone, so the answer applies to the retry.
-    del book.pending[request_id]
-    request = pending.request
+    book.answered.add(request_id)  # published by a task: a second answer must fail now
+    if agent.is_running:
+        agent.start_job(
+            functools.partial(answer_request, source=source),
+            agent,
+            request_id,
+            decision,
+            name="approval_answer",
+        )
+    else:
+        book.early.append((request_id, decision))
+
+
+async def publish_unsent(agent: kt.Agent) -> None:
+    """Publish answers given to restored requests before the creature started."""
+    book = _book(agent)
+    while book.early:
+        request_id, decision = book.early.pop(0)
+        await answer_request(agent, request_id, decision, source="api")
+
+
+def apply_restored_answer(agent: kt.Agent, event: UserAnswered) -> ApprovalAnswered | None:
+    """Apply an answer to a request restored from a log (its call died with the process).
+
+    ``allow_session`` grants the tool; ``allow_once`` lets the first identical call through.
+
+    Returns:
+        The :class:`ApprovalAnswered` to publish, or ``None`` when *event* is not such an
+        answer.
+    """
+    request = _book(agent).restored.pop(event.request_id, None)
+    if request is None:
+        return None
+    decision = event.answer if event.reason == "answered" and event.answer else "deny"
+    book = _book(agent)
     if decision == "allow_session":
         book.session_tools.add(request.tool)
     elif decision == "allow_once":
         book.one_time.append(_fingerprint(request.tool, request.args))
-    book.unsent.append(_answered(request, decision, "answered"))
-    if agent.is_running:
-        agent.start_job(publish_unsent, agent, name="approval_answered", kind="task")
-
-
-async def publish_unsent(agent: kt.Agent) -> None:
-    """Publish answers given to restored requests (nobody's turn was waiting to publish them)."""
-    book = _book(agent)
-    while book.unsent:
-        await agent.emit(book.unsent.pop(0))
+    return _answered(request, decision, event.reason)
 
 
 def pending_approvals(agent: kt.Agent) -> list[ApprovalRequested]:
-    """The requests waiting for an answer, oldest first (restored ones included)."""
-    return [p.request for p in _book(agent).pending.values() if p.decision is None]
+    """The approval requests waiting for an answer, oldest first (restored ones included)."""
+    return [r for r in pending_requests(agent) if isinstance(r, ApprovalRequested)]
 
 
 def restore_approvals(agent: kt.Agent, events: Iterable[Event | Mapping[str, Any]]) -> None:
     """Rebuild the approval state of a resumed creature from its event log.
 
-    Replays :class:`ApprovalRequested` and :class:`ApprovalAnswered` events in order (other
-    events are ignored; wire dicts from ``to_wire`` are accepted): ``allow_session`` grants
-    are restored, and requests with no answer become pending again, so
-    :func:`pending_approvals` lists them and :func:`answer` settles them. Call it before or
-    after the agent starts.
+    Replays the approval events and their answers in order (other events are ignored; wire
+    dicts from ``to_wire`` are accepted): ``allow_session`` grants are restored, and requests
+    with no answer become pending again, so :func:`pending_approvals` lists them and
+    :func:`answer` (or ``kt.events.answer_request``) settles them. Call it before or after the
+    agent starts.
 
     Args:
         agent: The resumed creature.
         events: Its logged events, oldest first.
     """
     book = _book(agent)
+    relevant: list[Event] = []
     for item in events:
         event = item
         if isinstance(item, Mapping):
-            if item.get("type") not in (ApprovalRequested.type, ApprovalAnswered.type):
+            if item.get("type") not in _RESTORED_TYPES:
                 continue
             event = from_wire(item)
+        relevant.append(event)
         if isinstance(event, ApprovalRequested):
-            book.pending[event.request_id] = _Pending(event, waiter=None)
+            book.restored[event.request_id] = event
         elif isinstance(event, ApprovalAnswered):
-            book.pending.pop(event.request_id, None)
+            book.restored.pop(event.request_id, None)
             if event.decision == "allow_session":
                 book.session_tools.add(event.tool)
+            # The guard's own record settles the request too (older logs have only this).
+            relevant[-1] = UserAnswered(request_id=event.request_id, answer=event.decision)
+        elif isinstance(event, UserAnswered):
+            book.restored.pop(event.request_id, None)
+    restore_requests(agent, relevant)
 
 
 # -- Hooks -------------------------------------------------------------------------------------
@@ -573,9 +613,16 @@ class PermissionHooks(Feature):
     @kt.hookimpl(specname="kt_session_restore")
     def permissions_session_restore(self, creature: kt.Agent, reader: Any) -> None:
         """Reopen approvals a resumed creature had pending, and its session grants."""
-        types = (ApprovalRequested.type, ApprovalAnswered.type)
-        logged = reader.events(type=types, creature=creature.name)
+        logged = reader.events(type=_RESTORED_TYPES, creature=creature.name)
         restore_approvals(creature, [entry.wire for entry in logged])
+
+    @kt.hookimpl(specname="kt_event")
+    def permissions_event(self, event: Event, creature: kt.Agent) -> None:
+        """Apply answers to restored requests, whoever gave them (a UI, the API, a script)."""
+        if isinstance(event, UserAnswered):
+            record = apply_restored_answer(creature, event)
+            if record is not None and creature.is_running:
+                creature.start_job(creature.emit, record, name="approval_answered", kind="task")
 
 
 def _subject(spec: kt.ToolSpec | None, args: Mapping[str, Any]) -> str:

@@ -77,7 +77,8 @@ async def test_allow_once_runs_the_call_and_asks_again_next_time():
         "command=ls",
     )
     assert request.call_id == result.tool_calls[0].id
-    assert request.options == ("allow_once", "allow_session", "deny")
+    assert [c.id for c in request.choices] == ["allow_once", "allow_session", "deny"]
+    assert request.kind == "approval" and request.prompt == "bash wants to run"
     answers = recorder.of_type(ApprovalAnswered)
     assert [(a.decision, a.reason) for a in answers] == [("allow_once", "answered")] * 2
     assert "## Approvals" in agent.system_prompt
