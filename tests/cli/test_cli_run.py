@@ -220,3 +220,19 @@ def test_run_shows_tool_activity_unless_quiet(tmp_path, script, monkeypatch):
     quiet = CliRunner().invoke(cli, [*args, "--quiet"], input="go\n")
     assert quiet.exit_code == 0, quiet.output
     assert (quiet.stdout, quiet.stderr) == ("done\n", "")
+
+
+def test_skip_unavailable_runs_without_a_plugin_that_cannot_load(creature, script):
+    replies = script('[[replies]]\ntext = "still here"\n')
+    config = creature / "creature.toml"
+    config.write_text(
+        config.read_text() + '[[plugins]]\nname = "gone"\nmodule = "no_such_pkg.plugin"\n'
+    )
+    args = ["run", str(creature), "--mode", "plain", "--llm", f"scripted:{replies}"]
+    refused = CliRunner().invoke(cli, args, input="hi\n")
+    assert refused.exit_code != 0
+    assert "pass --skip-unavailable to kt run" in refused.output
+    skipped = CliRunner().invoke(cli, [*args, "--skip-unavailable"], input="hi\n")
+    assert skipped.exit_code == 0, skipped.output
+    assert "still here" in skipped.output
+    assert "running without a plugin" in skipped.output and "no_such_pkg" in skipped.output

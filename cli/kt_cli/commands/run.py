@@ -59,6 +59,12 @@ from kt_cli.state import CliState, common_options, pass_state
     "session store such as kt_sessions is installed).",
 )
 @click.option("--no-session", is_flag=True, help="Do not record the run.")
+@click.option(
+    "--skip-unavailable",
+    is_flag=True,
+    help="Run without the creature's [[plugins]] entries that cannot load (not installed, "
+    "failing to import), with a warning naming each, instead of failing.",
+)
 @common_options
 @pass_state
 def run(
@@ -72,6 +78,7 @@ def run(
     approvals: str | None,
     session_path: Path | None,
     no_session: bool,
+    skip_unavailable: bool,
 ) -> None:
     """Run the creature at TARGET: each line of input is one turn.
 
@@ -126,6 +133,7 @@ def run(
             show_tools=not quiet,
             approvals=approvals,
             session=session,
+            skip_unavailable=skip_unavailable,
         )
     )
     click.get_current_context().exit(code)
@@ -142,12 +150,21 @@ async def _build_and_interact(
     show_tools: bool,
     approvals: str | None,
     session: object,
+    skip_unavailable: bool = False,
 ) -> int:
     from kt import USE_CONFIG, Agent
 
     configured = USE_CONFIG if mode is None else None  # --mode: the mode's modules only
+    source: object = target
+    if skip_unavailable:  # the policy is a config key: set it on the loaded config
+        import attrs
+
+        from kt.config import load_creature_config
+
+        loaded = load_creature_config(target, resolve_ref=state.kernel().resolve_ref)
+        source = attrs.evolve(loaded, skip_unavailable_plugins=True)
     agent = await Agent.build(
-        target,
+        source,
         kernel=state.kernel(),
         llm_selector=llm_selector,
         pwd=pwd,
