@@ -4,7 +4,11 @@ Client side: a creature's ``[[mcp_servers]]`` entries (and servers of the global
 ``~/.kt/mcp.toml`` they name) are started when the creature starts, all at once, and their
 tools become the creature's tools (``server__tool``, with the server's own JSON schemas), or
 are reached through five meta-tools in ``meta`` mode. Server side: ``kt mcp serve TARGET``
-offers a creature to any MCP client as an ``ask_<name>`` tool, optionally with its own tools.
+offers a creature to any MCP client as an ``ask_<name>`` tool, optionally with its own tools,
+with its system prompt and conversation as resources and its prompt files as prompts.
+
+Servers' resources are read through two tools, their prompts are slash-command material, their
+tool lists are followed live, and remote servers may use OAuth (``kt mcp login``).
 
 This module is the ``kt_mcp`` entry point. It holds only the hook implementations and imports
 neither the MCP SDK nor trio: those load when a creature with MCP servers starts or a ``kt mcp``
@@ -13,21 +17,33 @@ command runs. See ``docs/guides/mcp.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import kt
-from kt_mcp.events import MCPProgress, MCPServerConnected, MCPServerDisconnected, MCPServerFailed
+from kt_mcp.events import (
+    MCPElicitation,
+    MCPProgress,
+    MCPSamplingApproval,
+    MCPServerConnected,
+    MCPServerDisconnected,
+    MCPServerFailed,
+    MCPServerListChanged,
+)
 
 if TYPE_CHECKING:
     import click
 
 __all__ = [
+    "MCPElicitation",
     "MCPProgress",
+    "MCPSamplingApproval",
     "MCPServerConnected",
     "MCPServerDisconnected",
     "MCPServerFailed",
+    "MCPServerListChanged",
     "kt_cli_commands",
     "kt_creature_started",
+    "kt_doctor_checks",
     "kt_prompt_sections",
 ]
 
@@ -54,8 +70,20 @@ def kt_prompt_sections(creature: kt.Agent) -> list[kt.PromptSection]:
 
 
 @kt.hookimpl
+def kt_doctor_checks(kernel: kt.Kernel, online: bool) -> list[Any]:
+    """``kt doctor``: every server of the MCP registry (``--online``: started and listed)."""
+    from kt_mcp.checks import registry_checks
+
+    return registry_checks(online=online, env=kernel.env)
+
+
+@kt.hookimpl
 def kt_cli_commands(cli: click.Group) -> None:
-    """Add ``kt mcp`` (add, list, remove, test, serve)."""
+    """Add ``kt mcp``: registry, server and serving commands.
+
+    The registry (add, remove, list, enable, disable, import), servers (test, check,
+    resources, prompts, login, logout) and ``serve``.
+    """
     from kt_mcp.cli import mcp
 
     cli.add_command(mcp)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,9 @@ from typing import Any
 import click
 
 import kt
+
+UNSAFE_FLAG = "--dangerously-allow-unauthenticated-network-access"
+"""The flag that lets ``kt mcp serve --no-auth`` listen on an address other machines reach."""
 
 _TIMEOUT_HELP = "Seconds the server may take to start and list its tools (default: its own, 30)."
 
@@ -69,6 +74,11 @@ def mcp() -> None:
 @click.option(
     "--mode", type=click.Choice(["native", "meta"]), help="How creatures reach its tools."
 )
+@click.option(
+    "--auth",
+    type=click.Choice(["oauth"]),
+    help="oauth: log in with `kt mcp login NAME` (HTTP servers).",
+)
 @click.option("--replace", is_flag=True, help="Replace a server of the same name.")
 def add(
     name: str,
@@ -81,6 +91,7 @@ def add(
     connect_timeout: float | None,
     call_timeout: float | None,
     mode: str | None,
+    auth: str | None,
     replace: bool,
 ) -> None:
     """Add server NAME to the registry: a COMMAND to start (stdio), or --url.
@@ -107,6 +118,7 @@ def add(
         "connect_timeout": connect_timeout,
         "call_timeout": call_timeout,
         "mode": mode,
+        "auth": auth,
     }
     path = save_registry_server(name, table, replace=replace)
     click.echo(f"added MCP server '{name}' to {path}")
@@ -121,6 +133,60 @@ def remove(name: str) -> None:
     if not remove_registry_server(name):
         raise click.ClickException(f"no MCP server '{name}' in {registry_path()}")
     click.echo(f"removed MCP server '{name}' from {registry_path()}")
+
+
+@mcp.command("import")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Replace registry servers of the same name.")
+@click.option("--dry-run", is_flag=True, help="Report what would be imported; write nothing.")
+def import_command(paths: tuple[Path, ...], replace: bool, dry_run: bool) -> None:
+    """Import servers from Claude Desktop, Claude Code or Cursor into the registry.
+
+    Reads the mcpServers of each PATH, or, without PATH, of every file those clients keep in
+    their usual places (see docs/reference/mcp.md). Prints each server imported, and each one
+    skipped with the reason.
+
+    \b
+    Examples:
+      kt mcp import
+      kt mcp import ~/.config/Claude/claude_desktop_config.json --dry-run
+    """  # noqa: D301 (click reads \b as "keep this paragraph as written")
+    from kt_mcp.importing import import_servers
+    from kt_mcp.settings import registry_path
+
+    report = import_servers(list(paths) or None, replace=replace, dry_run=dry_run)
+    for path in report.read:
+        click.echo(f"read {path}")
+    verb = "would import" if dry_run else "imported"
+    for name, target, _source, ignored in report.imported:
+        unused = f" (ignored: {', '.join(ignored)})" if ignored else ""
+        click.echo(f"{verb} '{name}': {target}{unused}")
+    for name, source, reason in report.skipped:
+        click.echo(f"skipped '{name}' from {source}: {reason}")
+    where = "nothing written" if dry_run else f"registry: {registry_path()}"
+    click.echo(f"{len(report.imported)} imported, {len(report.skipped)} skipped; {where}")
+
+
+@mcp.command("enable")
+@click.argument("name")
+def enable(name: str) -> None:
+    """Offer registry server NAME to the creatures that name it again."""
+    _set_enabled(name, True)
+
+
+@mcp.command("disable")
+@click.argument("name")
+def disable(name: str) -> None:
+    """Keep registry server NAME from creatures (they start without it), without removing it."""
+    _set_enabled(name, False)
+
+
+def _set_enabled(name: str, enabled: bool) -> None:
+    from kt_mcp.settings import registry_path, set_registry_enabled
+
+    if not set_registry_enabled(name, enabled):
+        raise click.ClickException(f"no MCP server '{name}' in {registry_path()}")
+    click.echo(f"{'enabled' if enabled else 'disabled'} MCP server '{name}' in {registry_path()}")
 
 
 @mcp.command("list")
@@ -150,13 +216,23 @@ def list_servers(target: str | None) -> None:
             except ConfigError as error:
                 rows.append((name, "?", "?", "?", f"invalid: {error.message}"))
                 continue
-            rows.append(_row(settings))
+            row = _row(settings)
+            if table.get("enabled") is False:
+                row = (*row[:4], f"{row[4]} (disabled: kt mcp enable {name})")
+            rows.append(row)
         if not rows:
             click.echo(f"no MCP servers in {registry_path()}; add one with `kt mcp add`")
             return
     else:
+        from kt_mcp.manager import PLUGIN
+
         config = kt.load_creature_config(target, resolve_ref=_kernel().resolve_ref)
-        for item in resolve_servers(config.mcp_servers, working_dir=Path.cwd()):
+        options = {e.name: e.options for e in config.plugins}.get(PLUGIN, {})
+        default_mode = str(options.get("mode", "native"))  # what the running creature uses
+        servers = resolve_servers(
+            config.mcp_servers, working_dir=Path.cwd(), default_mode=default_mode
+        )
+        for item in servers:
             if isinstance(item, SettingsProblem):
                 rows.append((item.name, "?", "?", "?", f"invalid: {item.error.message}"))
             else:
@@ -175,6 +251,31 @@ def _row(settings: Any) -> tuple[str, str, str, str, str]:
     return (settings.name, settings.transport, settings.mode, settings.origin, settings.target)
 
 
+@mcp.command("check")
+@click.argument("target", required=False)
+@click.option("--online", is_flag=True, help="Also start each server and list its tools.")
+def check(target: str | None, online: bool) -> None:
+    """Check the MCP servers the creature at TARGET uses (without TARGET: the registry's).
+
+    The same lines as `kt doctor`: settings that can be used, a command that exists, an
+    http(s) URL; with --online, each server is started and listed. Exit code 1 when any fails.
+    """
+    from kt_mcp.checks import registry_checks, server_checks
+
+    if target is None:
+        checks = registry_checks(online=online)
+    else:
+        config = kt.load_creature_config(target, resolve_ref=_kernel().resolve_ref)
+        checks = server_checks(config.mcp_servers, online=online)
+    if not checks:
+        click.echo("no MCP servers to check")
+    for item in checks:
+        click.echo(f"{item.status:<5} {item.subject}: {item.detail}")
+        if item.fix and item.status != "OK":
+            click.echo(f"      fix: {item.fix}")
+    click.get_current_context().exit(1 if any(c.status == "FAIL" for c in checks) else 0)
+
+
 @mcp.command("test")
 @click.argument("name")
 @click.option("--creature", "target", metavar="TARGET", help="Take NAME from this creature.")
@@ -185,12 +286,9 @@ def test(name: str, target: str | None, timeout: float | None) -> None:
     Exit code 0 when it connected, 1 when it did not (the reason and the end of its stderr
     are printed).
     """
-    import attrs
     import trio
 
-    settings = _find(name, target)
-    if timeout is not None:
-        settings = attrs.evolve(settings, connect_timeout=timeout)
+    settings = _with_timeout(_find(name, target), timeout)
     ok = trio.run(_test, settings)
     click.get_current_context().exit(0 if ok else 1)
 
@@ -215,16 +313,35 @@ def _find(name: str, target: str | None) -> Any:
     return item
 
 
-async def _test(settings: Any) -> bool:
+@asynccontextmanager
+async def _connected(settings: Any) -> AsyncIterator[Any]:
+    """A connection to *settings*' server for one command; ``None`` when it failed (reported)."""
     import trio
 
     from kt_mcp.connection import ServerConnection, log_file
+    from kt_mcp.oauth import creature_auth
 
+    auth = partial(creature_auth, settings) if settings.auth else None
     async with trio.open_nursery() as nursery:
-        connection = ServerConnection(settings, spawn=nursery.start, log=log_file(settings.name))
-        started = trio.current_time()
+        connection = ServerConnection(
+            settings, spawn=nursery.start, log=log_file(settings.name), auth=auth
+        )
         if not await connection.connect():
             click.echo(f"kt: error: {connection.error}", err=True)
+            yield None
+            return
+        try:
+            yield connection
+        finally:
+            await connection.disconnect(f"kt mcp {click.get_current_context().info_name}")
+
+
+async def _test(settings: Any) -> bool:
+    import trio
+
+    started = trio.current_time()
+    async with _connected(settings) as connection:
+        if connection is None:
             return False
         took = trio.current_time() - started
         click.echo(
@@ -235,8 +352,149 @@ async def _test(settings: Any) -> bool:
             click.echo(f"  {tool.name}({_signature(tool.input_schema or {})})")
             if tool.description:
                 click.echo(f"      {tool.description.strip().splitlines()[0]}")
-        await connection.disconnect("kt mcp test")
+        if connection.resources or connection.resource_templates:
+            count = len(connection.resources) + len(connection.resource_templates)
+            click.echo(f"  {count} resources: kt mcp resources {settings.name}")
+        if connection.prompts:
+            click.echo(f"  {len(connection.prompts)} prompts: kt mcp prompts {settings.name}")
     return True
+
+
+@mcp.command("resources")
+@click.argument("name")
+@click.argument("uri", required=False)
+@click.option("--creature", "target", metavar="TARGET", help="Take NAME from this creature.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=_TIMEOUT_HELP)
+def resources(name: str, uri: str | None, target: str | None, timeout: float | None) -> None:
+    """List server NAME's resources, or print the resource at URI.
+
+    \b
+    Examples:
+      kt mcp resources docs
+      kt mcp resources docs "docs://guides/intro.md"
+    """  # noqa: D301 (click reads \b as "keep this paragraph as written")
+    import trio
+
+    settings = _with_timeout(_find(name, target), timeout)
+    code = trio.run(_resources, settings, uri)
+    click.get_current_context().exit(code)
+
+
+async def _resources(settings: Any, uri: str | None) -> int:
+    from kt_mcp.tools import describe_resources, map_resource
+
+    async with _connected(settings) as connection:
+        if connection is None:
+            return 1
+        if uri is None:
+            click.echo(describe_resources(connection))
+            return 0
+        try:
+            result = await connection.read_resource(uri)
+        except Exception as exc:  # the server refused: say what it said
+            click.echo(
+                f"kt: error: MCP server '{settings.name}' cannot read {uri}: {exc}", err=True
+            )
+            return 1
+        output = map_resource(result, server=settings.name).output
+        if isinstance(output, str):
+            click.echo(output)
+        else:  # text and images: the images are named, not dumped on the terminal
+            click.echo("\n".join(part.text or "[image]" for part in output))
+    return 0
+
+
+@mcp.command("prompts")
+@click.argument("name")
+@click.argument("prompt", required=False)
+@click.option("--arg", "args", multiple=True, metavar="NAME=VALUE", help="A prompt argument.")
+@click.option("--creature", "target", metavar="TARGET", help="Take NAME from this creature.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help=_TIMEOUT_HELP)
+def prompts(
+    name: str, prompt: str | None, args: tuple[str, ...], target: str | None, timeout: float | None
+) -> None:
+    """List server NAME's prompts with their arguments, or print PROMPT filled in.
+
+    \b
+    Examples:
+      kt mcp prompts review
+      kt mcp prompts review code_review --arg code="print(1)"
+    """  # noqa: D301 (click reads \b as "keep this paragraph as written")
+    import trio
+
+    settings = _with_timeout(_find(name, target), timeout)
+    code = trio.run(_prompts, settings, prompt, _pairs(args, "--arg"))
+    click.get_current_context().exit(code)
+
+
+async def _prompts(settings: Any, prompt: str | None, arguments: dict[str, str]) -> int:
+    from kt_mcp.tools import describe_prompts, prompt_text
+
+    async with _connected(settings) as connection:
+        if connection is None:
+            return 1
+        if prompt is None:
+            click.echo(describe_prompts(connection))
+            return 0
+        try:
+            result = await connection.get_prompt(prompt, arguments)
+        except Exception as exc:  # the server refused: an unknown prompt, a missing argument
+            click.echo(
+                f"kt: error: MCP server '{settings.name}' refused the prompt '{prompt}': {exc}",
+                err=True,
+            )
+            return 1
+        click.echo(prompt_text(result))
+    return 0
+
+
+@mcp.command("login")
+@click.argument("name")
+@click.option("--creature", "target", metavar="TARGET", help="Take NAME from this creature.")
+@click.option("--no-browser", is_flag=True, help="Print the URL to open instead of opening it.")
+def login_command(name: str, target: str | None, no_browser: bool) -> None:
+    """Log in to the HTTP server NAME with OAuth, and keep its tokens for creatures.
+
+    Opens the server's authorization page in the browser and waits for it to come back to
+    kt on a loopback port. The tokens go to ~/.kt/mcp-auth/NAME.json (readable by you only)
+    and are refreshed when they run out. Give the server auth = "oauth" (kt mcp add NAME
+    --url URL --auth oauth) so creatures use them.
+    """
+    import trio
+
+    from kt_mcp.oauth import login
+
+    settings = _find(name, target)
+
+    async def open_url(url: str) -> None:
+        click.echo(f"kt: open this page to log in to '{name}':\n  {url}", err=True)
+        if not no_browser:
+            import webbrowser
+
+            await trio.to_thread.run_sync(webbrowser.open, url)
+
+    ok, told = trio.run(partial(login, settings, open_url=open_url))
+    if not ok:
+        click.echo(f"kt: error: {told}", err=True)
+        click.get_current_context().exit(1)
+    click.echo(told)
+
+
+@mcp.command("logout")
+@click.argument("name")
+def logout_command(name: str) -> None:
+    """Forget the OAuth tokens of server NAME."""
+    from kt_mcp.oauth import logout, token_file
+
+    if not logout(name):
+        raise click.ClickException(f"no tokens for MCP server '{name}' ({token_file(name)})")
+    click.echo(f"forgot the tokens of MCP server '{name}'")
+
+
+def _with_timeout(settings: Any, timeout: float | None) -> Any:
+    import attrs
+
+    return settings if timeout is None else attrs.evolve(settings, connect_timeout=timeout)
 
 
 def _signature(schema: dict[str, Any]) -> str:
@@ -267,7 +525,27 @@ def _signature(schema: dict[str, Any]) -> str:
     help="HTTP: the bearer token clients must send (default: $KT_MCP_TOKEN, else a new random "
     "one, printed on stderr).",
 )
-@click.option("--no-auth", is_flag=True, help="HTTP: accept requests without a token.")
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="HTTP: accept requests without a token (on a loopback address only, unless "
+    f"{UNSAFE_FLAG} is given too).",
+)
+@click.option(
+    UNSAFE_FLAG,
+    "unsafe_network",
+    is_flag=True,
+    help="HTTP: allow --no-auth on an address other machines can reach. Anyone who can reach "
+    "the port can then run the creature (and, with --expose-tools, its tools).",
+)
+@click.option(
+    "--allowed-host",
+    "extra_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="HTTP: another name clients reach the server by (checked against the Host header; "
+    "loopback names and the --host address are always allowed).",
+)
 @click.option("--expose-tools", is_flag=True, help="Also offer the creature's own tools.")
 @click.option("--stateless", is_flag=True, help="Forget the conversation before each ask.")
 @click.option("--llm", "llm_selector", metavar="SELECTOR", help="The model (BACKEND/MODEL).")
@@ -290,6 +568,8 @@ def serve(
     path: str,
     token: str | None,
     no_auth: bool,
+    unsafe_network: bool,
+    extra_hosts: tuple[str, ...],
     expose_tools: bool,
     stateless: bool,
     llm_selector: str | None,
@@ -308,6 +588,21 @@ def serve(
     """  # noqa: D301 (click reads \b as "keep this paragraph as written")
     import trio
 
+    from kt_mcp.serve import is_loopback
+
+    _refuse_terrarium(target)
+    if transport == "http" and no_auth and not is_loopback(host):
+        if not unsafe_network:
+            raise click.UsageError(
+                f"--no-auth on {host} would let anyone who can reach this machine's port {port} "
+                "run the creature. Serve with a token (--token or KT_MCP_TOKEN), bind "
+                f"127.0.0.1, or, if you really mean it, add {UNSAFE_FLAG}"
+            )
+        click.echo(
+            f"kt: WARNING: serving without authentication on {host}: anyone who can reach "
+            f"port {port} can run this creature" + (" and its tools" if expose_tools else ""),
+            err=True,
+        )
     if transport == "http" and not no_auth and not token:
         token = secrets.token_urlsafe(24)
         click.echo(f"kt: bearer token for this server: {token}", err=True)
@@ -322,6 +617,7 @@ def serve(
             port=port,
             path=path,
             token=None if no_auth else token,
+            extra_hosts=extra_hosts,
             expose_tools=expose_tools,
             stateless=stateless,
             llm_selector=llm_selector,
@@ -329,6 +625,22 @@ def serve(
             timeout=kt.USE_CONFIG if timeout is None else timeout,
         )
     )
+
+
+_RECIPE_FILES = ("terrarium.toml", "terrarium.yaml", "terrarium.yml")
+
+
+def _refuse_terrarium(target: str) -> None:
+    """Say plainly that a terrarium recipe cannot be served (yet), instead of "no creature"."""
+    path = Path(target)
+    recipe = path if path.name in _RECIPE_FILES else None
+    if path.is_dir():
+        recipe = next((path / n for n in _RECIPE_FILES if (path / n).is_file()), None)
+    if recipe is not None and recipe.is_file():
+        raise click.UsageError(
+            f"{target} is a terrarium recipe ({recipe.name}); kt mcp serve serves one creature. "
+            "Serve one of its creatures' folders, or run the terrarium with `kt terrarium run`"
+        )
 
 
 async def _serve(target: str, *, kernel: kt.Kernel, transport: str, **options: Any) -> None:
@@ -374,6 +686,7 @@ async def _serve(target: str, *, kernel: kt.Kernel, transport: str, **options: A
                 port=options["port"],
                 path=options["path"],
                 token=options["token"],
+                extra_hosts=options["extra_hosts"],
                 on_ready=announce,
             )
         nursery.cancel_scope.cancel()

@@ -3,8 +3,16 @@
 A connection lives in a task of its owner's nursery (a creature's job, or the nursery of a
 ``kt mcp`` command), because the SDK's client session must be entered and left by one task. The
 task starts the transport (a subprocess for stdio, an HTTP client otherwise), shakes hands,
-lists the tools and reports that it is ready; then it waits until it is asked to close or the
-server goes away. Tool calls are made from other tasks through the session it holds.
+lists the tools (and the resources and prompts of a server that offers them) and reports that
+it is ready; then it keeps those lists current until it is asked to close or the server goes
+away. Tool calls, resource reads and prompt fetches are made from other tasks through the
+session it holds.
+
+Live lists: a server announces a change of its tools, resources or prompts with a
+``notifications/*/list_changed`` notification (handshake-era protocol versions), or on a
+``subscriptions/listen`` stream the client opens (2026-07-28). Either way the connection lists
+again, publishes :class:`~kt_mcp.events.MCPServerListChanged`, and tells its owner
+(``on_changed``), so a creature's tools follow the server without a reconnection.
 
 Nothing here raises out of a creature's turn for a server's failure: :meth:`connect` records
 the failure (``status``, ``error``) and publishes :class:`~kt_mcp.events.MCPServerFailed`, and
@@ -16,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -26,7 +34,12 @@ import trio
 import kt
 from kt.events import Event
 from kt_mcp.errors import MCPServerError
-from kt_mcp.events import MCPServerConnected, MCPServerDisconnected, MCPServerFailed
+from kt_mcp.events import (
+    MCPServerConnected,
+    MCPServerDisconnected,
+    MCPServerFailed,
+    MCPServerListChanged,
+)
 from kt_mcp.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -42,6 +55,17 @@ Emit = Callable[[Event], Awaitable[None]]
 _LOG_LIMIT = 1_000_000  # bytes; a larger stderr log is moved to <name>.log.1 at the next start
 _TAIL_LINES = 12
 _TAIL_CHARS = 1500
+_PAGE_LIMIT = 100  # pages of one listing; a server whose cursor never ends cannot hang us
+
+LIST_CHANGED = {
+    "notifications/tools/list_changed": "tools",
+    "notifications/resources/list_changed": "resources",
+    "notifications/prompts/list_changed": "prompts",
+}
+"""The change notifications of handshake-era servers, and the list each one changes."""
+
+Kind = str
+"""``tools``, ``resources`` or ``prompts``: a list a server can change while connected."""
 
 
 def log_file(name: str, env: Any = None) -> Path:
@@ -67,12 +91,24 @@ class ServerConnection:
             discard it.
         on_connected: Awaited after every successful connection (a reconnection may bring
             new tools), before :meth:`connect` returns.
+        on_changed: Awaited with the kind (``tools``, ``resources``, ``prompts``) after the
+            server changed one of its lists and it was listed again.
+        auth: Makes the httpx auth for an HTTP server at each connection (OAuth: see
+            :mod:`kt_mcp.oauth`); it may raise :class:`MCPServerError` (not logged in).
+        roots: Folders offered to the server as the client's roots (``roots/list``): a
+            creature offers its working directory.
+        elicit: Answers the server's ``elicitation/create`` (the params; returns an
+            ``ElicitResult``); without it the client declares no elicitation support.
+        sample: Answers ``sampling/createMessage`` likewise; without it, no sampling.
 
     Attributes:
         status: ``disconnected``, ``connecting``, ``connected`` or ``failed``.
         error: Why the last attempt failed or the connection ended, for ``failed``.
         tools: The server's tools (``mcp.types.Tool``) from the last listing, filtered by the
             settings' ``tools``.
+        resources: The server's resources (``mcp.types.Resource``), when it offers any.
+        resource_templates: Its resource templates (``mcp.types.ResourceTemplate``).
+        prompts: Its prompts (``mcp.types.Prompt``).
         instructions: What the server says about how to use it, if anything.
         connects: Successful connections so far.
     """
@@ -85,24 +121,43 @@ class ServerConnection:
         emit: Emit = _no_event,
         log: Path | None = None,
         on_connected: Callable[[ServerConnection], Awaitable[None]] | None = None,
+        on_changed: Callable[[ServerConnection, Kind], Awaitable[None]] | None = None,
+        auth: Callable[[], Any] | None = None,
+        roots: Sequence[Path] = (),
+        elicit: Callable[[Any], Awaitable[Any]] | None = None,
+        sample: Callable[[Any], Awaitable[Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.name = settings.name
         self.status = "disconnected"
         self.error: str | None = None
         self.tools: tuple[mcp.types.Tool, ...] = ()
+        self.resources: tuple[mcp.types.Resource, ...] = ()
+        self.resource_templates: tuple[mcp.types.ResourceTemplate, ...] = ()
+        self.prompts: tuple[mcp.types.Prompt, ...] = ()
         self.instructions: str | None = None
         self.connects = 0
         self.log = log
         self.session: Any = None
+        self.client: Any = None  # the SDK's Client: its calls drive input-required rounds
         self._spawn = spawn
         self._emit = emit
         self._on_connected = on_connected
+        self._on_changed = on_changed
+        self._auth = auth
+        self.roots = tuple(roots)
+        self._elicit = elicit
+        self._sample = sample
+        self._changed: set[Kind] = set()  # lists the server changed, not yet listed again
+        self._change_arrived = trio.Event()
+        self._settled = trio.Event()  # set while no change waits to be listed again
+        self._settled.set()
         self._lock = trio.Lock()
         self._wake = trio.Event()
         self._ended = trio.Event()
         self._ended.set()  # no task yet
         self._peer_closed = False
+        self._refused: int | None = None  # an HTTP 401/403 seen during this connection
         self._closing = False
 
     # -- Connecting ----------------------------------------------------------------------------
@@ -150,6 +205,7 @@ class ServerConnection:
         settings = self.settings
         self._wake, self._ended = trio.Event(), trio.Event()
         self._peer_closed = False
+        self._refused = None
         self.status, self.error = "connecting", None
         started_at = trio.current_time()
         errlog, offset = self._open_log()
@@ -162,31 +218,29 @@ class ServerConnection:
                         self._transport(errlog),
                         mode=settings.protocol,
                         client_info=Implementation(name="kt-terrarium", version=kt.__version__),
+                        message_handler=self._on_message,
+                        list_roots_callback=self._list_roots if self.roots else None,
+                        elicitation_callback=_drop_context(self._elicit),
+                        sampling_callback=_drop_context(self._sample),
                         cache=None,
                     ) as client:
-                        listed = await _list_tools(client.session)
-                        connecting.deadline = math.inf
-                        wanted = settings.tools
-                        self.tools = tuple(t for t in listed if wanted is None or t.name in wanted)
-                        self.instructions = client.instructions
-                        self.session = client.session
-                        self.status = "connected"
-                        self.connects += 1
-                        if self._on_connected is not None:
-                            await self._on_connected(self)
-                        await self._emit(
-                            MCPServerConnected(
-                                server=self.name,
-                                transport=settings.transport,
-                                tools=tuple(t.name for t in self.tools),
-                                duration=trio.current_time() - started_at,
-                                reconnect=self.connects > 1,
-                            )
-                        )
-                        ready = True
-                        task_status.started()
-                        await self._wake.wait()
-                        self.session = None
+                        self._changed, self._change_arrived = set(), trio.Event()
+                        self._settled.set()
+                        async with trio.open_nursery() as watchers:
+                            watchers.start_soon(self._follow_changes, client)
+                            if _modern(client) and _announces_changes(client):
+                                # Acknowledged before the lists are read: the stream has no
+                                # replay, so a change made meanwhile would be missed.
+                                await watchers.start(self._listen, client)
+                            for kind in ("tools", "resources", "prompts"):
+                                await self._list(client, kind)
+                            connecting.deadline = math.inf
+                            await self._ready(client, started_at)
+                            ready = True
+                            task_status.started()
+                            await self._wake.wait()
+                            watchers.cancel_scope.cancel()
+                        self.session = self.client = None
                         if self._peer_closed:
                             failure = ("connection", self._closed_message())
                 except Exception as exc:  # the SDK and anyio wrap failures in groups
@@ -199,7 +253,7 @@ class ServerConnection:
                     "(raise connect_timeout) or waiting for something",
                 )
         finally:
-            self.session = None
+            self.session = self.client = None
             if errlog is not None:
                 errlog.close()
             if failure is not None:
@@ -210,6 +264,7 @@ class ServerConnection:
                 self.status, self.error = "failed", message
             elif self.status != "failed":
                 self.status = "disconnected"
+            self._settled.set()  # no change will be applied on this connection any more
             self._ended.set()  # only now may a reconnection start
         if failure is not None:
             await self._emit(
@@ -217,6 +272,24 @@ class ServerConnection:
             )
         if not ready:
             task_status.started()
+
+    async def _ready(self, client: Any, started_at: float) -> None:
+        """Mark the connection usable, tell the owner, publish ``mcp_server_connected``."""
+        self.instructions = client.instructions
+        self.session, self.client = client.session, client
+        self.status = "connected"
+        self.connects += 1
+        if self._on_connected is not None:
+            await self._on_connected(self)
+        await self._emit(
+            MCPServerConnected(
+                server=self.name,
+                transport=self.settings.transport,
+                tools=tuple(t.name for t in self.tools),
+                duration=trio.current_time() - started_at,
+                reconnect=self.connects > 1,
+            )
+        )
 
     @asynccontextmanager
     async def _transport(self, errlog: TextIO | None) -> AsyncIterator[Any]:
@@ -236,24 +309,182 @@ class ServerConnection:
             from mcp.client.sse import sse_client
 
             opened = sse_client(
-                settings.url or "", headers=dict(settings.headers) or None, timeout=30.0
+                settings.url or "",
+                headers=dict(settings.headers) or None,
+                timeout=30.0,
+                auth=self._auth() if self._auth is not None else None,
             )
         else:
-            opened = _streamable_http(settings)
+            opened = _streamable_http(
+                settings, self._auth() if self._auth is not None else None, self._saw_status
+            )
         async with opened as (read_stream, write_stream):
             yield _EndWatch(read_stream, self._on_end), write_stream
+
+    async def _list_roots(self, context: Any) -> Any:
+        """Answer ``roots/list``: the folders this connection offers."""
+        import mcp.types as types
+
+        return types.ListRootsResult(
+            roots=[types.Root(uri=root.resolve().as_uri(), name=root.name) for root in self.roots]
+        )
+
+    def _saw_status(self, status: int) -> None:
+        """An HTTP answer refused kt (401/403): the SDK keeps only "an error response"."""
+        self._refused = status
 
     def _on_end(self) -> None:
         if not self._closing and not self._peer_closed:
             self._peer_closed = True
             if self.status == "connected":  # calls from now on reconnect instead of waiting
                 self.status, self.error = "failed", self._closed_message()
-            self.session = None
+            self.session = self.client = None
             self._wake.set()
 
     def lost(self) -> None:
         """Mark the connection as gone (a call saw it close); the next call reconnects."""
         self._on_end()
+
+    # -- Lists that change ---------------------------------------------------------------------
+
+    async def _on_message(self, message: Any) -> None:
+        """The session's notification tee: note a list change for :meth:`_follow_changes`.
+
+        It runs in the session's receive loop, so it must not wait for the server: listing
+        again happens in the connection's own task.
+        """
+        kind = LIST_CHANGED.get(getattr(message, "method", None) or "")
+        if kind is not None:
+            self._note_change(kind)
+
+    def _note_change(self, kind: Kind) -> None:
+        self._changed.add(kind)
+        if self._settled.is_set():
+            self._settled = trio.Event()
+        self._change_arrived.set()
+
+    async def settle(self, timeout: float) -> None:
+        """Wait (at most *timeout* seconds) until every announced change has been applied.
+
+        A tool that changes the server's tool list announces it before its result; waiting
+        here after the call lets the model's next request carry the new tools.
+        """
+        with trio.move_on_after(timeout):
+            await self._settled.wait()
+
+    async def _listen(
+        self, client: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """On a 2026-07-28 connection, open the ``subscriptions/listen`` stream of changes.
+
+        Reports ready once the server acknowledged the stream. A server that refuses the
+        stream, or drops it, leaves the lists as they are until the next connection; it is not
+        a failure of the connection.
+        """
+        from mcp.client.subscriptions import PromptsListChanged, ResourcesListChanged
+
+        caps = client.server_capabilities
+        acknowledged = False
+        try:
+            async with client.listen(
+                tools_list_changed=bool(caps.tools and caps.tools.list_changed),
+                resources_list_changed=bool(caps.resources and caps.resources.list_changed),
+                prompts_list_changed=bool(caps.prompts and caps.prompts.list_changed),
+            ) as subscription:
+                acknowledged = True
+                task_status.started()
+                async for event in subscription:
+                    if isinstance(event, ResourcesListChanged):
+                        self._note_change("resources")
+                    elif isinstance(event, PromptsListChanged):
+                        self._note_change("prompts")
+                    else:
+                        self._note_change("tools")
+        except Exception:  # the stream is an optimisation; the session goes on without it
+            if not acknowledged:
+                task_status.started()
+
+    async def _follow_changes(self, client: Any) -> None:
+        """List again what the server said has changed; publish and report each change."""
+        while True:
+            await self._change_arrived.wait()
+            self._change_arrived = trio.Event()
+            kinds, self._changed = self._changed, set()
+            for kind in ("tools", "resources", "prompts"):
+                if kind not in kinds:
+                    continue
+                before = _names(self, kind)
+                if not await self._list(client, kind):
+                    continue
+                after = _names(self, kind)
+                await self._emit(
+                    MCPServerListChanged(
+                        server=self.name,
+                        kind=kind,
+                        added=tuple(n for n in after if n not in before),
+                        removed=tuple(n for n in before if n not in after),
+                    )
+                )
+                if self._on_changed is not None:
+                    await self._on_changed(self, kind)
+            if not self._changed:
+                self._settled.set()
+
+    async def _list(self, client: Any, kind: Kind) -> bool:
+        """List the server's *kind* into this connection's attributes.
+
+        Resources and prompts are listed only for a server that declares them, and a server
+        that then refuses the listing simply has none: only the tools are required.
+
+        Returns:
+            Whether the list was read.
+        """
+        session = client.session
+        caps = client.server_capabilities
+        if kind == "tools":
+            wanted = self.settings.tools
+            listed = await _list_all(session.list_tools, "tools")
+            self.tools = tuple(t for t in listed if wanted is None or t.name in wanted)
+            return True
+        try:
+            if kind == "resources" and caps.resources is not None:
+                self.resources = tuple(await _list_all(session.list_resources, "resources"))
+                self.resource_templates = tuple(
+                    await _list_all(session.list_resource_templates, "resource_templates")
+                )
+                return True
+            if kind == "prompts" and caps.prompts is not None:
+                self.prompts = tuple(await _list_all(session.list_prompts, "prompts"))
+                return True
+        except Exception:  # a server that declares a list and then refuses it offers none
+            return False
+        return False
+
+    # -- Resources and prompts -----------------------------------------------------------------
+
+    async def read_resource(self, uri: str) -> mcp.types.ReadResourceResult:
+        """Read the resource at *uri* from the connected server.
+
+        Raises:
+            MCPServerError: as for :meth:`call`.
+            mcp.shared.exceptions.MCPError: the server refused (an unknown URI ...).
+        """
+        return await self._request(f"the read of {uri}", lambda c: c.read_resource(uri))
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str] | None = None
+    ) -> mcp.types.GetPromptResult:
+        """Fetch prompt *name* with *arguments* from the connected server.
+
+        Raises:
+            MCPServerError: as for :meth:`call`.
+            mcp.shared.exceptions.MCPError: the server refused (an unknown prompt, a missing
+                argument ...).
+        """
+        args = {str(k): str(v) for k, v in (arguments or {}).items()}
+        return await self._request(
+            f"the prompt '{name}'", lambda c: c.get_prompt(name, args or None)
+        )
 
     # -- Calling -------------------------------------------------------------------------------
 
@@ -283,22 +514,34 @@ class ServerConnection:
             mcp.shared.exceptions.MCPError: the server refused the request (unknown tool,
                 invalid arguments ...).
         """
+        return await self._request(
+            f"the call to '{tool}'",
+            lambda c: c.call_tool(tool, arguments, progress_callback=progress),
+        )
+
+    async def _request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Send one request through the SDK's client; a connection that closes is marked lost.
+
+        The client, not the bare session: at 2026-07-28 a server asks for input (elicitation,
+        sampling) by answering with an input-required result, and the client's calls answer
+        it through this connection's callbacks and retry.
+        """
         from mcp.shared.exceptions import MCPError
         from mcp.types import CONNECTION_CLOSED
 
-        session = self.session
-        if session is None:
+        client = self.client
+        if client is None:
             raise MCPServerError(
                 f"MCP server '{self.name}' is not connected", server=self.name, log=self._log()
             )
         try:
-            return await session.call_tool(tool, arguments, progress_callback=progress)
+            return await send(client)
         except MCPError as exc:
             if exc.code != CONNECTION_CLOSED:
                 raise
             self.lost()
             raise MCPServerError(
-                f"MCP server '{self.name}' closed the connection during the call to '{tool}' "
+                f"MCP server '{self.name}' closed the connection during {what} "
                 "(it crashed or exited); it is started again on the next call",
                 server=self.name,
                 log=self._log(),
@@ -348,6 +591,21 @@ class ServerConnection:
 
         leaf = _leaf(exc)
         settings = self.settings
+        if isinstance(leaf, MCPServerError):  # already says what to do (log in ...)
+            return str(leaf)
+        status = self._refused
+        if status in (401, 403):
+            fix = (
+                "log in again: `kt mcp login {name}`"
+                if settings.auth == "oauth"
+                else 'give it credentials: headers = {{ Authorization = "Bearer ..." }}, or '
+                'auth = "oauth" and `kt mcp login {name}`'
+            )
+            return (
+                f"MCP server '{self.name}' at {settings.url} refused kt: HTTP {status} "
+                f"({'unauthorized' if status == 401 else 'forbidden'}); "
+                + fix.format(name=self.name)
+            )
         if isinstance(leaf, MCPError) and leaf.code == CONNECTION_CLOSED:
             if settings.transport == "stdio":
                 return (
@@ -375,13 +633,27 @@ def _leaf(exc: BaseException) -> BaseException:
 
 
 @asynccontextmanager
-async def _streamable_http(settings: ServerSettings) -> AsyncIterator[Any]:
-    """The streamable HTTP transport, with the settings' headers on every request."""
+async def _streamable_http(
+    settings: ServerSettings, auth: Any, on_refused: Callable[[int], None]
+) -> AsyncIterator[Any]:
+    """The streamable HTTP transport, with the settings' headers (and *auth*) on every request.
+
+    *on_refused* hears of every 401 and 403 answer, which the SDK reports only as "an error".
+    """
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
+    async def watch(response: Any) -> None:
+        if response.status_code in (401, 403):
+            on_refused(response.status_code)
+
     timeout = httpx2.Timeout(30.0, read=300.0)  # the SDK's own defaults for MCP over HTTP
-    async with httpx2.AsyncClient(headers=dict(settings.headers), timeout=timeout) as http:
+    async with httpx2.AsyncClient(
+        headers=dict(settings.headers),
+        timeout=timeout,
+        auth=auth,
+        event_hooks={"response": [watch]},
+    ) as http:
         async with streamable_http_client(settings.url or "", http_client=http) as streams:
             yield streams
 
@@ -392,18 +664,60 @@ def _devnull() -> TextIO:
     return open(os.devnull, "w")  # noqa: SIM115 (kept open for the process's life)
 
 
-async def _list_tools(session: Any) -> list[mcp.types.Tool]:
-    """Every tool of the server, following pagination (bounded, in case it never ends)."""
+async def _list_all(list_page: Callable[..., Awaitable[Any]], field: str) -> list[Any]:
+    """Every item of one listing (``tools``, ``resources`` ...), following pagination.
+
+    Args:
+        list_page: The session's method for the listing (``session.list_tools`` ...).
+        field: The result's attribute holding the items.
+    """
     from mcp.types import PaginatedRequestParams
 
-    result = await session.list_tools()
-    tools = list(result.tools)
+    result = await list_page()
+    items = list(getattr(result, field))
     pages = 1
-    while result.next_cursor and pages < 100:
-        result = await session.list_tools(params=PaginatedRequestParams(cursor=result.next_cursor))
-        tools += result.tools
+    while result.next_cursor and pages < _PAGE_LIMIT:
+        result = await list_page(params=PaginatedRequestParams(cursor=result.next_cursor))
+        items += getattr(result, field)
         pages += 1
-    return tools
+    return items
+
+
+def _names(connection: ServerConnection, kind: Kind) -> list[str]:
+    """The names (URIs for resources) in one of *connection*'s lists."""
+    if kind == "tools":
+        return [t.name for t in connection.tools]
+    if kind == "prompts":
+        return [p.name for p in connection.prompts]
+    return [str(r.uri) for r in connection.resources] + [
+        t.uri_template for t in connection.resource_templates
+    ]
+
+
+def _drop_context(answer: Callable[[Any], Awaitable[Any]] | None) -> Any:
+    """An SDK callback ``(context, params)`` over an answer that needs only the params."""
+    if answer is None:
+        return None
+
+    async def callback(context: Any, params: Any) -> Any:
+        return await answer(params)
+
+    return callback
+
+
+def _modern(client: Any) -> bool:
+    """Whether the connection speaks 2026-07-28 or later (changes come on a listen stream)."""
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    return client.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+
+def _announces_changes(client: Any) -> bool:
+    caps = client.server_capabilities
+    return any(
+        part is not None and part.list_changed
+        for part in (caps.tools, caps.resources, caps.prompts)
+    )
 
 
 class _EndWatch:

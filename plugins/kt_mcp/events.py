@@ -7,13 +7,21 @@ creature's own events, and :func:`kt.events.from_wire` rebuilds them once ``kt_m
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
-from kt.events import Event
+from kt.events import Event, UserRequest
 
-__all__ = ["MCPProgress", "MCPServerConnected", "MCPServerDisconnected", "MCPServerFailed"]
+__all__ = [
+    "MCPElicitation",
+    "MCPProgress",
+    "MCPSamplingApproval",
+    "MCPServerConnected",
+    "MCPServerDisconnected",
+    "MCPServerFailed",
+    "MCPServerListChanged",
+]
 
 
 @attrs.frozen(kw_only=True)
@@ -74,6 +82,27 @@ class MCPServerDisconnected(Event):
 
 
 @attrs.frozen(kw_only=True)
+class MCPServerListChanged(Event):
+    """A connected MCP server changed its tools, resources or prompts, and they were listed again.
+
+    In ``native`` mode the creature's tools follow at once: new tools are added, tools the
+    server no longer offers are withdrawn, and a changed schema replaces the old one.
+
+    Attributes:
+        server: The server's name.
+        kind: ``tools``, ``resources`` or ``prompts``.
+        added: Names (URIs for resources) that are new.
+        removed: Names that are gone.
+    """
+
+    type: ClassVar[str] = "mcp_server_list_changed"
+    server: str
+    kind: str = "tools"
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class MCPProgress(Event):
     """A progress notification an MCP server sent while one of its tools runs.
 
@@ -96,3 +125,35 @@ class MCPProgress(Event):
     progress: float = 0.0
     total: float | None = None
     message: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MCPElicitation(UserRequest):
+    """An MCP server asks the user for information (``prompt`` says what, and which fields).
+
+    Attributes:
+        server: The server's name.
+        fields: The form's field names (empty for a URL elicitation).
+        schema: The requested JSON schema (a flat object of primitive fields).
+        url: For a URL elicitation, the page to open.
+    """
+
+    type: ClassVar[str] = "mcp_elicitation"
+    kind: ClassVar[str] = "question"
+    server: str = ""
+    fields: tuple[str, ...] = ()
+    schema: dict[str, Any] = attrs.field(factory=dict)
+    url: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class MCPSamplingApproval(UserRequest):
+    """An MCP server asks to use the creature's model; the user allows or denies it.
+
+    Attributes:
+        server: The server's name.
+    """
+
+    type: ClassVar[str] = "mcp_sampling_approval"
+    kind: ClassVar[str] = "approval"
+    server: str = ""

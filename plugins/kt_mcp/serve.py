@@ -5,6 +5,11 @@ the turn's reply; with ``expose_tools`` the creature's own tools are offered too
 through :meth:`kt.Agent.call_tool`, so argument validation, ``kt_pre_tool_call`` vetoes (a
 guard plugin), the unsafe-tool lock, timeouts and output caps apply as in a turn.
 
+The server also offers the creature's own material. Resources: ``kt://<name>/system-prompt``
+(the assembled system prompt) and ``kt://<name>/conversation`` (the conversation so far, as
+Markdown). Prompts: each Markdown file of the creature folder's ``prompts/`` that is not part
+of its system prompt, named by its stem, with its ``{placeholders}`` as required arguments.
+
 Two transports: stdio (what Claude Desktop, Codex and most clients start as a subprocess) and
 streamable HTTP, served by Hypercorn on trio in the creature's own event loop, behind a bearer
 token. Every ``ask_<name>`` call continues the creature's one conversation unless the server
@@ -15,7 +20,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -23,7 +29,16 @@ import trio
 import kt
 from kt_mcp.errors import require_mcp_extra
 
-__all__ = ["ask_tool_name", "build_server", "serve_http", "serve_stdio", "with_bearer_token"]
+__all__ = [
+    "CreatureMaterial",
+    "allowed_hosts",
+    "ask_tool_name",
+    "build_server",
+    "is_loopback",
+    "serve_http",
+    "serve_stdio",
+    "with_bearer_token",
+]
 
 _ASK_SCHEMA = {
     "type": "object",
@@ -92,6 +107,7 @@ def build_server(
                 types.Tool(name=spec.name, description=spec.description, input_schema=schema)
             )
     offered = {tool.name for tool in tools}
+    material = CreatureMaterial(agent)
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tools)
@@ -108,13 +124,151 @@ def build_server(
             return _result(record.output, False)
         return _result(record.error or record.status, True)
 
+    async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=material.resources())
+
+    async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> Any:
+        return material.read(str(params.uri))
+
+    async def list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=material.prompts())
+
+    async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> Any:
+        return material.prompt(params.name, dict(params.arguments or {}))
+
     return Server(
         f"kt-{agent.name}",
         version=kt.__version__,
         instructions=description,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_read_resource=read_resource,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
     )
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class CreatureMaterial:
+    """What a served creature offers besides tools: its resources and its prompts.
+
+    Read on each request, so a client sees the conversation as it is now, and prompt files
+    edited while the server runs.
+
+    Args:
+        agent: The served creature.
+    """
+
+    def __init__(self, agent: kt.Agent) -> None:
+        self.agent = agent
+        self.base = f"kt://{re.sub(r'[^A-Za-z0-9_.-]', '_', agent.name)}"
+
+    def resources(self) -> list[Any]:
+        """The resources: the system prompt and the conversation."""
+        import mcp.types as types
+
+        name = self.agent.name
+        return [
+            types.Resource(
+                uri=f"{self.base}/system-prompt",
+                name="system-prompt",
+                description=f"The system prompt of the creature '{name}', as assembled.",
+                mime_type="text/markdown",
+            ),
+            types.Resource(
+                uri=f"{self.base}/conversation",
+                name="conversation",
+                description=f"The conversation of the creature '{name}' so far.",
+                mime_type="text/markdown",
+            ),
+        ]
+
+    def read(self, uri: str) -> Any:
+        """Read resource *uri*.
+
+        Raises:
+            mcp.shared.exceptions.MCPError: no such resource (``INVALID_PARAMS``).
+        """
+        import mcp.types as types
+        from mcp.shared.exceptions import MCPError
+
+        if uri == f"{self.base}/system-prompt":
+            text = self.agent.system_prompt or ""
+        elif uri == f"{self.base}/conversation":
+            text = _transcript(self.agent.history)
+        else:
+            known = ", ".join(str(r.uri) for r in self.resources())
+            raise MCPError(types.INVALID_PARAMS, f"no resource {uri}; this server offers {known}")
+        contents = types.TextResourceContents(uri=uri, mime_type="text/markdown", text=text)
+        return types.ReadResourceResult(contents=[contents])
+
+    def _prompt_files(self) -> dict[str, Path]:
+        folder = self.agent.config.folder
+        if folder is None or not (Path(folder) / "prompts").is_dir():
+            return {}
+        used = {Path(f).resolve() for f in self.agent.config.system_prompt_files}
+        return {
+            file.stem: file
+            for file in sorted((Path(folder) / "prompts").glob("*.md"))
+            if file.resolve() not in used
+        }
+
+    def prompts(self) -> list[Any]:
+        """One prompt per prompt file; its ``{placeholders}`` are its arguments."""
+        import mcp.types as types
+
+        found = []
+        for name, file in self._prompt_files().items():
+            text = file.read_text(encoding="utf-8")
+            first = next(
+                (line.strip("# ").strip() for line in text.splitlines() if line.strip()), ""
+            )
+            arguments = [
+                types.PromptArgument(name=arg, required=True)
+                for arg in dict.fromkeys(_PLACEHOLDER.findall(text))
+            ]
+            found.append(types.Prompt(name=name, description=first[:200], arguments=arguments))
+        return found
+
+    def prompt(self, name: str, arguments: dict[str, str]) -> Any:
+        """Prompt *name* with *arguments* filled in, as one user message.
+
+        Raises:
+            mcp.shared.exceptions.MCPError: no such prompt, or an argument is missing.
+        """
+        import mcp.types as types
+        from mcp.shared.exceptions import MCPError
+
+        file = self._prompt_files().get(name)
+        if file is None:
+            known = ", ".join(self._prompt_files()) or "none"
+            raise MCPError(types.INVALID_PARAMS, f"no prompt '{name}'; the prompts: {known}")
+        text = file.read_text(encoding="utf-8")
+        missing = [a for a in dict.fromkeys(_PLACEHOLDER.findall(text)) if a not in arguments]
+        if missing:
+            raise MCPError(
+                types.INVALID_PARAMS, f"prompt '{name}' needs the arguments: {', '.join(missing)}"
+            )
+        filled = _PLACEHOLDER.sub(lambda m: arguments[m.group(1)], text)
+        message = types.PromptMessage(
+            role="user", content=types.TextContent(type="text", text=filled)
+        )
+        return types.GetPromptResult(description=name, messages=[message])
+
+
+def _transcript(history: list[Any]) -> str:
+    """The conversation as Markdown: one section per message, tool calls named."""
+    sections = []
+    for message in history:
+        content = message.content
+        if not isinstance(content, str):
+            content = "\n".join(part.text or "[image]" for part in content)
+        calls = "".join(f"\n[calls {call.name}]" for call in message.tool_calls)
+        sections.append(f"## {message.role}\n\n{content}{calls}".rstrip())
+    return "\n\n".join(sections) or "(no conversation yet)"
 
 
 async def _ask(agent: kt.Agent, arguments: dict[str, Any], *, stateless: bool, timeout: Any) -> Any:
@@ -165,6 +319,33 @@ async def serve_stdio(server: Any) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
+def is_loopback(host: str) -> bool:
+    """Whether *host* (an address or ``localhost``) is reachable from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
+
+
+def allowed_hosts(host: str, extra: Sequence[str] = ()) -> list[str]:
+    """The ``Host`` header values the server accepts, with any port.
+
+    Always the loopback names, the address it listens on (unless that is a wildcard such as
+    ``0.0.0.0``, which is no name a client uses), and the names in *extra*. Checking the
+    header always, also on loopback, keeps a web page from reaching the server through a
+    name it rebinds to 127.0.0.1 (DNS rebinding).
+    """
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    if host not in ("0.0.0.0", "::", "[::]", ""):  # noqa: S104 (compared, not bound)
+        names.append(f"[{host}]" if ":" in host and not host.startswith("[") else host)
+    names += [name for name in extra if name not in names]
+    return [form for name in names for form in (name, f"{name}:*")]
+
+
 async def serve_http(
     server: Any,
     *,
@@ -172,9 +353,13 @@ async def serve_http(
     port: int = 8765,
     path: str = "/mcp",
     token: str | None = None,
+    extra_hosts: Sequence[str] = (),
     on_ready: Callable[[str], Awaitable[None] | None] | None = None,
 ) -> None:
     """Serve *server* over streamable HTTP at ``http://HOST:PORT/PATH`` until cancelled.
+
+    Every request's ``Host`` header is checked (see :func:`allowed_hosts`): a request naming
+    another host gets ``421``, and one from a browser page of another origin gets ``403``.
 
     Args:
         server: The server from :func:`build_server`.
@@ -183,13 +368,23 @@ async def serve_http(
         path: The endpoint's path.
         token: The bearer token every request must carry (``Authorization: Bearer TOKEN``);
             ``None`` serves without authentication.
+        extra_hosts: More names clients may reach the server by (a DNS name of this machine).
         on_ready: Called with the endpoint URL once the server listens.
     """
     require_mcp_extra("mcp", "hypercorn")
     from hypercorn.config import Config
     from hypercorn.trio import serve
+    from mcp.server.transport_security import TransportSecuritySettings
 
-    app = server.streamable_http_app(streamable_http_path=path, host=host)
+    hosts = allowed_hosts(host, extra_hosts)
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")],
+    )
+    app = server.streamable_http_app(
+        streamable_http_path=path, host=host, transport_security=security
+    )
     if token is not None:
         app = with_bearer_token(app, token)
     config = Config()
@@ -209,16 +404,19 @@ async def serve_http(
 def with_bearer_token(app: Any, token: str) -> Any:
     """Wrap an ASGI *app* so HTTP requests without ``Authorization: Bearer <token>`` get 401.
 
-    The comparison takes constant time. Lifespan messages pass through untouched.
+    The scheme may be written in any case (``bearer``); the token comparison takes constant
+    time. Lifespan messages pass through untouched.
     """
-    expected = f"Bearer {token}".encode()
+    expected = token.encode()
 
     async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             given = b""
             for key, value in scope.get("headers", ()):
                 if key.lower() == b"authorization":
-                    given = value
+                    scheme, _, credentials = value.strip().partition(b" ")
+                    # The scheme is case-insensitive (RFC 9110): "bearer" is as good as "Bearer".
+                    given = credentials.strip() if scheme.lower() == b"bearer" else b""
                     break
             if not hmac.compare_digest(given, expected):
                 body = b'{"error": "unauthorized: send Authorization: Bearer <token>"}'

@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "remove_registry_server",
     "resolve_servers",
     "save_registry_server",
+    "set_registry_enabled",
     "settings_from_table",
 ]
 
@@ -67,6 +68,9 @@ OPTIONS = {
     "prefix": 'what tool names start with (default: the server name; "" for none)',
     "protocol": '"auto" (default: probe, fall back to the handshake) or "legacy"',
     "enabled": "false leaves the server out (e.g. one inherited from a base config)",
+    "auth": '"oauth": log in with `kt mcp login NAME` (HTTP servers); default: none',
+    "sampling": '"ask" (default: the user allows each request), "allow" or "deny": may the '
+    "server use the creature's model",
 }
 """Keys an entry may carry besides the transport fields, with what they mean."""
 
@@ -94,6 +98,10 @@ class ServerSettings:
         tools: Only these tools are offered, when given.
         prefix: What tool names start with.
         protocol: ``auto`` or ``legacy``.
+        sampling: ``ask``, ``allow`` or ``deny``: whether the server's sampling requests are
+            served by the creature's model (``ask``: the user decides each time).
+        auth: ``oauth`` for the MCP authorization flow (tokens from ``kt mcp login``), else
+            ``None`` (no authorization, or static ``headers``).
         origin: ``creature``, ``registry`` or ``creature+registry``: where it was described.
     """
 
@@ -111,6 +119,8 @@ class ServerSettings:
     tools: tuple[str, ...] | None = None
     prefix: str = ""
     protocol: str = "auto"
+    auth: str | None = None
+    sampling: str = "ask"
     origin: str = "creature"
 
     @property
@@ -198,6 +208,37 @@ def save_registry_server(
 
 def remove_registry_server(name: str, *, env: Mapping[str, str] | None = None) -> bool:
     """Remove server *name* from the registry; ``False`` when it is not there."""
+
+    def remove(servers: Any) -> None:
+        del servers[name]
+
+    return _edit_registry_server(name, remove, env)
+
+
+def set_registry_enabled(name: str, enabled: bool, *, env: Mapping[str, str] | None = None) -> bool:
+    """Enable or disable registry server *name* (``enabled = false``), keeping the rest.
+
+    Returns:
+        ``False`` when the registry has no server *name*.
+    """
+
+    def switch(servers: Any) -> None:
+        if enabled:
+            servers[name].pop("enabled", None)
+        else:
+            servers[name]["enabled"] = False
+
+    return _edit_registry_server(name, switch, env)
+
+
+def _edit_registry_server(
+    name: str, edit: Callable[[Any], None], env: Mapping[str, str] | None
+) -> bool:
+    """Apply *edit* to the registry's ``servers`` table and save it, keeping comments.
+
+    Returns:
+        ``False`` when the registry has no server *name* (nothing is written then).
+    """
     import tomlkit
 
     path = registry_path(env)
@@ -207,7 +248,7 @@ def remove_registry_server(name: str, *, env: Mapping[str, str] | None = None) -
     servers = document.get("servers")
     if servers is None or name not in servers:
         return False
-    del servers[name]
+    edit(servers)
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
     return True
 
@@ -351,6 +392,16 @@ def settings_from_table(
     protocol = str(table.get("protocol") or "auto")
     if protocol not in ("auto", "legacy"):
         raise fail(f"protocol must be 'auto' or 'legacy', not {protocol!r}", "protocol")
+    auth = table.get("auth") or None
+    if auth is not None and auth != "oauth":
+        raise fail(f"auth must be 'oauth' (or left out), not {auth!r}", "auth")
+    if auth == "oauth" and transport == "stdio":
+        raise fail(
+            f"MCP server '{name}' runs as a program (stdio): auth is for HTTP servers", "auth"
+        )
+    sampling = str(table.get("sampling") or "ask")
+    if sampling not in ("ask", "allow", "deny"):
+        raise fail(f"sampling must be 'ask', 'allow' or 'deny', not {sampling!r}", "sampling")
     tools = table.get("tools")
     if tools is not None and (
         not isinstance(tools, list | tuple) or not all(isinstance(t, str) for t in tools)
@@ -378,6 +429,8 @@ def settings_from_table(
         tools=tuple(tools) if tools is not None else None,
         prefix=name if prefix is None else str(prefix),
         protocol=protocol,
+        auth=auth,
+        sampling=sampling,
         origin=origin,
     )
 

@@ -32,14 +32,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "call_mcp_tool",
+    "describe_prompts",
+    "describe_resources",
+    "map_resource",
     "map_result",
     "meta_tools",
     "native_name",
     "native_tools",
+    "prompt_text",
+    "resource_tools",
 ]
 
 _NAME_LIMIT = 64  # what OpenAI-style function names allow
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_SETTLE_TIMEOUT = 5.0  # seconds a call waits for the list changes it announced to be applied
 _CONTEXT = "_kt_context"  # the parameter receiving the ToolContext; never a schema property
 
 
@@ -175,6 +181,10 @@ async def call_mcp_tool(
             return _error(connection, tool, str(exc))
         except Exception as exc:  # the server refused the request: a result, not a crash
             return _error(connection, tool, _refusal(connection, tool, exc))
+    if result is not None:
+        # A call that changed the server's tools announced it before answering: apply it now,
+        # so the model's next request already offers the new list.
+        await connection.settle(_SETTLE_TIMEOUT)
     if scope.cancelled_caught or result is None:
         return kt.ToolResult(
             error=(
@@ -399,3 +409,132 @@ def describe_tools(connection: ServerConnection) -> str:
         about = tool.description or tool.title or ""
         blocks.append(f"- {tool.name}: {about}\n  arguments: {schema}")
     return f"MCP server '{connection.name}' tools:\n" + "\n".join(blocks)
+
+
+# -- Resources ---------------------------------------------------------------------------------
+
+
+def resource_tools(manager: Any) -> list[kt.ToolSpec]:
+    """The two tools that list and read the resources of *manager*'s servers (any mode)."""
+
+    @kt.tool(name="mcp_resources", concurrency_safe=True)
+    async def list_resources(server: str = "") -> kt.ToolResult:
+        """List the resources (files, records, documents) that MCP servers offer, with URIs.
+
+        Args:
+            server: One server's name; empty for every server that offers resources.
+        """
+        if server:
+            connection, problem = await manager.lookup(server, connect=True)
+            if problem:
+                return kt.ToolResult(error=problem)
+            return kt.ToolResult(output=describe_resources(connection))
+        offering = [c for c in manager.connections.values() if c.resources or c.resource_templates]
+        if not offering:
+            return kt.ToolResult(output="No MCP server of this creature offers resources now.")
+        return kt.ToolResult(output="\n\n".join(describe_resources(c) for c in offering))
+
+    @kt.tool(name="mcp_read_resource", concurrency_safe=True)
+    async def read_resource(server: str, uri: str) -> kt.ToolResult:
+        """Read one resource of an MCP server by its URI, as mcp_resources lists it.
+
+        Args:
+            server: The server's name.
+            uri: The resource's URI (or a URI filled in from one of its URI templates).
+        """
+        connection, problem = await manager.lookup(server, connect=True)
+        if problem:
+            return kt.ToolResult(error=problem)
+        try:
+            result = await connection.read_resource(uri)
+        except MCPServerError as exc:
+            return _error(connection, "resources/read", str(exc))
+        except Exception as exc:  # the server refused: an unknown URI is the model's to fix
+            return _error(connection, "resources/read", _refusal(connection, uri, exc))
+        return map_resource(result, server=connection.name)
+
+    return [list_resources, read_resource]
+
+
+def describe_resources(connection: ServerConnection) -> str:
+    """A server's resources and URI templates, one line each, for the model and the CLI."""
+    lines = []
+    for resource in connection.resources:
+        mime = f" ({resource.mime_type})" if resource.mime_type else ""
+        about = f": {resource.description}" if resource.description else ""
+        lines.append(f"- {resource.uri} {resource.name}{mime}{about}")
+    for template in connection.resource_templates:
+        about = f": {template.description}" if template.description else ""
+        lines.append(f"- {template.uri_template} (template) {template.name}{about}")
+    if not lines:
+        return f"MCP server '{connection.name}' offers no resources."
+    return f"MCP server '{connection.name}' resources:\n" + "\n".join(lines)
+
+
+def map_resource(result: mcp.types.ReadResourceResult, *, server: str) -> kt.ToolResult:
+    """Map a resource read onto a :class:`kt.ToolResult`: text as text, images as images.
+
+    Args:
+        result: The server's answer to ``resources/read``.
+        server: The server's name.
+
+    Returns:
+        The result; ``metadata["mcp_uris"]`` lists the URIs of the contents.
+    """
+    texts: list[str] = []
+    images: list[kt.ContentPart] = []
+    several = len(result.contents) > 1
+    for content in result.contents:
+        text = getattr(content, "text", None)
+        mime = content.mime_type or ""
+        if text is not None:
+            texts.append(f"[resource {content.uri}]\n{text}" if several else text)
+        elif mime.startswith("image/"):
+            images.append(
+                kt.ContentPart("image_url", image_url=f"data:{mime};base64,{content.blob}")
+            )
+        else:
+            size = _decoded_size(getattr(content, "blob", ""))
+            texts.append(f"[resource {content.uri}: {mime or 'binary'}, {size} bytes]")
+    metadata = {"mcp_server": server, "mcp_uris": [str(c.uri) for c in result.contents]}
+    text = "\n".join(texts)
+    if images:
+        parts = ([kt.ContentPart("text", text=text)] if text else []) + images
+        return kt.ToolResult(output=tuple(parts), metadata=metadata)
+    return kt.ToolResult(output=text or "(empty resource)", metadata=metadata)
+
+
+def describe_prompts(connection: ServerConnection) -> str:
+    """A server's prompts with their arguments (``?`` marks optional ones), one line each."""
+    if not connection.prompts:
+        return f"MCP server '{connection.name}' offers no prompts."
+    lines = []
+    for prompt in connection.prompts:
+        arguments = ", ".join(
+            a.name + ("" if a.required else "?") for a in (prompt.arguments or ())
+        )
+        about = f": {prompt.description}" if prompt.description else ""
+        lines.append(f"- {prompt.name}({arguments}){about}")
+    return f"MCP server '{connection.name}' prompts:\n" + "\n".join(lines)
+
+
+def prompt_text(result: mcp.types.GetPromptResult) -> str:
+    """A fetched prompt as one text, ready to send as the user's message.
+
+    A single user message (the usual case) is its text alone; several messages are each
+    headed by their role.
+    """
+    messages = []
+    for message in result.messages:
+        block = message.content
+        kind = getattr(block, "type", "")
+        if kind == "text":
+            body = block.text
+        elif kind == "resource":
+            body = getattr(block.resource, "text", None) or f"[resource {block.resource.uri}]"
+        else:
+            body = f"[{kind} content]"
+        messages.append((message.role, body))
+    if len(messages) == 1 and messages[0][0] == "user":
+        return messages[0][1]
+    return "\n\n".join(f"[{role}]\n{body}" for role, body in messages)

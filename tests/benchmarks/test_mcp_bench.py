@@ -48,7 +48,9 @@ async def _start_stop(script: Path, count: int) -> tuple[float, float]:
     agent = await kt.Agent.build(_config(script, count), llm=ScriptedLLM(["x"]), kernel=kernel)
     await agent.start()
     ready = time.perf_counter() - t0
-    assert len(agent.tools) == count * (1 if script == RAW else 7)
+    assert len(agent.tools) == count * (1 if script == RAW else 7) + (
+        2 if script == TOY and count else 0
+    )
     t1 = time.perf_counter()
     await agent.stop()
     return ready, time.perf_counter() - t1

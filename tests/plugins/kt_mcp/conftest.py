@@ -22,3 +22,18 @@ def kt_home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def kernel() -> kt.Kernel:
     return kt.Kernel(plugins=[kt_mcp])
+
+
+@pytest.fixture
+def kt_cmd(kt_home):
+    """Run `kt ARGS...` in-process with a kernel holding kt_mcp; returns the click result."""
+    from click.testing import CliRunner
+
+    from kt_cli.main import cli
+    from kt_cli.state import CliState
+
+    def run(*args: str):
+        state = CliState(kernel=kt.Kernel(plugins=[kt_mcp]))
+        return CliRunner().invoke(cli, list(args), obj=state, catch_exceptions=False)
+
+    return run

@@ -6,12 +6,18 @@ import sys
 from pathlib import Path
 
 TOY = Path(__file__).parent / "servers" / "toy_server.py"
+LIVE = Path(__file__).parent / "servers" / "live_server.py"
 
 
 def toy(name: str = "toy", behaviour: str = "ok", *extra: str, **options) -> dict:
     """An [[mcp_servers]] entry starting the toy server, behaving as *behaviour* says."""
     args = [str(TOY), behaviour, *extra]
     return {"name": name, "command": sys.executable, "args": args, **options}
+
+
+def live(name: str = "live", **options) -> dict:
+    """An [[mcp_servers]] entry starting the server whose lists change."""
+    return {"name": name, "command": sys.executable, "args": [str(LIVE)], **options}
 
 
 def pypi_server(name: str, module: str, *args: str, **options) -> dict:

@@ -4,25 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-from click.testing import CliRunner
 from kt_mcp_helpers import TOY
-
-import kt
-import kt_mcp
-from kt_cli.main import cli
-from kt_cli.state import CliState
-
-
-@pytest.fixture
-def kt_cmd(kt_home):
-    """Run `kt ARGS...` with a kernel holding kt_mcp; returns the click result."""
-
-    def run(*args: str):
-        state = CliState(kernel=kt.Kernel(plugins=[kt_mcp]))
-        return CliRunner().invoke(cli, list(args), obj=state, catch_exceptions=False)
-
-    return run
 
 
 def test_add_list_remove_round_trip(kt_cmd, kt_home):
@@ -99,3 +81,30 @@ def test_mcp_appears_in_kt_help(kt_cmd):
     group = kt_cmd("mcp", "--help")
     for command in ("add", "list", "remove", "serve", "test"):
         assert f"  {command}" in group.output
+
+
+def test_disable_and_enable_keep_a_server_from_creatures(kt_cmd, kt_home, tmp_path):
+    kt_cmd("mcp", "add", "toy", "--", sys.executable, str(TOY))
+    folder = tmp_path / "bot"
+    folder.mkdir()
+    (folder / "creature.toml").write_text('name = "bot"\n[[mcp_servers]]\nname = "toy"\n')
+    disabled = kt_cmd("mcp", "disable", "toy")
+    assert disabled.exit_code == 0 and "disabled MCP server 'toy'" in disabled.output
+    assert "(disabled: kt mcp enable toy)" in kt_cmd("mcp", "list").output
+    assert "has no MCP servers" in kt_cmd("mcp", "list", "--creature", str(folder)).output
+    assert kt_cmd("mcp", "enable", "toy").exit_code == 0
+    assert "enabled" not in (kt_home / "mcp.toml").read_text()
+    assert "toy" in kt_cmd("mcp", "list", "--creature", str(folder)).output
+    missing = kt_cmd("mcp", "disable", "nope")
+    assert missing.exit_code == 1 and "no MCP server 'nope'" in missing.output
+
+
+def test_list_creature_shows_the_mode_its_kt_mcp_entry_sets(kt_cmd, tmp_path):
+    folder = tmp_path / "bot"
+    folder.mkdir()
+    (folder / "creature.toml").write_text(
+        'name = "bot"\n[[plugins]]\nname = "kt_mcp"\nmode = "meta"\n'
+        f'[[mcp_servers]]\nname = "toy"\ncommand = "{sys.executable}"\n'
+    )
+    listed = kt_cmd("mcp", "list", "--creature", str(folder))
+    assert listed.output.splitlines()[1].split()[:3] == ["toy", "stdio", "meta"]

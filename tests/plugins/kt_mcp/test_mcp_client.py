@@ -298,7 +298,8 @@ async def test_meta_mode_offers_five_meta_tools_and_a_small_prompt(kernel):
         names = set(agent.tools)
         prompt = agent.system_prompt
         result = await agent.run("go")
-    assert names == {"mcp_servers", "mcp_tools", "mcp_call", "mcp_connect", "mcp_disconnect"}
+    meta = {"mcp_servers", "mcp_tools", "mcp_call", "mcp_connect", "mcp_disconnect"}
+    assert names == meta | {"mcp_resources", "mcp_read_resource"}  # the toy offers resources
     assert "- toy: echo, fail, slow, progress, die, picture, pid" in prompt
     assert "Toy server for tests" in prompt  # the server's instructions
     listing, tools, called, unknown_tool, unknown_server, gone, relisting, back = [

@@ -6,6 +6,8 @@ MODE ``ok`` (default) serves over stdio; ``crash`` writes to stderr and exits at
 ``hang`` never answers (it exits when its stdin closes); ``http`` and ``sse`` serve on
 127.0.0.1:PORT. The ``slow`` tool writes ``cancelled`` to the file it is given when the client
 cancels it, so a test can see that cancellation reached the server.
+It also offers a resource (``toy://readme``), a URI template (``toy://notes/{topic}``) and a
+prompt (``review``). ``live_server.py`` is the server whose lists change.
 """
 
 import os
@@ -74,6 +76,21 @@ def picture() -> list:
     """A one-pixel image and a caption."""
     pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="
     return ["a red pixel", ImageContent(type="image", data=pixel, mime_type="image/png")]
+
+
+@server.resource("toy://readme", name="readme", description="What the toy server is.")
+def readme() -> str:
+    return "The toy server answers tests."
+
+
+@server.resource("toy://notes/{topic}", name="note", description="A note on a topic.")
+def note(topic: str) -> str:
+    return f"A note about {topic}."
+
+
+@server.prompt(description="Ask for a review of some code.")
+def review(code: str, focus: str = "bugs") -> str:
+    return f"Review this code for {focus}:\n{code}"
 
 
 @server.tool()
