@@ -42,6 +42,7 @@ __all__ = [
     "MCPServerFailed",
     "MCPServerListChanged",
     "kt_cli_commands",
+    "kt_cli_slash_commands",
     "kt_creature_started",
     "kt_doctor_checks",
     "kt_prompt_sections",
@@ -67,6 +68,49 @@ def kt_prompt_sections(creature: kt.Agent) -> list[kt.PromptSection]:
 
     found = manager(creature)
     return found.prompt_sections() if found is not None else []
+
+
+@kt.hookimpl
+def kt_cli_slash_commands() -> list[dict[str, Any]]:
+    """``/mcp``: the servers' prompts, and sending one (``/mcp SERVER:PROMPT [name=value]``)."""
+    return [
+        {
+            "name": "mcp",
+            "summary": "list the MCP servers' prompts, or send one as your message",
+            "usage": "[SERVER:PROMPT [name=value ...]]",
+            "run": mcp_slash_command,
+            "runs_model": True,
+        }
+    ]
+
+
+async def mcp_slash_command(session: Any, args: str) -> list[str] | None:
+    """``/mcp`` lists the prompts; ``/mcp SERVER:PROMPT ARGS`` sends the filled-in prompt.
+
+    Mentions of ``@server:uri`` in the arguments are read into the message too.
+
+    Raises:
+        KTError: the creature has no MCP servers, or the prompt is unknown or refused.
+    """
+    from kt_mcp.errors import MCPConfigError
+    from kt_mcp.manager import manager
+
+    found = manager(session.agent)
+    if found is None:
+        raise MCPConfigError("this creature has no MCP servers ([[mcp_servers]] in its config)")
+    command, _, rest = args.strip().partition(" ")
+    if not command:
+        commands = found.prompt_commands()
+        if not commands:
+            return ["No MCP prompts: the connected servers offer none."]
+        lines = []
+        for name, (_, prompt) in sorted(commands.items()):
+            arguments = " ".join(f"{a.name}=..." for a in (prompt.arguments or []))
+            lines.append(f"/mcp {name} {arguments}".rstrip() + f"  {prompt.description or ''}")
+        return lines
+    message = await found.expand_mentions(await found.expand_prompt(command, rest))
+    await session.agent.run(message)
+    return None
 
 
 @kt.hookimpl

@@ -107,3 +107,18 @@ async def test_resource_mentions_are_read_into_the_users_message(kernel):
     assert "nobody" not in text.split("Ignore")[1].split("\n", 1)[1]
     assert plain == "no mentions, just an email a@b.c"
     assert '<resource server="toy" uri="toy://nowhere" error=' in refused
+
+
+async def test_the_terminal_offers_the_prompts_as_the_mcp_slash_command():
+    import kt_cli.plugin
+    import kt_mcp
+    from kt_cli.interactive import InteractiveSession
+
+    kernel = kt.Kernel(plugins=[kt_cli.plugin, kt_mcp])
+    llm = ScriptedLLM(["reviewed"])
+    async with await kt.Agent.build(creature(toy()), llm=llm, kernel=kernel) as agent:
+        session = InteractiveSession(agent)
+        listed = await session.submit("/mcp")
+        await session.submit("/mcp toy:review code='x = 1'")
+    assert any(line.startswith("/mcp toy:review code=... focus=...") for line in listed.lines)
+    assert llm.calls[0].messages[-1].content == "Review this code for bugs:\nx = 1"
