@@ -21,8 +21,11 @@ could change the list:
 
 ``kt --help`` (and ``kt`` alone) reads the entry for the current context and checks its stamps,
 a few hundred ``stat`` calls; any difference, or no entry, falls back to collecting for real and
-refreshes the entry. Running a plugin command always collects for real: the cache only serves
-listings. The file may be deleted at any time; ``KT_CLI_CACHE=0`` turns it off.
+refreshes the entry. Each entry also says which plugin provides each command, so running a
+plugin command (``kt terrarium run``) imports that plugin alone to get the command, and the
+command builds the full kernel itself only if it needs one (:mod:`kt_cli.main`); without an
+up-to-date entry every plugin is asked. The file may be deleted at any time; ``KT_CLI_CACHE=0``
+turns it off.
 
 The current working directory is left out of the ``sys.path`` stamps (``python -m kt_cli``
 puts it first), since creating files there is common and it never holds installed plugins.
@@ -52,7 +55,7 @@ __all__ = [
     "store_commands",
 ]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Bumped when the file's layout changes; older files are ignored."""
 
 MAX_ENTRIES = 8
@@ -60,7 +63,7 @@ MAX_ENTRIES = 8
 
 
 class CachedCommand:
-    """What ``kt --help`` shows of one command: its name and help texts.
+    """What ``kt --help`` shows of one command, and which plugin provides it.
 
     Args:
         name: The command name.
@@ -68,9 +71,11 @@ class CachedCommand:
         short_help: Its explicit short help, if any.
         hidden: Hidden commands are not listed.
         deprecated: Deprecated commands are marked in the listing.
+        plugin: The plugin whose ``kt_cli_commands`` adds it (``None``: a built-in command).
+            Running the command loads only that plugin to get it.
     """
 
-    __slots__ = ("deprecated", "help", "hidden", "name", "short_help")
+    __slots__ = ("deprecated", "help", "hidden", "name", "plugin", "short_help")
 
     def __init__(
         self,
@@ -80,22 +85,25 @@ class CachedCommand:
         short_help: str | None = None,
         hidden: bool = False,
         deprecated: bool | str = False,
+        plugin: str | None = None,
     ) -> None:
         self.name = name
         self.help = help
         self.short_help = short_help
         self.hidden = hidden
         self.deprecated = deprecated
+        self.plugin = plugin
 
     @classmethod
-    def of(cls, name: str, command: click.Command) -> CachedCommand:
-        """Summarise a real click command."""
+    def of(cls, name: str, command: click.Command, plugin: str | None = None) -> CachedCommand:
+        """Summarise a real click command (of *plugin*, or built in)."""
         return cls(
             name,
             help=command.help,
             short_help=command.short_help,
             hidden=command.hidden,
             deprecated=command.deprecated,
+            plugin=plugin,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -111,6 +119,7 @@ class CachedCommand:
             short_help=data.get("short_help"),
             hidden=bool(data.get("hidden", False)),
             deprecated=data.get("deprecated", False),
+            plugin=data.get("plugin"),
         )
 
     def stand_in(self) -> click.Command:

@@ -1,10 +1,12 @@
 """The ``kt`` command group: built-in commands, plugin commands, global options, error reports.
 
-``kt --version`` and ``kt run`` (or any built-in command) never look at plugin commands. A
-plugin command's name makes ``kt`` build the kernel and ask each plugin through the
-``kt_cli_commands`` hook. ``kt --help`` lists the commands from the cache that the last such
-collection wrote (:mod:`kt_cli.command_cache`), so it loads no plugin at all; when the cache is
-missing or out of date it collects for real and refreshes the cache.
+``kt --version`` and ``kt run`` (or any built-in command) never look at plugin commands.
+``kt --help`` lists the commands from the cache that the last collection wrote
+(:mod:`kt_cli.command_cache`), so it loads no plugin at all. A plugin command's name is looked
+up in the same cache, which names the plugin that provides it: only that plugin (and the
+plugins it requires) is imported to get the command, and the command builds the invocation's
+kernel when it needs one. When the cache is missing or out of date, ``kt`` builds the kernel,
+asks each plugin through the ``kt_cli_commands`` hook, and refreshes the cache.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def collect_plugin_commands(
     *,
     reserved: Collection[str] = (),
     failed: list[str] | None = None,
+    origins: dict[str, str] | None = None,
 ) -> dict[str, click.Command]:
     """Ask every plugin for its commands through ``kt_cli_commands``, one plugin at a time.
 
@@ -41,6 +44,7 @@ def collect_plugin_commands(
         reserved: Names of built-in commands, which plugins may not take.
         failed: When given, the names of plugins whose implementation raised are appended
             (their commands are left out, with a warning on stderr).
+        origins: When given, filled with the plugin that provides each command, by name.
 
     Returns:
         The plugins' commands by name.
@@ -52,7 +56,7 @@ def collect_plugin_commands(
 
     add_cli_hookspecs(pm)
     commands: dict[str, click.Command] = {}
-    origins: dict[str, str] = {}
+    origins = {} if origins is None else origins
     for impl in reversed(pm.hook.kt_cli_commands.get_hookimpls()):  # registration order
         group = click.Group("kt")
         try:
@@ -110,7 +114,7 @@ class KTGroup(click.Group):
             return self.commands[cmd_name]
         if cmd_name in BUILTIN_COMMANDS:
             return self._builtin(cmd_name)
-        return self._plugin_commands(ctx).get(cmd_name)
+        return self._owned_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Write the command list of ``--help``, from the cache when it is up to date."""
@@ -136,14 +140,38 @@ class KTGroup(click.Group):
             return None  # collected already (cheaper to use), or a kernel the key cannot name
         return command_cache.load_commands(state.plugins)
 
+    def _owned_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The plugin command *name*, from the one plugin the cache says provides it.
+
+        ``None`` when the cache cannot say (no up-to-date entry, an unknown name), or that
+        plugin no longer provides it: the caller then asks every plugin.
+        """
+        state = _state(ctx)
+        cached = None if state.plugin_commands is not None else self._cached_commands(ctx)
+        owner = next((c.plugin for c in cached or () if c.name == name), None)
+        if owner is None:
+            return None
+        from kt.plugins import load_entry_points, new_plugin_manager
+
+        pm = new_plugin_manager()
+        if load_entry_points(pm, [owner]):
+            return None  # it fails now: the full collection reports why
+        pm.hook.kt_addhookspecs.call_historic(kwargs={"pm": pm})
+        reserved = {*self.commands, *BUILTIN_COMMANDS}
+        return collect_plugin_commands(pm, reserved=reserved, failed=[]).get(name)
+
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         state = _state(ctx)
         if state.plugin_commands is None:
             failed: list[str] = []
+            origins: dict[str, str] = {}
             try:
                 kernel = state.kernel()
                 state.plugin_commands = collect_plugin_commands(
-                    kernel.pm, reserved={*self.commands, *BUILTIN_COMMANDS}, failed=failed
+                    kernel.pm,
+                    reserved={*self.commands, *BUILTIN_COMMANDS},
+                    failed=failed,
+                    origins=origins,
                 )
             except Exception as exc:
                 report = as_command_error(exc, verbose=state.verbose)
@@ -151,14 +179,17 @@ class KTGroup(click.Group):
                     raise
                 raise report from exc
             if state.kernel_from_selection and not failed:  # a warning must show every time
-                self._store_cache(state, kernel)
+                self._store_cache(state, kernel, origins)
         return state.plugin_commands
 
-    def _store_cache(self, state: CliState, kernel: kt.Kernel) -> None:
+    def _store_cache(self, state: CliState, kernel: kt.Kernel, origins: dict[str, str]) -> None:
         commands = {name: self._builtin(name) for name in BUILTIN_COMMANDS}
         commands.update(self.commands)
         commands.update(state.plugin_commands or {})
-        summaries = [command_cache.CachedCommand.of(n, c) for n, c in commands.items()]
+        summaries = [
+            command_cache.CachedCommand.of(name, command, origins.get(name))
+            for name, command in commands.items()
+        ]
         command_cache.store_commands(state.plugins, summaries, kernel)
 
     def invoke(self, ctx: click.Context) -> Any:

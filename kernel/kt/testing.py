@@ -12,7 +12,6 @@ product. It is public so plugin authors test the same way::
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -76,7 +75,12 @@ Entry = str | ToolCall | ScriptEntry | BaseException | Callable[[LLMRequest], An
 
 @attrs.frozen
 class ScriptedCall:
-    """One call a ``ScriptedLLM`` received (a deep copy, safe to inspect later).
+    """One call a ``ScriptedLLM`` received, safe to inspect later.
+
+    Requests and messages are frozen, and the kernel never changes a dict inside one after
+    sending it, so the request is kept as it was sent: no copy of the history per call, which
+    would make a long scripted test quadratic. Only ``options``, a dict callers build per
+    request, is copied.
 
     Attributes:
         request: The request as sent.
@@ -136,7 +140,11 @@ class ScriptedLLM:
             or ``"raise"`` :class:`kt.errors.ScriptExhaustedError`.
 
     Attributes:
-        calls: One :class:`ScriptedCall` per call, deep-copied (messages and tool schemas).
+        calls: One :class:`ScriptedCall` per call, with the request as it was sent.
+
+    A call costs the same at the thousandth turn as at the first: requests are recorded
+    without copying the history, and the usage estimate (characters / 4) counts only the
+    messages added since the previous call.
     """
 
     def __init__(
@@ -156,6 +164,7 @@ class ScriptedLLM:
         self.delay = delay
         self.exhausted = exhausted
         self.calls: list[ScriptedCall] = []
+        self._counted = _PromptCounter()
 
     @property
     def call_count(self) -> int:
@@ -185,7 +194,7 @@ class ScriptedLLM:
         """Play the next entry as a stream (see the class docs)."""
         import trio
 
-        self.calls.append(ScriptedCall(copy.deepcopy(request)))
+        self.calls.append(ScriptedCall(_as_recorded(request)))
         entry = self._next_entry(request)
         size = entry.chunk_size or self.chunk_size or max(len(entry.text), 1)
         delay = self.delay if entry.delay is None else entry.delay
@@ -202,15 +211,47 @@ class ScriptedLLM:
             if delay:
                 await trio.sleep(delay)
             yield call if call.id else attrs.evolve(call, id=f"call_{self.call_count}_{i}")
-        usage = entry.usage or _estimate_usage(request, entry)
+        usage = entry.usage or self._estimate_usage(request, entry)
         reason = entry.finish_reason or ("tool_calls" if entry.tool_calls else "stop")
         yield LLMDone(usage=usage, finish_reason=reason)
 
+    def _estimate_usage(self, request: LLMRequest, entry: ScriptEntry) -> Usage:
+        prompt = self._counted.characters(request.messages) // 4 + 1
+        completion = len(entry.text) // 4 + len(entry.tool_calls) * 8 + 1
+        return Usage(prompt, completion, prompt + completion)
 
-def _estimate_usage(request: LLMRequest, entry: ScriptEntry) -> Usage:
-    prompt = sum(len(message_text(m)) for m in request.messages) // 4 + 1
-    completion = len(entry.text) // 4 + len(entry.tool_calls) * 8 + 1
-    return Usage(prompt, completion, prompt + completion)
+
+def _as_recorded(request: LLMRequest) -> LLMRequest:
+    """*request* as :attr:`ScriptedLLM.calls` keeps it: shared, except its own options dict."""
+    if not request.options:
+        return request
+    return attrs.evolve(request, options=dict(request.options))
+
+
+class _PromptCounter:
+    """Characters of a conversation, counted incrementally from one call to the next.
+
+    Each call usually sends the previous call's messages plus a few new ones: comparing the
+    previous tuple with the new one's prefix is one C-level pass (identity is checked first),
+    and only the new messages are measured. An edited history is counted again in full.
+    """
+
+    def __init__(self) -> None:
+        self._messages: tuple[Message, ...] = ()
+        self._chars = 0
+
+    def characters(self, messages: tuple[Message, ...]) -> int:
+        known = len(self._messages)
+        if len(messages) >= known and messages[:known] == self._messages:
+            chars = self._chars + _chars(messages[known:])
+        else:
+            chars = _chars(messages)
+        self._messages, self._chars = tuple(messages), chars
+        return chars
+
+
+def _chars(messages: Sequence[Message]) -> int:
+    return sum(len(message_text(m)) for m in messages)
 
 
 # -- Script files (the `scripted` backend: --llm scripted:FILE) ---------------------------------

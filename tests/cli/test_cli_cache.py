@@ -48,7 +48,7 @@ def site(tmp_path):
 
 @pytest.fixture
 def env(isolated_kt, site, tmp_path):
-    env = kt_env(isolated_kt, plugins="kt_hello,kt_howdy,kt_broken", extra_paths=[site])
+    env = kt_env(isolated_kt, plugins="kt_hello", extra_paths=[site])
     env["KT_TEST_IMPORTS"] = str(tmp_path / "imports.log")
     return env
 
@@ -99,6 +99,7 @@ def test_editing_a_plugin_refreshes_the_listing(env, site):
 
 
 def test_installing_a_plugin_refreshes_the_listing(env, site):
+    env.pop("KT_PLUGINS")  # every installed plugin: the new one joins the set
     assert command_help(help_text(env), "howdy") is None
     install(site, "kt_howdy", "kt_howdy_mod", HELLO.format(help="Hi.").replace("hello", "howdy"))
     assert command_help(help_text(env), "howdy") == "Hi."
@@ -121,6 +122,7 @@ def test_a_plugin_failing_in_its_hook_is_never_cached(env, site, isolated_kt):
         "kt_broken_mod",
         "import kt\n\n@kt.hookimpl\ndef kt_cli_commands(cli):\n    raise RuntimeError('no')\n",
     )
+    env["KT_PLUGINS"] = "kt_hello,kt_broken"
     for _ in range(2):
         done = run_kt(["--help"], env=env)
         assert "plugin 'kt_broken' failed in kt_cli_commands" in done.stderr
@@ -132,7 +134,7 @@ def test_kt_cli_cache_0_turns_the_cache_off(env, isolated_kt):
     help_text(env)
     help_text(env)
     assert imports(env) == 2
-    assert not (isolated_kt / "cache").exists()
+    assert not (isolated_kt / "cache" / "cli-commands.json").exists()
 
 
 def test_a_corrupt_cache_file_is_ignored_and_rewritten(env, isolated_kt):
@@ -149,7 +151,7 @@ def test_an_injected_kernel_never_uses_the_cache(isolated_kt):
     state = CliState(kernel=kt.Kernel(plugins=[]))
     result = CliRunner().invoke(cli, ["--help"], obj=state)
     assert result.exit_code == 0
-    assert not (isolated_kt / "cache").exists()
+    assert not (isolated_kt / "cache" / "cli-commands.json").exists()
 
 
 def test_stamps_cover_sys_path_the_user_config_and_plugin_sources(isolated_kt, monkeypatch):
@@ -168,3 +170,28 @@ def test_stamps_cover_sys_path_the_user_config_and_plugin_sources(isolated_kt, m
     assert [c.name for c in loaded] == ["x"]
     write(isolated_kt / "config.toml", "[kt]\nplugins = []\n")  # a user config appears
     assert command_cache.load_commands(None) is None
+
+
+def test_a_plugin_command_imports_only_the_plugin_that_provides_it(env, site, tmp_path):
+    other_log = tmp_path / "other.log"
+    install(
+        site,
+        "kt_other",
+        "kt_other_mod",
+        f"open({str(other_log)!r}, 'a').write('imported\\n')\n",
+    )
+    env["KT_PLUGINS"] = "kt_hello,kt_other"
+    help_text(env)  # collects every plugin's commands and fills the cache
+    assert imports(env) == 1 and other_log.read_text().count("imported") == 1
+    done = run_kt(["hello", "bob"], env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello bob\n"
+    assert imports(env) == 2  # the plugin that provides `hello` ...
+    assert other_log.read_text().count("imported") == 1  # ... and no other
+
+
+def test_a_plugin_command_without_a_cache_entry_asks_every_plugin(env, isolated_kt):
+    env["KT_CLI_CACHE"] = "0"
+    done = run_kt(["hello", "ann"], env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "hello ann\n"

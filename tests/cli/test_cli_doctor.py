@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from kt_cli_helpers import write
 
@@ -67,12 +68,39 @@ def test_unbuildable_plugin_set_fails_and_skips_the_target(isolated_kt, monkeypa
     assert line(result, "config") == expected
 
 
-def test_plugin_that_failed_to_load_is_a_warning_with_its_reason():
-    result = doctor("--plugins", "not_installed_x")
-    assert result.exit_code == 0
-    assert line(result, "plugin not_installed_x").startswith(
-        "WARN  plugin not_installed_x: failed to load: not installed"
+def test_a_misspelt_plugin_fails_the_plugin_check_listing_the_installed_ones():
+    result = doctor("--plugins", "kt_toolz")
+    assert result.exit_code == 1
+    assert line(result, "plugins").startswith(
+        "FAIL  plugins: unknown plugin 'kt_toolz' (did you mean 'kt_tools'?)"
     )
+
+
+@pytest.fixture
+def site_with_plugins(tmp_path, monkeypatch):
+    """A third-party plugin with its own `grep` tool and one that cannot be imported."""
+    site = tmp_path / "site"
+    grep = "import kt\n\n@kt.hookimpl\ndef kt_tools():\n    return [kt.tool(lambda p: p, name='grep')]\n"
+    for name, body in (("kt_test_grep", grep), ("kt_test_broken", "import no_such_module_x\n")):
+        write(site / f"{name}.py", body)
+        info = site / f"{name}-1.0.dist-info"
+        write(info / "METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        write(info / "entry_points.txt", f"[kt.plugins]\n{name} = {name}\n")
+    monkeypatch.syspath_prepend(str(site))
+    return site
+
+
+def test_a_plugin_that_failed_to_load_and_a_clash_are_warnings(site_with_plugins):
+    result = doctor("--plugins", "kt_tools,kt_test_grep,kt_test_broken")
+    assert result.exit_code == 0, result.output
+    assert line(result, "plugin kt_test_broken").startswith(
+        "WARN  plugin kt_test_broken: failed to load: ModuleNotFoundError"
+    )
+    assert line(result, "tool grep") == (
+        "WARN  tool grep: registered by both plugin 'kt_tools' and plugin 'kt_test_grep'; "
+        "using the one from 'kt_tools'"
+    )
+    assert 'add `grep = "kt_test_grep"` to [kt.prefer]' in result.stdout
     assert line(result, "plugins").endswith("chosen by --plugins")
 
 

@@ -210,13 +210,52 @@ def test_command_level_plugin_choice_overrides_the_global_one():
     assert result.stdout.startswith("No plugins loaded")
 
 
+def test_a_misspelt_plugin_is_a_usage_error_listing_the_installed_ones():
+    result = CliRunner().invoke(cli, ["--plugins", "kt_tools,kt_gaurd", "plugins"])
+    assert result.exit_code == 2
+    assert "unknown plugin 'kt_gaurd' (did you mean 'kt_guard'?)" in result.stderr
+    assert "kt_tools" in result.stderr.split("installed plugins are:")[1]
+
+
+class FailingRegistration:
+    kt_plugin_name = "failing_registration"
+
+    @hookimpl
+    def kt_tools(self):
+        raise RuntimeError("cannot build my tools")
+
+
 def test_plugins_lists_failed_plugins_with_their_reason():
-    result = CliRunner().invoke(cli, ["--plugins", "not_installed_x", "plugins"])
+    result = invoke(["plugins"], plugins=[FailingRegistration()])
     assert result.exit_code == 0, result.output
     header, row = result.stdout.splitlines()
     assert header.split() == ["NAME", "VERSION", "STATUS", "HOOKS", "/", "FAILURE"]
-    assert row.split()[:3] == ["not_installed_x", "-", "failed"]
-    assert "not installed" in row
+    assert row.split()[:3] == ["failing_registration", "-", "failed"]
+    assert "cannot build my tools" in row
+
+
+class ShadowGrep:
+    """A third-party plugin whose tool takes a built-in tool's name."""
+
+    kt_plugin_name = "shadow_grep"
+
+    @hookimpl
+    def kt_tools(self):
+        return [kt.tool(lambda pattern: pattern, name="grep")]
+
+
+def test_a_tool_name_clash_is_listed_and_does_not_stop_kt_plugins():
+    import kt_tools
+
+    result = invoke(["plugins"], plugins=[kt_tools, ShadowGrep()])
+    assert result.exit_code == 0, result.output
+    assert "1 name(s) registered by two plugins (the first one is kept):" in result.stdout
+    assert "tool 'grep' is registered by both plugin 'kt_tools' and plugin 'shadow_grep'" in (
+        result.stdout
+    )
+    data = json.loads(invoke(["plugins", "--json"], plugins=[kt_tools, ShadowGrep()]).stdout)
+    clashes = {entry["name"]: entry["clashes"] for entry in data}
+    assert len(clashes["shadow_grep"]) == 1 and clashes["shadow_grep"] == clashes["kt_tools"]
 
 
 def test_plugins_json_lists_hooks_and_status():
@@ -229,6 +268,7 @@ def test_plugins_json_lists_hooks_and_status():
             "status": "loaded",
             "hooks": ["kt_cli_commands"],
             "failure": None,
+            "clashes": [],
         }
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import trio
 
 import kt
-from kt.errors import PluginBlockError, RegistryClashError
+from kt.errors import PluginBlockError, PluginLoadError
 from kt.events import ErrorOccurred, TurnCompleted
 from kt.testing import EventRecorder, ScriptedLLM, ToolCall
 
@@ -48,17 +49,32 @@ def kt_tools():
 def test_entry_point_discovery_and_failure_isolation(plugin_dir):
     make_dist(plugin_dir, "kt_test_good", GOOD_PLUGIN)
     make_dist(plugin_dir, "kt_test_broken", "import no_such_dependency_xyz\n")
-    kernel = kt.Kernel(plugins=["kt_test_good", "kt_test_broken", "kt_test_missing"])
+    kernel = kt.Kernel(plugins=["kt_test_good", "kt_test_broken"])
     assert "shout" in kernel.tools
     assert kernel.tools.origin("shout") == "kt_test_good"
     assert kernel.tools["shout"].plugin == "kt_test_good"
     failures = {f.name: f.reason for f in kernel.failures}
     assert "ModuleNotFoundError" in failures["kt_test_broken"]
-    assert "not installed" in failures["kt_test_missing"]
     infos = {i.name: i for i in kernel.plugin_infos()}
     assert infos["kt_test_good"].version == "1.2.3"
     assert infos["kt_test_good"].hooks == ("kt_tools",)
     assert infos["kt_test_broken"].failure is not None
+
+
+def test_a_misspelt_plugin_is_an_error_listing_the_installed_ones(plugin_dir, tmp_path):
+    make_dist(plugin_dir, "kt_test_good", GOOD_PLUGIN)
+    with pytest.raises(PluginLoadError) as raised:
+        kt.Kernel(plugins=["kt_test_good", "kt_test_goood"])
+    message = str(raised.value)
+    assert "unknown plugin 'kt_test_goood' (did you mean 'kt_test_good'?)" in message
+    assert "kt_test_good" in message.split("installed plugins are:")[1]
+    with pytest.raises(PluginLoadError, match="in KT_PLUGINS"):
+        kt.Kernel(env={"KT_PLUGINS": "kt_test_good,kt_nothing_like_it"})
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[kt]\nplugins = ["kt_test_gud"]\n')
+    with pytest.raises(PluginLoadError, match=r"\[kt\] plugins in the user config"):
+        kt.Kernel(env={"KT_HOME": str(home)})
 
 
 def test_default_set_follows_kt_plugins_env(plugin_dir):
@@ -147,23 +163,80 @@ def test_bare_kernel_has_only_builtins():
     assert len(kernel.tools) == 0
 
 
-def test_registry_clash_names_both_plugins():
-    class A:
-        kt_plugin_name = "plugin_a"
+def _tool_plugin(plugin_name, reply):
+    class Plugin:
+        kt_plugin_name = plugin_name
 
         @kt.hookimpl
         def kt_tools(self):
-            return [kt.tool(lambda: "a", name="same")]
+            return [kt.tool(lambda: reply, name="same")]
 
-    class B:
-        kt_plugin_name = "plugin_b"
+    return Plugin()
 
-        @kt.hookimpl
-        def kt_tools(self):
-            return [kt.tool(lambda: "b", name="same")]
 
-    with pytest.raises(RegistryClashError, match="plugin_a.*plugin_b|plugin_b.*plugin_a"):
-        kt.Kernel(plugins=[A(), B()])
+def test_a_registry_clash_keeps_the_first_and_is_reported(caplog):
+    kernel = kt.Kernel(plugins=[_tool_plugin("plugin_a", "a"), _tool_plugin("plugin_b", "b")])
+    assert kernel.tools["same"]() == "a"
+    assert kernel.tools.origin("same") == "plugin_a"
+    [clash] = kernel.clashes
+    assert (clash.kind, clash.name, clash.kept, clash.ignored) == (
+        "tool",
+        "same",
+        "plugin_a",
+        "plugin_b",
+    )
+    assert "[kt.prefer]" in clash.message and "plugin_b" in clash.message
+    assert any(clash.message == r.getMessage() for r in caplog.records)
+
+
+def test_prefer_chooses_which_registration_to_keep(tmp_path):
+    plugins = [_tool_plugin("plugin_a", "a"), _tool_plugin("plugin_b", "b")]
+    kernel = kt.Kernel(plugins=plugins, prefer={"same": "plugin_b"})
+    assert kernel.tools["same"]() == "b"
+    assert (kernel.clashes[0].kept, kernel.clashes[0].ignored) == ("plugin_b", "plugin_a")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[kt.prefer]\nsame = "plugin_b"\n')
+    assert kt.Kernel(plugins=plugins, env={"KT_HOME": str(home)}).tools["same"]() == "b"
+
+
+GREP_PLUGIN = """
+import kt
+
+@kt.tool
+def grep(pattern: str) -> str:
+    '''Not the built-in grep.'''
+    return pattern
+
+@kt.hookimpl
+def kt_tools():
+    return [grep]
+"""
+
+
+def test_the_default_set_registers_first_party_plugins_before_others(plugin_dir):
+    make_dist(plugin_dir, "aaa_test_grep", GREP_PLUGIN)  # sorts before every kt_* name
+    kernel = kt.Kernel(env={"KT_HOME": str(plugin_dir / "home")})
+    assert kernel.tools.origin("grep") == "kt_tools"
+    assert [(c.name, c.kept, c.ignored) for c in kernel.clashes] == [
+        ("grep", "kt_tools", "aaa_test_grep")
+    ]
+
+
+def test_default_kernel_is_shared_until_the_selection_changes(monkeypatch):
+    monkeypatch.setenv("KT_PLUGINS", "")
+    first = kt.Kernel.default()
+    assert kt.Kernel.default() is first
+    assert first.plugin_names == []
+    monkeypatch.setenv("KT_PLUGINS", "kt_formats")
+    assert kt.Kernel.default() is not first
+    assert kt.Kernel.default().plugin_names == ["kt_formats"]
+
+
+def test_a_new_installation_is_seen_by_the_next_kernel(plugin_dir):
+    kt.Kernel(plugins=[])  # the scan is now kept for the process
+    make_dist(plugin_dir, "kt_test_late", GOOD_PLUGIN)
+    assert "kt_test_late" in kt.Kernel(plugins=["kt_test_late"]).plugin_names
 
 
 def test_registration_hook_failure_is_recorded_not_raised():
@@ -755,3 +828,29 @@ async def test_hook_kt_session_stores():
         await agent.run("x")
     recorded = kt.SessionReader("m", kernel=kernel)
     assert recorded[0] == "creature_started" and "turn_completed" in recorded
+
+
+def test_the_next_process_finds_the_plugins_without_scanning(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kt\n"
+        "names = kt.Kernel(plugins=['kt_formats']).plugin_names\n"
+        "print(names, 'importlib.metadata' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KT_PLUGINS"}
+    env["KT_HOME"] = str(tmp_path / "home")
+
+    def run() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    assert run() == "['kt_formats'] True"  # the first process scans the installation
+    cache = tmp_path / "home" / "cache" / "plugin-entry-points.json"
+    assert cache.is_file()
+    assert run() == "['kt_formats'] False"  # the next one reads what it found
+    cache.write_text("{not json")
+    assert run() == "['kt_formats'] True"  # a broken file is only a scan

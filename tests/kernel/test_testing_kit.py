@@ -51,18 +51,38 @@ async def test_callable_entries_see_the_request():
     assert (await collect(llm))[0] == TextChunk("you said hi")
 
 
-async def test_call_log_is_a_deep_copy_with_tool_schemas():
-    args = {"nested": {"k": 1}}
+async def test_call_log_keeps_the_request_as_sent_and_copies_its_options():
+    options = {"temperature": 0.2}
+    messages = (Message("assistant", "", tool_calls=(ToolCall("t", {"k": 1}, "c"),)),)
     request = LLMRequest(
-        messages=(Message("assistant", "", tool_calls=(ToolCall("t", args, "c"),)),),
-        tools=(ToolSchema("t", "d", {"type": "object"}),),
+        messages=messages, tools=(ToolSchema("t", "d", {"type": "object"}),), options=options
     )
     llm = ScriptedLLM(["ok"])
     await collect(llm, request)
-    args["nested"]["k"] = 2
+    options["temperature"] = 0.9  # a caller reusing its options dict
     logged = llm.last_call
-    assert logged.messages[0].tool_calls[0].args["nested"]["k"] == 1
+    assert logged.request.options == {"temperature": 0.2}
+    assert logged.messages is messages  # the history is shared, never copied per call
     assert logged.tools[0].name == "t"
+
+
+async def test_usage_estimate_counts_the_whole_prompt_as_it_grows_and_when_edited():
+    def estimate(messages):
+        return sum(len(m.content) for m in messages) // 4 + 1
+
+    llm = ScriptedLLM(["reply"])
+    history: list[Message] = [Message("system", "s" * 7)]
+    for i in range(30):
+        history.append(Message("user", "x" * (i + 3)))
+        done = (await collect(llm, LLMRequest(messages=tuple(history))))[-1]
+        assert done.usage.prompt_tokens == estimate(history)
+        history.append(Message("assistant", "y" * 11))
+    compacted = [history[0], Message("user", "summary " * 5), *history[-3:]]
+    done = (await collect(llm, LLMRequest(messages=tuple(compacted))))[-1]
+    assert done.usage.prompt_tokens == estimate(compacted)
+    shorter = (history[0], Message("user", "z" * 40))  # another conversation, same model
+    done = (await collect(llm, LLMRequest(messages=shorter)))[-1]
+    assert done.usage.prompt_tokens == estimate(shorter)
 
 
 async def test_delays_use_trio_time(autojump_clock):

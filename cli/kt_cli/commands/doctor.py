@@ -97,7 +97,7 @@ def check_home() -> Iterator[Check]:
 
 
 def check_plugins(state: CliState) -> tuple[list[Check], Kernel | None]:
-    """Build the invocation's kernel and report its plugins and the ones that failed.
+    """Build the invocation's kernel; report its plugins, the ones that failed, and clashes.
 
     Returns:
         The checks, and the kernel (``None`` when it could not be built).
@@ -132,6 +132,18 @@ def check_plugins(state: CliState) -> tuple[list[Check], Kernel | None]:
                 f"plugin {failure.name}",
                 f"failed to load: {failure.reason}",
                 "install what it needs, or leave it out with --plugins NAME,... or KT_PLUGINS",
+            )
+        )
+    for clash in kernel.clashes:
+        checks.append(
+            Check(
+                "WARN",
+                f"{clash.kind} {clash.name}",
+                f"registered by both plugin '{clash.kept}' and plugin '{clash.ignored}'; "
+                f"using the one from '{clash.kept}'",
+                f"to use the one from '{clash.ignored}', add `{clash.name} = "
+                f'"{clash.ignored}"` to [kt.prefer] in the user config, or uninstall one of the '
+                "two plugins",
             )
         )
     return checks, kernel

@@ -15,7 +15,8 @@ from kt_cli.tables import format_table
     "--json",
     "as_json",
     is_flag=True,
-    help="Print a JSON list of {name, version, status, hooks, failure} instead of a table.",
+    help="Print a JSON list of {name, version, status, hooks, failure, clashes} instead of a "
+    "table.",
 )
 @common_options
 @pass_state
@@ -23,11 +24,15 @@ def plugins(state: CliState, as_json: bool) -> None:
     """List the plugins of the current plugin set.
 
     Loaded plugins show their version and the hooks they implement; plugins that failed to
-    load show why (a missing optional dependency, say). The set is every installed plugin
-    unless --plugins, --no-plugins, KT_PLUGINS or `[kt] plugins` in the user config choose
-    it. Exit code 0 even when some failed: `kt doctor` judges.
+    load show why (a missing optional dependency, say). Names two plugins both register (a
+    tool, a backend ...) are listed after the table: the first registration is kept, and the
+    line says how to choose the other. The set is every installed plugin unless --plugins,
+    --no-plugins, KT_PLUGINS or `[kt] plugins` in the user config choose it. Exit code 0
+    even when some failed: `kt doctor` judges.
     """
-    infos = state.kernel().plugin_infos()
+    kernel = state.kernel()
+    infos = kernel.plugin_infos()
+    clashes = kernel.clashes
     if as_json:
         data = [
             {
@@ -36,6 +41,7 @@ def plugins(state: CliState, as_json: bool) -> None:
                 "status": "failed" if info.failure else "loaded",
                 "hooks": list(info.hooks),
                 "failure": info.failure,
+                "clashes": [c.message for c in clashes if info.name in (c.kept, c.ignored)],
             }
             for info in infos
         ]
@@ -55,3 +61,7 @@ def plugins(state: CliState, as_json: bool) -> None:
         for info in infos
     ]
     click.echo(format_table(("NAME", "VERSION", "STATUS", "HOOKS / FAILURE"), rows))
+    if clashes:
+        click.echo(f"\n{len(clashes)} name(s) registered by two plugins (the first one is kept):")
+        for clash in clashes:
+            click.echo(f"  {clash.message}")

@@ -1,8 +1,9 @@
 """The plugin machinery: hook specifications, plugin managers and sets, the ``Kernel``.
 
 * :mod:`kt.plugins.hookspecs`: every cross-plugin hook, each docstring its reference.
-* :mod:`kt.plugins.manager`: entry-point discovery, declared dependencies (``kt_requires``),
-  the ``hookimpl`` marker.
+* :mod:`kt.plugins.entrypoints`: the installed entry points, found once and remembered.
+* :mod:`kt.plugins.manager`: loading plugins, declared dependencies (``kt_requires``), the
+  ``hookimpl`` marker.
 * :mod:`kt.plugins.runner`: :class:`HookRunner`, which awaits runtime hooks in pluggy's order.
 * :mod:`kt.plugins.kernel`: :class:`kt.Kernel`, a plugin set and its registries.
 * :mod:`kt.plugins.builtin`: the kernel's own plugin (the ``native`` format, ``scripted``).

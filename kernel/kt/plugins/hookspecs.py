@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # annotations only: keeps `import kt` cheap
         InputSpec,
         OutputSpec,
         PromptSection,
+        RenderedPrompt,
         SessionStoreSpec,
         SubAgentSpec,
         TransportSpec,
@@ -243,6 +244,25 @@ def kt_resolve_ref(ref: str) -> Path | None:
     """
 
 
+@hookspec
+def kt_module_aliases() -> dict[str, str]:
+    """Name the code that does the job of a module a config names but this install lacks.
+
+    Packs written for another framework name their plugins, tools and triggers by import path
+    (``module: kt_biome.plugins.context_files``, ``class: ContextFilesPlugin``). A plugin that
+    does the same job declares the alias, and the config resolves without edits. Consulted for
+    every ``module`` entry of a creature config (tools, plugins, triggers, sub-agents, inputs
+    and outputs) before importing it. The first plugin to declare a key wins.
+
+    Returns:
+        A mapping from ``"module:Class"`` (or a bare ``"module"``) to the ``"module:attribute"``
+        to load instead.
+
+    Use in creature plugins:
+        Not called.
+    """
+
+
 @hookspec(firstresult=True)
 def kt_resolve_llm(
     selector: str | None, creature: CreatureConfig, kernel: kt.Kernel
@@ -354,6 +374,33 @@ def kt_prompt_sections(creature: kt.Agent) -> list[PromptSection]:
 
     Returns:
         A list of :class:`kt.PromptSection` (or ``None``).
+
+    Use in creature plugins:
+        Called for that creature.
+    """
+
+
+@hookspec(firstresult=True)
+def kt_render_prompt(
+    creature: kt.Agent, text: str, variables: dict[str, Any]
+) -> RenderedPrompt | None:
+    """Render a creature's base system prompt as a template.
+
+    Called when the prompt is assembled, before the sections of ``kt_prompt_sections`` are
+    added. Stops at the first non-``None`` result; with no renderer, the text is used as it is.
+
+    Args:
+        creature: The agent whose prompt is being assembled (``creature.config.files`` lists
+            its config chain, for finding included fragments).
+        text: The base prompt: the prompt files base to child, then the inline prompt.
+        variables: What the template may use: ``agent_name``, ``creature_name``, ``pwd``,
+            ``model``, ``tools`` (the generated tools section) and each
+            ``prompt_context_files`` variable.
+
+    Returns:
+        A :class:`kt.RenderedPrompt` (its ``uses_tools`` set when the template placed the
+        ``tools`` section itself, so it is not added a second time), or ``None`` to leave it
+        to another plugin.
 
     Use in creature plugins:
         Called for that creature.

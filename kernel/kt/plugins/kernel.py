@@ -13,11 +13,16 @@ Which plugins load (first match wins):
 4. Every installed entry point in the ``kt.plugins`` group.
 
 The kernel's own built-ins (the ``native`` tool format and the ``scripted`` backend) are always
-there, like pytest's essential plugins.
+there, like pytest's essential plugins. A chosen name that is not installed is an error listing
+the installed ones. When two plugins register one name in a registry, the first registration is
+kept and a :class:`RegistryClash` recorded (``docs/concepts/plugins.md`` explains the order and
+how to choose). ``Kernel.default()`` is one shared kernel per process for the default set.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -31,15 +36,18 @@ from kt.errors import PluginLoadError, RegistryClashError, UnknownNameError
 from kt.plugins import builtin
 from kt.plugins.manager import (
     PluginFailure,
+    installation_stamp,
     installed_entry_points,
     iter_registration,
     load_entry_points,
     new_plugin_manager,
 )
 
-__all__ = ["Kernel", "PluginInfo", "Registry"]
+__all__ = ["Kernel", "PluginInfo", "Registry", "RegistryClash"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("kt.plugins")
 
 
 class Registry(Mapping[str, T], Generic[T]):
@@ -68,6 +76,11 @@ class Registry(Mapping[str, T], Generic[T]):
         self._items[name] = item
         self._origins[name] = plugin
 
+    def replace(self, name: str, item: T, plugin: str) -> None:
+        """Put *item* from *plugin* in place of what *name* holds (a clash the user decided)."""
+        self._items[name] = item
+        self._origins[name] = plugin
+
     def origin(self, name: str) -> str:
         """The plugin that contributed *name*."""
         return self._origins[name]
@@ -80,6 +93,35 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+@attrs.frozen
+class RegistryClash:
+    """Two plugins registered the same name in one registry; the first one is kept.
+
+    Attributes:
+        kind: What the registry holds (``"tool"``).
+        name: The name both registered.
+        kept: The plugin whose registration is used.
+        ignored: The plugin whose registration is left out.
+    """
+
+    kind: str
+    name: str
+    kept: str
+    ignored: str
+
+    @property
+    def message(self) -> str:
+        """What happened and how to choose the other one, in one line."""
+        return (
+            f"{self.kind} '{self.name}' is registered by both plugin '{self.kept}' and plugin "
+            f"'{self.ignored}'; using the one from '{self.kept}'. To use the one from "
+            f"'{self.ignored}' instead, add `{self.name} = \"{self.ignored}\"` to [kt.prefer] in "
+            "~/.kt/config.toml "
+            f"(or list '{self.ignored}' first in --plugins / KT_PLUGINS), or uninstall one of "
+            "them; `kt plugins` lists every clash"
+        )
 
 
 @attrs.frozen
@@ -107,39 +149,92 @@ _REGISTRIES: dict[str, tuple[str, str]] = {
 }
 
 
-def _selected_plugins(env: Mapping[str, str]) -> list[str] | None:
-    """Names chosen by ``KT_PLUGINS`` or the user config; ``None`` means every installed one."""
+def _selected_plugins(env: Mapping[str, str]) -> tuple[list[str] | None, str]:
+    """Names chosen by ``KT_PLUGINS`` or the user config (``None``: every installed one).
+
+    Returns:
+        The names, and what chose them (for messages).
+    """
     if "KT_PLUGINS" in env:
-        return [n.strip() for n in env["KT_PLUGINS"].split(",") if n.strip()]
+        return [n.strip() for n in env["KT_PLUGINS"].split(",") if n.strip()], "KT_PLUGINS"
     chosen = home.user_config(env).get("kt", {}).get("plugins")
-    return None if chosen is None else [str(n) for n in chosen]
+    where = "[kt] plugins in the user config"
+    return (None, "") if chosen is None else ([str(n) for n in chosen], where)
+
+
+def _preferences(env: Mapping[str, str]) -> dict[str, str]:
+    """The ``[kt.prefer]`` table of the user config: registered name -> plugin to keep."""
+    table = home.user_config(env).get("kt", {}).get("prefer", {})
+    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
+
+
+def _check_known(names: Sequence[str], source: str) -> None:
+    """Refuse chosen plugin names that are not installed, listing the installed ones.
+
+    Raises:
+        PluginLoadError: naming each unknown plugin, a close match if any, and *source*.
+    """
+    installed = installed_entry_points()
+    unknown = [name for name in names if name not in installed]
+    if not unknown:
+        return
+    guesses = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(installed), n=1)
+        guesses.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    known = ", ".join(installed) or "none"
+    plural = "s" if len(unknown) > 1 else ""
+    raise PluginLoadError(
+        f"unknown plugin{plural} {', '.join(guesses)} in {source}; the installed plugins are: "
+        f"{known}. Fix the name, or install the plugin (`kt plugins` lists them)"
+    )
+
+
+_logged_clashes: set[RegistryClash] = set()  # a clash is logged once per process
 
 
 class Kernel:
     """A plugin set and its registries.
 
     Args:
-        plugins: Entry-point names and/or plugin objects (modules, instances) to load;
-            ``[]`` for the bare kernel; ``None`` (default) to follow ``KT_PLUGINS``, the user
-            config, or else load every installed plugin.
+        plugins: Entry-point names and/or plugin objects (modules, instances) to load, in
+            registration order; ``[]`` for the bare kernel; ``None`` (default) to follow
+            ``KT_PLUGINS``, the user config, or else load every installed plugin.
         env: Environment to read ``KT_PLUGINS`` / ``KT_HOME`` from (default ``os.environ``).
+        prefer: For names two plugins register: the plugin whose registration to keep
+            (default: the ``[kt.prefer]`` table of the user config; else the first one).
+
+    Attributes:
+        failures: Plugins that could not be loaded or registered, with reasons.
+        clashes: Names two plugins registered in one registry, and which one is kept.
 
     Raises:
-        RegistryClashError: when two plugins register the same name in one registry.
+        PluginLoadError: a chosen plugin name is not installed (the message lists the
+            installed ones).
     """
 
     def __init__(
-        self, plugins: Sequence[str | object] | None = None, *, env: Mapping[str, str] | None = None
+        self,
+        plugins: Sequence[str | object] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        prefer: Mapping[str, str] | None = None,
     ) -> None:
         self.env = os.environ if env is None else env
         self.pm: pluggy.PluginManager = new_plugin_manager()
         self.failures: list[PluginFailure] = []
+        self.clashes: list[RegistryClash] = []
+        self._prefer = None if prefer is None else dict(prefer)  # the user config's: on a clash
         self.pm.register(builtin, name="kt.builtin")
         if plugins is None:
-            self.failures += load_entry_points(self.pm, _selected_plugins(self.env))
+            chosen, source = _selected_plugins(self.env)
+            if chosen is not None:
+                _check_known(chosen, source)
+            self.failures += load_entry_points(self.pm, chosen)
         else:
             names = [p for p in plugins if isinstance(p, str)]
             objects = [p for p in plugins if not isinstance(p, str)]
+            _check_known(names, "the chosen plugin set")
             self.failures += load_entry_points(self.pm, names, objects)
         self.pm.hook.kt_addhookspecs.call_historic(kwargs={"pm": self.pm})
         for attr, kind in _REGISTRIES.values():
@@ -176,9 +271,39 @@ class Kernel:
                 for spec in specs if isinstance(specs, list | tuple) else [specs]:
                     if hasattr(spec, "plugin") and not spec.plugin:
                         spec = attrs.evolve(spec, plugin=name)
-                    registry.add(spec.name, spec, name)
+                    self._register(registry, spec, name)
         for name in failed:
             self.pm.unregister(name=name)
+
+    def _register(self, registry: Registry[Any], spec: Any, plugin: str) -> None:
+        """Add *spec*, or record a clash with the plugin that registered its name first."""
+        if spec.name not in registry:
+            registry.add(spec.name, spec, plugin)
+            return
+        first = registry.origin(spec.name)
+        if self._prefer is None:
+            self._prefer = _preferences(self.env)
+        if self._prefer.get(spec.name) == plugin:  # the user chose this one: swap them
+            registry.replace(spec.name, spec, plugin)
+            first, plugin = plugin, first
+        clash = RegistryClash(registry.kind, spec.name, kept=first, ignored=plugin)
+        self.clashes.append(clash)
+        if clash not in _logged_clashes:
+            _logged_clashes.add(clash)
+            log.warning("%s", clash.message)
+
+    @classmethod
+    def default(cls) -> Kernel:
+        """The process's kernel for the default plugin set, for callers that only read it.
+
+        Built on first use, and again when ``KT_PLUGINS``, the user config or the installation
+        changes. Build your own ``Kernel()`` to change one (register plugins, add hook specs).
+        """
+        key = _default_key(os.environ)
+        global _default
+        if _default is None or _default[0] != key:
+            _default = (key, cls())
+        return _default[1]
 
     # -- Introspection -------------------------------------------------------------------------
 
@@ -232,6 +357,18 @@ class Kernel:
         found = self.pm.hook.kt_resolve_ref(ref=ref)
         return None if found is None else Path(found)
 
+    def module_aliases(self) -> dict[str, str]:
+        """What loads instead of a module a config names: every ``kt_module_aliases`` entry.
+
+        Keys are ``"module:Class"`` or ``"module"``, values ``"module:attribute"``; when two
+        plugins declare a key, the one registered first wins.
+        """
+        aliases: dict[str, str] = {}
+        for declared in reversed(self.pm.hook.kt_module_aliases()):  # registration order
+            for key, target in (declared or {}).items():
+                aliases.setdefault(key, target)
+        return aliases
+
     def load_plugin(self, name: str) -> object:
         """Import an installed plugin by entry-point name without adding it to this kernel.
 
@@ -251,3 +388,16 @@ class Kernel:
             return ep.load()
         except Exception as exc:
             raise PluginLoadError(f"plugin '{name}' failed to import: {exc}") from exc
+
+
+_default: tuple[tuple[object, ...], Kernel] | None = None
+
+
+def _default_key(env: Mapping[str, str]) -> tuple[object, ...]:
+    """What decides the default plugin set: the environment, the user config, the installation."""
+    config = home.kt_home(env) / "config.toml"
+    try:
+        config_stamp = config.stat().st_mtime_ns
+    except OSError:
+        config_stamp = -1
+    return (env.get("KT_PLUGINS"), str(config), config_stamp, installation_stamp())

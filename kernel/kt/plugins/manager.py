@@ -19,21 +19,30 @@ knows which plugin it came from.
 
 from __future__ import annotations
 
-import importlib.metadata
 import inspect
 import re
 from collections.abc import Callable, Collection, Iterable
+from types import FunctionType, ModuleType
 from typing import Any
 
 import attrs
 import pluggy
 
 import kt.plugins.hookspecs as hookspecs
+from kt.plugins.entrypoints import (
+    ENTRY_POINT_GROUP,
+    PluginEntryPoint,
+    installation_stamp,
+    installed_entry_points,
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "KtPluginManager",
+    "PluginEntryPoint",
     "PluginFailure",
     "hookimpl",
+    "installation_stamp",
     "installed_entry_points",
     "iter_registration",
     "load_entry_points",
@@ -42,8 +51,6 @@ __all__ = [
     "plugin_requires",
     "require_modules",
 ]
-
-ENTRY_POINT_GROUP = "kt.plugins"
 
 hookimpl = pluggy.HookimplMarker("kt")
 """Marker for hook implementations: ``@kt.hookimpl`` (``tryfirst=True`` / ``trylast=True``)."""
@@ -57,9 +64,51 @@ class PluginFailure:
     reason: str
 
 
+class KtPluginManager(pluggy.PluginManager):
+    """pluggy's manager, made cheap to fill again with the same plugins.
+
+    Registering a plugin makes pluggy look at every attribute (most are imports, classes and
+    dunder methods) with :func:`inspect.isroutine`, and read each hook's signature. Here a
+    plain function is checked for the marker directly, a class or constant is rejected at
+    once, and a hook function keeps its signature in ``__signature__`` (where
+    :func:`inspect.signature` looks first), so a second kernel costs about a millisecond.
+    Anything else is parsed as pluggy always does.
+    """
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        """The parent's parser, with a fast path for plain functions, classes and constants."""
+        if type(plugin) is ModuleType:
+            value = plugin.__dict__.get(name)
+        elif name in getattr(plugin, "__dict__", ()):
+            return super().parse_hookimpl_opts(plugin, name)  # set on the instance itself
+        else:
+            value = getattr(type(plugin), name, None)  # a method's function, unbound
+        if type(value) is FunctionType:
+            opts = getattr(value, "kt_impl", None)
+            if not isinstance(opts, dict):
+                return None
+            _keep_signature(value)
+            return opts
+        if value is None or isinstance(value, type) or not callable(value):
+            return None  # never a routine, so pluggy would say no too
+        return super().parse_hookimpl_opts(plugin, name)
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        """The parent's parser; a specification keeps its signature too."""
+        opts = super().parse_hookspec_opts(module_or_class, name)
+        if opts is not None:
+            _keep_signature(getattr(module_or_class, name))
+        return opts
+
+
+def _keep_signature(function: Any) -> None:
+    if type(function) is FunctionType and "__signature__" not in function.__dict__:
+        function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
+
+
 def new_plugin_manager() -> pluggy.PluginManager:
     """Return a fresh plugin manager with kt's hook specifications."""
-    pm = pluggy.PluginManager("kt")
+    pm = KtPluginManager("kt")
     pm.add_hookspecs(hookspecs)
     return pm
 
@@ -97,12 +146,7 @@ def require_modules(*names: str) -> None:
             raise ModuleNotFoundError(f"No module named '{name}'", name=name)
 
 
-def installed_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
-    """Every entry point in the ``kt.plugins`` group, by name."""
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-
-
-def missing_extra_hint(ep: importlib.metadata.EntryPoint, exc: ImportError) -> str:
+def missing_extra_hint(ep: PluginEntryPoint, exc: ImportError) -> str:
     """What to install when *ep*'s import failed for a missing optional dependency.
 
     The distribution's own metadata says which extra brings the module
@@ -194,7 +238,7 @@ def load_entry_points(
     requires it; the others carry on. A wanted name that is not installed is a failure too.
     """
     loader = _Loader(pm)
-    for name in sorted(loader.installed) if wanted is None else list(wanted):
+    for name in list(loader.installed) if wanted is None else list(wanted):
         loader.load(name)
     for plugin in objects:
         loader.register(plugin_name(plugin), plugin)
@@ -204,7 +248,11 @@ def load_entry_points(
 def iter_registration(
     pm: pluggy.PluginManager, hook: str
 ) -> Iterable[tuple[str, Callable[[], Any]]]:
-    """(plugin name, zero-argument call) for each implementation of a registration hook."""
+    """(plugin name, zero-argument call) for each implementation of a registration hook.
+
+    In registration order (``tryfirst`` / ``trylast`` aside), not pluggy's call order, so when
+    two plugins register the same name the plugin registered first keeps it.
+    """
     caller = getattr(pm.hook, hook)
-    for impl in reversed(caller.get_hookimpls()):
+    for impl in caller.get_hookimpls():
         yield impl.plugin_name, impl.function
