@@ -103,7 +103,14 @@ class Usage:
     cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(*(getattr(self, f.name) + getattr(other, f.name) for f in attrs.fields(Usage)))
+        return Usage(  # field by field: called several times per turn
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+            self.cached_tokens + other.cached_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
 
 
 @attrs.frozen
@@ -162,6 +169,18 @@ class LLMRequest:
     tools: tuple[ToolSchema, ...] = ()
     options: Mapping[str, Any] = attrs.field(factory=dict)
     model: str | None = None
+
+    def with_system_text(self, text: str) -> LLMRequest:
+        """A copy whose system prompt ends with *text* (a new system message if it has none).
+
+        For ``kt_pre_llm_call`` plugins that add context to every call without touching the
+        creature's history.
+        """
+        messages = self.messages
+        if messages and messages[0].role == "system" and isinstance(messages[0].content, str):
+            first = attrs.evolve(messages[0], content=f"{messages[0].content}\n\n{text}")
+            return attrs.evolve(self, messages=(first, *messages[1:]))
+        return attrs.evolve(self, messages=(Message("system", text), *messages))
 
 
 @attrs.frozen

@@ -108,15 +108,31 @@ def known_secrets(
         for name, value in source.items():
             if len(value) >= MIN_SECRET_CHARS and is_secret_name(name, key_vars):
                 found.setdefault(value, name)
-    keys_file = (home or kt_home(environ)) / "keys.toml"
+    for provider, value in _stored_keys((home or kt_home(environ)) / "keys.toml").items():
+        if isinstance(value, str) and len(value) >= MIN_SECRET_CHARS:
+            found.setdefault(value, f"{provider} key")
+    return found
+
+
+_KEYS_READ: dict[Path, tuple[tuple[int, int], dict[str, object]]] = {}
+
+
+def _stored_keys(keys_file: Path) -> dict[str, object]:
+    """``keys.toml``, parsed once per change of the file (every tool call asks)."""
+    try:
+        stat = keys_file.stat()
+    except OSError:
+        return {}
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _KEYS_READ.get(keys_file)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     try:
         stored = tomllib.loads(keys_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         stored = {}
-    for provider, value in stored.items():
-        if isinstance(value, str) and len(value) >= MIN_SECRET_CHARS:
-            found.setdefault(value, f"{provider} key")
-    return found
+    _KEYS_READ[keys_file] = (stamp, stored)
+    return stored
 
 
 def redact(text: str, secrets: Mapping[str, str]) -> str:

@@ -7,9 +7,10 @@ Two kinds of hooks:
 
 * **Registration hooks** (``kt_tools``, ``kt_llm_backends`` ...) are called once per plugin when
   a :class:`kt.Kernel` loads its plugin set. Each returns a list of specs that the kernel puts
-  in a registry; a name two plugins both register is a :class:`kt.errors.RegistryClashError`
-  naming both. A plugin whose registration hook raises is recorded as failed (``kt plugins``
-  shows why) and the others carry on.
+  in a registry; when two plugins register one name, the first registration is kept and the
+  clash is recorded in ``kernel.clashes`` (``kt plugins`` and ``kt doctor`` show it, with how
+  to choose the other). A plugin whose registration hook raises is recorded as failed
+  (``kt plugins`` shows why) and the others carry on.
 * **Runtime hooks** (``kt_pre_tool_call``, ``kt_event`` ...) are called per creature while it
   runs, with the objects involved and a :class:`kt.TurnContext` ``ctx``. They may be
   ``async def``: the kernel awaits each implementation in pluggy's order (last registered first;

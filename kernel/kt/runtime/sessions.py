@@ -60,7 +60,7 @@ def SessionReader(  # noqa: N802 (reads like the class it returns)
 
     Args:
         path: The session file (or what the store accepts, such as a session name).
-        kernel: The plugin set that provides the store (default: ``kt.Kernel()``).
+        kernel: The plugin set that provides the store (default: ``kt.Kernel.default()``).
 
     Raises:
         UnknownNameError: no loaded plugin provides a session store.
@@ -68,5 +68,5 @@ def SessionReader(  # noqa: N802 (reads like the class it returns)
     if kernel is None:
         from kt.plugins.kernel import Kernel
 
-        kernel = Kernel()
+        kernel = Kernel.default()  # only its registries are read
     return kernel.session_store(needs="reader").reader(path)
