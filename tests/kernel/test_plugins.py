@@ -634,12 +634,39 @@ async def test_hook_kt_compact():
         assert "4 messages about greetings" in agent.history[0].content
 
 
-async def test_hook_errors_are_isolated_and_reported():
+async def test_a_check_that_breaks_refuses_the_call_and_is_reported():
     class Buggy:
         kt_plugin_name = "buggy"
 
         @kt.hookimpl
         def kt_pre_tool_call(self, call):
+            raise ValueError("oops")
+
+    ran = []
+    recorder = EventRecorder()
+    echo = kt.tool(lambda text: ran.append(text) or text, name="echo")
+    llm = ScriptedLLM([ToolCall("echo", {"text": "x"}), "ok"])
+    agent = await kt.Agent.build(
+        {"name": "t"}, llm=llm, tools=[echo], kernel=kt.Kernel(plugins=[recorder]),
+        plugins=[Buggy()],
+    )
+    async with agent:
+        result = await agent.run("go")
+    # Fail closed: the guard-like hook broke, so the call is not made (and the model is told).
+    assert ran == [] and result.tool_calls[0].status == "blocked"
+    assert "plugin 'buggy' failed while checking this (ValueError: oops)" in (
+        result.tool_calls[0].error
+    )
+    (error,) = recorder.of_type(ErrorOccurred)
+    assert error.source == "plugin:buggy:kt_pre_tool_call"
+
+
+async def test_hook_errors_are_isolated_and_reported():
+    class Buggy:
+        kt_plugin_name = "buggy"
+
+        @kt.hookimpl
+        def kt_post_tool_call(self, call):
             raise ValueError("oops")
 
     recorder = EventRecorder()
@@ -656,7 +683,7 @@ async def test_hook_errors_are_isolated_and_reported():
         result = await agent.run("go")
     assert result.tool_calls[0].status == "ok"
     (error,) = recorder.of_type(ErrorOccurred)
-    assert error.source == "plugin:buggy:kt_pre_tool_call"
+    assert error.source == "plugin:buggy:kt_post_tool_call"
     assert "oops" in error.message
 
 

@@ -20,8 +20,9 @@ Two kinds of hooks:
   returned by the one before; ``None`` passes it on unchanged. A pre hook vetoes by raising
   :class:`kt.errors.PluginBlockError`: later implementations are skipped and the model sees
   the message as the error of that operation in the same turn. Any other exception is reported
-  as an :class:`kt.events.ErrorOccurred` event and counts as ``None``. Async runtime hooks cannot
-  be wrappers; write a pre/post pair instead.
+  as an :class:`kt.events.ErrorOccurred` event; in a pre hook it also vetoes (a check that
+  breaks refuses: it never waves the operation through), in a post hook it counts as ``None``.
+  Async runtime hooks cannot be wrappers; write a pre/post pair instead.
 
 Plugins listed in a creature config (``[[plugins]]``) are registered for that creature only and
 see its runtime hooks only; registration hooks are read from the kernel's plugin set.

@@ -105,7 +105,9 @@ class HookRunner:
             value_arg: The argument name the value is passed as.
             value: The starting value.
             vetoable: Whether ``PluginBlockError`` vetoes (pre hooks) or is reported like any
-                other error (post hooks: the operation already happened).
+                other error (post hooks: the operation already happened). In a vetoable
+                chain any other exception vetoes too, after being reported: a check that breaks
+                refuses (fail closed), it never waves the operation through.
             changed_by: When given, the names of the plugins that replaced the value are
                 appended to it, in call order.
             **kwargs: The hook's other arguments.
@@ -125,6 +127,11 @@ class HookRunner:
                 continue
             except Exception as exc:  # a buggy plugin must not kill the turn
                 await self._report(hook, name, exc)
+                if vetoable:  # ... nor let through what it was there to check
+                    raise PluginBlockError(
+                        f"plugin '{name}' failed while checking this ({type(exc).__name__}: "
+                        f"{exc}), so it was not done; fix or remove the plugin"
+                    ) from exc
                 continue
             if out is not None:
                 if changed_by is not None and out != value:
