@@ -1,0 +1,135 @@
+"""Studio on its own trio thread; request threads call in through ``kt_portal.Portal``.
+
+Flask handlers are synchronous and run on the server's threads. The engine is trio, so it runs
+in one thread of its own (the portal's loop), and every handler reaches it with
+:meth:`StudioHost.run`, which blocks only the calling request thread. Saved-session reads,
+settings and the catalog never go through the loop: they touch files, not the engine.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["StudioHost"]
+
+
+class StudioHost:
+    """Runs one Studio on a portal and lets any thread call into it.
+
+    Args:
+        make_studio: Builds the (not yet entered) Studio; called on the engine's loop.
+        resume_file: Where the sessions live at shutdown are listed, for one-click resume at
+            the next start (``None``: not kept).
+    """
+
+    def __init__(self, make_studio: Callable[[], Any], *, resume_file: Path | None = None) -> None:
+        self._make_studio = make_studio
+        self.resume_file = resume_file
+        self.studio: Any = None
+        self.portal: Any = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: Any = None
+        self._error: BaseException | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether Studio accepts calls."""
+        return self._ready.is_set() and self._error is None and self.studio is not None
+
+    def start(self) -> StudioHost:
+        """Start the portal and Studio; return once Studio runs.
+
+        Raises:
+            Exception: what building or entering Studio raised.
+        """
+        from kt_portal import Portal
+
+        self.portal = Portal().start()
+        self._thread = threading.Thread(target=self._hold, name="kt-studio", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self.portal.close()
+            raise self._error
+        return self
+
+    def _hold(self) -> None:
+        """Keep Studio entered on the portal's loop (this thread waits for the whole time)."""
+        from kt.errors import AgentStoppedError
+
+        try:
+            self.portal.call(self._serve)
+        except AgentStoppedError:
+            pass  # the portal closed under it: Studio left its block, cancelled
+        except BaseException as error:  # reported by start()
+            self._error = error
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        import trio
+
+        self._stop = trio.Event()
+        async with self._make_studio() as studio:
+            self.studio = studio
+            self._ready.set()
+            await self._stop.wait()
+            self._keep_for_resume(studio.sessions.list())
+        self.studio = None
+
+    def _keep_for_resume(self, live: list[Any]) -> None:
+        """Write the session files of the sessions live now: they stay resumable."""
+        if self.resume_file is None:
+            return
+        names = [Path(p).name.removesuffix(".ktsession") for s in live for p in s.store_paths]
+        self.resume_file.parent.mkdir(parents=True, exist_ok=True)
+        self.resume_file.write_text(json.dumps({"sessions": names}), encoding="utf-8")
+
+    def resumable(self) -> list[str]:
+        """Names of the saved sessions that were live when the server last stopped."""
+        if self.resume_file is None or not self.resume_file.is_file():
+            return []
+        try:
+            return list(json.loads(self.resume_file.read_text(encoding="utf-8"))["sessions"])
+        except (ValueError, KeyError, TypeError):
+            return []
+
+    def close(self) -> None:
+        """Leave Studio (its creatures stop; their sessions stay resumable) and the portal."""
+        if self.portal is None:
+            return
+        if self._stop is not None and self.studio is not None:
+            self.portal.call(_set_event, self._stop)
+            if self._thread is not None:
+                self._thread.join()
+        self.portal.close()
+
+    def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run *fn* (a sync or async function) on the engine's loop and return its result.
+
+        Raises:
+            Exception: what *fn* raised, in the calling thread.
+        """
+        return self.portal.call(_call, fn, args, kwargs)
+
+
+async def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call *fn* on the loop and await what it returns when that is awaitable.
+
+    Asking the result, not the function, covers async methods that a decorator hides from
+    ``inspect.iscoroutinefunction`` (trio wraps some of its channel methods so).
+    """
+    result = fn(*args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+async def _set_event(event: Any) -> None:
+    event.set()

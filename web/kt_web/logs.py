@@ -1,0 +1,91 @@
+"""The server's log, kept in memory for ``/ws/logs``: recent records and live subscribers.
+
+:class:`LogHub` is a ``logging`` handler on the root logger. It keeps the last
+:data:`BACKLOG` records and hands every new one to each subscriber's bounded queue. A
+subscriber that falls :data:`QUEUE_LIMIT` records behind is dropped (its socket closes with
+1013), so a slow log reader never slows down whatever is logging.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+from typing import Any
+
+__all__ = ["BACKLOG", "QUEUE_LIMIT", "LogHub"]
+
+BACKLOG = 500
+QUEUE_LIMIT = 1000
+OVERFLOW = object()  # put in a subscriber's queue when it was dropped
+CLOSED = object()  # put in a subscriber's queue to end it
+
+
+class LogHub(logging.Handler):
+    """Recent log records and live subscribers."""
+
+    def __init__(self, level: int = logging.INFO) -> None:
+        super().__init__(level)
+        self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=BACKLOG)
+        self._subscribers: set[queue.Queue[Any]] = set()
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep *record* and hand it to every subscriber (never blocks)."""
+        entry = {
+            "type": "log",
+            "time": record.created,
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        with self._guard:
+            self._recent.append(entry)
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber.put_nowait(entry)
+            except queue.Full:
+                self.unsubscribe(subscriber)
+                _force(subscriber, OVERFLOW)
+
+    def subscribe(self) -> tuple[list[dict[str, Any]], queue.Queue[Any]]:
+        """The recent records and a queue that receives every new one."""
+        subscriber: queue.Queue[Any] = queue.Queue(QUEUE_LIMIT)
+        with self._guard:
+            self._subscribers.add(subscriber)
+            return list(self._recent), subscriber
+
+    def unsubscribe(self, subscriber: queue.Queue[Any]) -> None:
+        """Stop feeding *subscriber*."""
+        with self._guard:
+            self._subscribers.discard(subscriber)
+
+    def install(self) -> LogHub:
+        """Attach to the root logger, and let ``kt*`` loggers report at INFO."""
+        logging.getLogger().addHandler(self)
+        logging.getLogger("kt_web").setLevel(logging.INFO)
+        return self
+
+
+def _force(subscriber: queue.Queue[Any], item: object) -> None:
+    """Put *item* in the queue, dropping its oldest entry when it is full."""
+    try:
+        subscriber.put_nowait(item)
+        return
+    except queue.Full:
+        pass
+    try:
+        subscriber.get_nowait()
+    except queue.Empty:
+        pass
+    try:
+        subscriber.put_nowait(item)
+    except queue.Full:
+        pass
+
+
+def close(subscriber: queue.Queue[Any]) -> None:
+    """End a subscriber's stream (its reader gets :data:`CLOSED`)."""
+    _force(subscriber, CLOSED)

@@ -1,0 +1,337 @@
+"""The WebSockets: a creature's chat, a session's observer, the runtime graph.
+
+Each socket is served by one server thread that forwards events from Studio's attach streams
+(read through the portal), plus, for chat, one thread that reads the client's input.
+
+Overflow policy: the engine never waits for a socket (its event bus is unbounded and never
+blocks). A socket whose client falls :data:`MAX_BACKLOG` events behind is closed with code 1013
+("try again later"); the creature goes on, and the client can reconnect and read the history.
+Closing a chat socket never cancels a running turn: turns are queued, not awaited, by it.
+
+Frames are JSON objects with a ``type``. Chat sends ``user_input``, ``processing_start``,
+``text`` (``content``: a delta), ``tool_start``, ``tool_done``, ``subagent_start``,
+``subagent_done``, ``token_usage``, ``processing_end`` (``status``), ``idle`` and ``error``;
+every frame made from an event carries that event as ``event`` (the kernel's wire shape).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+__all__ = ["MAX_BACKLOG", "register"]
+
+MAX_BACKLOG = 10_000  # events a client may fall behind before its socket is closed (1013)
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_SLOW = 1013
+
+_FRAME_TYPES = {
+    "turn_started": "processing_start",
+    "text_delta": "text",
+    "tool_call_started": "tool_start",
+    "tool_call_completed": "tool_done",
+    "subagent_started": "subagent_start",
+    "subagent_completed": "subagent_done",
+    "llm_call_completed": "token_usage",
+    "turn_completed": "processing_end",
+    "error": "error",
+}
+# A creature's own turn activity; every other event (engine topology, lifecycle) is "activity".
+_CREATURE_EVENTS = frozenset(
+    {
+        *_FRAME_TYPES,
+        "interrupt",
+        "warning",
+        "llm_call_started",
+        "message_appended",
+        "history_replaced",
+        "assistant_message_edited",
+        "compaction_started",
+        "compaction_completed",
+        "compaction_skipped",
+    }
+)
+
+
+def frame(event: Any) -> dict[str, Any]:
+    """The frame for one event: a creature's, a channel message, or other engine activity."""
+    from kt.events import to_wire
+    from kt_studio.convert import unstructure
+
+    try:
+        wire = to_wire(event)
+    except Exception:  # an engine event the kernel's converter does not know
+        wire = {"type": event.type, **unstructure(event)}
+    source = getattr(event, "creature", "")
+    if event.type == "channel_message":
+        return {"type": "channel_message", **wire, "source": source, "event": wire}
+    if event.type not in _CREATURE_EVENTS:
+        return {"type": "activity", "activity_type": event.type, "source": source, "event": wire}
+    out: dict[str, Any] = {"type": _FRAME_TYPES.get(event.type, event.type), "source": source}
+    if event.type == "text_delta":
+        out["content"] = event.text
+    elif event.type == "turn_completed":
+        result = event.result
+        out["status"] = result.status
+        out["response"] = result.text
+        out["usage"] = unstructure(result.usage)
+    elif event.type == "llm_call_completed":
+        out["usage"] = wire.get("usage")
+    out["event"] = wire
+    return out
+
+
+class _Socket:
+    """A socket that several threads may send on (one lock around ``send``)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self._lock = threading.Lock()
+
+    def send(self, data: dict[str, Any]) -> None:
+        with self._lock:
+            self.ws.send(json.dumps(data, ensure_ascii=False, default=str))
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with *code*, then wait (up to 5 s) for the client's closing handshake.
+
+        Returning at once would let the server close the TCP connection while the client's
+        close frame is still unread, and the kernel would then reset the connection: the
+        client could lose the frames sent just before, such as the error saying why.
+        """
+        with self._lock:
+            try:
+                self.ws.close(reason=code, message=reason)
+            except Exception:  # already closed by the client
+                pass
+        reader = getattr(self.ws, "thread", None)
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout=5)
+
+
+def register(app: Any, sock: Any, host: Any) -> None:
+    """Add the WebSocket routes to *app*."""
+    from kt.errors import KTError
+
+    def refused(ws: _Socket) -> bool:
+        import flask
+
+        refusal = getattr(flask.g, "kt_ws_refusal", None)
+        if refusal is None:
+            return False
+        ws.send({"type": "error", "error": {"type": "Unauthorized", "message": refusal}})
+        ws.close(CLOSE_UNAUTHORIZED, "unauthorized")
+        return True
+
+    def open_stream(ws: _Socket, fn: Any, *args: Any) -> Any:
+        try:
+            return host.run(fn, *args)
+        except KTError as error:
+            from kt_web.errors import error_body
+
+            ws.send({"type": "error", **error_body(error)})
+            ws.close(CLOSE_NOT_FOUND, type(error).__name__)
+            return None
+
+    def forward(ws: _Socket, events: Any, on_event: Any = None) -> None:
+        """Send *events* to the socket until the stream ends or the client is gone."""
+        import trio
+
+        from kt.errors import AgentStoppedError
+
+        while True:
+            try:
+                event = host.run(events.receive)
+            except (trio.EndOfChannel, trio.ClosedResourceError, AgentStoppedError):
+                return
+            if events.statistics().current_buffer_used > MAX_BACKLOG:
+                ws.close(CLOSE_TOO_SLOW, "client too slow; reconnect and read the history")
+                host.run(events.aclose)
+                return
+            try:
+                ws.send(frame(event))
+                if on_event is not None:
+                    on_event(event)
+            except Exception:  # the client went away
+                host.run(events.aclose)
+                return
+
+    @sock.route("/ws/sessions/<sid>/creatures/<cid>/chat")
+    def chat_socket(raw: Any, sid: str, cid: str) -> None:
+        """Chat with a session's creatures and watch them work.
+
+        On connect: the recent channel messages (``channel_message`` with ``history: true``),
+        then ``activity`` / ``session_info``. Send ``{"type": "input", "content": text,
+        "target"?: creature}`` (default target: ``cid``). Frames: ``user_input``,
+        ``processing_start``, ``text``, ``tool_start``, ``tool_done``, ``subagent_start``,
+        ``subagent_done``, ``token_usage``, ``processing_end``, ``idle`` (each with ``source``,
+        the creature), ``channel_message``, ``activity``, ``error``. Closing the socket never
+        cancels a running turn.
+        """
+        from kt_studio.convert import unstructure
+
+        ws = _Socket(raw)
+        if refused(ws):
+            return
+        studio = host.studio
+        target = open_stream(ws, studio.sessions.creature_id, sid, cid)
+        if target is None:
+            return
+        events = host.run(studio.attach.session, sid)
+        for message in host.run(studio.sessions.channel_history, sid):
+            ws.send({"type": "channel_message", **message, "history": True})
+        session = host.run(studio.sessions.get, sid)
+        ws.send(
+            {"type": "activity", "activity_type": "session_info", "session": unstructure(session)}
+        )
+
+        def read_inputs() -> None:
+            from simple_websocket import ConnectionClosed
+
+            try:
+                while True:
+                    text = raw.receive()
+                    try:
+                        message = json.loads(text)
+                        if not isinstance(message, dict) or message.get("type") != "input":
+                            raise ValueError('send {"type": "input", "content": "..."}')
+                        content = message.get("content")
+                        who = message.get("target") or target
+                        source = host.run(studio.sessions.send_input, sid, who, content)
+                        ws.send({"type": "user_input", "content": content, "source": source})
+                    except (ValueError, KTError) as error:
+                        failure = {"type": type(error).__name__, "message": str(error)}
+                        ws.send({"type": "error", "error": failure})
+            except ConnectionClosed:
+                pass
+            finally:
+                try:
+                    host.run(events.aclose)
+                except Exception:  # the portal is closing too
+                    pass
+
+        def after(event: Any) -> None:
+            if event.type == "turn_completed" and not host.run(
+                studio.sessions.is_busy, event.creature
+            ):
+                ws.send({"type": "idle", "source": event.creature})
+
+        reader = threading.Thread(target=read_inputs, name="kt-ws-input", daemon=True)
+        reader.start()
+        forward(ws, events, after)
+        reader.join(timeout=5)
+
+    @sock.route("/ws/sessions/<sid>/observer")
+    def observer_socket(raw: Any, sid: str) -> None:
+        """Every channel message of a session's graphs, without consuming any.
+
+        Frames: ``activity`` / ``attached`` once subscribed (what is sent from then on is
+        seen), then ``channel_message`` (channel, sender, content ...).
+        """
+        ws = _Socket(raw)
+        if refused(ws):
+            return
+        events = open_stream(ws, host.studio.attach.observer, sid)
+        if events is None:
+            return
+        ws.send({"type": "activity", "activity_type": "attached", "session_id": sid})
+        _watch_close(raw, host, events)
+        forward(ws, events)
+
+    @sock.route("/ws/sessions/<sid>/channels/<channel>")
+    def channel_socket(raw: Any, sid: str, channel: str) -> None:
+        """The messages of one channel of a session, without consuming any.
+
+        Frames: ``activity`` / ``attached`` once subscribed, then ``channel_message``.
+        """
+        ws = _Socket(raw)
+        if refused(ws):
+            return
+        events = open_stream(ws, host.studio.attach.channel, sid, channel)
+        if events is None:
+            return
+        ws.send({"type": "activity", "activity_type": "attached", "channel": channel})
+        _watch_close(raw, host, events)
+        forward(ws, events)
+
+    @sock.route("/ws/runtime/graph")
+    def graph_socket(raw: Any) -> None:
+        """The engine's events for every graph: creatures, channels, edges, wires, topology.
+
+        Frames: ``activity`` / ``attached`` once subscribed, then one ``activity`` frame per
+        engine event (``activity_type`` is the event's type).
+        """
+        ws = _Socket(raw)
+        if refused(ws):
+            return
+        events = host.run(host.studio.attach.runtime)
+        ws.send({"type": "activity", "activity_type": "attached"})
+        _watch_close(raw, host, events)
+        forward(ws, events)
+
+    @sock.route("/ws/logs")
+    def logs_socket(raw: Any) -> None:
+        """The server's log: the recent records (``history: true``), then new ones live.
+
+        Frames: ``log`` (``time``, ``level``, ``logger``, ``message``); ``activity`` /
+        ``attached`` after the recent records.
+        """
+        import flask
+
+        ws = _Socket(raw)
+        if refused(ws):
+            return
+        _serve_logs(raw, ws, flask.current_app.extensions["kt_logs"])
+
+
+def _serve_logs(raw: Any, ws: _Socket, hub: Any) -> None:
+    from kt_web import logs
+
+    recent, subscriber = hub.subscribe()
+    try:
+        for entry in recent:
+            ws.send({**entry, "history": True})
+        ws.send({"type": "activity", "activity_type": "attached"})
+
+        def wait() -> None:
+            from simple_websocket import ConnectionClosed
+
+            try:
+                while True:
+                    raw.receive()
+            except ConnectionClosed:
+                pass
+            logs.close(subscriber)
+
+        threading.Thread(target=wait, name="kt-ws-logs", daemon=True).start()
+        while True:
+            entry = subscriber.get()
+            if entry is logs.CLOSED:
+                return
+            if entry is logs.OVERFLOW:
+                ws.close(CLOSE_TOO_SLOW, "client too slow; reconnect")
+                return
+            ws.send(entry)
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+def _watch_close(raw: Any, host: Any, events: Any) -> None:
+    """Close *events* when the client closes a socket it only reads from."""
+
+    def wait() -> None:
+        from simple_websocket import ConnectionClosed
+
+        try:
+            while True:
+                raw.receive()  # clients send nothing; this returns when they close
+        except ConnectionClosed:
+            pass
+        try:
+            host.run(events.aclose)
+        except Exception:  # the portal is closing too
+            pass
+
+    threading.Thread(target=wait, name="kt-ws-watch", daemon=True).start()
