@@ -1,0 +1,55 @@
+"""The Laboratory: creatures hosted on other machines, over Redis Streams.
+
+Contributes the ``redis`` transport (``engine.add_creature(config, transport="redis",
+node="gpu-1")``) and the ``kt worker`` and ``kt service`` commands. Workers connect outward to
+Redis; only Redis must be reachable. Each creature is owned by one worker through a lease; every
+append to its event stream is fenced by that lease; a lost worker's creatures move to another
+worker, rebuilt from their event streams. The design: ``docs/concepts/laboratory.md``.
+
+Modules: :mod:`~kt_lab.keys` (the key layout), :mod:`~kt_lab.redis_io` (Redis from trio, the
+fenced scripts), :mod:`~kt_lab.host` (the transport), :mod:`~kt_lab.worker` (the worker loop),
+:mod:`~kt_lab.recovery` (rebuilding from the log), :mod:`~kt_lab.status` (nodes and readiness
+for a lab host's API), :mod:`~kt_lab.service` (systemd units), :mod:`~kt_lab.cli` (the
+commands).
+
+The ``redis`` package (the ``lab`` extra) is imported only when a transport, worker or view is
+made, so loading the plugin costs nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import kt
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = ["kt_cli_commands", "kt_transports"]
+
+kt_requires = ("kt_terrarium",)  # the transport protocol and the worker loop it serves
+
+
+def _redis_transport(**options: Any) -> Any:
+    from kt_lab.host import RedisTransport
+
+    return RedisTransport(**options)
+
+
+@kt.hookimpl
+def kt_transports() -> list[kt.TransportSpec]:
+    """Contribute ``redis``: creatures on ``kt worker`` nodes, over Redis Streams."""
+    return [
+        kt.TransportSpec(
+            "redis", _redis_transport, "creatures on kt worker nodes, over Redis Streams"
+        )
+    ]
+
+
+@kt.hookimpl
+def kt_cli_commands(cli: click.Group) -> None:
+    """Add ``kt worker`` and ``kt service``."""
+    from kt_lab.cli import service, worker
+
+    cli.add_command(worker)
+    cli.add_command(service)
