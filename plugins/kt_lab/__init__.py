@@ -47,6 +47,43 @@ def kt_transports() -> list[kt.TransportSpec]:
 
 
 @kt.hookimpl
+def kt_web_routes(app: Any, host: Any) -> None:
+    """``GET /api/nodes``: the Laboratory's workers, when the server knows its Redis.
+
+    The server reads the Redis URL from ``KT_LAB_REDIS`` (and a password file from
+    ``KT_LAB_PASSWORD_FILE``), as ``kt service install`` writes them into the units.
+    """
+    import os
+
+    url = os.environ.get("KT_LAB_REDIS")
+    if not url:
+        return
+    from flask import jsonify
+
+    from kt_lab.status import Lab
+
+    lab = Lab(url, password_file=os.environ.get("KT_LAB_PASSWORD_FILE"))
+
+    def nodes() -> Any:
+        """The Laboratory's worker nodes: name, status (alive or lost), labels and creatures.
+
+        Returns:
+            ``{"nodes": [...]}``; 503 when Redis cannot be reached.
+        """
+        from kt_lab.errors import LabError
+
+        try:
+            found = host.run(lab.nodes)
+        except LabError as exc:
+            response = jsonify({"error": {"type": type(exc).__name__, "message": str(exc)}})
+            response.status_code = 503
+            return response
+        return jsonify({"nodes": [node.as_dict() for node in found]})
+
+    app.add_url_rule("/api/nodes", "lab_nodes", nodes)
+
+
+@kt.hookimpl
 def kt_cli_commands(cli: click.Group) -> None:
     """Add ``kt worker`` and ``kt service``."""
     from kt_lab.cli import service, worker
