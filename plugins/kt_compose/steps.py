@@ -43,7 +43,7 @@ from __future__ import annotations
 import abc
 import copy
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -920,6 +920,14 @@ class AgentRunnable(Runnable):
             )
         return self._agent
 
+    def __await__(self) -> Generator[Any, None, AgentRunnable]:
+        """``await compose.agent(...)`` gives the same step, for ``async with await agent(..)``.
+
+        The seed framework's examples await the call before entering it; the step is built
+        when the ``async with`` block is entered either way.
+        """
+        return _itself(self).__await__()
+
     async def __aenter__(self) -> AgentRunnable:
         """Build and start the agent.
 
@@ -1020,6 +1028,10 @@ class AgentFactoryRunnable(Runnable):
 
     def __repr__(self) -> str:
         return f"factory({_config_label(self.config)})"
+
+
+async def _itself(step: AgentRunnable) -> AgentRunnable:
+    return step
 
 
 def agent(config: Any, *, timeout: float | None = None, **build_kwargs: Any) -> AgentRunnable:

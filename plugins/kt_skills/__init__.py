@@ -137,15 +137,48 @@ def _disabled(name: str) -> str:
 
 @kt.hookimpl
 def kt_tools() -> list[kt.ToolSpec]:
-    """Offer the ``skill`` tool to creatures that list it."""
-    return [skill]
+    """Offer the ``skill`` and ``skill_manage`` tools to creatures that list them."""
+    from kt_skills.manage import skill_manage
+
+    return [skill, skill_manage]
+
+
+@kt.hookimpl
+def kt_triggers() -> list[kt.TriggerSpec]:
+    """The ``skill_nudge`` trigger type."""
+    from kt_skills.nudge import skill_nudge_trigger
+
+    return [
+        kt.TriggerSpec(
+            "skill_nudge",
+            skill_nudge_trigger,
+            "every N user turns without a saved skill, ask whether one is worth saving",
+        )
+    ]
+
+
+@kt.hookimpl
+def kt_module_aliases() -> dict[str, str]:
+    """kt-biome's skill-writing tool and skill nudge are ``skill_manage`` and ``skill_nudge``."""
+    return {
+        "kt_biome.tools.skill_manage:SkillManageTool": "kt_skills.manage:skill_manage",
+        "kt_biome.triggers.skill_nudge:SkillNudgeTrigger": "kt_skills.nudge:skill_nudge_trigger",
+    }
 
 
 @kt.hookimpl
 async def kt_creature_started(creature: kt.Agent) -> None:
-    """Report skill files that could not be read."""
-    for warning in skill_set(creature).warnings:
+    """Report skill files that could not be read; offer ``skill`` where skills are enabled.
+
+    A config whose ``skills`` list names skills (or ``"*"``) asks for them to be used, so the
+    ``skill`` tool (and with it the index in the prompt) is offered even when the ``tools``
+    list does not name it, as packs written for the reference framework expect.
+    """
+    found = skill_set(creature)
+    for warning in found.warnings:
         await creature.emit(AgentWarning(message=warning, source="kt_skills"))
+    if creature.config.skills and TOOL_NAME not in creature.tools and any(found.enabled.values()):
+        await creature.add_tools([skill])
 
 
 @kt.hookimpl

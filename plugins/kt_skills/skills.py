@@ -86,6 +86,20 @@ class SkillSet:
 _SKILLS = kt.StashKey[SkillSet]()
 
 
+def refresh_skills(agent: kt.Agent) -> SkillSet:
+    """Find *agent*'s skills again (after one was written), keeping what was enabled."""
+    before = agent.stash.get(_SKILLS, None)
+    if before is not None:
+        del agent.stash[_SKILLS]
+    found = skill_set(agent)
+    if before is not None:
+        for name, enabled in before.enabled.items():
+            if name in found.enabled:
+                found.enabled[name] = enabled
+        found.announced = before.announced
+    return found
+
+
 def skill_set(agent: kt.Agent) -> SkillSet:
     """The creature's skills, found on first use and kept for its life."""
     found = agent.stash.get(_SKILLS, None)
