@@ -66,6 +66,7 @@ _LAZY: dict[str, str] = {
     "SessionStoreSpec": "kt.specs",
     "TransportSpec": "kt.specs",
     "PromptSection": "kt.specs",
+    "RenderedPrompt": "kt.specs",
     "SessionReader": "kt.runtime.sessions",
     # config
     "CreatureConfig": "kt.config",
@@ -186,6 +187,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         InputSpec,
         OutputSpec,
         PromptSection,
+        RenderedPrompt,
         SessionStoreSpec,
         SubAgentSpec,
         TransportSpec,

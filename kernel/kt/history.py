@@ -7,22 +7,69 @@ that come from elsewhere (an old session, a hand-edited file, a plugin that repl
 
 * consecutive ``user`` messages are merged into one (strict providers require alternation);
 * every tool call of an assistant message is answered by exactly one ``tool`` message placed
-  right after it (missing answers get an "interrupted" result, duplicates are dropped);
+  right after it (missing answers get an "in doubt" result, or the one *answer* gives;
+  duplicates are dropped);
 * ``tool`` messages that answer no call are dropped;
 * an assistant message left with no text and no calls is dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
-from kt.llm import ContentPart, Message
+from kt.llm import ContentPart, Message, ToolCall
 
-__all__ = ["MISSING_RESULT", "is_well_formed", "merge_user_content", "repair"]
+__all__ = [
+    "MISSING_RESULT",
+    "is_well_formed",
+    "merge_user_content",
+    "repair",
+    "result_text",
+    "tool_results_message",
+]
 
-MISSING_RESULT = "Interrupted: this call was cancelled before it returned a result."
+# A call with no recorded result may have run all the way, partly, or not at all: the process
+# stopped while it ran. Saying "cancelled" would invite the model to repeat a side effect.
+MISSING_RESULT = (
+    "In doubt: this call was running when the process stopped; it may have partly run. "
+    "It was not run again: check its effects before repeating it."
+)
+
+
+def result_text(status: str, output: str = "", error: str | None = None) -> str:
+    """The text a model sees for a call's result: the output, or the error with a prefix.
+
+    Args:
+        status: The call's terminal status (``ok``, ``error``, ``blocked``, ``timeout``,
+            ``interrupted``, ``cancelled``; ``running`` for a background call's placeholder).
+        output: What the tool returned.
+        error: Why it failed, for the statuses that are failures.
+    """
+    if status in ("ok", "running"):
+        return output
+    prefix = {
+        "blocked": "Blocked",
+        "interrupted": "Interrupted",
+        "cancelled": "Cancelled",
+    }.get(status, "Error")
+    body = error or status
+    return f"{prefix}: {body}" + (f"\n{output}" if output else "")
+
+
+def tool_results_message(results: Sequence[tuple[ToolCall, str]]) -> Message:
+    """The one user message that feeds results back in a text tool-call format, in call order.
+
+    Args:
+        results: Each call with the text the model sees for it.
+
+    Returns:
+        A ``user`` message marked ``meta={"tool_results": True}`` (not a user turn:
+        compaction never cuts there).
+    """
+    sections = [f"## {call.name} {call.id}\n{text}" for call, text in results]
+    return Message("user", "[Tool results]\n" + "\n\n".join(sections), meta={"tool_results": True})
 
 
 def merge_user_content(
@@ -38,8 +85,17 @@ def merge_user_content(
     return parts(first) + (ContentPart("text", text="\n\n"),) + parts(second)
 
 
-def repair(messages: Sequence[Message]) -> list[Message]:
-    """Return a well-formed copy of *messages* (see the module docs for the rules)."""
+def repair(
+    messages: Sequence[Message], *, answer: Callable[[ToolCall], str | None] | None = None
+) -> list[Message]:
+    """Return a well-formed copy of *messages* (see the module docs for the rules).
+
+    Args:
+        messages: The history to repair.
+        answer: For a call with no ``tool`` message: the result text to give it (a result
+            recorded elsewhere, such as a completion event), or ``None`` for
+            :data:`MISSING_RESULT`.
+    """
     out: list[Message] = []
     i = 0
     while i < len(messages):
@@ -55,16 +111,17 @@ def repair(messages: Sequence[Message]) -> list[Message]:
         if msg.role == "assistant" and msg.tool_calls:
             answers: dict[str, Message] = {}
             while i < len(messages) and messages[i].role == "tool":
-                answer = messages[i]
+                reply = messages[i]
                 i += 1
-                if answer.tool_call_id not in answers:
-                    answers[answer.tool_call_id or ""] = answer
+                if reply.tool_call_id not in answers:
+                    answers[reply.tool_call_id or ""] = reply
             out.append(msg)
             for call in msg.tool_calls:
-                out.append(
-                    answers.get(call.id)
-                    or Message("tool", MISSING_RESULT, tool_call_id=call.id, name=call.name)
-                )
+                found = answers.get(call.id)
+                if found is None:
+                    text = (answer(call) if answer is not None else None) or MISSING_RESULT
+                    found = Message("tool", text, tool_call_id=call.id, name=call.name)
+                out.append(found)
             continue
         if msg.role == "assistant" and not msg.content:
             continue

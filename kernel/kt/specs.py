@@ -163,3 +163,17 @@ class PromptSection:
     key: str
     text: str
     order: int = 500
+
+
+@attrs.frozen
+class RenderedPrompt:
+    """A base system prompt rendered by a ``kt_render_prompt`` plugin.
+
+    Attributes:
+        text: The rendered text.
+        uses_tools: The template placed the generated tools section itself (``{{ tools }}``),
+            so the runtime does not add it again.
+    """
+
+    text: str
+    uses_tools: bool = False

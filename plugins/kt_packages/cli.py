@@ -60,8 +60,13 @@ def _kernel() -> kt.Kernel:
 @click.argument("source")
 @click.option("-e", "--editable", is_flag=True, help="Link the folder instead of copying it.")
 @click.option("--name", help="Install under this name instead of the manifest's.")
+@click.option(
+    "--allow-downgrade",
+    is_flag=True,
+    help="Replace an installed pack even with an older version of it.",
+)
 @_verbose_option
-def install(source: str, editable: bool, name: str | None) -> None:
+def install(source: str, editable: bool, name: str | None, allow_downgrade: bool) -> None:
     """Install a pack from SOURCE: a folder, a git URL, or @NAME from the marketplace index.
 
     \b
@@ -70,14 +75,18 @@ def install(source: str, editable: bool, name: str | None) -> None:
       kt install https://host/pack.git
       kt install @kt-biome          the bundled kt-biome stub pack
 
-    Reinstalling a pack replaces it. Python plugins the pack declares are installed with
-    pip into the Python that runs kt; kt-biome's Python modules need KohakuTerrarium's
-    internals and are reported as unsupported.
+    Reinstalling a pack replaces it, unless the installed version is newer than SOURCE's
+    (then nothing changes; --allow-downgrade replaces it anyway). Python plugins the pack
+    declares are installed with pip into the Python that runs kt; kt-biome's Python modules
+    need KohakuTerrarium's internals and are reported as unsupported.
     """  # noqa: D301 (click reads \b as "keep this paragraph as written")
     from kt_packages.report import print_install
     from kt_packages.store import PackStore
 
-    print_install(PackStore().install(source, editable=editable, name=name))
+    store = PackStore()
+    print_install(
+        store.install(source, editable=editable, name=name, allow_downgrade=allow_downgrade)
+    )
 
 
 @click.command()

@@ -33,8 +33,12 @@ from kt_packages.manifest import (
 )
 
 __all__ = [
+    "Substitute",
     "Unsupported",
+    "alias_of",
+    "find_substitutes",
     "find_unsupported",
+    "installed_aliases",
     "module_support_problem",
     "summarize",
 ]
@@ -151,7 +155,76 @@ def _source_problem(source: Path) -> str | None:
     return None
 
 
-def find_unsupported(root: Path, manifest: PackManifest) -> list[Unsupported]:
+def installed_aliases() -> Mapping[str, str]:
+    """The ``kt_module_aliases`` of the installed plugins: foreign module → ours doing its job."""
+    import kt
+
+    return kt.Kernel().module_aliases()
+
+
+def alias_of(module: str, class_name: str | None, aliases: Mapping[str, str]) -> str | None:
+    """What loads instead of ``module:class_name`` (``None``: no plugin declares an alias)."""
+    return aliases.get(f"{module}:{class_name}") or aliases.get(module)
+
+
+@attrs.frozen
+class Substitute:
+    """A piece of a pack that a first-party plugin does the job of (see ``kt_module_aliases``).
+
+    Attributes:
+        kind: As in :class:`Unsupported`.
+        name: Its name in the manifest or config entry.
+        module: The module the pack names (``module:Class``).
+        provided_by: What loads instead (``kt_context:ContextFiles``).
+    """
+
+    kind: str
+    name: str
+    module: str
+    provided_by: str
+
+
+def find_substitutes(
+    root: Path, manifest: PackManifest, aliases: Mapping[str, str] | None = None
+) -> list[Substitute]:
+    """The pieces of the pack at *root* that first-party plugins provide, each once."""
+    aliases = installed_aliases() if aliases is None else aliases
+    found: dict[str, Substitute] = {}
+    for kind, name, module, class_name in _named_modules(root, manifest):
+        target = alias_of(module, class_name, aliases)
+        key = f"{module}:{class_name}" if class_name else module
+        if target is not None and key not in found:
+            found[key] = Substitute(kind, name, key, target)
+    return list(found.values())
+
+
+def _named_modules(root: Path, manifest: PackManifest) -> Iterator[tuple[str, str, str, Any]]:
+    for module in manifest.foreign_modules:
+        if module.module:
+            yield module.kind, module.name, module.module, module.class_name
+    for _, _, kind, item in _config_entries(root, manifest):
+        name = str(item.get("name") or item.get("type") or "?")
+        yield kind, name, str(item["module"]), item.get("class") or item.get("class_name")
+
+
+def _config_entries(root: Path, manifest: PackManifest) -> Iterator[tuple[Path, str, str, dict]]:
+    """(config file, key path, kind, entry) for each ``module`` entry of the pack's configs."""
+    for entry in (*manifest.creatures, *manifest.terrariums):
+        folder = root / entry.path
+        file = creature_config_file(folder) or terrarium_recipe_file(folder)
+        if file is None:
+            continue
+        try:
+            data = read_config_file(file)
+        except Exception:  # a broken config is reported by `kt info`, not here
+            continue
+        for key_path, kind, item in _module_entries(data):
+            yield file, key_path, kind, item
+
+
+def find_unsupported(
+    root: Path, manifest: PackManifest, aliases: Mapping[str, str] | None = None
+) -> list[Unsupported]:
     """Everything in the pack at *root* that needs the reference framework's internals.
 
     Reads the manifest's kohaku.yaml classes, then the raw entries of every creature config and
@@ -160,10 +233,13 @@ def find_unsupported(root: Path, manifest: PackManifest) -> list[Unsupported]:
     Args:
         root: The pack folder.
         manifest: Its manifest.
+        aliases: Foreign modules that first-party plugins provide (default: those of the
+            installed plugins); they are not unsupported.
 
     Returns:
         The unsupported pieces, manifest first, then configs in pack order.
     """
+    aliases = installed_aliases() if aliases is None else aliases
     manifest_file = manifest.file.name if manifest.file else "manifest"
     foreign_packages = frozenset(
         m.module.split(".")[0] for m in manifest.foreign_modules if m.module
@@ -174,6 +250,8 @@ def find_unsupported(root: Path, manifest: PackManifest) -> list[Unsupported]:
         key = {"io": "io", "user_command": "user_commands"}.get(module.kind, f"{module.kind}s")
         index = counters.get(key, 0)
         counters[key] = index + 1
+        if alias_of(module.module, module.class_name, aliases):
+            continue
         reason = module_support_problem(
             module.module, pack_root=root, foreign_packages=foreign_packages
         ) or (
@@ -184,27 +262,20 @@ def find_unsupported(root: Path, manifest: PackManifest) -> list[Unsupported]:
         found.append(
             Unsupported(module.kind, module.name, target, manifest_file, f"{key}[{index}]", reason)
         )
-    for entry in (*manifest.creatures, *manifest.terrariums):
-        folder = root / entry.path
-        file = creature_config_file(folder) or terrarium_recipe_file(folder)
-        if file is None:
+    for file, key_path, kind, item in _config_entries(root, manifest):
+        module = str(item.get("module") or "")
+        class_name = item.get("class") or item.get("class_name")
+        if alias_of(module, class_name, aliases):
             continue
-        try:
-            data = read_config_file(file)
-        except Exception:  # a broken config is reported by `kt info`, not here
+        reason = module_support_problem(
+            module, pack_root=root, folder=file.parent, foreign_packages=foreign_packages
+        )
+        if reason is None:
             continue
+        target = f"{module}:{class_name}" if class_name else module
+        name = str(item.get("name") or item.get("type") or "?")
         where_file = file.relative_to(root).as_posix()
-        for key_path, kind, item in _module_entries(data):
-            module = str(item.get("module") or "")
-            reason = module_support_problem(
-                module, pack_root=root, folder=folder, foreign_packages=foreign_packages
-            )
-            if reason is None:
-                continue
-            class_name = item.get("class") or item.get("class_name")
-            target = f"{module}:{class_name}" if class_name else module
-            name = str(item.get("name") or item.get("type") or "?")
-            found.append(Unsupported(kind, name, target, where_file, key_path, reason))
+        found.append(Unsupported(kind, name, target, where_file, key_path, reason))
     return found
 
 

@@ -21,7 +21,10 @@ import kt
 from kt.config import read_config_file
 from kt.errors import ConfigError, KTError
 from kt_packages.compat import (
+    Substitute,
     Unsupported,
+    alias_of,
+    find_substitutes,
     find_unsupported,
     module_support_problem,
 )
@@ -120,6 +123,7 @@ class PackReport:
     terrariums: tuple[TerrariumReport, ...] = ()
     plugins: tuple[Check, ...] = ()
     unsupported: tuple[Unsupported, ...] = ()
+    substitutes: tuple[Substitute, ...] = ()
 
 
 # -- Creatures ----------------------------------------------------------------------------------
@@ -130,9 +134,18 @@ def _entry_point_names() -> set[str]:
 
 
 def _module_check(
-    name: str, module: str, class_name: str | None, *, folder: Path | None, foreign: frozenset[str]
+    name: str,
+    module: str,
+    class_name: str | None,
+    *,
+    folder: Path | None,
+    foreign: frozenset[str],
+    aliases: Mapping[str, str],
 ) -> Check:
     target = f"{module}:{class_name}" if class_name else module
+    provided_by = alias_of(module, class_name, aliases)
+    if provided_by is not None:
+        return Check(name, OK, f"{target} is provided by {provided_by}")
     reason = module_support_problem(
         module, pack_root=_pack_root_of(folder), folder=folder, foreign_packages=foreign
     )
@@ -200,6 +213,7 @@ def describe_creature(
         name = source.get("name", "?") if isinstance(source, Mapping) else Path(str(source)).name
         return CreatureReport(name=str(name), where=where or str(source), error=str(exc))
     folder = config.folder
+    aliases = kernel.module_aliases()
     controller = config.controller
     model = controller.llm or (
         f"{controller.provider}/{controller.model or ''}" if controller.provider else None
@@ -209,7 +223,12 @@ def describe_creature(
         if entry.module:
             checks["tools"].append(
                 _module_check(
-                    entry.name, entry.module, entry.class_name, folder=folder, foreign=foreign
+                    entry.name,
+                    entry.module,
+                    entry.class_name,
+                    folder=folder,
+                    foreign=foreign,
+                    aliases=aliases,
                 )
             )
         else:
@@ -220,7 +239,14 @@ def describe_creature(
         if entry.module:
             label = entry.name or entry.type
             checks["triggers"].append(
-                _module_check(label, entry.module, entry.class_name, folder=folder, foreign=foreign)
+                _module_check(
+                    label,
+                    entry.module,
+                    entry.class_name,
+                    folder=folder,
+                    foreign=foreign,
+                    aliases=aliases,
+                )
             )
         else:
             checks["triggers"].append(_registry_check(entry.type, kernel.triggers, "trigger"))
@@ -229,7 +255,12 @@ def describe_creature(
         if entry.module:
             checks["plugins"].append(
                 _module_check(
-                    entry.name, entry.module, entry.class_name, folder=folder, foreign=foreign
+                    entry.name,
+                    entry.module,
+                    entry.class_name,
+                    folder=folder,
+                    foreign=foreign,
+                    aliases=aliases,
                 )
             )
             continue
@@ -249,7 +280,14 @@ def describe_creature(
             continue
         if entry.module:
             io.append(
-                _module_check(kind, entry.module, entry.class_name, folder=folder, foreign=foreign)
+                _module_check(
+                    kind,
+                    entry.module,
+                    entry.class_name,
+                    folder=folder,
+                    foreign=foreign,
+                    aliases=aliases,
+                )
             )
         else:
             check = _registry_check(entry.type, registry, kind)
@@ -410,7 +448,8 @@ def describe_pack(
         creatures=creatures,
         terrariums=terrariums,
         plugins=plugins,
-        unsupported=tuple(find_unsupported(root, manifest)),
+        unsupported=tuple(find_unsupported(root, manifest, kernel.module_aliases())),
+        substitutes=tuple(find_substitutes(root, manifest, kernel.module_aliases())),
     )
 
 

@@ -22,6 +22,7 @@ from kt.errors import ConfigError, KTError
 __all__ = [
     "PackClashError",
     "PackManifestError",
+    "PackDowngradeError",
     "PackNotFoundError",
     "PackSourceError",
     "PackageError",
@@ -52,6 +53,10 @@ class PackManifestError(PackageError, ConfigError):
 
 class PackClashError(PackageError):
     """Two packs declare the same plugin, tool, skill or prompt name."""
+
+
+class PackDowngradeError(PackageError):
+    """Installing would replace an installed pack with an older version of it."""
 
 
 class PipInstallError(PackageError):

@@ -267,5 +267,9 @@ def _print_pack(report: PackReport) -> None:
     click.echo(f"terrariums ({len(report.terrariums)}):")
     for terrarium in report.terrariums:
         _print_terrarium(terrarium, indent="  ", full=False)
+    if report.substitutes:
+        click.echo(f"Provided by first-party plugins ({len(report.substitutes)}):")
+        for item in report.substitutes:
+            click.echo(f"  {item.kind} {item.name}: {item.module} -> {item.provided_by}")
     if report.unsupported:
         _print_unsupported(report.unsupported)

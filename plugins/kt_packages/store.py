@@ -10,17 +10,25 @@ Layout of the packages folder::
         └── acme.toml
 
 An editable pack is a pointer file rather than a symlink, so it needs no special rights on any
-platform. When both exist for one name, the ``.link`` wins. Every change is staged in a
-hidden folder next to its destination and moved into place at the end, so a failed copy or
-clone never leaves half a pack behind.
+platform. When both exist for one name, the ``.link`` wins.
+
+Changes are atomic and serialised. Every change is staged in a hidden folder next to its
+destination and moved into place with a rename at the end (the old files are renamed aside
+first and deleted after), so a failed copy or clone never leaves half a pack behind and no
+reader ever sees a half-copied one. Installs, updates and removals take an exclusive lock on
+``.kt-installs/.lock``, so processes installing at once (six ``kt.packages.ensure`` calls, say)
+take turns, and the ones that find the pack installed once they hold the lock leave it alone.
+An install never silently replaces an installed pack with an older version of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
+import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +39,7 @@ from kt.errors import ConfigNotFoundError
 from kt_packages import sources
 from kt_packages.errors import (
     PackClashError,
+    PackDowngradeError,
     PackNotFoundError,
     PackSourceError,
     PipInstallError,
@@ -47,6 +56,7 @@ __all__ = [
 
 LINK_SUFFIX = ".link"
 RECORDS = ".kt-installs"
+LOCK_FILE = ".lock"  # in RECORDS: held while the packages folder changes
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -167,6 +177,7 @@ class PackStore:
         home = kt_home()
         self.root = Path(root) if root is not None else home / "packages"
         self.pip_runner = pip_runner
+        self._lock_depth = 0  # how deep this store holds the folder's lock (see locked())
         if index_files is None:
             from kt_packages.marketplace import BUNDLED_INDEX, user_index_file
 
@@ -233,6 +244,18 @@ class PackStore:
             ConfigNotFoundError: the pack is installed but the path is not in it (with close
                 matches), escapes it, or the pack is an editable link to a folder that is gone.
         """
+        try:
+            found = self._resolve(ref)
+        except ConfigNotFoundError:
+            found = None
+        if found is None and not self._lock_depth and self.root.is_dir():
+            # Maybe another process is replacing the pack this very moment (between its two
+            # renames): once it holds no lock, what is there is whole. Ask again, for real.
+            with self.locked():
+                return self._resolve(ref)
+        return found
+
+    def _resolve(self, ref: str) -> Path | None:
         name, sub = split_ref(ref)
         pack = self.get(name)
         if pack is None:
@@ -255,7 +278,12 @@ class PackStore:
     # -- Installing ----------------------------------------------------------------------------
 
     def install(
-        self, source: str, *, editable: bool = False, name: str | None = None
+        self,
+        source: str,
+        *,
+        editable: bool = False,
+        name: str | None = None,
+        allow_downgrade: bool = False,
     ) -> InstallReport:
         """Install a pack from a folder, a git URL, or the marketplace index.
 
@@ -271,6 +299,8 @@ class PackStore:
                 the index.
             editable: Link the folder instead of copying it, so edits are live (folders only).
             name: Install under this name instead of the manifest's.
+            allow_downgrade: Replace an installed pack even when the source's version is
+                older than the installed one.
 
         Returns:
             What was installed, with unsupported parts and warnings.
@@ -281,9 +311,17 @@ class PackStore:
             PackManifestError: the manifest is invalid. Nothing is changed.
             PackClashError: another installed pack declares one of its plugin, tool, skill or
                 prompt names (both packs are named). Nothing is changed.
+            PackDowngradeError: the pack is installed in a newer version than the source's,
+                and *allow_downgrade* is not set. Nothing is changed.
             PipInstallError: the pack's files are installed, but pip failed; fix the cause and
                 run ``kt update NAME`` (or ``kt install`` again).
         """
+        with self.locked():
+            return self._install(source, editable=editable, name=name, downgrade=allow_downgrade)
+
+    def _install(
+        self, source: str, *, editable: bool, name: str | None, downgrade: bool
+    ) -> InstallReport:
         from kt_packages.compat import find_unsupported
         from kt_packages.manifest import check_pack_name, read_manifest
 
@@ -305,19 +343,15 @@ class PackStore:
             pack_name = name or origin.index_name or manifest.name
             check_pack_name(pack_name, where="--name" if name else "pack name")
             self._check_clashes(pack_name, manifest)
+            if not downgrade:
+                self._check_not_older(pack_name, manifest.version, source)
             unsupported = tuple(find_unsupported(files, manifest))
             if origin.kind == "local" and not editable:
                 copied = staging / "pack"
                 sources.copy_pack(files, copied)
                 files = copied
-            replaced = self._remove_files(pack_name)
-            if editable:
-                link = self.root / f"{pack_name}{LINK_SUFFIX}"
-                link.write_text(f"{files}\n", encoding="utf-8")
-                kind = "editable"
-            else:
-                files.rename(self.root / pack_name)
-                kind = "git" if origin.kind == "git" else "copy"
+            replaced = self._swap_in(pack_name, files, staging, editable=editable)
+            kind = "editable" if editable else ("git" if origin.kind == "git" else "copy")
         finally:
             sources.remove_tree(staging)
         record: dict[str, Any] = {
@@ -365,14 +399,17 @@ class PackStore:
         name, _ = split_ref(ref)
         pack = self.get(name)
         if pack is None or pack.broken:
-            entry = self.index().get(name)
-            if entry is None:
-                raise PackNotFoundError(
-                    f"pack '{name}' is not installed and the marketplace index does not list "
-                    f"it; install it with `kt install FOLDER_OR_GIT_URL` (`kt marketplace "
-                    "search` shows the known packs)"
-                )
-            self.install(f"@{name}")
+            with self.locked():
+                pack = self.get(name)  # another process may have installed it meanwhile
+                if pack is None or pack.broken:
+                    entry = self.index().get(name)
+                    if entry is None:
+                        raise PackNotFoundError(
+                            f"pack '{name}' is not installed and the marketplace index does "
+                            "not list it; install it with `kt install FOLDER_OR_GIT_URL` "
+                            "(`kt marketplace search` shows the known packs)"
+                        )
+                    self.install(f"@{name}")
         found = self.resolve(ref)
         assert found is not None  # just installed
         return found
@@ -557,9 +594,10 @@ class PackStore:
 
         if name.startswith("@"):
             name, _ = split_ref(name)
-        pack = self.require(name)
-        self._remove_files(name)
-        (self.root / RECORDS / f"{name}.toml").unlink(missing_ok=True)
+        with self.locked():
+            pack = self.require(name)
+            self._remove_files(name)
+            (self.root / RECORDS / f"{name}.toml").unlink(missing_ok=True)
         removed, warnings = [], []
         installed = [d for d in pack.record.get("python_distributions", []) if pip.is_installed(d)]
         if installed:
@@ -572,6 +610,73 @@ class PackStore:
             except PipInstallError as exc:
                 warnings.append(f"{exc}; remove them with `{' '.join(command)}`")
         return UninstallReport(pack, tuple(removed), tuple(warnings))
+
+    # -- Changing the folder -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the packages folder's exclusive lock (re-entrant within this store).
+
+        Other processes (and other stores in this one) wait for it, so changes never overlap.
+        """
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        import fcntl
+
+        folder = self.root / RECORDS
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / LOCK_FILE, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # blocks until the holder releases it
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _check_not_older(self, name: str, version: str, source: str) -> None:
+        """Refuse to replace an installed *name* with an older *version* of it."""
+        from packaging.version import InvalidVersion, Version
+
+        pack = self.get(name)
+        if pack is None or pack.broken or not version:
+            return
+        try:
+            installed = pack.manifest().version
+            older = bool(installed) and Version(version) < Version(installed)
+        except (InvalidVersion, Exception):  # an unreadable or unversioned pack: no order
+            return
+        if older:
+            raise PackDowngradeError(
+                f"pack '{name}' {installed} is installed and {source} has the older version "
+                f"{version}; nothing was changed. To go back to {version}, run `kt install "
+                f"{source} --allow-downgrade` (Python: allow_downgrade=True)"
+            )
+
+    def _swap_in(self, name: str, files: Path, staging: Path, *, editable: bool) -> bool:
+        """Put *files* in place as pack *name* with renames; return whether one was replaced.
+
+        The old folder or link is renamed into *staging* (deleted with it) just before the
+        new one is renamed into place, so the pack is never half-copied.
+        """
+        folder, link = self.root / name, self.root / f"{name}{LINK_SUFFIX}"
+        replaced = False
+        for old, aside in ((link, staging / "old.link"), (folder, staging / "old")):
+            if old.exists() or old.is_symlink():
+                os.replace(old, aside)
+                replaced = True
+        if editable:
+            pending = staging / "new.link"
+            pending.write_text(f"{files}\n", encoding="utf-8")
+            os.replace(pending, link)
+        else:
+            os.replace(files, folder)
+        return replaced
 
     def _remove_files(self, name: str) -> bool:
         existed = False
@@ -601,7 +706,9 @@ class PackStore:
 
         folder = self.root / RECORDS
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.toml").write_text(tomlkit.dumps(dict(record)), encoding="utf-8")
+        pending = folder / f".{name}.toml.{os.getpid()}"
+        pending.write_text(tomlkit.dumps(dict(record)), encoding="utf-8")
+        os.replace(pending, folder / f"{name}.toml")  # readers see the old or the new record
 
 
 def _did_you_mean(name: str, choices: Sequence[str]) -> str:

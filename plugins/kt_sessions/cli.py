@@ -295,7 +295,9 @@ def export_command(session: str, fmt: str, output: Path | None, session_dir: Pat
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        from kt_sessions.db import private_file
+
+        private_file(output).write_text(text, encoding="utf-8")  # an export is as private
         click.echo(f"wrote {output}", err=True)
 
 

@@ -16,7 +16,8 @@ table                   holds
 ``usage``               per creature: cumulative token usage
 ``job``                 background jobs (tool calls run in the background) and their status
 ``subagent_run``        sub-agent runs (from ``subagent_started`` / ``subagent_completed``)
-``scratchpad``          scratchpad values (from ``scratchpad_set`` / ``scratchpad_delete``)
+``scratchpad``          scratchpad values (from ``scratchpad_write``; the older
+                        ``scratchpad_set`` / ``scratchpad_delete`` too)
 ``trigger``             runtime triggers (from ``trigger_added`` / ``trigger_removed``)
 ``channel_message``     channel messages (events of type ``channel_message``)
 ``block``, ``block_fts``  memory: one block per message text, and its FTS5 index
@@ -75,6 +76,7 @@ __all__ = [
     "open_database",
     "open_untouched",
     "param",
+    "private_file",
     "read_meta",
     "schema_version",
     "set_meta",
@@ -86,6 +88,34 @@ had only ``meta`` and ``event``; :mod:`kt_sessions.migrate` upgrades such files.
 
 
 # -- Connections -------------------------------------------------------------------------------
+
+
+def private_file(path: str | os.PathLike[str]) -> Path:
+    """Create *path* (and a missing folder) readable by its owner only: 0600 in 0700.
+
+    Session files hold tool output and conversations, which may include secrets. SQLite
+    creates the WAL and shared-memory sidecars with the database file's own mode, so making
+    the file private before the first connection makes all three private. An existing file
+    or folder keeps its mode (the user chose it); the mode is set explicitly, so the umask
+    cannot widen it.
+
+    Returns:
+        The path.
+    """
+    path = Path(path)
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is filtered by the umask
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return path
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
 
 
 def open_database(
@@ -108,6 +138,7 @@ def open_database(
     if readonly:
         pragmas.append(("query_only", 1))  # and leave the journal mode as the writer set it
     else:
+        private_file(path)
         pragmas += [
             ("journal_mode", "wal"),
             ("synchronous", "full" if durability == "full" else "normal"),

@@ -76,10 +76,10 @@ def current_file(path: Path) -> Path:
 
 
 def _copy(source: Path, target: Path) -> None:
-    shutil.copyfile(source, target)
-    wal = Path(f"{source}-wal")
-    if wal.is_file():
-        shutil.copyfile(wal, Path(f"{target}-wal"))
+    for name_from, name_to in ((source, target), (Path(f"{source}-wal"), Path(f"{target}-wal"))):
+        if name_from.is_file():
+            _db.private_file(name_to)  # the copy is as private as a new session file
+            shutil.copyfile(name_from, name_to)
 
 
 def _remove(path: Path) -> None:

@@ -8,14 +8,16 @@ What is restored, and from where:
   the recorded ``--llm`` selector unless ``llm=`` / ``llm_selector=`` is given. The working
   directory is the recorded one (``pwd=`` overrides).
 * **The conversation** is replayed from the log (the snapshot is only a shortcut). A turn the
-  previous run did not finish is closed: its partial reply is kept and marked interrupted, and
-  every tool call without a result gets an "Interrupted" result, which the model sees on the
-  next turn. Nothing is re-run.
+  previous run did not finish is closed: its partial reply is kept and marked interrupted;
+  every call that completed gets its recorded result (from its ``tool_call_completed`` event,
+  even when the round's results never reached the history); every call that started and never
+  completed gets an "In doubt" result (it may have partly run). Nothing is re-run.
 * **Usage and the turn counter** continue: ``agent.usage`` starts at the recorded total
   (including model calls of an unfinished turn) and turn indexes go on from the last one.
 * **Plugin state** (a scratchpad, triggers added at run time, ...): plugins rebuild their own
   from the log through the ``kt_session_restore(creature, reader)`` hook this plugin declares,
-  called when the resumed creature starts. Config triggers restart from the config.
+  called when the resumed creature starts (``kt_triggers`` restarts the triggers its tools
+  added). Config triggers restart from the config.
 
 The resumed creature records into the same file; its first events say so (``session_attached``
 with ``resumed_from`` and the interrupted calls).

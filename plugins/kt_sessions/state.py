@@ -38,7 +38,7 @@ from kt.events import (
     TurnCompleted,
     TurnStarted,
 )
-from kt.history import repair
+from kt.history import MISSING_RESULT, repair, result_text, tool_results_message
 from kt_sessions.events import BranchOpened, BranchSelected
 from kt_sessions.wire import (
     message_text,
@@ -92,7 +92,8 @@ class Closed:
 
     Attributes:
         messages: The well-formed history to restore.
-        interrupted_calls: Tool calls that never got a result (now "Interrupted").
+        interrupted_calls: Tool calls that started and never completed (now "In doubt":
+            they may have partly run; they are never run again).
         interrupted_jobs: Background jobs that never reported back.
     """
 
@@ -120,7 +121,12 @@ class _Node:
 
 @attrs.define
 class _OpenTurn:
-    """A turn started and not completed (yet): what a crash would cut short."""
+    """A turn started and not completed (yet): what a crash would cut short.
+
+    ``calls`` are the calls of the current round, kept until their results are in the
+    history; ``results`` the text of each call that completed meanwhile (a completed call
+    is never lost, even when the round's results were not appended yet).
+    """
 
     turn_index: int
     input: Any
@@ -128,6 +134,14 @@ class _OpenTurn:
     calls: dict[str, ToolCall] = attrs.Factory(dict)
     input_appended: bool = False
     usage: Usage = Usage()
+    results: dict[str, str] = attrs.Factory(dict)
+    assistant_appended: bool = False
+
+    def new_round(self) -> None:
+        self.partial.clear()
+        self.calls.clear()
+        self.results.clear()
+        self.assistant_appended = False
 
 
 STATE_EVENT_TYPES = frozenset(
@@ -223,7 +237,11 @@ class CreatureState:
             self._new_position(message, event.turn_index, event_id)
         elif message.role == "assistant":
             turn.partial.clear()
-            turn.calls.clear()
+            turn.assistant_appended = True
+        elif message.role == "tool" or message.meta.get("tool_results"):
+            turn.calls.pop(message.tool_call_id or "", None)
+            if message.role == "user":  # a text format answers the whole round at once
+                turn.calls.clear()
 
     def _new_position(self, message: Message, turn_index: int, event_id: int) -> None:
         prefix = tuple(self.path)
@@ -253,8 +271,7 @@ class CreatureState:
 
     def _llm_call_started(self, event: LLMCallStarted, event_id: int) -> None:
         if self.open_turn is not None:
-            self.open_turn.partial.clear()
-            self.open_turn.calls.clear()
+            self.open_turn.new_round()
 
     def _llm_call_completed(self, event: LLMCallCompleted, event_id: int) -> None:
         turn = self.open_turn
@@ -262,8 +279,7 @@ class CreatureState:
             return
         turn.usage = turn.usage + event.usage
         if event.error is not None:
-            turn.partial.clear()  # a failed call's text is not kept (kernel rule)
-            turn.calls.clear()
+            turn.new_round()  # a failed call's text is not kept; its calls were cancelled
 
     def _text_delta(self, event: TextDelta, event_id: int) -> None:
         if self.open_turn is not None:
@@ -275,6 +291,9 @@ class CreatureState:
             self.open_turn.calls[event.call_id] = ToolCall(event.name, args, event.call_id)
 
     def _tool_call_completed(self, event: ToolCallCompleted, event_id: int) -> None:
+        turn = self.open_turn
+        if turn is not None and event.call_id in turn.calls:
+            turn.results[event.call_id] = result_text(event.status, event.output, event.error)
         if not event.background:
             return
         if event.status == "running":
@@ -357,41 +376,61 @@ class CreatureState:
     def closed(self) -> Closed:
         """The conversation as a new run should continue it, after this one ended.
 
-        A turn left open (the process died, or the file was cut at a fork point) is closed the
-        way the kernel closes an interrupted turn: its input is kept, the partial reply is kept
-        and marked ``interrupted``, and every call without a result gets an "Interrupted"
-        result (``kt.history.repair``). Background jobs that never reported back are named in
-        a user note, which the next input is merged into.
+        A turn left open (the process died, or the file was cut at a fork point) is closed
+        without losing anything that happened: its input is kept; a partial reply is kept and
+        marked ``interrupted``; every call that completed gets its recorded result (from its
+        ``tool_call_completed`` event, even when the round's results never reached the
+        history); every call that started and never completed gets an "In doubt" result
+        (``kt.history.MISSING_RESULT``): it may have partly run, and it is not run again.
+        Background jobs that never reported back are named in a user note, which the next
+        input is merged into.
         """
         messages = list(self.messages)
-        calls: tuple[str, ...] = ()
+        in_doubt: list[str] = []
         turn = self.open_turn
+        results: dict[str, str] = {}
         if turn is not None:
+            results = turn.results
             if not turn.input_appended:
                 messages.append(Message("user", turn.input))
-            text = "".join(turn.partial)
-            pending = tuple(turn.calls.values()) if self.native else ()
-            if text or pending:
+            pending = tuple(turn.calls.values())
+            if not turn.assistant_appended:
+                text = "".join(turn.partial)
+                native_calls = pending if self.native else ()
+                if text or native_calls:
+                    messages.append(
+                        Message(
+                            "assistant", text, tool_calls=native_calls, meta={"interrupted": True}
+                        )
+                    )
+            if pending and not self.native:
+                answers = [(call, results.get(call.id)) for call in pending]
+                in_doubt += [call.id for call, text in answers if text is None]
                 messages.append(
-                    Message("assistant", text, tool_calls=pending, meta={"interrupted": True})
+                    tool_results_message(
+                        [
+                            (call, text if text is not None else MISSING_RESULT)
+                            for call, text in answers
+                        ]
+                    )
                 )
-        answered = {m.tool_call_id for m in messages if m.role == "tool"}
-        calls = tuple(
-            c.id
-            for m in messages
-            if m.role == "assistant"
-            for c in m.tool_calls
-            if c.id not in answered
-        )
+
+        def answer(call: ToolCall) -> str | None:
+            if call.id not in results:
+                in_doubt.append(call.id)
+            return results.get(call.id)
+
+        repaired = repair(messages, answer=answer)
         jobs = tuple(self.background)
         if jobs:
             lines = [
                 f"[Background job {job} ({name}) was still running when the previous session "
-                "ended; it was interrupted and its result is lost]"
+                "ended; it was interrupted and its result is lost. It may have partly run: "
+                "check its effects before starting it again]"
                 for job, name in self.background.items()
             ]
-            messages.append(Message("user", "\n".join(lines)))
-        return Closed(repair(messages), calls, jobs)
+            repaired = repair([*repaired, Message("user", "\n".join(lines))])
+        return Closed(repaired, tuple(in_doubt), jobs)
 
     # -- Snapshots -----------------------------------------------------------------------------
 
@@ -429,6 +468,8 @@ class CreatureState:
                 ],
                 "input_appended": turn.input_appended,
                 "usage": attrs.asdict(turn.usage),
+                "results": turn.results,
+                "assistant_appended": turn.assistant_appended,
             },
             "background": self.background,
             "pending_reason": self.pending_reason,
@@ -469,6 +510,8 @@ class CreatureState:
                 {c["id"]: ToolCall(c["name"], c["args"], c["id"]) for c in turn["calls"]},
                 turn["input_appended"],
                 usage_from_wire(turn.get("usage", {})),
+                dict(turn.get("results", {})),
+                turn.get("assistant_appended", False),
             )
         state.background = dict(data["background"])
         state.pending_reason = data["pending_reason"]

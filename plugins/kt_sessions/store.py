@@ -157,7 +157,6 @@ class SessionStore:
             from kt_sessions.migrate import current_file
 
             path = current_file(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         new = not path.exists() or path.stat().st_size == 0
         db = _db.open_database(path, durability=durability)
         if not new:
@@ -490,7 +489,11 @@ class SessionStore:
 
     def _scratchpad(self, wire: Mapping[str, Any], event_id: int) -> None:
         key = str(wire.get("key", ""))
-        if wire["type"] == "scratchpad_delete":
+        action = wire.get("action", "set")  # scratchpad_write says what it did
+        if action == "clear":
+            Scratchpad.delete().where(Scratchpad.creature == wire["creature"]).execute(self.db)
+            return
+        if wire["type"] == "scratchpad_delete" or action == "delete":
             Scratchpad.delete().where(
                 (Scratchpad.creature == wire["creature"]) & (Scratchpad.key == key)
             ).execute(self.db)
@@ -600,6 +603,7 @@ _DERIVATIONS = {
     "subagent_completed": SessionStore._subagent_completed,
     "compaction_completed": SessionStore._compaction_completed,
     "session_attached": SessionStore._session_attached,
+    "scratchpad_write": SessionStore._scratchpad,  # what kt_tools' scratchpad publishes
     "scratchpad_set": SessionStore._scratchpad,
     "scratchpad_delete": SessionStore._scratchpad,
     "trigger_added": SessionStore._trigger,

@@ -15,7 +15,7 @@ import click
 import kt
 from kt_cli.modes import default_mode
 
-__all__ = ["terrarium"]
+__all__ = ["build_without_starting", "terrarium"]
 
 RUN_MODES = ("plain", "cli")
 
@@ -130,15 +130,29 @@ def run(
 
 @terrarium.command("check")
 @click.argument("recipe")
-def check(recipe: str) -> None:
-    """Load and check RECIPE without running it; print its creatures, channels and wiring.
+@click.option(
+    "--llm",
+    "llm_selector",
+    metavar="SELECTOR",
+    help="The model `kt terrarium run` will get; checked too. Without it, a creature with no "
+    "usable model of its own is a warning (run needs --llm), not an error.",
+)
+def check(recipe: str, llm_selector: str | None) -> None:
+    """Check RECIPE the way running it does, without starting anything; print its shape.
 
-    Exit code 2 (with the key path of the problem) when the recipe is invalid.
+    Every creature is built as `kt terrarium run` builds it (tools, plugins, sub-agents,
+    triggers, prompts, model backend), channels and wires are laid out, then everything is
+    closed again: no model is called and no creature starts. Exit code 2 (with the key path
+    of the problem) when the recipe is invalid.
     """
     kernel = _kernel()
+    import trio
+
     from kt_terrarium.recipes import load_recipe
 
     loaded = load_recipe(recipe, resolve_ref=kernel.resolve_ref)
+    for warning in trio.run(partial(build_without_starting, loaded, kernel, llm_selector)):
+        click.echo(f"kt: warning: {warning}", err=True)
     click.echo(
         f"terrarium {loaded.name}" + (f": {loaded.description}" if loaded.description else "")
     )
@@ -159,3 +173,35 @@ def check(recipe: str) -> None:
             click.echo(f"    wire ->  {wire.to}{ping}")
     for warning in loaded.warnings:
         click.echo(f"kt: warning: {warning}", err=True)
+
+
+class _NoModel:
+    """Stands in for a model a creature will only get at run time (``--llm``); never called."""
+
+    def stream(self, request: object) -> object:
+        raise kt.errors.LLMNotConfiguredError("no model: pass --llm to kt terrarium run")
+
+
+async def build_without_starting(
+    recipe: object, kernel: kt.Kernel, llm_selector: str | None = None
+) -> list[str]:
+    """Build *recipe* in a throwaway engine exactly as running it would, start nothing.
+
+    Returns:
+        Warnings: creatures that have no usable model unless one is given at run time.
+
+    Raises:
+        ConfigError: what ``apply_recipe`` would raise (key paths name the recipe's keys).
+    """
+    from kt_terrarium.engine import Terrarium
+
+    warnings: list[str] = []
+    async with Terrarium(kernel=kernel) as engine:
+        try:
+            await engine.apply_recipe(recipe, llm_selector=llm_selector, start=False)
+        except kt.errors.LLMNotConfiguredError as exc:
+            if llm_selector is not None:
+                raise
+            warnings.append(f"{exc} (kt terrarium run needs --llm SELECTOR)")
+            await engine.apply_recipe(recipe, llm=_NoModel(), start=False)
+    return warnings

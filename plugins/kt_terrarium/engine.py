@@ -375,6 +375,12 @@ class Terrarium:
 
     async def _add(self, handle: CreatureHandle, *, session: Any, start: bool) -> CreatureHandle:
         await self._hosting.build(handle)
+        try:
+            wires = self._wiring.config_wires(handle)  # config wiring: targets may come later
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await handle.body.aclose()
+            raise
         parent = self._state.creatures.get(handle.parent) if handle.parent else None
         if parent is not None:
             graph = self._state.graphs[parent.graph_id]
@@ -386,7 +392,7 @@ class Terrarium:
                     await handle.body.aclose()
                 raise
         self._hosting.place(handle, graph)
-        self._wiring.add_config_wires(handle)  # config wiring: targets may come later
+        handle.wires.extend(wires)
         self._wiring.join_dangling(handle.id)
         if start:
             try:

@@ -221,12 +221,21 @@ class OutputWireDelivered(Event):
 
 @attrs.frozen(kw_only=True)
 class OutputWireDropped(Event):
-    """A wire delivered nothing (``creature`` is the source): unknown or stopped target, hops."""
+    """A wire delivered nothing (``creature`` is the source): unknown or stopped target, hops.
+
+    Attributes:
+        edge_id: The wire.
+        target: Its target.
+        reason: Why, in words.
+        code: Why, typed: ``unknown_target``, ``target_stopped`` or ``hop_limit`` (a loop of
+            wires spent its hop budget: the chain stops here).
+    """
 
     type: ClassVar[str] = "output_wire_dropped"
     edge_id: str
     target: str
     reason: str
+    code: str = ""
 
 
 @attrs.frozen(kw_only=True)

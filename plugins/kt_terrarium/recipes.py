@@ -45,12 +45,14 @@ import attrs
 
 from kt.config import CreatureConfig, load_creature_config
 from kt.errors import ConfigError, ConfigNotFoundError, ConfigValidationError
+from kt_terrarium.errors import WiringLoopError
 from kt_terrarium.topology import find_wiring_loop
 
 __all__ = [
     "DEFAULT_CHANNEL_KIND",
     "LEGACY_ROOT_TOOLS",
     "RECIPE_FILE_NAMES",
+    "DEFAULT_LOOP_HOPS",
     "REPORT_CHANNEL",
     "ROOT_ID",
     "Recipe",
@@ -60,6 +62,7 @@ __all__ = [
     "find_recipe_file",
     "find_wiring_loop",
     "load_recipe",
+    "loop_checked",
     "relocate_config_error",
 ]
 
@@ -432,7 +435,7 @@ class _RecipeReader:
             creatures.append(
                 self._creature(root_block, "root", channels=channels, targets=targets, is_root=True)
             )
-        self._check_wiring_loops(creatures)
+        creatures = self._check_wiring_loops(creatures)
         return Recipe(
             name=name,
             description=description,
@@ -667,21 +670,58 @@ class _RecipeReader:
             lists.append(tuple(dict.fromkeys(names)))
         return lists[0], lists[1]
 
-    def _check_wiring_loops(self, creatures: list[RecipeCreature]) -> None:
+    def _check_wiring_loops(self, creatures: list[RecipeCreature]) -> list[RecipeCreature]:
+        """Refuse unbounded loops; give each allowed loop its default hop budget."""
         edges: dict[str, list[str]] = {}
+        checked = []
         for creature in creatures:
+            wires = []
             for j, spec in enumerate(creature.output_wiring):
-                loop = find_wiring_loop(edges, creature.name, spec.to)
-                if loop is not None and not _loop_allowed(spec, creature.name):
+                try:
+                    wires.append(loop_checked(edges, creature.name, spec))
+                except WiringLoopError as exc:
                     raise ConfigValidationError(
-                        _loop_message(loop, spec, creature.name),
-                        path=f"{creature.path}.output_wiring[{j}]",
-                        file=self.where,
-                    )
+                        str(exc), path=f"{creature.path}.output_wiring[{j}]", file=self.where
+                    ) from None
                 edges.setdefault(creature.name, []).append(spec.to)
+            checked.append(attrs.evolve(creature, output_wiring=tuple(wires)))
+        return checked
 
 
 # -- Wiring loops -------------------------------------------------------------------------------
+
+DEFAULT_LOOP_HOPS = 10
+"""The hop budget of a wire that closes an allowed loop and sets no ``max_hops`` itself."""
+
+
+def loop_checked(edges: Mapping[str, Iterable[str]], source: str, spec: WireSpec) -> WireSpec:
+    """The one check every new output wire goes through, whatever creates it.
+
+    ``Terrarium.wire``, a creature config's ``output_wiring``, a recipe and a restored graph
+    all call this before a wire exists. A wire that closes no loop passes unchanged. A wire
+    that closes a loop is refused unless it opts in (``max_hops``; a wire to its own source
+    also ``allow_self_trigger``), and an opted-in loop always has a hop budget: its
+    ``max_hops``, else :data:`DEFAULT_LOOP_HOPS`. So no loop of wires runs forever.
+
+    Args:
+        edges: The wires that exist (or are declared): source → targets.
+        source: The new wire's source.
+        spec: The new wire.
+
+    Returns:
+        *spec*, with ``max_hops`` set when it closes a loop and had none.
+
+    Raises:
+        WiringLoopError: the wire closes a loop it did not opt into.
+    """
+    loop = find_wiring_loop(edges, source, spec.to)
+    if loop is None:
+        return spec
+    if not _loop_allowed(spec, source):
+        raise WiringLoopError(_loop_message(loop, spec, source))
+    if spec.max_hops is None:
+        return attrs.evolve(spec, max_hops=DEFAULT_LOOP_HOPS)
+    return spec
 
 
 def _loop_allowed(spec: WireSpec, source: str) -> bool:
@@ -695,12 +735,14 @@ def _loop_message(loop: list[str], spec: WireSpec, source: str) -> str:
     if spec.to == source:
         return (
             f"output wire {chain} makes '{source}' trigger itself after every turn; set "
-            "allow_self_trigger = true (and max_hops to bound it) if that is what you want"
+            f"allow_self_trigger = true (it then stops after max_hops, default "
+            f"{DEFAULT_LOOP_HOPS}) if that is what you want"
         )
     return (
         f"output wire {source} -> {spec.to} closes the loop {chain}, which would make these "
         "creatures trigger each other forever; set max_hops on this wire to bound the loop, "
-        "or remove a wire"
+        "or remove a wire (a creature config's output_wiring cannot close a loop: wire it "
+        "with max_hops instead)"
     )
 
 

@@ -2,10 +2,13 @@
 
 An output wire from A to B delivers A's final text at the end of every turn of A (or, with
 ``with_content=False``, a bare lifecycle ping), rendered through the wire's prompt template. The
-source never waits for the target. A wire that would close a loop is refused unless it carries a
-hop limit (:func:`kt_terrarium.topology.find_wiring_loop`); every delivery counts the chain of
-wire deliveries that led to it (its *hops*), and a wire delivers only while that count is at most
-its ``max_hops``.
+source never waits for the target. Every path that creates a wire (``wire()``, a config's
+``output_wiring``, a recipe) goes through one check, :func:`kt_terrarium.recipes.loop_checked`:
+a wire that would close a loop is refused unless it opts in, and an opted-in loop always has a
+hop budget. Every delivery counts the chain of wire deliveries that led to it (its *hops*), and a
+wire delivers only while that count is within its budget. Delivery checks the budget again,
+so a loop that got past creation some other way (a hand-built wire, a restored graph) still
+stops after :data:`~kt_terrarium.recipes.DEFAULT_LOOP_HOPS` hops.
 
 :class:`Wire` is the value; :class:`OutputWiring` is the engine's part that adds, removes and
 runs wires.
@@ -26,7 +29,7 @@ from kt_terrarium.events import (
     OutputWireDropped,
     OutputWireRemoved,
 )
-from kt_terrarium.recipes import WireSpec
+from kt_terrarium.recipes import DEFAULT_LOOP_HOPS, WireSpec, loop_checked
 from kt_terrarium.state import LIVE_STATES, EngineState
 
 if TYPE_CHECKING:
@@ -158,20 +161,7 @@ class OutputWiring:
         """
         target = spec.to
         handle, receiver = self.state.handle(source), self.state.handle(target)
-        edges = {h.id: [w.target for w in h.wires] for h in self.state.creatures.values()}
-        loop = topology.find_wiring_loop(edges, source, target)
-        if loop is not None:
-            allowed = (
-                (spec.allow_self_trigger or spec.max_hops is not None)
-                if source == target
-                else spec.max_hops is not None
-            )
-            if not allowed:
-                chain = " -> ".join(loop)
-                raise WiringLoopError(
-                    f"wire {source} -> {target} closes the loop {chain}; pass max_hops=N to "
-                    "bound it (for a wire to itself, allow_self_trigger=True), or remove a wire"
-                )
+        spec = loop_checked(self.edges(), source, spec)
         wire = Wire.from_spec(source, spec)
         for existing in handle.wires:
             if existing.edge_id == wire.edge_id:
@@ -181,6 +171,10 @@ class OutputWiring:
         self.attach(handle, wire)
         self.state.touch()
         return wire
+
+    def edges(self) -> dict[str, list[str]]:
+        """Every wire there is, dangling ones included: source id → target ids."""
+        return {h.id: [w.target for w in h.wires] for h in self.state.creatures.values()}
 
     def attach(self, handle: CreatureHandle, wire: Wire) -> None:
         """Give *handle* the wire *wire* and publish it (no checks: recipes are checked)."""
@@ -221,8 +215,17 @@ class OutputWiring:
                     (graph_id,),
                 )
 
-    def add_config_wires(self, handle: CreatureHandle) -> None:
-        """The wires of *handle*'s config (``output_wiring``); their targets may come later."""
+    def config_wires(self, handle: CreatureHandle) -> list[Wire]:
+        """The wires of *handle*'s config (``output_wiring``), checked; targets may come later.
+
+        Call before *handle* is placed, so nothing needs undoing when one is refused.
+
+        Raises:
+            WiringLoopError: a config wire closes a loop (with the wires already there, or
+                with the creature's own); a config cannot opt into one.
+        """
+        edges = self.edges()
+        wires = []
         for entry in handle.config.output_wiring:
             spec = WireSpec(
                 to=entry.to,
@@ -230,7 +233,15 @@ class OutputWiring:
                 prompt=entry.prompt,
                 prompt_format=entry.prompt_format,
             )
-            handle.wires.append(Wire.from_spec(handle.id, spec))
+            try:
+                spec = loop_checked(edges, handle.id, spec)
+            except WiringLoopError as exc:
+                raise WiringLoopError(
+                    f"creature '{handle.id}': config output_wiring to '{entry.to}': {exc}"
+                ) from None
+            edges.setdefault(handle.id, []).append(spec.to)
+            wires.append(Wire.from_spec(handle.id, spec))
+        return wires
 
     def join_dangling(self, creature_id: str) -> None:
         """Wires naming *creature_id* (either end) now connect: join the graphs they span."""
@@ -242,21 +253,32 @@ class OutputWiring:
             if linked and other.graph_id != handle.graph_id:
                 self.book.merge(other.graph_id, handle.graph_id, reason="output_wire")
 
+    def _budget(self, wire: Wire) -> int | None:
+        """*wire*'s hop budget: its own, else the default when it is part of a loop now."""
+        if wire.max_hops is not None:
+            return wire.max_hops
+        if topology.find_wiring_loop(self.edges(), wire.source, wire.target) is not None:
+            return DEFAULT_LOOP_HOPS
+        return None
+
     async def after_turn(self, handle: CreatureHandle, result: TurnResult) -> None:
         """Run *handle*'s output wires for the turn that just ended."""
         hops = handle.turns.hops + 1
         for wire in list(handle.wires):
             target = self.state.creatures.get(wire.target)
-            reason = None
+            code = reason = ""
+            budget = self._budget(wire)
             if target is None:
-                reason = "unknown target"
+                code, reason = "unknown_target", "unknown target"
             elif target.state not in LIVE_STATES:
-                reason = "target stopped"
-            elif wire.max_hops is not None and hops > wire.max_hops:
-                reason = f"hop limit {wire.max_hops} reached"
-            if reason is not None or target is None:
+                code, reason = "target_stopped", "target stopped"
+            elif budget is not None and hops > budget:
+                code, reason = "hop_limit", f"hop limit {budget} reached"
+            if code or target is None:
                 await handle.body.emit(
-                    OutputWireDropped(edge_id=wire.edge_id, target=wire.target, reason=reason or "")
+                    OutputWireDropped(
+                        edge_id=wire.edge_id, target=wire.target, reason=reason, code=code
+                    )
                 )
                 continue
             content = (result.text or "").strip() if wire.with_content else ""

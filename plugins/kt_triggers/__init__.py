@@ -131,6 +131,17 @@ def kt_inputs() -> list[kt.InputSpec]:
 
 
 @kt.hookimpl
+async def kt_session_restore(creature: kt.Agent, reader: Any) -> None:
+    """Start again the triggers the creature's tools added and nothing stopped.
+
+    See :mod:`kt_triggers.persistence`; config triggers restart from the config.
+    """
+    from kt_triggers.persistence import restore_triggers
+
+    await restore_triggers(creature, reader)
+
+
+@kt.hookimpl
 def kt_tools() -> list[kt.ToolSpec]:
     """Contribute ``add_timer``, ``add_schedule`` and ``watch_channel``."""
     return list(TRIGGER_TOOLS)

@@ -73,15 +73,63 @@ def build_schedule(
     return Cron(f"{hourly_at} * * * *", tz)
 
 
-async def _start(ctx: kt.ToolContext, trigger: Any, what: str) -> kt.ToolResult:
+def build_trigger(tool: str, args: dict[str, Any], agent: Any) -> Any:
+    """The trigger a call of *tool* with *args* starts (the tools' checks done again).
+
+    ``kt_triggers.persistence`` rebuilds recorded triggers with it on resume.
+
+    Raises:
+        TriggerConfigError: an argument is invalid, or the tool is not a trigger tool.
+    """
+    from kt_triggers.triggers import ChannelTrigger, ScheduleTrigger, TimerTrigger, subscribe
+
+    name = args.get("name")
+    if tool == "add_timer":
+        return TimerTrigger(
+            args["interval"],
+            args["prompt"],
+            immediate=bool(args.get("immediate", False)),
+            max_fires=args.get("max_fires"),
+            id=name,
+        )
+    if tool == "add_schedule":
+        schedule = build_schedule(
+            cron=args.get("cron"),
+            every_minutes=args.get("every_minutes"),
+            daily_at=args.get("daily_at"),
+            hourly_at=args.get("hourly_at"),
+            timezone=args.get("timezone"),
+        )
+        return ScheduleTrigger(schedule, args["prompt"], id=name)
+    if tool == "watch_channel":
+        trigger = ChannelTrigger(
+            args["channel_name"],
+            args.get("prompt"),
+            filter_sender=_senders(args.get("filter_sender")),
+            id=name,
+        )
+        service = agent.stash.get(kt.CHANNEL_SERVICE, None)
+        trigger.subscription = subscribe(service, trigger.channel)
+        return trigger
+    raise TriggerConfigError(f"'{tool}' is not a trigger tool", option="tool")
+
+
+async def _start(
+    ctx: kt.ToolContext, trigger: Any, what: str, args: dict[str, Any]
+) -> kt.ToolResult:
+    from kt_triggers.persistence import TriggerAdded, recorded
+
     agent = ctx.agent
     try:
-        await agent.add_trigger(trigger)
+        await agent.add_trigger(recorded(trigger))
     except ValueError:  # the id is taken by a running job (checked before, but jobs race)
         subscription = getattr(trigger, "subscription", None)
         if subscription is not None:
             await subscription.aclose()
         return _taken(trigger.id)
+    # Recorded with the call's arguments, so a resumed creature starts it again.
+    data = {"tool": ctx.call.name, "args": {**args, "name": trigger.id}}
+    await agent.emit(TriggerAdded(trigger_id=trigger.id, trigger_type=trigger.name, data=data))
     return kt.ToolResult(
         output=(
             f"{what} Each firing arrives as a new message; you do not need to wait for it. "
@@ -149,18 +197,18 @@ async def add_timer(
         max_fires: Stop after this many firings (1 = a one-off reminder); default: until stopped.
         name: An id for the trigger (default: generated); must not be in use.
     """
-    from kt_triggers.triggers import TimerTrigger
-
     if problem := _name_problem(ctx, name):
         return problem
+    args = {"interval": interval, "prompt": prompt, "immediate": immediate, "max_fires": max_fires}
     try:
-        trigger = TimerTrigger(interval, prompt, immediate=immediate, max_fires=max_fires, id=name)
+        trigger = build_trigger("add_timer", {**args, "name": name}, ctx.agent)
     except TriggerConfigError as exc:
         return _invalid(exc)
     return await _start(
         ctx,
         trigger,
         f"Timer '{trigger.id}' is running: {trigger.describe()}, prompt={_elide(prompt)!r}.",
+        args,
     )
 
 
@@ -198,27 +246,29 @@ async def add_schedule(
             default) or "local" (this machine's).
         name: An id for the trigger (default: generated); must not be in use.
     """
-    from kt_triggers.triggers import ScheduleTrigger, now_for
+    from kt_triggers.triggers import now_for
 
     if problem := _name_problem(ctx, name):
         return problem
+    args = {
+        "prompt": prompt,
+        "cron": cron,
+        "every_minutes": every_minutes,
+        "daily_at": daily_at,
+        "hourly_at": hourly_at,
+        "timezone": timezone,
+    }
     try:
-        schedule = build_schedule(
-            cron=cron,
-            every_minutes=every_minutes,
-            daily_at=daily_at,
-            hourly_at=hourly_at,
-            timezone=timezone,
-        )
+        trigger = build_trigger("add_schedule", {**args, "name": name}, ctx.agent)
     except TriggerConfigError as exc:
         return _invalid(exc)
-    trigger = ScheduleTrigger(schedule, prompt, id=name)
-    upcoming = schedule.next_after(now_for(ctx.agent))
+    upcoming = trigger.schedule.next_after(now_for(ctx.agent))
     return await _start(
         ctx,
         trigger,
         f"Schedule '{trigger.id}' is running: {trigger.describe()}; next at "
         f"{upcoming:%Y-%m-%d %H:%M %Z}, prompt={_elide(prompt)!r}.",
+        args,
     )
 
 
@@ -251,21 +301,22 @@ async def watch_channel(
             commas); default: everyone.
         name: An id for the trigger (default: generated); must not be in use.
     """
-    from kt_triggers.triggers import ChannelTrigger, subscribe
-
     if problem := _name_problem(ctx, name):
         return problem
-    senders = _senders(filter_sender)
+    args = {
+        "channel_name": channel_name,
+        "prompt": prompt,
+        "filter_sender": _senders(filter_sender),
+    }
     try:
-        trigger = ChannelTrigger(channel_name, prompt, filter_sender=senders, id=name)
-        service = ctx.agent.stash.get(kt.CHANNEL_SERVICE, None)
-        trigger.subscription = subscribe(service, trigger.channel)
+        trigger = build_trigger("watch_channel", {**args, "name": name}, ctx.agent)
     except TriggerConfigError as exc:
         return _invalid(exc)
     return await _start(
         ctx,
         trigger,
         f"Watching channel '{trigger.channel}' as '{trigger.id}': {trigger.describe()}.",
+        args,
     )
 
 

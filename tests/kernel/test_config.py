@@ -339,10 +339,8 @@ def test_prompt_context_files_hold_contents(tmp_path):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "rules.md").write_text("be brief")
     write_config(tmp_path / "c", {"prompt_context_files": {"rules": "rules.md"}})
-    # Read, then refused: prompt templates, which would use the contents, are not built.
-    with pytest.raises(ConfigValidationError, match="not supported: prompt templates") as caught:
-        load(tmp_path / "c")
-    assert caught.value.path == "prompt_context_files"
+    # Paths are read into contents, the variables a prompt template uses (kt_prompts).
+    assert load(tmp_path / "c").prompt_context_files == {"rules": "be brief"}
 
     write_config(tmp_path / "c", {"prompt_context_files": {"rules": "gone.md"}})
     with pytest.raises(ConfigNotFoundError) as caught:

@@ -262,3 +262,67 @@ async def test_an_input_error_reaches_the_caller_of_serve_as_it_is():
     async with agent:
         with pytest.raises(ConfigError, match="cannot open its source"):
             await agent.serve()
+
+
+# -- Prompt rendering and module aliases ---------------------------------------------------------
+
+
+class Shout:
+    """A renderer: upper-cases the base prompt and places the tools section itself."""
+
+    @kt.hookimpl
+    def kt_render_prompt(self, creature, text, variables):
+        return kt.RenderedPrompt(f"{text.upper()} [{variables['tools']}]", uses_tools=True)
+
+
+async def test_hook_kt_render_prompt():
+    @kt.tool(guidance="Use count for counting.")
+    def count(text: str) -> str:
+        """Count."""
+        return "1"
+
+    llm = ScriptedLLM(["ok"])
+    config = {"name": "loud", "system_prompt": "be brief"}
+    async with await kt.Agent.build(
+        config, llm=llm, kernel=kt.Kernel(plugins=[Shout()]), tools=[count]
+    ) as agent:
+        await agent.run("hi")
+    # The tools section appears where the renderer put it, and only there.
+    assert llm.calls[0].messages[0].content == "BE BRIEF [Use count for counting.]"
+
+
+class Foreign:
+    """A per-creature plugin standing in for a module from another framework's pack."""
+
+    def __init__(self, note: str = "default") -> None:
+        self.note = note
+
+    @kt.hookimpl
+    def kt_prompt_sections(self, creature):
+        return [kt.PromptSection("foreign", f"foreign note: {self.note}")]
+
+
+class Aliases:
+    @kt.hookimpl
+    def kt_module_aliases(self):
+        return {"other_framework.plugins.notes:NotesPlugin": f"{__name__}:Foreign"}
+
+
+async def test_hook_kt_module_aliases():
+    config = {
+        "name": "ported",
+        "plugins": [
+            {
+                "name": "notes",
+                "module": "other_framework.plugins.notes",
+                "class": "NotesPlugin",
+                "note": "from the pack",
+            }
+        ],
+    }
+    llm = ScriptedLLM(["ok"])
+    async with await kt.Agent.build(config, llm=llm, kernel=kt.Kernel(plugins=[Aliases()])) as a:
+        await a.run("hi")
+    assert "foreign note: from the pack" in llm.calls[0].messages[0].content
+    with pytest.raises(kt.errors.ModuleLoadError, match="other_framework"):
+        await kt.Agent.build(config, llm=ScriptedLLM(["ok"]), kernel=kt.Kernel(plugins=[]))

@@ -107,5 +107,5 @@ async def test_restore_repairs_and_continues():
     assert result.turn_index == 5
     roles = [m.role for m in llm.last_call.messages]
     assert roles == ["system", "user", "assistant", "tool", "user"]
-    assert "Interrupted" in llm.last_call.messages[3].content
+    assert "In doubt" in llm.last_call.messages[3].content
     assert agent.usage.total_tokens > 12

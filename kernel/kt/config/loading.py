@@ -277,12 +277,33 @@ class _ChainLoader:
                 )
                 for var, value in context_files.items()
             }
+        for entry in _module_entries(data):
+            if file is not None:
+                entry["declared_in"] = str(file)
+            module = entry.get("module")
+            if isinstance(module, str) and (module.endswith(".py") or "/" in module):
+                # A creature's own code is found next to the config that names it, however
+                # deep in the inheritance chain that config is.
+                entry["module"] = str(folders[0] / Path(module).expanduser())
         subagents = data.get("subagents")
         if isinstance(subagents, list):
             for entry in subagents:
                 config = entry.get("config") if isinstance(entry, dict) else None
                 if isinstance(config, str) and config and not config.startswith("@"):
                     entry["config"] = str(folders[0] / Path(config).expanduser())
+
+
+def _module_entries(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entries of one config layer that may name a ``module`` (tools, plugins, I/O ...)."""
+    entries = [
+        entry
+        for key in ("tools", "triggers", "plugins")
+        if isinstance(data.get(key), list)
+        for entry in data[key]
+        if isinstance(entry, dict)
+    ]
+    entries += [data[key] for key in ("input", "output") if isinstance(data.get(key), dict)]
+    return entries
 
 
 def _read_no_inherit(value: Any, *, file: Path | None) -> set[str]:

@@ -154,6 +154,7 @@ class ToolEntry:
         class_name: Class (or factory) in ``module``; written ``class`` or ``class_name``.
         doc: Documentation override shown to the model.
         options: Every other key of the entry, plus an explicit ``options`` table.
+        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     name: str
@@ -162,6 +163,7 @@ class ToolEntry:
     class_name: str | None = None
     doc: str | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -200,6 +202,7 @@ class TriggerEntry:
         module: Import path for a custom trigger.
         class_name: Class in ``module``; written ``class`` or ``class_name``.
         options: Every other key of the entry (``interval``, ``cron``, ...).
+        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     type: str
@@ -208,6 +211,7 @@ class TriggerEntry:
     module: str | None = None
     class_name: str | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -221,6 +225,7 @@ class PluginEntry:
         class_name: Class in ``module``; written ``class`` or ``class_name``.
         description: One line for listings.
         options: Every other key of the entry, plus an explicit ``options`` table.
+        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     name: str
@@ -229,6 +234,7 @@ class PluginEntry:
     class_name: str | None = None
     description: str | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -267,12 +273,14 @@ class ModuleEntry:
         module: Import path for a custom module.
         class_name: Class in ``module``; written ``class`` or ``class_name``.
         options: Every other key (``prompt``, ...).
+        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     type: str
     module: str | None = None
     class_name: str | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -286,6 +294,7 @@ class OutputEntry:
         controller_direct: Stream the controller's text straight to this output.
         named_outputs: Extra outputs the model can address by name.
         options: Every other key.
+        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     type: str
@@ -302,6 +311,7 @@ class OutputEntry:
         metadata={"unsupported": True},
     )
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -410,6 +420,8 @@ class CreatureConfig:
         startup_trigger: A prompt fired once at start.
         max_iterations: Model calls per turn, shared with inheriting sub-agents (at least 1).
         max_subagent_depth: How deep sub-agents may nest; 0 = unlimited.
+        skip_unavailable_plugins: Build without a ``[[plugins]]`` entry that cannot load
+            (a warning names it) instead of failing.
         memory: Memory settings (``embedding = {provider, model}``).
         output_wiring: Terrarium only: where turn-end output goes.
         skills: Package skills to enable; ``"*"`` = all.
@@ -430,11 +442,7 @@ class CreatureConfig:
     files: tuple[Path, ...] = ()
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     system_prompt_files: tuple[Path, ...] = ()
-    prompt_context_files: Mapping[str, str] = attrs.field(
-        factory=dict,
-        validator=_unsupported({}, "prompt templates, which would read these, are not built"),
-        metadata={"unsupported": True},
-    )
+    prompt_context_files: Mapping[str, str] = attrs.field(factory=dict)
     controller: ControllerConfig = attrs.field(factory=ControllerConfig)
     input: ModuleEntry | None = None
     output: OutputEntry | None = None
@@ -448,6 +456,7 @@ class CreatureConfig:
     startup_trigger: StartupTrigger | None = None
     max_iterations: int = attrs.field(default=50, validator=_at_least(1))
     max_subagent_depth: int = attrs.field(default=3, validator=_at_least(0))
+    skip_unavailable_plugins: bool = False
     memory: Mapping[str, Any] = attrs.field(factory=dict)
     output_wiring: tuple[WiringEntry, ...] = ()
     skills: tuple[str, ...] = ()

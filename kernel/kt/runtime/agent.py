@@ -58,7 +58,7 @@ from kt.runtime.executor import BACKGROUND_ARG, run_tool
 from kt.runtime.jobs import Job
 from kt.runtime.stash import Stash
 from kt.runtime.termination import Termination
-from kt.specs import PromptSection
+from kt.specs import PromptSection, RenderedPrompt
 from kt.tools import ToolSpec
 
 __all__ = ["Agent", "TurnStream"]
@@ -277,10 +277,15 @@ class Agent:
 
     def _module_object(self, kind: str, entry: Any, registry: Any, path: str) -> Any:
         """Build a trigger or output from a config entry: by ``type`` or ``module``/``class``."""
-        file = str(self.config.files[-1]) if self.config.files else None
+        file = entry.declared_in or (str(self.config.files[-1]) if self.config.files else None)
         if entry.module:
             cls = assembly.load_object(
-                entry.module, entry.class_name, path=path, file=file, folder=self.config.folder
+                entry.module,
+                entry.class_name,
+                path=path,
+                file=file,
+                folder=self.config.folder,
+                aliases=self.kernel.module_aliases(),
             )
             return cls(entry, self) if callable(cls) else cls
         spec = registry.get(entry.type)
@@ -648,6 +653,19 @@ class Agent:
                 if reached is not None:
                     await self._terminate(*reached)
 
+    async def terminate(self, reason: str, *, limit: str = "plugin") -> None:
+        """End the creature's run, as a ``[termination]`` limit does; for plugins and callers.
+
+        The running turn ends with status ``terminated``, queued turns are dropped,
+        :class:`kt.events.CreatureTerminated` is published, :meth:`serve` returns, and later
+        turns raise :class:`kt.errors.AgentTerminatedError`. Idempotent.
+
+        Args:
+            reason: Why, for the event and the error (``"the goal is reached"``).
+            limit: A short name of what ended it (``"goal"``).
+        """
+        await self._terminate(limit, reason)
+
     async def _terminate(self, limit: str, reason: str) -> None:
         """A ``[termination]`` limit was reached: end the running turn and refuse new ones."""
         if self.termination.reached.is_set():
@@ -747,7 +765,13 @@ class Agent:
         return job
 
     def start_background_call(self, spec: ToolSpec, call: ToolCall, ctx: TurnContext) -> None:
-        """Run *call* as a job; its result re-enters as a new turn."""
+        """Run *call* as a job; its result re-enters as a new turn.
+
+        The model was told the result "will arrive", so it always does: the output when the
+        job ends, an error when it fails, and a "Cancelled" result when the job is cancelled
+        (``stop_task``, :meth:`cancel_job`, a UI). Only stopping the agent ends a job with no
+        turn, since no turn can run then; a resumed session names such jobs instead.
+        """
 
         async def job() -> None:
             from kt.events import ToolCallCompleted
@@ -755,7 +779,7 @@ class Agent:
             from kt.runtime.executor import result_message_text
 
             started, t0 = time.time(), trio.current_time()
-            status, output, error = "cancelled", "", "the job was cancelled"
+            status, output, error = "cancelled", "", "the job was cancelled before it finished"
             try:
                 result = await run_tool(self, spec, call, ctx)
                 status = "ok" if result.ok else "error"
@@ -777,12 +801,14 @@ class Agent:
                     await self.emit(
                         ToolCallCompleted.from_record(record), turn_index=ctx.turn_index
                     )
-            if self._state == "running":
-                self.inject(
-                    f"[Background job {call.id} ({call.name}) finished]\n"
-                    f"{result_message_text(record)}",
-                    source="tool_complete",
-                )
+                # In the finally, so a cancelled job reports too (its Cancelled goes on up).
+                if self._state == "running":
+                    verb = "was cancelled" if status == "cancelled" else "finished"
+                    self.inject(
+                        f"[Background job {call.id} ({call.name}) {verb}]\n"
+                        f"{result_message_text(record)}",
+                        source="tool_complete",
+                    )
 
         self.start_job(job, name=call.name, kind="tool", job_id=call.id)
 
@@ -966,18 +992,40 @@ class Agent:
         self._tool_schemas = tuple(schemas)
 
     async def _assemble_prompt(self) -> str:
-        sections = [PromptSection("base", self.config.system_prompt, 0)]
         specs = list(self.tools.values())
+        tool_sections = []
         if not self.tool_format.native and specs:
-            sections.append(
+            tool_sections.append(
                 PromptSection("tools.format", self.tool_format.prompt_section(specs), 50)
             )
         for spec in specs:
             if spec.guidance:
-                sections.append(PromptSection(f"tools.guidance.{spec.name}", spec.guidance, 100))
+                tool_sections.append(
+                    PromptSection(f"tools.guidance.{spec.name}", spec.guidance, 100)
+                )
+        base = await self._render_base_prompt(tool_sections)
+        sections = [PromptSection("base", base.text, 0)]
+        if not base.uses_tools:
+            sections += tool_sections
         sections += await self.runner.collect("kt_prompt_sections", creature=self)
         sections.sort(key=lambda s: (s.order, s.key))
         return "\n\n".join(s.text.strip() for s in sections if s.text and s.text.strip())
+
+    async def _render_base_prompt(self, tool_sections: list[PromptSection]) -> RenderedPrompt:
+        """The config's prompt, rendered by a ``kt_render_prompt`` plugin when one is loaded."""
+        text = self.config.system_prompt
+        variables: dict[str, Any] = {
+            "agent_name": self.name,
+            "creature_name": self.config.name,
+            "pwd": str(self.working_dir),
+            "model": self.llm_name,
+            "tools": "\n\n".join(section.text.strip() for section in tool_sections),
+            **self.config.prompt_context_files,
+        }
+        rendered = await self.runner.first(
+            "kt_render_prompt", creature=self, text=text, variables=variables
+        )
+        return rendered if rendered is not None else RenderedPrompt(text)
 
     def plugin_options(self, name: str) -> Mapping[str, Any]:
         """Options of the creature's ``[[plugins]]`` entry *name* (``{}`` when absent)."""

@@ -26,6 +26,7 @@ from kt.errors import (
 from kt.formats import NATIVE, ToolFormat
 from kt.llm import LLM, LLMProfile
 from kt.plugins.kernel import Kernel
+from kt.plugins.manager import hookimpl
 from kt.tools import ToolSpec, tool
 
 __all__ = ["load_object", "resolve_format", "resolve_llm", "resolve_plugins", "resolve_tools"]
@@ -43,16 +44,29 @@ def _did_you_mean(name: str, choices: Iterable[str]) -> str:
 
 
 def load_object(
-    module: str, attr: str | None, *, path: str, file: str | None, folder: Path | None = None
+    module: str,
+    attr: str | None,
+    *,
+    path: str,
+    file: str | None,
+    folder: Path | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> Any:
     """Import ``module`` and return ``module.attr`` (or the module when *attr* is ``None``).
 
     ``module`` is a dotted import name, or a path to a ``.py`` file (``./tools.py``), which is
-    resolved against the creature *folder*: a creature can carry its own code.
+    resolved against the creature *folder*: a creature can carry its own code. A name in
+    *aliases* (``"module:attr"`` or ``"module"``, see ``kt_module_aliases``) loads the
+    ``"module:attribute"`` it maps to instead.
 
     Raises:
         ModuleLoadError: naming the config key path and the import problem.
     """
+    if aliases:
+        target = aliases.get(f"{module}:{attr}") or aliases.get(module)
+        if target is not None:
+            module, _, alias_attr = target.partition(":")
+            attr = alias_attr or attr
     try:
         if module.endswith(".py") or "/" in module:
             mod = _load_file(Path(module) if folder is None else folder / module)
@@ -142,10 +156,11 @@ def resolve_tools(
         ModuleLoadError: a custom tool's module or attribute cannot be loaded.
         ConfigValidationError: duplicate names, or options a tool does not take.
     """
-    file = str(config.files[-1]) if config.files else None
+    last_file = str(config.files[-1]) if config.files else None
     tools: dict[str, ToolSpec] = {}
     for i, entry in enumerate(config.tools):
         path = f"tools[{i}]"
+        file = entry.declared_in or last_file
         if entry.module:
             spec = _as_tool_spec(
                 load_object(
@@ -154,6 +169,7 @@ def resolve_tools(
                     path=path,
                     file=file,
                     folder=config.folder,
+                    aliases=kernel.module_aliases(),
                 ),
                 path=path,
                 file=file,
@@ -180,7 +196,7 @@ def resolve_tools(
             raise ConfigValidationError(
                 f"tool '{spec.name}' is given twice (config and tools=); rename one",
                 path="tools",
-                file=file,
+                file=last_file,
             )
         tools[spec.name] = spec
     return tools
@@ -189,24 +205,66 @@ def resolve_tools(
 def resolve_plugins(config: CreatureConfig, kernel: Kernel) -> list[tuple[str, Any]]:
     """The creature's own plugins from ``[[plugins]]``: (name, plugin object) pairs.
 
+    With ``skip_unavailable_plugins``, an entry that cannot load is replaced by a plugin that
+    only reports it (an ``AgentWarning`` when the creature starts).
+
     Raises:
         ModuleLoadError: a ``module`` / ``class`` that cannot be loaded or built.
         UnknownNameError: a bare name that is not an installed plugin.
     """
-    file = str(config.files[-1]) if config.files else None
     loaded = []
     for i, entry in enumerate(config.plugins):
         path = f"plugins[{i}]"
-        plugin = _load_plugin(entry, kernel, path=path, file=file, folder=config.folder)
+        file = entry.declared_in or (str(config.files[-1]) if config.files else None)
+        try:
+            plugin = _load_plugin(entry, kernel, path=path, file=file, folder=config.folder)
+        except UnknownNameError as exc:
+            if not config.skip_unavailable_plugins:
+                message = f"{exc.message}; {_SKIP_HINT}"
+                raise UnknownNameError(message, path=exc.path, file=exc.file) from exc
+            plugin = _Unavailable(entry.name, str(exc))
+        except ModuleLoadError as exc:
+            if not config.skip_unavailable_plugins:
+                raise ModuleLoadError(f"{exc}; {_SKIP_HINT}") from exc
+            plugin = _Unavailable(entry.name, str(exc))
         loaded.append((entry.name, plugin))
     return loaded
+
+
+_SKIP_HINT = (
+    "to run without it, pass --skip-unavailable to kt run (or set "
+    "skip_unavailable_plugins = true in the creature's config)"
+)
+
+
+class _Unavailable:
+    """Stands in for a plugin that could not load, and says so when the creature starts."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.kt_plugin_name = f"unavailable:{name}"
+        self.reason = reason
+
+    @hookimpl
+    async def kt_creature_started(self, creature: Any) -> None:
+        from kt.events import AgentWarning
+
+        await creature.emit(
+            AgentWarning(message=f"running without a plugin: {self.reason}", source="kt")
+        )
 
 
 def _load_plugin(
     entry: PluginEntry, kernel: Kernel, *, path: str, file: str | None, folder: Path | None
 ) -> Any:
     if entry.module:
-        obj = load_object(entry.module, entry.class_name, path=path, file=file, folder=folder)
+        obj = load_object(
+            entry.module,
+            entry.class_name,
+            path=path,
+            file=file,
+            folder=folder,
+            aliases=kernel.module_aliases(),
+        )
         if inspect.isclass(obj):
             try:
                 return obj(**entry.options) if entry.options else obj()

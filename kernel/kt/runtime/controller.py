@@ -35,11 +35,17 @@ from kt.events import (
     TurnCompleted,
     TurnStarted,
 )
-from kt.history import MISSING_RESULT
+from kt.history import MISSING_RESULT, tool_results_message
 from kt.llm import ContentPart, LLMDone, LLMResult, Message, TextChunk, ToolCall, Usage
 from kt.results import ToolCallRecord, TurnResult
 from kt.runtime.context import TurnContext
-from kt.runtime.executor import Outcome, execute_call, wants_background
+from kt.runtime.executor import (
+    Outcome,
+    execute_call,
+    recordable_args,
+    valid_text,
+    wants_background,
+)
 
 if TYPE_CHECKING:
     from kt.runtime.creature import Creature
@@ -99,6 +105,7 @@ class _Round:
     outcomes: dict[str, Outcome] = attrs.Factory(dict)
     assistant_appended: bool = False
     results_appended: bool = False
+    provider_ids: dict[str, str] = attrs.Factory(dict)  # our id -> the repeated id it replaced
     running: int = 0
     all_done: trio.Event | None = None
 
@@ -127,6 +134,17 @@ class _Turn:
     reason: str = ""
     error: BaseException | None = None
     first_message: Message | None = None  # the turn's input as stored: found again after a splice
+    call_ids: set[str] = attrs.Factory(set)  # ids given out this turn: each names one call
+
+    def unique_call_id(self, call: ToolCall) -> str:
+        """An id for *call* no other call of this turn has (a model may repeat or omit ids)."""
+        wanted = call.id or _call_id(call.name)
+        chosen, n = wanted, 1
+        while chosen in self.call_ids:
+            n += 1
+            chosen = f"{wanted}_{n}"
+        self.call_ids.add(chosen)
+        return chosen
 
     @property
     def records(self) -> list[ToolCallRecord]:
@@ -244,8 +262,10 @@ async def _one_round(agent: Creature, turn: _Turn, round_: _Round) -> None:
     assert nursery is not None
 
     async def dispatch(call: ToolCall) -> None:
-        if not call.id:
-            call = attrs.evolve(call, id=_call_id(call.name))
+        unique = turn.unique_call_id(call)
+        if call.id and unique != call.id:  # kept so the reply can be traced to the provider's
+            round_.provider_ids[unique] = call.id
+        call = attrs.evolve(call, id=unique, args=recordable_args(call.args))
         round_.calls.append(call)
         await agent.emit(
             ToolCallStarted(
@@ -294,8 +314,9 @@ async def _one_round(agent: Creature, turn: _Turn, round_: _Round) -> None:
         try:
             async for chunk in stream:
                 if isinstance(chunk, TextChunk):
-                    round_.raw_text.append(chunk.text)
-                    await handle(parser.feed(chunk.text))
+                    text = valid_text(chunk.text)
+                    round_.raw_text.append(text)
+                    await handle(parser.feed(text))
                 elif isinstance(chunk, ToolCall):
                     await dispatch(chunk)
                 elif isinstance(chunk, LLMDone):
@@ -367,6 +388,8 @@ async def _append_assistant(
     info = dict(meta or {})
     if interrupted:
         info["interrupted"] = True
+    if round_.provider_ids and native_calls:
+        info["provider_call_ids"] = dict(round_.provider_ids)
     await agent.append(
         Message("assistant", text, tool_calls=native_calls, meta=info),
         turn_index=turn.ctx.turn_index,
@@ -389,15 +412,7 @@ async def _append_results(agent: Creature, turn: _Turn, round_: _Round, missing:
                 turn_index=turn.ctx.turn_index,
             )
     else:
-        sections = [f"## {call.name} {call.id}\n{text}" for call, text in texts]
-        await agent.append(
-            Message(
-                "user",
-                "[Tool results]\n" + "\n\n".join(sections),
-                meta={"tool_results": True},  # not a user turn: compaction never cuts here
-            ),
-            turn_index=turn.ctx.turn_index,
-        )
+        await agent.append(tool_results_message(texts), turn_index=turn.ctx.turn_index)
 
 
 async def _finish(agent: Creature, turn: _Turn) -> TurnResult:

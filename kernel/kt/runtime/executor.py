@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from kt.errors import (
     ToolNotFoundError,
 )
 from kt.events import ToolCallCompleted
+from kt.history import result_text
 from kt.llm import ToolCall
 from kt.results import ToolCallRecord
 from kt.tools import ToolContext, ToolResult, ToolSpec, arguments
@@ -36,11 +38,18 @@ __all__ = [
     "cap_output",
     "execute_call",
     "normalise_result",
+    "recordable_args",
     "result_message_text",
+    "valid_text",
     "wants_background",
 ]
 
 BACKGROUND_ARG = "run_in_background"
+MAX_ARGUMENT_DEPTH = 100  # far beyond any real schema, far below Python's recursion limit
+_TOO_DEEP = f"<arguments nested more than {MAX_ARGUMENT_DEPTH} levels deep>"
+_TOO_DEEP_ERROR = (
+    f"arguments are nested more than {MAX_ARGUMENT_DEPTH} levels deep; send a flatter JSON object"
+)
 
 
 @attrs.frozen
@@ -86,22 +95,71 @@ def normalise_result(value: Any) -> ToolResult:
 
 def result_message_text(record: ToolCallRecord) -> str:
     """The text a model sees for a record (output, or a prefixed error)."""
-    if record.status == "ok":
-        return record.output
-    if record.status == "running":
-        return record.output
-    prefix = {
-        "blocked": "Blocked",
-        "interrupted": "Interrupted",
-        "cancelled": "Cancelled",
-        "timeout": "Error",
-    }.get(record.status, "Error")
-    body = record.error or record.status
-    return f"{prefix}: {body}" + (f"\n{record.output}" if record.output else "")
+    return result_text(record.status, record.output, record.error)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    r"""*text* with each lone surrogate replaced by U+FFFD (a pair becomes its character).
+
+    A backend can decode JSON such as ``"\udbff"`` into a string no UTF-8 stream, file or
+    socket accepts; one such reply must not stop the outputs, the session or the next request.
+    """
+    if _SURROGATE.search(text) is None:  # the common case costs one scan in C
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _valid_strings(value: Any) -> Any:
+    """*value* with :func:`valid_text` applied to every string in it (depth already checked)."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, Mapping):
+        return {valid_text(str(k)): _valid_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_valid_strings(v) for v in value]
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether *value* nests lists or dicts deeper than ``MAX_ARGUMENT_DEPTH`` (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > MAX_ARGUMENT_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def recordable_args(args: Mapping[str, Any] | str) -> Mapping[str, Any] | str:
+    """*args* made safe to record, validate and send back.
+
+    Lone surrogates in strings become U+FFFD (see :func:`valid_text`); arguments nested too
+    deep become a short placeholder that the call then fails on.
+
+    Encoders and validators recurse; arguments nested 100,000 deep would end the turn with a
+    ``RecursionError`` instead of giving the model a tool error.
+    """
+    if isinstance(args, str):
+        return valid_text(args)
+    if _too_deep(args):
+        return _TOO_DEEP
+    return _valid_strings(args)
 
 
 def _parse_args(raw: Mapping[str, Any] | str) -> dict[str, Any]:
     if isinstance(raw, str):
+        if raw == _TOO_DEEP:
+            raise ToolArgumentError(_TOO_DEEP_ERROR)
         try:
             parsed = json.loads(raw) if raw.strip() else {}
         except json.JSONDecodeError as exc:
@@ -109,10 +167,15 @@ def _parse_args(raw: Mapping[str, Any] | str) -> dict[str, Any]:
                 f"invalid JSON arguments ({exc.msg} at position {exc.pos}); "
                 "send the arguments as one JSON object"
             ) from None
+        except RecursionError:
+            raise ToolArgumentError(_TOO_DEEP_ERROR) from None
         if not isinstance(parsed, dict):
             raise ToolArgumentError(f"arguments must be a JSON object, not {type(parsed).__name__}")
-        return parsed
-    return dict(raw)
+    else:
+        parsed = dict(raw)
+    if _too_deep(parsed):
+        raise ToolArgumentError(_TOO_DEEP_ERROR)
+    return _valid_strings(parsed)
 
 
 def wants_background(agent: Creature, call: ToolCall) -> bool:
@@ -126,7 +189,7 @@ def wants_background(agent: Creature, call: ToolCall) -> bool:
     if isinstance(args, str):
         try:
             args = json.loads(args)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return False
     return isinstance(args, Mapping) and _as_bool(args.get(BACKGROUND_ARG, False))
 

@@ -333,5 +333,5 @@ def test_scenario_kill_mid_tool_then_resume_last_shows_where_it_stopped(kt_cmd, 
     assert "> wait for the bus" in resumed.stderr
     assert "Hello wor" in resumed.stderr
     assert "[tool hang {'what': 'the bus'}]" in resumed.stderr
-    assert "[hang -> Interrupted" in resumed.stderr
+    assert "[hang -> In doubt" in resumed.stderr
     assert resumed.stdout.strip() == "It was cut short."

@@ -202,3 +202,41 @@ async def test_a_failed_turn_gives_exit_code_one(tmp_path):
 async def test_an_unknown_focus_is_an_error(tmp_path):
     with pytest.raises(kt_terrarium.CreatureNotFoundError, match="no creature 'ghost'"):
         await session(pair(tmp_path), "", focus="ghost")
+
+
+@pytest.mark.parametrize(
+    ("creature", "problem"),
+    [
+        ('tools = [{ name = "no_such_tool" }]', "unknown tool 'no_such_tool'"),
+        ('triggers = [{ type = "no_such_trigger" }]', "no_such_trigger"),
+        ('subagents = [{ name = "no_such_helper" }]', "no_such_helper"),
+    ],
+)
+def test_check_rejects_what_run_rejects(kt_command, tmp_path, creature, problem):
+    """Building a creature finds problems loading the recipe cannot; check builds them too."""
+    recipe = write(
+        tmp_path / "builds" / "terrarium.toml",
+        f"""
+        [[creatures]]
+        name = "a"
+        {creature}
+        """,
+    )
+    script = write(tmp_path / "replies.toml", '[[replies]]\ntext = "hi"\n')
+    run = kt_command(
+        "terrarium", "run", str(recipe.parent), "--llm", f"scripted:{script}", stdin="hi\n"
+    )
+    check = kt_command("terrarium", "check", str(recipe.parent))
+    assert run.returncode == 2 and problem in run.stderr, run.stderr
+    assert check.returncode == 2 and problem in check.stderr, check.stderr
+    assert "creatures[0]" in check.stderr
+
+
+def test_check_without_a_model_warns_that_run_needs_one(kt_command, tmp_path):
+    recipe = write(tmp_path / "plain" / "terrarium.toml", '[[creatures]]\nname = "a"\n')
+    done = kt_command("terrarium", "check", str(recipe.parent))
+    assert done.returncode == 0, done.stderr
+    assert "kt: warning:" in done.stderr and "--llm" in done.stderr
+    script = write(tmp_path / "replies.toml", '[[replies]]\ntext = "hi"\n')
+    done = kt_command("terrarium", "check", str(recipe.parent), "--llm", f"scripted:{script}")
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
