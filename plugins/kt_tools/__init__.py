@@ -130,6 +130,19 @@ def kt_post_tool_call(call: kt.ToolCall, result: kt.ToolResult, ctx: Any) -> kt.
 
 
 @kt.hookimpl
+def kt_session_restore(creature: Any, reader: Any) -> None:
+    """Rebuild a resumed creature's scratchpad from its recorded ``scratchpad_write`` events."""
+    for logged in reader.events(type=ScratchpadWritten.type, creature=creature.name):
+        wire = logged.wire
+        apply_scratchpad_event(
+            creature,
+            ScratchpadWritten(
+                action=wire["action"], key=wire.get("key", ""), value=wire.get("value", "")
+            ),
+        )
+
+
+@kt.hookimpl
 def kt_event(event: kt.events.Event, creature: Any) -> None:
     """Apply ``scratchpad_write`` events to the creature's scratchpad.
 

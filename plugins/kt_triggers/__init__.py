@@ -111,6 +111,15 @@ def kt_triggers() -> list[kt.TriggerSpec]:
     return [kt.TriggerSpec(name, _factory(name), about) for name, about in _TYPES.items()]
 
 
+@kt.hookimpl
+def kt_module_aliases() -> dict[str, str]:
+    """kt-biome's cron and webhook triggers are the ``schedule`` and ``webhook`` types."""
+    return {
+        "kt_biome.triggers.cron:CronTrigger": "kt_triggers.config:schedule_trigger",
+        "kt_biome.triggers.webhook:WebhookTrigger": "kt_triggers.config:webhook_trigger",
+    }
+
+
 def _webhook_input(entry: Any, agent: Any) -> Any:
     from kt_triggers.webhook_input import WebhookInput
 

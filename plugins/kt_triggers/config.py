@@ -100,6 +100,7 @@ def _webhook(entry: Any, agent: Any) -> Trigger:
             secret=e.take("secret"),
             prompt=entry.prompt,
             max_body=e.take("max_body", 1024 * 1024),
+            replay_window=e.take("replay_window", 300),
             id=entry.name,
         )
     )
@@ -109,6 +110,16 @@ def _senders(value: Any) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def schedule_trigger(entry: Any, agent: Any) -> Trigger:
+    """A ``schedule`` trigger from a config entry (also what a pack's cron trigger loads)."""
+    return _schedule(entry, agent)
+
+
+def webhook_trigger(entry: Any, agent: Any) -> Trigger:
+    """A ``webhook`` trigger from a config entry (also what a pack's webhook trigger loads)."""
+    return _webhook(entry, agent)
 
 
 FACTORIES: dict[str, Callable[[Any, Any], Trigger]] = {

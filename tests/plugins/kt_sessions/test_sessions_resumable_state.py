@@ -144,11 +144,6 @@ async def test_the_session_keeps_the_scratchpad_table(kernel, session_dir, tmp_p
     assert triggers == {"build-check": 1, "doomed": 0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kt_tools rebuilds its scratchpad from the log only once it implements "
-    "kt_session_restore (a change in plugins/kt_tools, asked for in the hardening report)",
-)
 async def test_the_scratchpad_survives_a_kill(kernel, session_dir, tmp_path):
     from kt_tools.data import scratchpad_of
 

@@ -55,7 +55,8 @@ async def test_a_terrarium_session_opens_with_kt_session_reader_like_a_creatures
 
 async def test_without_a_session_dir_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KT_HOME", str(tmp_path / "home"))
+    # The kt home (its plugin cache) lives elsewhere: this folder must stay empty.
+    monkeypatch.setenv("KT_HOME", str(tmp_path.parent / f"{tmp_path.name}-home"))
     built = []
 
     def factory(directory, meta):  # must never be asked for a store
