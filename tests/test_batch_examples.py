@@ -31,3 +31,28 @@ def test_sixty_creatures_each_with_a_session_read_back(script, tmp_path):
     assert sorted(p.parent.name for p in root.glob("job-*/session.ktsession")) == [
         f"job-{n:02d}" for n in range(60)
     ]
+
+
+def test_turns_read_back_with_the_seed_frameworks_names(tmp_path):
+    import trio
+
+    import kt
+    from kt.testing import ScriptedLLM, ToolCall
+
+    @kt.tool
+    def shout(text: str) -> str:
+        """Shout."""
+        return text.upper()
+
+    async def record() -> None:
+        llm = ScriptedLLM([ToolCall("shout", {"text": "hi"}), "HI, said loudly."])
+        async with await kt.Agent.build(
+            {"name": "r"}, llm=llm, tools=[shout], session=tmp_path / "r.ktsession",
+            kernel=kt.Kernel(plugins=["kt_sessions"]),
+        ) as agent:
+            await agent.run("shout hi")
+
+    trio.run(record)
+    [turn] = kt.SessionReader(tmp_path / "r.ktsession", kernel=kt.Kernel(plugins=["kt_sessions"])).turns()
+    assert (turn.user_text, turn.assistant_text) == ("shout hi", "HI, said loudly.")
+    assert [(c.name, c.output) for c in turn.tool_calls] == [("shout", "HI")]

@@ -129,6 +129,16 @@ class TurnRecord:
         """Seconds from start to end (``None`` when the end is not recorded)."""
         return None if self.ended_at is None else self.ended_at - self.started_at
 
+    @property
+    def user_text(self) -> str:
+        """What the user said (the seed framework's name for :attr:`input`)."""
+        return self.input
+
+    @property
+    def assistant_text(self) -> str:
+        """The reply a chat shows last (the seed framework's name for :attr:`text`)."""
+        return self.text
+
 
 @attrs.frozen
 class SessionInfo:

@@ -148,7 +148,7 @@ class Agent:
         cls,
         config: ConfigSource,
         *,
-        llm: LLM | None = None,
+        llm: LLM | str | None = None,
         tools: Sequence[Any] = (),
         plugins: Sequence[Any] = (),
         pwd: str | os.PathLike[str] | None = None,
@@ -165,13 +165,16 @@ class Agent:
         Args:
             config: A creature folder or file (``creature.toml`` / ``config.yaml``), an
                 ``@pack/path`` reference, a plain dict, or a loaded ``CreatureConfig``.
-            llm: A model instance (anything with ``stream(request)``); takes precedence over
-                the config, so no key or network is needed.
+            llm: A model instance (anything with ``stream(request)``), which takes precedence
+                over the config so no key or network is needed; or a string, read as
+                ``llm_selector`` (a profile name, a preset, ``BACKEND/MODEL``): resolved here,
+                so an unknown name fails the build.
             tools: Extra tools: ``@kt.tool`` functions, plain functions or ``ToolSpec``.
             plugins: Extra plugin objects for this creature only (like ``[[plugins]]``).
             pwd: The working directory tools resolve paths against (default: the process's
                 current directory when the agent is built); never changes the process's.
-            kernel: The plugin set to use (default: ``kt.Kernel()``, every installed plugin).
+            kernel: The plugin set to use (default: ``kt.Kernel.default()``, every installed
+                plugin, shared by the creatures built without one).
             llm_selector: A ``BACKEND/MODEL`` selector overriding the config (``--llm``).
             env: Variables for ``${VAR}`` interpolation (default ``os.environ``).
             input: The input module :meth:`serve` runs: a registered name (``"cli"``), a
@@ -198,7 +201,7 @@ class Agent:
             ModuleLoadError: a custom tool or plugin cannot be imported.
             LLMNotConfiguredError: no ``llm=`` and nothing in the config selects a model.
         """
-        kernel = kernel if kernel is not None else Kernel()
+        kernel = kernel if kernel is not None else Kernel.default()
         if isinstance(config, CreatureConfig):
             creature_config = config
         else:
@@ -213,6 +216,8 @@ class Agent:
         creature_plugins += [(plugin_name(p), p) for p in plugins]
         tool_format = assembly.resolve_format(creature_config, kernel)
         controller = assembly.resolve_controller(creature_config, kernel)
+        if isinstance(llm, str):  # a profile name, preset or selector: resolved (and checked) now
+            llm_selector, llm = llm, None
         if llm is not None:
             model, llm_name = llm, type(llm).__name__
         else:
@@ -262,7 +267,7 @@ class Agent:
 
         Args:
             path: The session file, or what the store accepts (a session name or prefix).
-            kernel: The plugin set to use (default: ``kt.Kernel()``).
+            kernel: The plugin set to use (default: ``kt.Kernel.default()``).
             **options: ``Agent.build`` options (``llm=``, ``llm_selector=``, ``tools=``, ...)
                 overriding what was recorded.
 
@@ -272,7 +277,7 @@ class Agent:
         Raises:
             UnknownNameError: no loaded plugin provides a session store.
         """
-        kernel = kernel if kernel is not None else Kernel()
+        kernel = kernel if kernel is not None else Kernel.default()
         return await kernel.session_store(needs="resume").resume(path, kernel=kernel, **options)
 
     def _module_object(self, kind: str, entry: Any, registry: Any, path: str) -> Any:

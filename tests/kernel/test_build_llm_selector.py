@@ -1,0 +1,31 @@
+"""``llm=`` takes a selector string as well as a model object, checked when the agent is built."""
+
+from __future__ import annotations
+
+import pytest
+
+import kt
+from kt.errors import KTError
+
+
+async def test_a_selector_string_is_resolved_at_build(tmp_path):
+    replies = tmp_path / "replies.toml"
+    replies.write_text('[[replies]]\ntext = "from the script"\n')
+    async with await kt.Agent.build(
+        {"name": "s"}, llm=f"scripted:{replies}", kernel=kt.Kernel(plugins=[])
+    ) as agent:
+        assert (await agent.run("hi")).text == "from the script"
+
+
+async def test_an_unknown_name_fails_the_build_with_a_typed_error():
+    with pytest.raises(KTError):
+        await kt.Agent.build({"name": "s"}, llm="nonexistent/model", kernel=kt.Kernel(plugins=[]))
+
+
+async def test_the_engine_takes_a_selector_string_too(tmp_path):
+    kt_terrarium = pytest.importorskip("kt_terrarium")
+    replies = tmp_path / "replies.toml"
+    replies.write_text('[[replies]]\ntext = "engine reply"\n')
+    async with kt_terrarium.Terrarium(kernel=kt.Kernel(plugins=[])) as engine:
+        await engine.add_creature({"name": "a"}, llm=f"scripted:{replies}")
+        assert (await engine["a"].run("hi")).text == "engine reply"
