@@ -29,3 +29,32 @@ async def test_the_engine_takes_a_selector_string_too(tmp_path):
     async with kt_terrarium.Terrarium(kernel=kt.Kernel(plugins=[])) as engine:
         await engine.add_creature({"name": "a"}, llm=f"scripted:{replies}")
         assert (await engine["a"].run("hi")).text == "engine reply"
+
+
+async def test_an_inline_tool_runs_in_the_creatures_thread_and_others_in_a_worker():
+    import threading
+
+    from kt.testing import ScriptedLLM, ToolCall
+
+    threads = {}
+
+    @kt.tool(inline=True)
+    def quick(x: int) -> str:
+        """Double."""
+        threads["quick"] = threading.current_thread()
+        return str(2 * x)
+
+    @kt.tool
+    def slow(x: int) -> str:
+        """Double, in a worker thread."""
+        threads["slow"] = threading.current_thread()
+        return str(2 * x)
+
+    llm = ScriptedLLM([ToolCall("quick", {"x": 2}), ToolCall("slow", {"x": 3}), "done"])
+    async with await kt.Agent.build(
+        {"name": "t"}, llm=llm, tools=[quick, slow], kernel=kt.Kernel(plugins=[])
+    ) as agent:
+        result = await agent.run("go")
+    assert [c.output for c in result.tool_calls] == ["4", "6"]
+    assert threads["quick"] is threading.current_thread()
+    assert threads["slow"] is not threading.current_thread()

@@ -358,6 +358,8 @@ async def _invoke(spec: ToolSpec, kwargs: dict[str, Any]) -> ToolResult:
     try:
         if spec.is_async:
             value = await spec.fn(**kwargs)
+        elif spec.inline:  # declared quick and non-blocking: no worker-thread hand-off
+            value = spec.fn(**kwargs)
         else:
             # The thread cannot be interrupted; on cancel we stop waiting for it (documented).
             value = await trio.to_thread.run_sync(

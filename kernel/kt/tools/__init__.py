@@ -71,6 +71,10 @@ class ToolSpec:
         background: Always run in the background (the turn does not wait for it).
         body_arg: For text tool-call formats: the argument that receives the block body.
         guidance: A paragraph contributed to the system prompt when the tool is offered.
+        inline: For a sync ``fn`` that is quick and never blocks (pure computation): run it
+            in the creature's own thread instead of a worker thread, saving the hand-off.
+            Never set it for a function that does I/O or may take long: it would stall every
+            task of the process while it runs.
         plugin: The plugin that contributed it (filled in by the kernel's registry).
         configure: For tools that take options in a config entry
             (``tools = [{name = "bash", shell = "zsh"}]``): returns a configured copy. Options
@@ -89,6 +93,7 @@ class ToolSpec:
     background: bool = False
     body_arg: str | None = None
     guidance: str | None = None
+    inline: bool = False
     plugin: str = ""
     configure: Callable[[Mapping[str, Any]], ToolSpec] | None = attrs.field(
         default=None, repr=False
@@ -141,6 +146,7 @@ def tool(
     background: bool = False,
     body_arg: str | None = None,
     guidance: str | None = None,
+    inline: bool = False,
 ) -> Callable[[Callable[..., Any]], ToolSpec]: ...
 
 
@@ -156,6 +162,7 @@ def tool(
     background: bool = False,
     body_arg: str | None = None,
     guidance: str | None = None,
+    inline: bool = False,
 ) -> ToolSpec | Callable[[Callable[..., Any]], ToolSpec]:
     """Turn a function into a :class:`ToolSpec`; usable bare (``@tool``) or with options.
 
@@ -176,6 +183,8 @@ def tool(
         background: Always run in the background.
         body_arg: For text formats, the argument that receives a block's body.
         guidance: A paragraph for the system prompt.
+        inline: Run a quick, non-blocking sync function in the creature's thread (see
+            :attr:`ToolSpec.inline`).
 
     Returns:
         A ``ToolSpec`` (or, with options, a decorator producing one).
@@ -198,6 +207,7 @@ def tool(
             background=background,
             body_arg=body_arg,
             guidance=guidance,
+            inline=inline,
         )
 
     if fn is not None:
