@@ -167,7 +167,14 @@ def missing_extra_hint(ep: PluginEntryPoint, exc: ImportError) -> str:
 
 
 # distributions whose import name differs from the distribution name
-_IMPORT_NAMES = {"pyyaml": "yaml", "beautifulsoup4": "bs4", "python-dateutil": "dateutil"}
+_IMPORT_NAMES = {
+    "pyyaml": "yaml",
+    "beautifulsoup4": "bs4",
+    "python-dateutil": "dateutil",
+    "markdown-it-py": "markdown_it",
+    "opentelemetry-api": "opentelemetry",
+    "pillow": "PIL",
+}
 
 
 def _normal(name: str) -> str:
