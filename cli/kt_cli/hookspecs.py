@@ -74,7 +74,7 @@ def kt_cli_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def kt_doctor_checks(kernel: Any, online: bool) -> list[Any]:
+def kt_doctor_checks(kernel: Any, online: bool, config: Any) -> list[Any]:
     """Contribute checks to ``kt doctor``.
 
     Called once per ``kt doctor`` run, for each plugin of the invocation's kernel, after the
@@ -86,6 +86,8 @@ def kt_doctor_checks(kernel: Any, online: bool) -> list[Any]:
         kernel: The invocation's :class:`kt.Kernel`.
         online: ``True`` with ``kt doctor --online``: checks may contact the network (keep each
             to a few seconds); otherwise stay offline.
+        config: With ``kt doctor TARGET``, the creature's loaded :class:`kt.CreatureConfig`
+            (check what it uses: its MCP servers, its plugins' settings); else ``None``.
 
     Returns:
         A list of objects with ``status`` (``"OK"``, ``"WARN"`` or ``"FAIL"``), ``subject``,

@@ -114,11 +114,19 @@ async def mcp_slash_command(session: Any, args: str) -> list[str] | None:
 
 
 @kt.hookimpl
-def kt_doctor_checks(kernel: kt.Kernel, online: bool) -> list[Any]:
-    """``kt doctor``: every server of the MCP registry (``--online``: started and listed)."""
-    from kt_mcp.checks import registry_checks
+def kt_doctor_checks(kernel: kt.Kernel, online: bool, config: Any) -> list[Any]:
+    """``kt doctor``: the registry's MCP servers, and the creature's own with a TARGET.
 
-    return registry_checks(online=online, env=kernel.env)
+    With ``--online`` each server is started and listed.
+    """
+    from kt_mcp.checks import registry_checks, server_checks
+
+    checks = registry_checks(online=online, env=kernel.env)
+    if config is not None and config.mcp_servers:
+        checks += server_checks(
+            config.mcp_servers, online=online, env=kernel.env, working_dir=config.folder
+        )
+    return checks
 
 
 @kt.hookimpl

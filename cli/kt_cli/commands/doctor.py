@@ -187,6 +187,19 @@ def check_target(target: str, kernel: Kernel, llm_selector: str | None) -> Itera
     yield _check_build(config, kernel)
 
 
+def _loaded(target: str, kernel: Kernel) -> CreatureConfig | None:
+    """TARGET's config for the plugins' checks; ``None`` when it does not load.
+
+    The config check reports why it does not.
+    """
+    from kt.config import load_creature_config
+
+    try:
+        return load_creature_config(target, resolve_ref=kernel.resolve_ref)
+    except KTError:
+        return None
+
+
 def _build(config: CreatureConfig, kernel: Kernel, **options: Any) -> Agent:
     import trio
 
@@ -237,7 +250,9 @@ def _check_build(config: CreatureConfig, kernel: Kernel) -> Check:
     )
 
 
-def plugin_doctor_checks(kernel: Kernel, *, online: bool) -> list[Check]:
+def plugin_doctor_checks(
+    kernel: Kernel, *, online: bool, config: CreatureConfig | None = None
+) -> list[Check]:
     """Checks contributed through ``kt_doctor_checks``, one plugin at a time."""
     from kt_cli.plugin import add_cli_hookspecs
 
@@ -247,7 +262,10 @@ def plugin_doctor_checks(kernel: Kernel, *, online: bool) -> list[Check]:
     for impl in reversed(caller.get_hookimpls()):
         try:
             found = impl.function(
-                **{name: {"kernel": kernel, "online": online}[name] for name in impl.argnames}
+                **{
+                    name: {"kernel": kernel, "online": online, "config": config}[name]
+                    for name in impl.argnames
+                }
             )
         except Exception as exc:  # one plugin's broken check must not hide the others
             checks.append(
@@ -301,7 +319,9 @@ def doctor(state: CliState, target: str | None, llm_selector: str | None, online
     checks += plugin_checks
     if kernel is not None:
         checks.append(check_backends(kernel))
-        checks += plugin_doctor_checks(kernel, online=online)
+        checks += plugin_doctor_checks(
+            kernel, online=online, config=_loaded(target, kernel) if target else None
+        )
         if target is not None:
             checks += check_target(target, kernel, llm_selector)
     elif target is not None:

@@ -153,3 +153,14 @@ def test_kt_mcp_check_checks_a_creatures_servers(kt_cmd, tmp_path):
     assert "FAIL  mcp server ghost: command 'no-such-mcp-server-xyz' not found" in offline.output
     online = kt_cmd("mcp", "check", str(folder), "--online")
     assert "OK    mcp server toy: stdio:" in online.output and "; 7 tools" in online.output
+
+
+def test_kt_doctor_target_checks_the_creatures_own_servers(kt_cmd, tmp_path):
+    folder = tmp_path / "bot"
+    folder.mkdir()
+    (folder / "creature.toml").write_text(
+        'name = "bot"\n[[mcp_servers]]\nname = "ghost"\ncommand = "no-such-mcp-server-xyz"\n'
+    )
+    doctor = kt_cmd("doctor", str(folder))
+    assert doctor.exit_code == 1
+    assert "FAIL  mcp server ghost: command 'no-such-mcp-server-xyz' not found" in doctor.output
