@@ -28,8 +28,13 @@ from fake_llm_servers import FakeServer, openai_text, openai_tool_calls  # noqa:
 
 pytestmark = pytest.mark.skipif(not KT_BIOME.is_dir(), reason=f"no kt-biome at {KT_BIOME}")
 
-CREATURES = sorted(p.name for p in (KT_BIOME / "creatures").iterdir() if p.is_dir())
-TERRARIUMS = sorted(p.name for p in (KT_BIOME / "terrariums").iterdir() if p.is_dir())
+def _names(folder: str) -> list[str]:
+    root = KT_BIOME / folder
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+CREATURES = _names("creatures")
+TERRARIUMS = _names("terrariums")
 
 
 class Team:
