@@ -320,10 +320,14 @@ async def _one_callback(listener: trio.SocketListener, state: str) -> str:
             parsed = urllib.parse.urlsplit(target)
             query = dict(urllib.parse.parse_qsl(parsed.query))
             if parsed.path != "/auth/callback" or query.get("state") != state:
-                await stream.send_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                await stream.send_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                )
                 continue
             if "code" not in query:
-                await stream.send_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                await stream.send_all(
+                    b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                )
                 why = query.get("error_description") or query.get("error") or "no code"
                 raise CodexLoginError(f"sign-in was not completed ({why}); run `kt login codex`")
             await stream.send_all(

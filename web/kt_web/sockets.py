@@ -88,7 +88,11 @@ class _Socket:
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    def ordered(self) -> threading.RLock:
+        """Hold it to make sends of this thread come before any other thread's (``with``)."""
+        return self._lock
 
     def send(self, data: dict[str, Any]) -> None:
         with self._lock:
@@ -199,8 +203,10 @@ def register(app: Any, sock: Any, host: Any) -> None:
                             raise ValueError('send {"type": "input", "content": "..."}')
                         content = message.get("content")
                         who = message.get("target") or target
-                        source = host.run(studio.sessions.send_input, sid, who, content)
-                        ws.send({"type": "user_input", "content": content, "source": source})
+                        # The turn's own frames (processing_start ...) wait for this echo.
+                        with ws.ordered():
+                            source = host.run(studio.sessions.send_input, sid, who, content)
+                            ws.send({"type": "user_input", "content": content, "source": source})
                     except (ValueError, KTError) as error:
                         failure = {"type": type(error).__name__, "message": str(error)}
                         ws.send({"type": "error", "error": failure})
