@@ -246,7 +246,7 @@ class PackStore:
         """
         try:
             found = self._resolve(ref)
-        except ConfigNotFoundError:
+        except (ConfigNotFoundError, FileNotFoundError):  # maybe caught mid-swap: see below
             found = None
         if found is None and not self._lock_depth and self.root.is_dir():
             # Maybe another process is replacing the pack this very moment (between its two
