@@ -159,7 +159,7 @@ def installed_aliases() -> Mapping[str, str]:
     """The ``kt_module_aliases`` of the installed plugins: foreign module → ours doing its job."""
     import kt
 
-    return kt.Kernel().module_aliases()
+    return kt.Kernel.default().module_aliases()
 
 
 def alias_of(module: str, class_name: str | None, aliases: Mapping[str, str]) -> str | None:

@@ -434,6 +434,7 @@ def describe_pack(
         for entry in manifest.terrariums
     )
     visible = _entry_point_names() if manifest.plugins else set()
+    aliases = kernel.module_aliases()
     plugins = tuple(
         Check(p.name, OK, "installed plugin")
         if p.name in visible or kernel.pm.has_plugin(p.name)
@@ -448,8 +449,8 @@ def describe_pack(
         creatures=creatures,
         terrariums=terrariums,
         plugins=plugins,
-        unsupported=tuple(find_unsupported(root, manifest, kernel.module_aliases())),
-        substitutes=tuple(find_substitutes(root, manifest, kernel.module_aliases())),
+        unsupported=tuple(find_unsupported(root, manifest, aliases)),
+        substitutes=tuple(find_substitutes(root, manifest, aliases)),
     )
 
 

@@ -143,19 +143,18 @@ class TrioGuest:
 
     def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Start ``fn(*args)`` as a task of the guest's nursery (from asyncio code)."""
-        if self._token is None or self._nursery is None or self.finished.done():
-            raise AgentNotStartedError(
-                "the trio run hosted by this asyncio loop has ended; it ends when the loop "
-                "shuts down or at aio.shutdown()"
-            )
-        nursery = self._nursery
-        try:
-            self._token.run_sync_soon(lambda: nursery.start_soon(fn, *args))
-        except trio.RunFinishedError:
-            raise AgentNotStartedError(
-                "the trio run hosted by this asyncio loop has ended; it ends when the loop "
-                "shuts down or at aio.shutdown()"
-            ) from None
+        ended = self._token is None or self._nursery is None or self.finished.done()
+        if not ended:
+            nursery = self._nursery
+            try:
+                self._token.run_sync_soon(lambda: nursery.start_soon(fn, *args))
+                return
+            except trio.RunFinishedError:
+                pass  # ended between the check and the call
+        raise AgentNotStartedError(
+            "the trio run hosted by this asyncio loop has ended; it ends when the loop "
+            "shuts down or at aio.shutdown()"
+        )
 
     async def call(self, async_fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``async_fn(*args, **kwargs)`` under trio and return (or raise) its outcome.

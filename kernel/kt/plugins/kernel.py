@@ -241,6 +241,7 @@ class Kernel:
             setattr(self, attr, Registry(kind))
         self._fill_registries()
         self.shared_sessions: dict[str, Any] = {}  # session_key -> the store creatures share
+        self._aliases: dict[str, str] | None = None  # module_aliases(), read on first use
 
     tools: Registry[Any]
     llm_backends: Registry[Any]
@@ -363,11 +364,12 @@ class Kernel:
         Keys are ``"module:Class"`` or ``"module"``, values ``"module:attribute"``; when two
         plugins declare a key, the one registered first wins.
         """
-        aliases: dict[str, str] = {}
-        for declared in reversed(self.pm.hook.kt_module_aliases()):  # registration order
-            for key, target in (declared or {}).items():
-                aliases.setdefault(key, target)
-        return aliases
+        if self._aliases is None:  # read once, like the registries: every module entry asks
+            self._aliases = {}
+            for declared in reversed(self.pm.hook.kt_module_aliases()):  # registration order
+                for key, target in (declared or {}).items():
+                    self._aliases.setdefault(key, target)
+        return dict(self._aliases)
 
     def load_plugin(self, name: str) -> object:
         """Import an installed plugin by entry-point name without adding it to this kernel.

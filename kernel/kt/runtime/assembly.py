@@ -23,6 +23,7 @@ from kt.errors import (
     PluginLoadError,
     UnknownNameError,
 )
+from kt.events import AgentWarning
 from kt.formats import NATIVE, ToolFormat
 from kt.llm import LLM, LLMProfile
 from kt.plugins.kernel import Kernel
@@ -218,15 +219,14 @@ def resolve_plugins(config: CreatureConfig, kernel: Kernel) -> list[tuple[str, A
         file = entry.declared_in or (str(config.files[-1]) if config.files else None)
         try:
             plugin = _load_plugin(entry, kernel, path=path, file=file, folder=config.folder)
-        except UnknownNameError as exc:
-            if not config.skip_unavailable_plugins:
-                message = f"{exc.message}; {_SKIP_HINT}"
-                raise UnknownNameError(message, path=exc.path, file=exc.file) from exc
-            plugin = _Unavailable(entry.name, str(exc))
-        except ModuleLoadError as exc:
-            if not config.skip_unavailable_plugins:
+        except (UnknownNameError, ModuleLoadError) as exc:
+            if config.skip_unavailable_plugins:
+                plugin = _Unavailable(entry.name, str(exc))
+            elif isinstance(exc, UnknownNameError):  # keeps its key path and file
+                hinted = f"{exc.message}; {_SKIP_HINT}"
+                raise UnknownNameError(hinted, path=exc.path, file=exc.file) from exc
+            else:
                 raise ModuleLoadError(f"{exc}; {_SKIP_HINT}") from exc
-            plugin = _Unavailable(entry.name, str(exc))
         loaded.append((entry.name, plugin))
     return loaded
 
@@ -246,8 +246,6 @@ class _Unavailable:
 
     @hookimpl
     async def kt_creature_started(self, creature: Any) -> None:
-        from kt.events import AgentWarning
-
         await creature.emit(
             AgentWarning(message=f"running without a plugin: {self.reason}", source="kt")
         )
