@@ -178,6 +178,10 @@ class LineFrontend:
         self._exit_armed = False
         self._drawing = False  # the prompt and live region are drawn (raw mode, tasks running)
         self._draft = ""  # what was typed ahead when a request came, given back after it
+        # Requests whose question is on screen. The tracker knows of a request a moment before
+        # its note is rendered; a redraw in that moment must not show an answer prompt with no
+        # question above it.
+        self._shown_requests: set[str] = set()
         self._nursery: trio.Nursery | None = None
 
     # -- The front-end protocol ------------------------------------------------------------
@@ -300,7 +304,7 @@ class LineFrontend:
         if key.name == "ctrl-o":  # expand: the whole output of the latest finished call
             self.show(self.session.expand(1))
             return
-        request = self.session.waiting_request
+        request = self._waiting_request()
         if key.name == "escape" and request is None and self._active:
             if self.session.interrupt():
                 self._commit("interrupting (Esc)", "warning")
@@ -346,7 +350,7 @@ class LineFrontend:
         self._draw()
 
     def _answer(self, typed: str) -> None:
-        label = self._request_label(self.session.waiting_request)
+        label = self._request_label(self._waiting_request())
         self._commit(self._styled(label, "warning") + typed, None)
         problem = self.session.answer_typed(typed)
         if problem is not None:
@@ -402,6 +406,7 @@ class LineFrontend:
         if len(self.session.tracker.requests) == 1:  # the first: keep what was typed ahead
             self._draft = self.editor.text
             self.editor.set_text("")
+        self._shown_requests.add(request.request_id)
         mark = "?" if request.kind != "approval" else "!"
         self._commit(f"{mark} {request.prompt}", "warning")
         for line in request.details[:12]:
@@ -412,7 +417,15 @@ class LineFrontend:
         wait = f" · answer within {left:.0f}s" if left is not None else ""
         self._commit(f"  {request.hint()}{wait}", "dim")
 
+    def _waiting_request(self) -> Any:
+        """The request the input line answers: the oldest waiting one, once it is on screen."""
+        request = self.session.waiting_request
+        if request is None or request.request_id not in self._shown_requests:
+            return None
+        return request
+
     def _request_closed(self, outcome: str) -> None:
+        self._shown_requests &= set(self.session.tracker.requests)
         if outcome in ("timed out", "withdrawn"):
             self._commit(f"  ↳ {outcome}: nobody answered", "warning")
         if not self.session.tracker.requests and self._draft:
@@ -501,7 +514,7 @@ class LineFrontend:
         if self._active:
             rows += self._region(width)
         rows.append(self._styled(clip(self.session.footer(), width - 1), "dim"))
-        request = self.session.waiting_request
+        request = self._waiting_request()
         cursor: tuple[int, int] | None = None
         if request is not None or not self._active:
             label = self._request_label(request) if request is not None else self.prompt
