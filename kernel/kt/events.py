@@ -12,6 +12,7 @@ The wire shape (for session files and the HTTP API) comes from one cattrs conver
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
@@ -614,12 +615,22 @@ def to_wire(event: Event) -> dict[str, Any]:
 def from_wire(data: Mapping[str, Any]) -> Event:
     """Rebuild an event from :func:`to_wire` output.
 
+    A type no loaded module defines is looked for in the modules installed plugins list in
+    the ``kt.events`` entry-point group.
+
     Raises:
         ValueError: if the ``type`` is unknown.
     """
     fields = dict(data)
     name = fields.pop("type", None)
     cls = EVENT_TYPES.get(name or "")
+    if cls is None:  # a plugin's type: import the modules plugins list under ``kt.events``
+        import importlib.metadata
+
+        for entry in importlib.metadata.entry_points(group="kt.events"):
+            with contextlib.suppress(Exception):  # a broken plugin must not hide the others
+                entry.load()
+        cls = EVENT_TYPES.get(name or "")
     if cls is None:
         raise ValueError(f"unknown event type {name!r}; known: {sorted(EVENT_TYPES)}")
     return _conv().structure(fields, cls)

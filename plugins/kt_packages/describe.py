@@ -48,7 +48,7 @@ __all__ = [
     "find_local",
 ]
 
-OK, MISSING, UNSUPPORTED = "ok", "missing", "unsupported"
+OK, MISSING, UNSUPPORTED, BROKEN = "ok", "missing", "unsupported", "broken"
 
 
 @attrs.frozen
@@ -57,7 +57,8 @@ class Check:
 
     Attributes:
         name: The name (a tool, sub-agent, trigger type or plugin).
-        status: ``ok``, ``missing`` or ``unsupported``.
+        status: ``ok``, ``missing``, ``unsupported`` or ``broken`` (found, but loading it
+            fails: the error says why).
         detail: Who provides it (``kt_tools``, ``module x:Y``), or why it does not resolve.
     """
 
@@ -140,10 +141,10 @@ def _module_check(
     *,
     folder: Path | None,
     foreign: frozenset[str],
-    aliases: Mapping[str, str],
+    kernel: kt.Kernel,
 ) -> Check:
     target = f"{module}:{class_name}" if class_name else module
-    provided_by = alias_of(module, class_name, aliases)
+    provided_by = alias_of(module, class_name, kernel.module_aliases())
     if provided_by is not None:
         return Check(name, OK, f"{target} is provided by {provided_by}")
     reason = module_support_problem(
@@ -160,6 +161,10 @@ def _module_check(
             exists = False
     if not exists:
         return Check(name, MISSING, f"module {target} cannot be found; install the package")
+    try:  # loaded as a build would load it: a file that raises on import is not "ok"
+        kernel.load_object(module, class_name, folder=folder)
+    except KTError as exc:
+        return Check(name, BROKEN, str(exc))
     return Check(name, OK, f"module {target}")
 
 
@@ -213,7 +218,6 @@ def describe_creature(
         name = source.get("name", "?") if isinstance(source, Mapping) else Path(str(source)).name
         return CreatureReport(name=str(name), where=where or str(source), error=str(exc))
     folder = config.folder
-    aliases = kernel.module_aliases()
     controller = config.controller
     model = controller.llm or (
         f"{controller.provider}/{controller.model or ''}" if controller.provider else None
@@ -228,7 +232,7 @@ def describe_creature(
                     entry.class_name,
                     folder=folder,
                     foreign=foreign,
-                    aliases=aliases,
+                    kernel=kernel,
                 )
             )
         else:
@@ -245,7 +249,7 @@ def describe_creature(
                     entry.class_name,
                     folder=folder,
                     foreign=foreign,
-                    aliases=aliases,
+                    kernel=kernel,
                 )
             )
         else:
@@ -260,7 +264,7 @@ def describe_creature(
                     entry.class_name,
                     folder=folder,
                     foreign=foreign,
-                    aliases=aliases,
+                    kernel=kernel,
                 )
             )
             continue
@@ -286,7 +290,7 @@ def describe_creature(
                     entry.class_name,
                     folder=folder,
                     foreign=foreign,
-                    aliases=aliases,
+                    kernel=kernel,
                 )
             )
         else:

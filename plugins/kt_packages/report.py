@@ -16,6 +16,7 @@ import click
 import kt
 from kt_packages.compat import summarize
 from kt_packages.describe import (
+    BROKEN,
     MISSING,
     OK,
     UNSUPPORTED,
@@ -175,7 +176,7 @@ def _is_recipe(path: Path) -> bool:
     return path.is_file() and path.name.startswith(("terrarium.", "recipe."))
 
 
-_LABELS = {OK: "ok", MISSING: "MISSING", UNSUPPORTED: "UNSUPPORTED"}
+_LABELS = {OK: "ok", MISSING: "MISSING", UNSUPPORTED: "UNSUPPORTED", BROKEN: "BROKEN"}
 
 
 def _summary(report: CreatureReport) -> str:
@@ -196,6 +197,7 @@ def _problem_lines(report: CreatureReport) -> list[str]:
     why = {
         MISSING: "nothing loaded provides them (`kt plugins` lists what is loaded)",
         UNSUPPORTED: "they need KohakuTerrarium's internals",
+        BROKEN: "their code fails to load (`kt info NAME` shows the error)",
     }
     return [
         f"{_LABELS[status]} {kind} ({len(names)}): {', '.join(names)}: {why[status]}"

@@ -9,7 +9,7 @@ import pytest
 import kt
 from kt.errors import ModuleLoadError
 from kt.events import AgentWarning
-from kt.testing import EventRecorder, ScriptedLLM
+from kt.testing import EventRecorder, ScriptedLLM, ToolCall
 
 
 def write(path: Path, text: str) -> Path:
@@ -50,8 +50,6 @@ async def test_skip_unavailable_plugins_runs_without_it_and_says_so(family, tmp_
     child = tmp_path / "child" / "creature.toml"
     child.write_text(child.read_text() + "skip_unavailable_plugins = true\n")
     recorder = EventRecorder()
-    from kt.testing import ToolCall
-
     llm = ScriptedLLM([ToolCall("shout", {"text": "hi"}), "done"])
     async with await kt.Agent.build(
         tmp_path / "child", llm=llm, kernel=kt.Kernel(plugins=[recorder])
@@ -69,3 +67,64 @@ def test_relative_module_paths_resolve_against_the_config_that_wrote_them(family
     [tool] = config.tools
     assert tool.module == str(tmp_path / "base" / "mytools.py")
     assert tool.declared_in == str(family)
+
+
+def test_a_scripted_model_inherited_from_a_base_plays_the_base_s_reply_file(family, tmp_path):
+    write(
+        tmp_path / "base" / "creature.toml",
+        family.read_text() + '[controller]\nllm = "scripted:replies.toml"\n',
+    )
+    config = kt.config.load_creature_config(tmp_path / "child")
+    assert config.controller.llm == f"scripted:{tmp_path / 'base' / 'replies.toml'}"
+    write(
+        tmp_path / "other" / "creature.toml", '[controller]\nllm = "scripted:/abs/replies.toml"\n'
+    )
+    assert (
+        kt.config.load_creature_config(tmp_path / "other").controller.llm
+        == "scripted:/abs/replies.toml"
+    )
+
+
+async def test_a_recipe_member_built_on_a_creature_folder_finds_its_code_and_replies(tmp_path):
+    """The newcomer's path: ``mybot`` with its own tool file and replies, reused by a recipe."""
+    from kt_terrarium import Terrarium
+
+    write(
+        tmp_path / "mybot" / "creature.toml",
+        'name = "mybot"\n[controller]\nllm = "scripted:replies.toml"\n'
+        '[[tools]]\nname = "shout"\nmodule = "./mytools.py"\n',
+    )
+    write(
+        tmp_path / "mybot" / "mytools.py",
+        "import kt\n\n@kt.tool\ndef shout(text: str) -> str:\n"
+        '    """Shout."""\n    return text.upper()\n',
+    )
+    write(
+        tmp_path / "mybot" / "replies.toml",
+        '[[replies]]\ntool_calls = [{ name = "shout", args = { text = "hi" } }]\n'
+        '[[replies]]\ntext = "done"\n',
+    )
+    write(
+        tmp_path / "duo" / "terrarium.toml",
+        'name = "duo"\n[[creatures]]\nname = "a"\nbase_config = "../mybot"\n',
+    )
+    async with Terrarium() as terrarium:
+        await terrarium.apply_recipe(tmp_path / "duo")
+        result = await terrarium["a"].run("go")
+    assert result.tool_calls[0].output == "HI"
+    assert result.text == "done"
+
+
+async def test_two_creature_folders_of_one_name_load_their_own_tool_files(tmp_path):
+    outputs = []
+    for pack, word in (("pack_a", "from a"), ("pack_b", "from b")):
+        folder = tmp_path / pack / "swe"
+        write(folder / "creature.toml", '[[tools]]\nname = "say"\nmodule = "./tools.py"\n')
+        write(
+            folder / "tools.py",
+            f'import kt\n\n@kt.tool\ndef say() -> str:\n    """Say."""\n    return {word!r}\n',
+        )
+        llm = ScriptedLLM([ToolCall("say", {}), "ok"])
+        async with await kt.Agent.build(folder, llm=llm) as agent:
+            outputs.append((await agent.run("go")).tool_calls[0].output)
+    assert outputs == ["from a", "from b"]

@@ -93,3 +93,44 @@ def test_events_are_frozen():
     event = events.TextDelta(text="a")
     with pytest.raises(AttributeError):
         event.text = "b"
+
+
+def test_a_plugin_event_reads_back_in_a_process_that_never_imported_the_plugin():
+    """An export read by a fresh script: the plugin's event module is found by entry point."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, kt.events as e\n"
+        "assert 'kt_sessions.events' not in sys.modules\n"
+        "event = e.from_wire({'type': 'session_attached', 'creature': 'c', 'session': 's'})\n"
+        "print(type(event).__module__, event.session)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.split() == ["kt_sessions.events", "s"], done.stderr
+    with pytest.raises(ValueError, match="unknown event type 'no_such_event'"):
+        events.from_wire({"type": "no_such_event"})
+
+
+def test_every_module_that_defines_plugin_events_is_listed_under_kt_events():
+    """A new event class in a plugin module that `kt.events` entry points do not name fails."""
+    import ast
+    import importlib.metadata
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    listed = {ep.value for ep in importlib.metadata.entry_points(group="kt.events")}
+    bases = {cls.__name__ for cls in events.EVENT_TYPES.values()} | {"Event"}
+    defining = set()
+    for folder in ("plugins", "cli", "web"):
+        for file in sorted((root / folder).rglob("*.py")):
+            tree = ast.parse(file.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef) and any(
+                    getattr(base, "id", getattr(base, "attr", None)) in bases for base in node.bases
+                ):
+                    bases.add(node.name)
+                    module = file.relative_to(root / folder).with_suffix("")
+                    defining.add(".".join(module.parts).removesuffix(".__init__"))
+    assert defining, "the scan found no plugin events: it is broken"
+    assert defining <= listed, f"add to [project.entry-points.\"kt.events\"]: {defining - listed}"

@@ -285,6 +285,11 @@ class _ChainLoader:
                 # A creature's own code is found next to the config that names it, however
                 # deep in the inheritance chain that config is.
                 entry["module"] = str(folders[0] / Path(module).expanduser())
+        controller = data.get("controller")
+        llm = controller.get("llm") if isinstance(controller, dict) else None
+        if isinstance(llm, str) and llm.startswith("scripted:"):
+            script = Path(llm.removeprefix("scripted:")).expanduser()
+            controller["llm"] = f"scripted:{folders[0] / script}"  # absolute stays absolute
         subagents = data.get("subagents")
         if isinstance(subagents, list):
             for entry in subagents:

@@ -371,6 +371,20 @@ class Kernel:
                     self._aliases.setdefault(key, target)
         return dict(self._aliases)
 
+    def load_object(
+        self, module: str, attr: str | None = None, *, folder: Path | None = None
+    ) -> Any:
+        """Import what a config entry names, as a build does (aliases applied).
+
+        Raises ``ModuleLoadError`` naming the problem (a ``./file.py`` is found in *folder*).
+        """
+        from kt.runtime.assembly import load_object
+
+        aliases = self.module_aliases()
+        return load_object(
+            module, attr, path=attr or module, file=None, folder=folder, aliases=aliases
+        )
+
     def load_plugin(self, name: str) -> object:
         """Import an installed plugin by entry-point name without adding it to this kernel.
 

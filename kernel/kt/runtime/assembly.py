@@ -68,15 +68,20 @@ def load_object(
         if target is not None:
             module, _, alias_attr = target.partition(":")
             attr = alias_attr or attr
+    is_file = module.endswith(".py") or "/" in module
     try:
-        if module.endswith(".py") or "/" in module:
+        if is_file:
             mod = _load_file(Path(module) if folder is None else folder / module)
         else:
             mod = importlib.import_module(module)
     except Exception as exc:
+        fix = "install the package that provides it"
+        if is_file:
+            missing = isinstance(exc, FileNotFoundError)
+            fix = "create it or fix the path" if missing else "fix the error in that file"
         raise ModuleLoadError(
             f"{file + ': ' if file else ''}at '{path}': cannot import module '{module}' "
-            f"({type(exc).__name__}: {exc}); install the package that provides it"
+            f"({type(exc).__name__}: {exc}); {fix}"
         ) from exc
     if attr is None:
         return mod
@@ -89,11 +94,14 @@ def load_object(
 
 
 def _load_file(source: Path) -> Any:
+    import hashlib
     import importlib.util
     import sys
 
     source = source.resolve()
-    name = f"kt_creature_code.{source.parent.name}.{source.stem}"
+    # Keyed by the whole path: two packs' creatures/swe/tools.py are two modules.
+    digest = hashlib.blake2s(str(source).encode(), digest_size=4).hexdigest()
+    name = f"kt_creature_code.{source.parent.name}_{digest}.{source.stem}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, source)
