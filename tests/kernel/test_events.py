@@ -133,4 +133,4 @@ def test_every_module_that_defines_plugin_events_is_listed_under_kt_events():
                     module = file.relative_to(root / folder).with_suffix("")
                     defining.add(".".join(module.parts).removesuffix(".__init__"))
     assert defining, "the scan found no plugin events: it is broken"
-    assert defining <= listed, f"add to [project.entry-points.\"kt.events\"]: {defining - listed}"
+    assert defining <= listed, f'add to [project.entry-points."kt.events"]: {defining - listed}'

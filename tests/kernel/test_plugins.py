@@ -83,6 +83,20 @@ def test_default_set_follows_kt_plugins_env(plugin_dir):
     assert "shout" not in kt.Kernel(env={"KT_PLUGINS": ""}).tools
 
 
+def test_a_plugin_file_loads_without_packaging(tmp_path, monkeypatch):
+    """Like pytest's ``-p``: a path in the plugin set is a plugin file, relative to the cwd."""
+    (tmp_path / "my_plugin.py").write_text(textwrap.dedent(GOOD_PLUGIN))
+    monkeypatch.chdir(tmp_path)
+    kernel = kt.Kernel(env={"KT_PLUGINS": "./my_plugin.py"})
+    assert "shout" in kernel.tools
+    assert [info.name for info in kernel.plugin_infos() if info.name.endswith(".py")] == [
+        "./my_plugin.py"
+    ]
+    assert "shout" in kt.Kernel(plugins=[str(tmp_path / "my_plugin.py")]).tools
+    with pytest.raises(kt.ModuleLoadError, match="no Python file at .*gone.py.*fix the path"):
+        kt.Kernel(env={"KT_PLUGINS": "./gone.py"})
+
+
 def test_default_set_follows_user_config(plugin_dir, tmp_path):
     make_dist(plugin_dir, "kt_test_good", GOOD_PLUGIN)
     home = tmp_path / "home"
@@ -647,7 +661,10 @@ async def test_a_check_that_breaks_refuses_the_call_and_is_reported():
     echo = kt.tool(lambda text: ran.append(text) or text, name="echo")
     llm = ScriptedLLM([ToolCall("echo", {"text": "x"}), "ok"])
     agent = await kt.Agent.build(
-        {"name": "t"}, llm=llm, tools=[echo], kernel=kt.Kernel(plugins=[recorder]),
+        {"name": "t"},
+        llm=llm,
+        tools=[echo],
+        kernel=kt.Kernel(plugins=[recorder]),
         plugins=[Buggy()],
     )
     async with agent:

@@ -9,6 +9,9 @@ Which plugins load (first match wins):
 
 1. ``Kernel(plugins=[...])``: entry-point names and/or plugin objects; ``[]`` is the bare kernel.
 2. The ``KT_PLUGINS`` environment variable: comma-separated names (empty: none).
+
+A name that is a path to a Python file (``./shout_mode.py``, relative to the working dir) loads
+that file as a plugin without packaging it, the way pytest's ``-p`` loads a module.
 3. ``plugins`` in the ``[kt]`` table of ``~/.kt/config.toml``.
 4. Every installed entry point in the ``kt.plugins`` group.
 
@@ -190,6 +193,26 @@ def _check_known(names: Sequence[str], source: str) -> None:
     )
 
 
+def _is_plugin_file(name: str) -> bool:
+    return name.endswith(".py") or "/" in name or os.sep in name
+
+
+def _plugin_files(names: Sequence[str]) -> list[object]:
+    """Plugins chosen as files (``./shout_mode.py``): loaded without packaging, as modules.
+
+    Raises:
+        ModuleLoadError: a file that is missing or fails to import, with the fix.
+    """
+    from kt.runtime.assembly import load_object
+
+    found = []
+    for name in filter(_is_plugin_file, names):
+        module = load_object(name, None, path="plugins", file=None, folder=Path.cwd())
+        module.kt_plugin_name = name  # `kt plugins` shows the path the user gave
+        found.append(module)
+    return found
+
+
 _logged_clashes: set[RegistryClash] = set()  # a clash is logged once per process
 
 
@@ -228,12 +251,15 @@ class Kernel:
         self.pm.register(builtin, name="kt.builtin")
         if plugins is None:
             chosen, source = _selected_plugins(self.env)
+            files = _plugin_files(chosen or [])
             if chosen is not None:
+                chosen = [name for name in chosen if not _is_plugin_file(name)]
                 _check_known(chosen, source)
-            self.failures += load_entry_points(self.pm, chosen)
+            self.failures += load_entry_points(self.pm, chosen, files)
         else:
-            names = [p for p in plugins if isinstance(p, str)]
+            names = [p for p in plugins if isinstance(p, str) and not _is_plugin_file(p)]
             objects = [p for p in plugins if not isinstance(p, str)]
+            objects += _plugin_files([p for p in plugins if isinstance(p, str)])
             _check_known(names, "the chosen plugin set")
             self.failures += load_entry_points(self.pm, names, objects)
         self.pm.hook.kt_addhookspecs.call_historic(kwargs={"pm": self.pm})

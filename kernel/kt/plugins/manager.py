@@ -115,9 +115,10 @@ def new_plugin_manager() -> pluggy.PluginManager:
 
 def plugin_name(plugin: object) -> str:
     """A stable display name for a plugin object (module name, class name or repr)."""
-    if inspect.ismodule(plugin):
+    name = getattr(plugin, "kt_plugin_name", None)
+    if name is None and inspect.ismodule(plugin):
         return plugin.__name__
-    name = getattr(plugin, "kt_plugin_name", None) or getattr(plugin, "__name__", None)
+    name = name or getattr(plugin, "__name__", None)
     return str(name or type(plugin).__name__)
 
 

@@ -6,7 +6,7 @@ from packs_support import write
 
 from kt_packages.describe import BROKEN, OK, describe_creature
 
-TOOLS = "import kt\n\n@kt.tool\ndef shout(text: str) -> str:\n    \"\"\"Shout.\"\"\"\n    return text.upper()\n"
+TOOLS = 'import kt\n\n@kt.tool\ndef shout(text: str) -> str:\n    """Shout."""\n    return text.upper()\n'
 
 
 def _creature(folder, tools_source):
