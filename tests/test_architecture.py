@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -285,3 +286,19 @@ def test_public_names_resolve(name):
 
     assert getattr(kt, name) is not None
     assert name in kt.__all__
+
+
+def test_the_architecture_page_lists_every_kernel_module_and_no_other():
+    """docs/concepts/architecture.md's table of the kernel's modules matches the tree."""
+    text = (ROOT / "docs" / "concepts" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## The kernel's modules", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([\w/]+?)(?:\.py)?`", section))
+    named_stems = {name.rsplit("/", 1)[-1] for name in named}
+    modules = sorted(p.relative_to(KERNEL) for p in KERNEL.rglob("*.py") if p.stem != "__init__")
+    unlisted = [str(p) for p in modules if p.stem not in named_stems]
+    assert not unlisted, f"add these kernel modules to the architecture page: {unlisted}"
+    stems = {p.stem for p in modules} | {"__init__"}
+    listed = {n.rsplit("/", 1)[-1] for n in re.findall(r"`([\w/]+)\.py`", section)}
+    assert listed <= stems, (
+        f"the architecture page names modules that do not exist: {listed - stems}"
+    )
