@@ -184,3 +184,20 @@ def test_acme_pack_is_in_the_default_plugin_set_once_installed(kt_acme, tmp_path
     assert "kt_acme" in kt.Kernel(env={"KT_HOME": str(home)}).plugin_names
     assert "lookup_ticket" in kt.Kernel(env={"KT_PLUGINS": "kt_acme"}).tools
     assert "lookup_ticket" not in kt.Kernel(env={"KT_PLUGINS": ""}).tools
+
+
+def test_acme_pack_s_own_tests_pass_in_a_copy_of_its_folder(tmp_path):
+    """The pack's tests as its author runs them: `python -m pytest` in its folder, not ours."""
+    import shutil
+
+    pack = tmp_path / "acme_pack"
+    shutil.copytree(ACME, pack, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        cwd=pack,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
