@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 
 import attrs
-
 import kt
 
 _LOOSE_KEY = re.compile(r"^\s*t-?\s*(\d+)\s*$", re.IGNORECASE)

@@ -7,9 +7,8 @@ offline.
 
 from __future__ import annotations
 
-import trio
-
 import kt
+import trio
 
 _TICKETS = {
     "T-1042": ("Printer on floor 3 jams on duplex jobs", "open", "Replacement roller ordered."),

@@ -4,8 +4,9 @@ import tomllib
 from pathlib import Path
 
 import kt
-import kt_acme
 from kt.testing import ScriptedLLM, ToolCall
+
+import kt_acme
 
 PACK = Path(__file__).resolve().parents[1]
 
