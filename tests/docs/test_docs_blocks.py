@@ -9,7 +9,10 @@ the machine it runs on.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,44 @@ def test_a_fragment_that_names_its_file_quotes_it_exactly(page):
             f"{page.name}: the excerpt of {match.group(1)} starting "
             f"{excerpt.splitlines()[0]!r} no longer matches the file; copy it again"
         )
+
+
+TEST_BLOCK = re.compile(r"^```python\n(.*?)^```", re.M | re.S)
+
+
+def _test_module(page: Path) -> str:
+    """The blocks of *page* that define tests, in order: one test module, as a reader builds it."""
+    blocks = TEST_BLOCK.findall(page.read_text(encoding="utf-8"))
+    return "\n\n".join(b for b in blocks if re.search(r"^(async )?def test_", b, re.M))
+
+
+SNIPPET_PAGES = [page for page in PAGES if _test_module(page)]
+
+
+@pytest.mark.parametrize("page", SNIPPET_PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+def test_a_page_s_test_module_passes_in_a_fresh_folder(page, tmp_path):
+    """The blocks of a page that define tests are a test module; it passes in a fresh folder.
+
+    The folder holds those blocks, in order, as ``test_snippet.py`` and the pytest setting the
+    guides tell readers to write first (``trio_mode = true``), nothing else.
+    """
+    source = _test_module(page)
+    (tmp_path / "test_snippet.py").write_text(source, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\ntrio_mode = true\n")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    wanted = len(re.findall(r"^(?:async )?def test_", source, re.M))
+    env = {**os.environ, "KT_HOME": str(tmp_path / "home")}
+    env.pop("KT_PLUGINS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_snippet.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and f"{wanted} passed" in done.stdout, (
+        f"{page.relative_to(ROOT)}: its test module fails in a fresh folder\n"
+        + done.stdout[-3000:]
+        + done.stderr[-2000:]
+    )
