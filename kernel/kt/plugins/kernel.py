@@ -203,7 +203,7 @@ def _plugin_files(names: Sequence[str]) -> list[object]:
     Raises:
         ModuleLoadError: a file that is missing or fails to import, with the fix.
     """
-    from kt.runtime.assembly import load_object
+    from kt.config.modules import load_object
 
     found = []
     for name in filter(_is_plugin_file, names):
@@ -404,7 +404,7 @@ class Kernel:
 
         Raises ``ModuleLoadError`` naming the problem (a ``./file.py`` is found in *folder*).
         """
-        from kt.runtime.assembly import load_object
+        from kt.config.modules import load_object
 
         aliases = self.module_aliases()
         return load_object(
