@@ -49,40 +49,42 @@ def result_text(status: str, output: str = "", error: str | None = None) -> str:
     """
     if status in ("ok", "running"):
         return output
-    prefix = {
-        "blocked": "Blocked",
-        "interrupted": "Interrupted",
-        "cancelled": "Cancelled",
-    }.get(status, "Error")
+    prefix = status.capitalize() if status in ("blocked", "interrupted", "cancelled") else "Error"
     body = error or status
     return f"{prefix}: {body}" + (f"\n{output}" if output else "")
 
 
-def tool_results_message(results: Sequence[tuple[ToolCall, str]]) -> Message:
+def tool_results_message(
+    results: Sequence[tuple[ToolCall, str | tuple[ContentPart, ...]]],
+) -> Message:
     """The one user message that feeds results back in a text tool-call format, in call order.
 
     Args:
-        results: Each call with the text the model sees for it.
+        results: Each call with what the model sees for it: text, or text and image parts.
 
     Returns:
         A ``user`` message marked ``meta={"tool_results": True}`` (not a user turn:
-        compaction never cuts there).
+        compaction never cuts there); its content has parts when a result has images.
     """
-    sections = [f"## {call.name} {call.id}\n{text}" for call, text in results]
-    return Message("user", "[Tool results]\n" + "\n\n".join(sections), meta={"tool_results": True})
+    content: str | tuple[ContentPart, ...] = "[Tool results]"
+    for index, (call, result) in enumerate(results):
+        heading = f"## {call.name} {call.id}\n"
+        content = merge_user_content(content, heading, "\n\n" if index else "\n")
+        content = merge_user_content(content, result, "")
+    return Message("user", content, meta={"tool_results": True})
 
 
 def merge_user_content(
-    first: str | tuple[ContentPart, ...], second: str | tuple[ContentPart, ...]
+    first: str | tuple[ContentPart, ...], second: str | tuple[ContentPart, ...], sep: str = "\n\n"
 ) -> str | tuple[ContentPart, ...]:
-    """Join two user contents with a blank line, keeping multimodal parts."""
+    """Join two user contents with *sep* (a blank line), keeping multimodal parts."""
     if isinstance(first, str) and isinstance(second, str):
-        return f"{first}\n\n{second}" if first else second
+        return f"{first}{sep}{second}" if first else second
 
     def parts(c: str | tuple[ContentPart, ...]) -> tuple[ContentPart, ...]:
-        return (ContentPart("text", text=c),) if isinstance(c, str) else c
+        return (ContentPart("text", text=c),) if isinstance(c, str) and c else tuple(c)
 
-    return parts(first) + (ContentPart("text", text="\n\n"),) + parts(second)
+    return parts(first) + parts(sep) + parts(second)
 
 
 def repair(

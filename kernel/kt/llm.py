@@ -11,17 +11,22 @@ History, tool dispatch, hook chaining and usage totals live in the kernel.
 
 from __future__ import annotations
 
+import base64
 import enum
+import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
+from kt.errors import KTError
+
 __all__ = [
     "LLM",
     "USE_CONFIG",
     "ContentPart",
+    "ImageError",
     "LLMBackendSpec",
     "LLMChunk",
     "LLMDone",
@@ -34,6 +39,8 @@ __all__ = [
     "ToolCall",
     "ToolSchema",
     "Usage",
+    "content_text",
+    "image_type",
     "message_text",
 ]
 
@@ -51,19 +58,58 @@ USE_CONFIG = _Default.TOKEN
 """Sentinel for "not given: take the creature config". ``None`` still means "no limit"."""
 
 
+class ImageError(KTError, ValueError):
+    """Bytes or a file given as an image are not one, or cannot be read."""
+
+
+def image_type(data: bytes) -> str | None:
+    """The media type of PNG, JPEG, GIF or WebP *data*, read from its first bytes, else None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    heads = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+    return next((kind for head, kind in heads.items() if data.startswith(head)), None)
+
+
 @attrs.frozen
 class ContentPart:
-    """One part of a multimodal message.
+    """One part of a multimodal user message or tool result.
 
     Attributes:
         type: ``"text"`` or ``"image_url"``.
         text: The text, for text parts.
-        image_url: A ``data:`` or ``https:`` URL, for image parts.
+        image_url: A ``data:`` URL (media type and base64 bytes) or an ``https:`` URL, for
+            image parts. Each backend sends it in its provider's own shape.
     """
 
     type: Literal["text", "image_url"]
     text: str = ""
     image_url: str = ""
+
+    @classmethod
+    def image(cls, source: bytes | str | os.PathLike[str], *, media_type: str = "") -> ContentPart:
+        """An image part from raw bytes, an image file, or an ``https:`` / ``data:`` URL.
+
+        Bytes and files are sent inline; their media type is read from the bytes (PNG, JPEG,
+        GIF, WebP) unless *media_type* names it. A URL is passed on as it is: the provider
+        fetches it (Gemini fetches none but its own file URIs; give it bytes).
+
+        Raises:
+            ImageError: the file cannot be read, or the bytes are no PNG, JPEG, GIF or WebP
+                image and *media_type* was not given.
+        """
+        if isinstance(source, str) and source.startswith(("https://", "http://", "data:")):
+            return cls("image_url", image_url=source)
+        if not isinstance(source, bytes):
+            try:
+                source = Path(source).read_bytes()
+            except OSError as exc:
+                raise ImageError(f"cannot read image {source}: {exc.strerror}") from None
+        kind = media_type or image_type(source)
+        if not kind:
+            raise ImageError("not a PNG, JPEG, GIF or WebP image; for others, pass media_type=")
+        return cls("image_url", image_url=f"data:{kind};base64,{base64.b64encode(source).decode()}")
 
 
 @attrs.frozen
@@ -119,7 +165,8 @@ class Message:
 
     Attributes:
         role: ``system``, ``user``, ``assistant`` or ``tool``.
-        content: Text, or a tuple of :class:`ContentPart` for multimodal user messages.
+        content: Text, or a tuple of :class:`ContentPart` for user messages and tool results
+            with images.
         tool_calls: For assistant messages: the native tool calls it made, in call order.
         tool_call_id: For tool messages: the call this is the result of.
         name: For tool messages: the tool name.
@@ -136,11 +183,16 @@ class Message:
     meta: Mapping[str, Any] = attrs.field(factory=dict)
 
 
+def content_text(content: str | Sequence[ContentPart]) -> str:
+    """Text of message or tool-result content, image parts as ``[image]`` (never raw base64)."""
+    if isinstance(content, str):
+        return content
+    return "".join(p.text if p.type == "text" else "[image]" for p in content)
+
+
 def message_text(message: Message) -> str:
     """Return a message's text, rendering image parts as a placeholder (never raw base64)."""
-    if isinstance(message.content, str):
-        return message.content
-    return "".join(p.text if p.type == "text" else "[image]" for p in message.content)
+    return content_text(message.content)
 
 
 @attrs.frozen

@@ -84,12 +84,12 @@ def wire_messages(
             continue
         if message.role == "tool":
             role = "user"
-            text = message.content if isinstance(message.content, str) else ""
+            content = message.content if isinstance(message.content, str) else _blocks(message)
             blocks = [
                 {
                     "type": "tool_result",
                     "tool_use_id": message.tool_call_id or "",
-                    "content": text or "(no output)",
+                    "content": content or "(no output)",  # images: image blocks in the result
                 }
             ]
         elif message.role == "assistant":

@@ -19,7 +19,8 @@ from typing import Any
 
 from kt import LLMDone, LLMRequest, Message, TextChunk, ToolCall, Usage
 from kt.errors import LLMBadRequestError, LLMConnectionError, LLMResponseError
-from kt_gemini.thinking import thinking_config
+from kt.llm import content_text
+from kt_gemini.thinking import family_of, thinking_config
 from kt_llm.http import LLMChunk, SSEEvent, data_url, deep_merge, error_from_payload
 
 FINISH = {
@@ -72,26 +73,51 @@ def _model_parts(message: Message, provider_ids: set[str]) -> list[dict[str, Any
     return parts
 
 
+def _function_response(
+    message: Message, provider_ids: set[str], *, nested: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A tool result as a ``functionResponse`` part, and the image parts to send after it.
+
+    Gemini 3 and later read inline images inside the function response (its ``parts``).
+    Earlier models take none there, so their images follow the round's responses as parts of
+    the same user turn; so do image URLs on every model (a response takes inline data only).
+    """
+    text = content_text(message.content)  # "[image]" marks where each image was
+    response: dict[str, Any] = {"name": message.name or "", "response": {"result": text}}
+    if message.tool_call_id in provider_ids:
+        response["id"] = message.tool_call_id
+    media = [p for p in _user_parts(message) if "text" not in p]
+    inside = [p for p in media if "inlineData" in p] if nested else []
+    if inside:
+        response["parts"] = inside
+    return {"functionResponse": response}, [p for p in media if p not in inside]
+
+
 def wire_contents(
-    messages: tuple[Message, ...],
+    messages: tuple[Message, ...], *, model: str = ""
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(system parts, contents)`` for kt messages; consecutive turns of one role merged."""
+    """``(system parts, contents)`` for kt messages; consecutive turns of one role merged.
+
+    *model* decides where a tool result's images go (see :func:`_function_response`).
+    """
+    nested = family_of(model).field == "level"  # Gemini 3 and later
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
     provider_ids: set[str] = set()
+    after: list[dict[str, Any]] = []  # images of this round's results, after all its responses
     for message in messages:
+        if after and message.role != "tool":
+            contents[-1]["parts"] += after
+            after = []
         if message.role == "system":
             system += _user_parts(message)
             continue
         if message.role == "assistant":
             role, parts = "model", _model_parts(message, provider_ids)
         elif message.role == "tool":
-            role = "user"
-            text = message.content if isinstance(message.content, str) else ""
-            response: dict[str, Any] = {"name": message.name or "", "response": {"result": text}}
-            if message.tool_call_id in provider_ids:
-                response["id"] = message.tool_call_id
-            parts = [{"functionResponse": response}]
+            response, media = _function_response(message, provider_ids, nested=nested)
+            role, parts = "user", [response]
+            after += media
         else:
             role, parts = "user", _user_parts(message)
         if not parts:
@@ -100,6 +126,8 @@ def wire_contents(
             contents[-1]["parts"] += parts
         else:
             contents.append({"role": role, "parts": parts})
+    if after:
+        contents[-1]["parts"] += after
     return system, contents
 
 
@@ -114,7 +142,7 @@ def request_body(
     family: see :mod:`kt_gemini.thinking`), ``include_thoughts``, ``safety_settings``,
     ``extra_body`` (deep-merged).
     """
-    system, contents = wire_contents(request.messages)
+    system, contents = wire_contents(request.messages, model=model or request.model or "")
     body: dict[str, Any] = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": system}

@@ -27,8 +27,10 @@ def _describe(part: ContentPart, index: int) -> str:
     url = part.image_url
     if url.startswith("data:"):
         kind = url[5:].split(";", 1)[0] or "image"
-        size = len(url) * 3 // 4 // 1024
-        return f"[image {index}: {kind}, about {size} KB, not shown: this model reads text only]"
+        data = url.partition(",")[2]
+        size = len(data) * 3 // 4 - (len(data) - len(data.rstrip("=")))  # base64 to bytes
+        shown = f"about {size // 1024} KB" if size >= 1024 else f"{size} bytes"
+        return f"[image {index}: {kind}, {shown}, not shown: this model reads text only]"
     return f"[image {index}: {url[:120]}, not shown: this model reads text only]"
 
 

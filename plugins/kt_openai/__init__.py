@@ -186,3 +186,11 @@ def kt_llm_backends() -> list[kt.LLMBackendSpec]:
             )
         )
     return specs
+
+
+@kt.hookimpl(optionalhook=True)  # declared by kt_sessions, which may not be loaded
+def kt_embedding_providers(register) -> None:
+    """Offer the ``openai`` embedding provider: an OpenAI-compatible ``/embeddings`` endpoint."""
+    from kt_openai.embeddings import register_providers
+
+    register_providers(register)

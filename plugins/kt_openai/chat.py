@@ -70,6 +70,24 @@ def message_content(message: Message) -> str | list[dict[str, Any]]:
     return parts
 
 
+def tool_message(message: Message, images: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ``tool`` message, text only; the images of the result are added to *images*.
+
+    Chat Completions accepts images in user messages only (a ``tool`` message with an
+    ``image_url`` part is refused), so a result's images travel in a user message that follows
+    the round's results, each group headed by the call it belongs to.
+    """
+    content = message_content(message)
+    if isinstance(content, list):
+        shown = [part for part in content if part["type"] == "image_url"]
+        content = "".join(part.get("text", "") for part in content if part["type"] == "text")
+        if shown:
+            content += f"\n[{len(shown)} image(s) of this result follow in the next message]"
+            head = f"Image(s) returned by {message.name or 'a tool'} (call {message.tool_call_id}):"
+            images += [{"type": "text", "text": head}, *shown]
+    return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": content}
+
+
 def wire_messages(messages: tuple[Message, ...], *, echo_reasoning: bool) -> list[dict[str, Any]]:
     """Convert kt messages to Chat Completions messages.
 
@@ -77,17 +95,18 @@ def wire_messages(messages: tuple[Message, ...], *, echo_reasoning: bool) -> lis
     ``reasoning_details``) back, and one that made tool calls carries the field even when
     nothing was kept (an empty string): DeepSeek's thinking mode rejects a tool-calling
     assistant message without it ("Missing `reasoning_content` field").
+
+    Images in tool results follow the round's results as one user message (see
+    :func:`tool_message`).
     """
     wire: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
     for message in messages:
+        if images and message.role != "tool":  # the round's results are all in
+            wire.append({"role": "user", "content": images})
+            images = []
         if message.role == "tool":
-            wire.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": message.tool_call_id or "",
-                    "content": message_content(message),
-                }
-            )
+            wire.append(tool_message(message, images))
             continue
         item: dict[str, Any] = {"role": message.role, "content": message_content(message)}
         if message.role == "assistant":
@@ -109,6 +128,8 @@ def wire_messages(messages: tuple[Message, ...], *, echo_reasoning: bool) -> lis
                 if message.tool_calls:
                     item.setdefault("reasoning_content", "")
         wire.append(item)
+    if images:
+        wire.append({"role": "user", "content": images})
     return wire
 
 

@@ -42,7 +42,7 @@ def _content(message: Message, *, role: str) -> str | list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for part in message.content:
         if part.type == "image_url":
-            parts.append({"type": "input_image", "image_url": part.image_url})
+            parts.append({"type": "input_image", "image_url": part.image_url, "detail": "auto"})
         else:
             parts.append({"type": text_type, "text": part.text})
     return parts
@@ -55,12 +55,12 @@ def wire_input(messages: tuple[Message, ...]) -> tuple[str, list[dict[str, Any]]
     for message in messages:
         if message.role == "system":
             instructions.append(message.content if isinstance(message.content, str) else "")
-        elif message.role == "tool":
+        elif message.role == "tool":  # images ride in the output itself, as input_image items
             items.append(
                 {
                     "type": "function_call_output",
                     "call_id": message.tool_call_id or "",
-                    "output": message.content if isinstance(message.content, str) else "",
+                    "output": _content(message, role="tool"),
                 }
             )
         elif message.role == "assistant":

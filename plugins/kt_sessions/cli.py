@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -323,7 +324,7 @@ def search_command(
 ) -> None:
     """Search a session's history (messages, tool results, summaries)."""
     from kt_sessions import db as _db
-    from kt_sessions.memory import MemoryIndex, format_hits
+    from kt_sessions.memory import LEXICAL_PROVIDERS, MemoryIndex, format_hits
 
     path = _resolve(session, session_dir)
     db = _db.open_database(path)
@@ -337,8 +338,16 @@ def search_command(
                 )
             click.echo("kt: no vector index yet; searching full text only", err=True)
             mode = "fts"
-        if index.settings() is not None and mode != "fts":
+        settings = index.settings()
+        if settings is not None and mode != "fts":
             index.index()  # blocks written since the last indexing, with the index's embedder
+            if settings["provider"] in LEXICAL_PROVIDERS:
+                click.echo(
+                    f"kt: this session's vectors are {settings['provider']} (lexical: they match "
+                    "words and word pieces, not meaning); for meaning: kt embedding "
+                    f"{path.name.removesuffix('.ktsession')} --provider model2vec --rebuild",
+                    err=True,
+                )
         hits = index.search(query, mode=mode, k=k, creature=creature)
     finally:
         db.close()
@@ -347,7 +356,12 @@ def search_command(
 
 @click.command("embedding")
 @click.argument("session")
-@click.option("--provider", help="Embedding provider (default: hashing, offline, no download).")
+@click.option(
+    "--provider",
+    help="Embedding provider: hashed (the default: offline, lexical, matches words and word "
+    "pieces, not meaning), model2vec (semantic, numpy only), openai (an embeddings endpoint), "
+    "sentence-transformers, or a plugin's.",
+)
 @click.option("--model", help="The provider's model.")
 @click.option("--dimensions", type=click.IntRange(min=8), help="Vector size.")
 @click.option("--rebuild", is_flag=True, help="Drop existing vectors first (to change model).")
@@ -365,15 +379,30 @@ def embedding_command(
 
     from kt_sessions import db as _db
     from kt_sessions.db import Block
-    from kt_sessions.memory import MemoryIndex, make_embedder
+    from kt_sessions.memory import (
+        MemoryIndex,
+        configured_embedder,
+        describe_embedding,
+        make_embedder,
+        recorded_memory,
+        resolve_provider,
+    )
 
+    if provider is not None and (note := resolve_provider(provider)[1]) is not None:
+        click.echo(f"kt: {note}", err=True)
     path = _resolve(session, session_dir)
     db = _db.open_database(path)
     try:
         index = MemoryIndex(db, kernel=_kernel())
         embedder = None
         if provider or model or dimensions:
-            embedder = make_embedder(provider, model, dimensions, kernel=index.kernel)
+            with warnings.catch_warnings():  # the note is on stderr already
+                warnings.simplefilter("ignore", DeprecationWarning)
+                embedder = make_embedder(provider, model, dimensions, kernel=index.kernel)
+        elif index.settings() is None and (memory := recorded_memory(db)) is not None:
+            embedder, note = configured_embedder(memory, kernel=index.kernel)  # the creature's
+            if note is not None:
+                click.echo(f"kt: {note}", err=True)
         added = index.index(embedder, rebuild=rebuild)
         settings = index.settings() or {}
         counts = index.counts()
@@ -387,10 +416,7 @@ def embedding_command(
     finally:
         db.close()
     click.echo(f"Session: {path.name.removesuffix('.ktsession')}")
-    click.echo(
-        f"Embedding: {settings.get('provider')} ({settings.get('model')}, "
-        f"{settings.get('dimensions')} dimensions)"
-    )
+    click.echo(f"Embedding: {describe_embedding(settings)}")
     for name, blocks in per_creature:
         click.echo(f"  {name}: {blocks} blocks")
     click.echo(

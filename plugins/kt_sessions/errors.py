@@ -11,7 +11,8 @@
         ├── ForkNotStableError        a fork point would split a running tool call
         ├── BranchError               regenerate / edit / select cannot be done now
         └── MemoryIndexError          search cannot run as asked
-            └── EmbeddingMismatchError  the query embedder differs from the index's
+            ├── EmbeddingMismatchError  the query embedder differs from the index's
+            └── EmbeddingModelNotFoundError  the configured embedding model is not on this machine
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kt.errors import KTError
 __all__ = [
     "BranchError",
     "EmbeddingMismatchError",
+    "EmbeddingModelNotFoundError",
     "ForkNotStableError",
     "MemoryIndexError",
     "SessionAmbiguousError",
@@ -73,3 +75,7 @@ class MemoryIndexError(SessionError):
 
 class EmbeddingMismatchError(MemoryIndexError):
     """The embedder of a query is not the one the session's vector index was built with."""
+
+
+class EmbeddingModelNotFoundError(MemoryIndexError):
+    """The embedding model a setting names is not on this machine (nothing is downloaded)."""

@@ -21,7 +21,12 @@ def kt_embedding_providers(register: Callable[..., None]) -> None:
     a creature's ``memory.embedding.provider``, the ``search_memory`` tool), once per plugin.
     Call ``register(name, factory, description="")`` for each provider. ``factory(model,
     dimensions)`` (either may be ``None``: your defaults) returns an object with ``provider``
-    (your name), ``model``, ``dimensions`` and ``embed(texts) -> list of vectors``. Raise
+    (your name), ``model``, ``dimensions`` and ``embed(texts) -> list of vectors``
+    (L2-normalised). A factory that also takes ``options`` receives the other keys of
+    ``memory.embedding`` (``base_url`` ...); one that does not is never given any. An embedder
+    doing I/O adds ``async aembed(texts)``; one with a ``config`` table (no secrets) has it
+    recorded in the session, to be rebuilt exactly for later searches. Start the description
+    with ``lexical:`` or ``semantic:`` (what the vectors match). Raise
     ``kt_sessions.errors.MemoryIndexError``-like ``KTError`` subclasses with a fix when your
     package or weights are missing. A name registered twice: the later plugin wins.
 

@@ -30,7 +30,8 @@ async def search_memory(
         creature: Search another creature of the same session instead of yourself.
     """
     from kt.errors import KTError
-    from kt_sessions.memory import MemoryIndex, format_hits, make_embedder
+    from kt.events import AgentWarning
+    from kt_sessions.memory import MemoryIndex, format_hits, search_as_creature
     from kt_sessions.recorder import recorder_of
 
     recorder = recorder_of(ctx.agent)
@@ -47,19 +48,16 @@ async def search_memory(
     recorder.memory = index
     index.kernel = agent.kernel
     try:
-        settings = index.settings()
-        if mode in ("semantic", "hybrid") or (mode == "auto" and settings is not None):
-            embedder = index.indexed_embedder()
-            if embedder is None:
-                configured = dict(agent.config.memory.get("embedding") or {})
-                embedder = make_embedder(
-                    configured.get("provider"),
-                    configured.get("model"),
-                    configured.get("dimensions"),
-                    kernel=agent.kernel,
-                )
-            index.index(embedder)  # only blocks written since the last search
-        hits = index.search(query, mode=mode, k=k, creature=creature or agent.name)
+        hits, notes = await search_as_creature(
+            index,
+            query,
+            mode=mode,
+            k=k,
+            creature=creature or agent.name,
+            memory=agent.config.memory,
+        )
     except KTError as exc:
         return kt.ToolResult(error=str(exc))
+    for note in notes:  # for the user: a setting to change, semantic search off
+        await agent.emit(AgentWarning(message=note, source="search_memory"))
     return kt.ToolResult(output=format_hits(query, hits, width=500))

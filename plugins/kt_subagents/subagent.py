@@ -28,6 +28,7 @@ import attrs
 
 import kt
 from kt.events import Event, SubAgentCompleted, SubAgentStarted, to_wire
+from kt.llm import message_text
 from kt_subagents.builtins import SubAgentDefinition, render_prompt
 
 __all__ = [
@@ -325,7 +326,7 @@ def _with_history(task: str, caller: Any) -> str:
     """Prefix *task* with the caller's conversation so far, as plain text (newest kept)."""
     lines = []
     for message in caller.history:
-        content = message.content if isinstance(message.content, str) else "[non-text content]"
+        content = message_text(message)  # images as "[image]"
         if message.role == "tool":
             lines.append(f"[tool result: {message.name or message.tool_call_id}]\n{content}")
         else:

@@ -9,7 +9,6 @@ large file never stalls the creature.
 
 from __future__ import annotations
 
-import base64
 import difflib
 import io
 import os
@@ -20,6 +19,7 @@ from typing import NotRequired, TypedDict
 import attrs
 
 import kt
+from kt.llm import image_type
 from kt_tools.common import (
     FileOptions,
     binary_refusal,
@@ -137,19 +137,12 @@ def _image(path: Path) -> kt.ToolResult:
         if size > MAX_IMAGE_BYTES:
             return fail(f"{path} is {size // 1024 // 1024} MB; images over 20 MB cannot be read")
         data = f.read()
-    kinds = {
-        "image/png": data.startswith(b"\x89PNG\r\n\x1a\n"),
-        "image/jpeg": data.startswith(b"\xff\xd8\xff"),
-        "image/gif": data[:6] in (b"GIF87a", b"GIF89a"),
-        "image/webp": data[:4] == b"RIFF" and data[8:12] == b"WEBP",
-    }
-    mime = next((kind for kind, ok in kinds.items() if ok), None)
+    mime = image_type(data)
     if mime is None:
         return fail(f"{path} is not a valid png, jpeg, gif or webp image")
-    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
     header = f"Image: {path} ({size / 1024:.1f}KB, {mime})"
-    return kt.ToolResult(
-        output=(kt.ContentPart("text", text=header), kt.ContentPart("image_url", image_url=url)),
+    return kt.ToolResult(  # the model sees the image itself; records and UIs see the header
+        output=(kt.ContentPart("text", text=header), kt.ContentPart.image(data, media_type=mime)),
         metadata={"mime": mime, "bytes": size},
     )
 

@@ -780,16 +780,19 @@ class Agent:
 
         async def job() -> None:
             from kt.events import ToolCallCompleted
+            from kt.llm import content_text
             from kt.results import ToolCallRecord
             from kt.runtime.executor import result_message_text
 
             started, t0 = time.time(), trio.current_time()
             status, output, error = "cancelled", "", "the job was cancelled before it finished"
+            images: list[ContentPart] = []  # a result's images come with its note
             try:
                 result = await run_tool(self, spec, call, ctx)
                 status = "ok" if result.ok else "error"
-                output = result.output if isinstance(result.output, str) else ""
-                error = result.error
+                output, error = content_text(result.output), result.error
+                if not isinstance(result.output, str):
+                    images = [part for part in result.output if part.type == "image_url"]
             finally:
                 record = ToolCallRecord(
                     id=call.id,
@@ -809,11 +812,10 @@ class Agent:
                 # In the finally, so a cancelled job reports too (its Cancelled goes on up).
                 if self._state == "running":
                     verb = "was cancelled" if status == "cancelled" else "finished"
-                    self.inject(
-                        f"[Background job {call.id} ({call.name}) {verb}]\n"
-                        f"{result_message_text(record)}",
-                        source="tool_complete",
-                    )
+                    note = f"[Background job {call.id} ({call.name}) {verb}]\n"
+                    note += result_message_text(record)
+                    content = [ContentPart("text", text=note), *images] if images else note
+                    self.inject(content, source="tool_complete")
 
         self.start_job(job, name=call.name, kind="tool", job_id=call.id)
 

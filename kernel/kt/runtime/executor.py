@@ -25,7 +25,7 @@ from kt.errors import (
 )
 from kt.events import ToolCallCompleted
 from kt.history import result_text
-from kt.llm import ToolCall
+from kt.llm import ContentPart, ToolCall, content_text
 from kt.results import ToolCallRecord
 from kt.tools import ToolContext, ToolResult, ToolSpec, arguments
 
@@ -54,10 +54,10 @@ _TOO_DEEP_ERROR = (
 
 @attrs.frozen
 class Outcome:
-    """A finished (or backgrounded) call: its record and the text the model sees."""
+    """A finished (or backgrounded) call: its record and what the model sees (text, or parts)."""
 
     record: ToolCallRecord
-    text: str
+    text: str | tuple[ContentPart, ...]
 
 
 def cap_output(text: str, max_bytes: int | None) -> tuple[str, dict[str, Any]]:
@@ -301,20 +301,17 @@ async def execute_call(
         )
     result = await run_tool(agent, spec, call, ctx)
     status = "ok" if result.ok else ("timeout" if result.metadata.get("timeout") else "error")
-    return await finish(
+    outcome = await finish(
         status,
         args=call.args,
-        output=_text(result),
+        output=content_text(result.output),  # records and UIs: "[image]", never base64
         error=result.error,
         error_type=result.metadata.get("error_type") if not result.ok else None,
         metadata={k: v for k, v in result.metadata.items() if k != "error_type"},
     )
-
-
-def _text(result: ToolResult) -> str:
-    if isinstance(result.output, str):
-        return result.output
-    return "".join(p.text if p.type == "text" else "[image]" for p in result.output)
+    if result.ok and not isinstance(result.output, str):  # the model sees the image parts
+        return attrs.evolve(outcome, text=tuple(result.output))
+    return outcome
 
 
 async def run_tool(agent: Creature, spec: ToolSpec, call: ToolCall, ctx: TurnContext) -> ToolResult:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kt_llm"))  # fake_llm_servers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kt_multimodal"))  # a PNG
 
 from fake_llm_servers import FakeServer  # noqa: E402
 

@@ -147,7 +147,10 @@ async def test_embedding_and_search_offline(kt_cmd, isolated_home):
 
     built = kt_cmd("embedding", name)
     assert built.returncode == 0, built.stderr
-    assert "Embedding: hashing (char-ngram-v1, 256 dimensions)" in built.stdout
+    assert (
+        "Embedding: hashed (char-ngram-v1, 256 dimensions); lexical: matches shared words and "
+        "word pieces, not meaning" in built.stdout
+    )
     assert "searcher: 6 blocks" in built.stdout
     assert "Done. 6 new blocks embedded. FTS: 6 blocks, Vector: 6 blocks (256d)" in built.stdout
     again = kt_cmd("embedding", name)
@@ -156,6 +159,7 @@ async def test_embedding_and_search_offline(kt_cmd, isolated_home):
     semantic = kt_cmd("search", name, "deployment", "--mode", "semantic", "-k", "2")
     assert semantic.returncode == 0, semantic.stderr
     assert "Deploying now." in semantic.stdout or "deploy it" in semantic.stdout
+    assert "lexical" in semantic.stderr and "--provider model2vec --rebuild" in semantic.stderr
     assert semantic.stdout.count("\n#") <= 2
 
     mismatch = kt_cmd("embedding", name, "--dimensions", "64")

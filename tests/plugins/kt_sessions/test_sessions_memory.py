@@ -77,7 +77,7 @@ async def test_vector_index_is_incremental_and_records_its_embedder(kernel, sess
         assert index.index() == 0  # nothing new
         settings = index.settings()
         assert (settings["provider"], settings["model"], settings["dimensions"]) == (
-            "hashing",
+            "hashed",
             "char-ngram-v1",
             256,
         )
