@@ -129,19 +129,32 @@ def test_every_block_of_the_page_runs_in_order(page, tmp_path, monkeypatch):
 
 
 QUOTE = re.compile(
-    r"^```python fragment\n# ((?:examples|plugins|kernel|cli|web)/\S+)\n(.*?)^```", re.M | re.S
+    r"^```(python fragment|toml)\n# ((?:examples|plugins|kernel|cli|web)/\S+)\n(.*?)^```",
+    re.M | re.S,
 )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
-def test_a_fragment_that_names_its_file_quotes_it_exactly(page):
-    """A fragment whose first line is ``# examples/x.py`` is an excerpt of that file, as is."""
-    for match in QUOTE.finditer(page.read_text(encoding="utf-8")):
-        source, excerpt = ROOT / match.group(1), match.group(2)
-        assert source.is_file(), f"{page.name} quotes {match.group(1)}, which does not exist"
-        assert excerpt in source.read_text(encoding="utf-8"), (
-            f"{page.name}: the excerpt of {match.group(1)} starting "
-            f"{excerpt.splitlines()[0]!r} no longer matches the file; copy it again"
+def test_a_block_that_names_its_file_quotes_it(page):
+    """A block whose first line is ``# examples/x.py`` shows that file as it is.
+
+    A Python fragment is an excerpt, character for character; a TOML block shows the file's
+    settings (each of its lines is a line of the file; the file may say more).
+    """
+    for kind, name, excerpt in QUOTE.findall(page.read_text(encoding="utf-8")):
+        source = ROOT / name
+        assert source.is_file(), f"{page.name} quotes {name}, which does not exist"
+        text = source.read_text(encoding="utf-8")
+        if kind == "toml":
+            lines = {line.strip() for line in text.splitlines()}
+            stale = [line for line in excerpt.splitlines() if line.strip() not in lines]
+            assert not stale, (
+                f"{page.name}: {name} no longer has the lines {stale}; copy them again"
+            )
+            continue
+        assert excerpt in text, (
+            f"{page.name}: the excerpt of {name} starting {excerpt.splitlines()[0]!r} no longer "
+            "matches the file; copy it again"
         )
 
 
