@@ -29,6 +29,7 @@ CACHE_FORMAT = 1
 _ENTRIES_KEPT = 8  # interpreters and sys.path layouts remembered in the file
 
 Stamp = tuple[tuple[str, int, int], ...]
+_TARGET = re.compile(r"\s*([\w.]+)\s*(?::\s*([\w.]+))?")  # "module" or "module:attr"
 
 
 class PluginEntryPoint:
@@ -49,7 +50,7 @@ class PluginEntryPoint:
         """Import the module and return the object the entry point names."""
         import importlib
 
-        match = re.match(r"\s*([\w.]+)\s*(?::\s*([\w.]+))?", self.value)
+        match = _TARGET.match(self.value)
         if match is None:
             raise ValueError(f"entry point '{self.name}' has no valid target: {self.value!r}")
         found: Any = importlib.import_module(match.group(1))
