@@ -71,6 +71,7 @@ __all__ = [
     "Usage",
     "Vector",
     "create_schema",
+    "write_empty_session",
     "fts_command",
     "get_meta",
     "open_database",
@@ -455,6 +456,37 @@ def create_schema(db: pw.Database) -> None:
     with db.atomic():
         for model in MODELS:
             type(model._schema)(model, db).create_all(safe=True)  # this model's DDL, on db
+
+
+_EMPTY_FILE: bytes | None = None  # an empty session file with every table, made once per process
+
+
+def write_empty_session(path: str | os.PathLike[str]) -> Path:
+    """Create *path* as an empty session file (every table, WAL mode), private like every one.
+
+    Creating the schema statement by statement costs tens of SQLite statements and a commit
+    per new file; a file made once per process and copied costs one write.
+
+    Returns:
+        The path.
+    """
+    global _EMPTY_FILE
+    if _EMPTY_FILE is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            template = Path(folder) / "empty.ktsession"
+            db = open_database(template)
+            create_schema(db)
+            db.close()  # the last connection checkpoints and removes the WAL
+            _EMPTY_FILE = template.read_bytes()
+    path = private_file(path)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        os.write(fd, _EMPTY_FILE)
+    finally:
+        os.close(fd)
+    return path
 
 
 def schema_version(db: pw.Database) -> int | None:

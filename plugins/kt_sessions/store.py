@@ -158,6 +158,8 @@ class SessionStore:
 
             path = current_file(path)
         new = not path.exists() or path.stat().st_size == 0
+        if new:
+            _db.write_empty_session(path)
         db = _db.open_database(path, durability=durability)
         if not new:
             version = _db.schema_version(db)
@@ -172,7 +174,7 @@ class SessionStore:
                     f"{path} was written by a newer kt_sessions (schema {version}, this one "
                     f"reads up to {_db.SCHEMA_VERSION}); upgrade kt-terrarium"
                 )
-        _db.create_schema(db)
+            _db.create_schema(db)  # tables a file of this schema version may lack
         store = cls(path, db)
         if new:
             now = time.time()
