@@ -43,7 +43,7 @@ async def main(selector: str | None) -> None:
     for n in range(len(JOBS)):
         reader = kt.SessionReader(root / f"job-{n:02d}" / "session.ktsession", kernel=kernel)
         [turn] = reader.turns()
-        print(f"job-{n:02d} {turn.status}: {turn.text}")
+        print(f"job-{n:02d} {turn.status}: {turn.assistant_text}")
     print(f"{len(JOBS)} sessions under {root}")
 
 

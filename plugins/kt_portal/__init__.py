@@ -14,9 +14,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kt_portal.portal import Portal, SyncAgent, run_sync  # noqa: F401
+    from kt_portal.portal import Portal, Service, SyncAgent, run_sync  # noqa: F401
 
-__all__ = ["Portal", "SyncAgent", "run_sync"]
+__all__ = ["Portal", "Service", "SyncAgent", "run_sync"]
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,8 @@ is needed, and the names are the ones you know::
   turn under trio (the history stays valid, as for any cancelled turn) and the task sees
   ``asyncio.CancelledError`` once the turn has cleaned up; an error raised under trio is
   raised, the same object, in asyncio.
+* Crossing costs little: a call wakes the trio run at most once (and not at all when it
+  follows another call at once), and a stream's events reach the reader with no crossing.
 * The trio run ends when the asyncio loop shuts down (``asyncio.run`` cancels the tasks left
   at exit, which stops it) or at ``await aio.shutdown()``, for loops that live on.
 """
@@ -33,8 +35,10 @@ is needed, and the names are the ones you know::
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,7 +54,7 @@ __all__ = ["Agent", "Hosted", "TrioGuest", "Wrapped", "call", "hosted", "shutdow
 
 T = TypeVar("T")
 
-_STREAM_BUFFER = 64  # events a stream may run ahead of its asyncio reader
+_STREAM_BUFFER = 64  # events a turn may run ahead of its asyncio reader before it waits
 
 
 class TrioGuest:
@@ -127,12 +131,9 @@ class TrioGuest:
     async def _stop(self) -> None:
         if self.finished.done():
             return
-        if self._token is not None and self._nursery is not None:
-            nursery = self._nursery
-            try:
-                self._token.run_sync_soon(nursery.cancel_scope.cancel)
-            except trio.RunFinishedError:
-                return
+        nursery = self._nursery
+        if nursery is not None and not self._soon(nursery.cancel_scope.cancel):
+            return
         await asyncio.shield(self.finished)
 
     async def shutdown(self) -> None:
@@ -143,18 +144,24 @@ class TrioGuest:
 
     def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Start ``fn(*args)`` as a task of the guest's nursery (from asyncio code)."""
-        ended = self._token is None or self._nursery is None or self.finished.done()
-        if not ended:
-            nursery = self._nursery
-            try:
-                self._token.run_sync_soon(lambda: nursery.start_soon(fn, *args))
+        nursery = self._nursery
+        if nursery is not None and not self.finished.done():
+            if self._soon(lambda: nursery.start_soon(fn, *args)):
                 return
-            except trio.RunFinishedError:
-                pass  # ended between the check and the call
         raise AgentNotStartedError(
             "the trio run hosted by this asyncio loop has ended; it ends when the loop "
             "shuts down or at aio.shutdown()"
         )
+
+    def _soon(self, callback: Callable[[], Any]) -> bool:
+        """Run *callback* under trio soon; ``False`` when the run has ended (nothing to do)."""
+        if self._token is None:
+            return False
+        try:
+            self._token.run_sync_soon(callback)
+        except trio.RunFinishedError:
+            return False
+        return True
 
     async def call(self, async_fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
         """Await ``async_fn(*args, **kwargs)`` under trio and return (or raise) its outcome.
@@ -162,51 +169,92 @@ class TrioGuest:
         Cancelling the awaiting asyncio task cancels the call under trio; the task sees
         ``asyncio.CancelledError`` once the trio side has finished cleaning up.
         """
-        done: asyncio.Future[T] = self.loop.create_future()
+        # At most one wake-up of the trio run per call (none when it is still awake, see
+        # _settle): the outcome future is set by trio code running in this thread (guest ticks
+        # are asyncio callbacks), so coming back costs no cross-thread hop.
+        pending = _Pending(self.loop)
         scope = trio.CancelScope()
-        self._spawn(_settle, async_fn, args, kwargs, done, scope)
+        self._spawn(_settle, async_fn, args, kwargs, pending, scope)
         try:
-            return await asyncio.shield(done)
+            return await pending.outcome
         except asyncio.CancelledError:
-            if not done.done():
-                assert self._token is not None
-                self._token.run_sync_soon(scope.cancel)
-                while not done.done():  # wait for the cleanup, whatever cancels us again
-                    try:
-                        await asyncio.shield(done)
-                    except BaseException:  # noqa: S112 -- the outcome is re-raised below
-                        continue
+            if not pending.ended and self._soon(scope.cancel):
+                pending.on_end = self.loop.create_future()
+                await _outlast(pending.on_end)
             raise
+
+
+class _Pending:
+    """The asyncio end of one call under trio: its outcome, and whether the trio side is done.
+
+    The awaiting task awaits ``outcome`` itself (no shield: cancelling the task cancels that
+    future, which the trio side then leaves alone); ``on_end`` is made only when someone needs
+    to wait for the trio side's cleanup.
+    """
+
+    __slots__ = ("ended", "on_end", "outcome")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.outcome: asyncio.Future[Any] = loop.create_future()
+        self.ended = False
+        self.on_end: asyncio.Future[None] | None = None
+
+    def end(self) -> None:
+        self.ended = True
+        if self.on_end is not None and not self.on_end.done():
+            self.on_end.set_result(None)
+
+
+async def _outlast(future: asyncio.Future[None]) -> None:
+    """Wait for *future* (trio cleaning up), whatever cancels the waiting task meanwhile."""
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except BaseException:  # noqa: S112 -- the caller re-raises its own outcome after this
+            continue
 
 
 async def _settle(
     async_fn: Callable[..., Awaitable[Any]],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    done: asyncio.Future[Any],
+    pending: _Pending,
     scope: trio.CancelScope,
 ) -> None:
     """Run one call under trio and put its outcome on the asyncio future."""
-    with scope:
-        try:
-            value = await async_fn(*args, **kwargs)
-        except trio.Cancelled:
-            if not done.done():
-                done.cancel()
-            raise
-        except BaseException as error:
-            if not done.done():
-                done.set_exception(error)
-            return
-        if not done.done():
-            done.set_result(value)
-    if not done.done():  # cancelled before it started
-        done.cancel()
+    outcome = pending.outcome
+    try:
+        with scope:
+            try:
+                value = await async_fn(*args, **kwargs)
+            except trio.Cancelled:
+                outcome.cancel()
+                raise
+            except BaseException as error:
+                if not outcome.done():
+                    outcome.set_exception(error)
+                return
+            if not outcome.done():
+                outcome.set_result(value)
+        outcome.cancel()  # cancelled before it started (a no-op once it has an outcome)
+    finally:
+        pending.end()
+    # Stay runnable for one more tick. The awaiting task resumes first (its wake-up was queued
+    # before the next trio tick), and when it calls in again at once, as a loop of turns or a
+    # chain of calls does, that tick picks the call up; parked instead, trio would wait for
+    # I/O in its own thread and each call would cost a round trip through that thread.
+    await trio.lowlevel.checkpoint()
 
 
 async def call(async_fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-    """Await a trio coroutine function from asyncio: ``await aio.call(terrarium.wait_idle)``."""
+    """Await a trio coroutine function from asyncio: ``await aio.call(terrarium.wait_idle)``.
+
+    Asyncio views (:class:`Wrapped`, :class:`Agent`) among the arguments are handed to it as
+    the trio objects behind them.
+    """
     guest = await TrioGuest.current()
+    args = tuple(_unwrapped(arg) for arg in args)
+    kwargs = {key: _unwrapped(arg) for key, arg in kwargs.items()}
     return await guest.call(async_fn, *args, **kwargs)
 
 
@@ -223,7 +271,10 @@ async def shutdown() -> None:
 class Wrapped:
     """An object of the trio world seen from asyncio: its coroutine methods become awaitable.
 
-    Plain attributes and methods read through unchanged.
+    What such a method returns comes wrapped in turn when it has coroutine methods of its own
+    (``await terrarium.add_creature(...)`` gives a creature's handle whose ``run`` is awaited
+    the same way), and wrapped objects passed to one are unwrapped first. Plain attributes and
+    methods read through unchanged.
     """
 
     def __init__(self, target: Any, guest: TrioGuest) -> None:
@@ -236,7 +287,8 @@ class Wrapped:
             guest = self._guest
 
             async def bridged(*args: Any, **kwargs: Any) -> Any:
-                return await guest.call(value, *args, **kwargs)
+                result = await call(value, *args, **kwargs)
+                return Wrapped(result, guest) if _has_coroutine_methods(type(result)) else result
 
             bridged.__name__ = name
             bridged.__doc__ = value.__doc__
@@ -245,6 +297,24 @@ class Wrapped:
 
     def __repr__(self) -> str:
         return f"<asyncio view of {self._target!r}>"
+
+
+def _unwrapped(value: Any) -> Any:
+    """What trio code is handed for *value*: the object behind an asyncio view."""
+    if isinstance(value, Wrapped):
+        return value._target
+    if isinstance(value, Agent):
+        return value.agent
+    return value
+
+
+@functools.cache
+def _has_coroutine_methods(cls: type) -> bool:
+    return any(
+        inspect.iscoroutinefunction(getattr(cls, name, None))
+        for name in dir(cls)
+        if not name.startswith("_")
+    )
 
 
 async def wrap(target: Any) -> Wrapped:
@@ -277,12 +347,8 @@ class Hosted:
 
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._guest is not None and self._close is not None and self._closed is not None
-        close = self._close
-        if self._guest._token is not None and not self._closed.done():
-            try:
-                self._guest._token.run_sync_soon(close.set)
-            except trio.RunFinishedError:
-                return
+        if not self._closed.done() and not self._guest._soon(self._close.set):
+            return  # the run ended, and the manager was exited with it
         await asyncio.shield(self._closed)
 
 
@@ -377,55 +443,93 @@ class Agent:
 
 
 class EventStream:
-    """The events of one turn, for ``async for`` in asyncio code."""
+    """The events of one turn, for ``async for`` in asyncio code.
+
+    The trio task running the turn puts each event straight into this object's buffer and
+    wakes the reader: both run in the asyncio thread, so events cost no cross-loop hop. The
+    reader wakes the trio task only when the buffer was full (a slow reader holds the turn
+    back) and when it leaves early.
+    """
 
     def __init__(self, agent: Agent, input: Any, kwargs: dict[str, Any]) -> None:
         self._agent = agent
         self._input = input
         self._kwargs = kwargs
-        self._receiver: trio.MemoryReceiveChannel[Any] | None = None
+        self._events: deque[Any] = deque()
+        self._started = False
+        self._ended = False  # the trio side sends nothing more
+        self._error: BaseException | None = None
+        self._reader: asyncio.Future[None] | None = None  # set while the reader waits
+        self._room: trio.Event | None = None  # set while the turn waits for the reader
         self._scope = trio.CancelScope()
+        self._finished: asyncio.Future[None] = agent._guest.loop.create_future()
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self
 
     async def __anext__(self) -> Any:
         guest = self._agent._guest
-        if self._receiver is None:
-            sender, self._receiver = trio.open_memory_channel[Any](_STREAM_BUFFER)
-            guest._spawn(self._pump, sender)
-        try:
-            return await guest.call(self._receiver.receive)
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            raise StopAsyncIteration from None
-        except BaseException:
-            await self.aclose()
-            raise
+        if not self._started:
+            self._started = True
+            guest._spawn(self._pump)
+        while not self._events:
+            if self._ended:
+                if self._error is not None:
+                    raise self._error
+                raise StopAsyncIteration
+            self._reader = guest.loop.create_future()
+            try:
+                await self._reader
+            except BaseException:
+                await self.aclose()
+                raise
+            finally:
+                self._reader = None
+        event = self._events.popleft()
+        if self._room is not None and len(self._events) <= _STREAM_BUFFER // 2:
+            room, self._room = self._room, None
+            guest._soon(room.set)
+        return event
 
-    async def _pump(self, sender: trio.MemorySendChannel[Any]) -> None:
+    def _wake_reader(self) -> None:
+        if self._reader is not None and not self._reader.done():
+            self._reader.set_result(None)
+
+    async def _pump(self) -> None:
+        """Run the turn under trio, buffering its events for the reader."""
         from contextlib import aclosing
 
-        with self._scope:
-            async with sender:
+        try:
+            with self._scope:
                 stream = self._agent.agent.run_stream(self._input, **self._kwargs)
-                try:
-                    async with aclosing(stream) as events:
-                        async for event in events:
-                            await sender.send(event)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    return
+                async with aclosing(stream) as events:
+                    async for event in events:
+                        self._events.append(event)
+                        self._wake_reader()
+                        if len(self._events) >= _STREAM_BUFFER:
+                            self._room = trio.Event()
+                            await self._room.wait()
+        except trio.Cancelled:
+            # Not the reader leaving (that cancels the scope, which absorbs it): the trio run
+            # itself is ending, and the reader is cancelled as a call would be.
+            self._error = asyncio.CancelledError()
+            raise
+        except Exception as error:  # the asyncio side raises it, the same object
+            self._error = error
+        finally:
+            self._ended = True
+            self._wake_reader()
+            if not self._finished.done():
+                self._finished.set_result(None)
+        await trio.lowlevel.checkpoint()  # awake for the reader's next call (see _settle)
 
     async def aclose(self) -> None:
-        """Stop reading: a turn still running is cancelled."""
-        guest = self._agent._guest
-        if guest._token is not None:
-            try:
-                guest._token.run_sync_soon(self._scope.cancel)
-            except trio.RunFinishedError:
-                return
-        if self._receiver is not None:
-            receiver, self._receiver = self._receiver, None
-            await guest.call(receiver.aclose)
+        """Stop reading: a turn still running is cancelled; returns once it has cleaned up."""
+        if not self._started:
+            self._started = self._ended = True  # closed before the first event: never runs
+            return
+        if not self._finished.done() and self._agent._guest._soon(self._scope.cancel):
+            await _outlast(self._finished)
 
     async def __aenter__(self) -> EventStream:
         return self

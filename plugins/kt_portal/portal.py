@@ -32,12 +32,13 @@ import attrs
 import trio
 
 from kt.errors import AgentNotStartedError, AgentStoppedError
+from kt.llm import USE_CONFIG
 
 if TYPE_CHECKING:
     from kt import Agent, TurnResult
     from kt.events import Event
 
-__all__ = ["Portal", "SyncAgent", "run_sync"]
+__all__ = ["Portal", "Service", "SyncAgent", "run_sync"]
 
 T = TypeVar("T")
 
@@ -301,6 +302,41 @@ class Portal:
         except trio.RunFinishedError:
             raise AgentStoppedError("the Portal was closed; create a new Portal()") from None
 
+    def start_service(
+        self, async_fn: Callable[..., Awaitable[Any]], /, *args: Any, name: str | None = None
+    ) -> Service:
+        """Run ``async_fn(*args, task_status=...)`` on the portal's loop as a long-lived task.
+
+        For work that outlives any one call: a server's engine held open for its lifetime, a
+        pump feeding a queue. Blocks until *async_fn* calls ``task_status.started(value)``,
+        so whatever it sets up exists when this returns; then it runs on until it returns,
+        its `Service` is stopped, or the portal closes (it is cancelled then).
+
+        Args:
+            async_fn: The coroutine function; it takes ``task_status`` as a keyword.
+            *args: Positional arguments for *async_fn*.
+            name: For messages (default: the function's name).
+
+        Returns:
+            Service: ``value`` is what it passed to ``started``; ``stop()`` ends it.
+
+        Raises:
+            AgentNotStartedError / AgentStoppedError: the portal is not running.
+            Exception: what *async_fn* raised before it was ready (a ``RuntimeError`` when it
+                returned without calling ``started``). What it raises later is kept on the
+                service and raised by ``stop()``: it never takes the portal down.
+        """
+        label = name or getattr(async_fn, "__name__", "service")
+        return self.call(self._start_service, async_fn, args, label)
+
+    async def _start_service(
+        self, async_fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...], name: str
+    ) -> Service:
+        service = Service(self, name)
+        assert self._nursery is not None
+        await self._nursery.start(service._host, async_fn, args)
+        return service
+
     def agent(self, config: Any, **build_kwargs: Any) -> SyncAgent:
         """Build and start an agent on the portal's loop; it runs until closed.
 
@@ -353,6 +389,73 @@ class Portal:
             handle._stopped.set()
 
 
+class Service:
+    """A task running on a `Portal`'s loop; made by `Portal.start_service`.
+
+    Attributes:
+        name: What it is called in messages.
+        value: What it passed to ``task_status.started()``.
+    """
+
+    def __init__(self, portal: Portal, name: str) -> None:
+        self._portal = portal
+        self.name = name
+        self.value: Any = None
+        self._scope = trio.CancelScope()
+        self._ended = trio.Event()
+        self._error: Exception | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether it still runs (``False`` once it returned, failed or was stopped)."""
+        return not self._ended.is_set()
+
+    def stop(self) -> None:
+        """Cancel it and wait until it has ended. Idempotent; any thread but the portal's.
+
+        Raises:
+            Exception: what it raised after it was ready, the first time.
+        """
+        if self._portal._state == "running":
+            self._portal.call(self._stop)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    async def _stop(self) -> None:
+        self._scope.cancel()
+        await self._ended.wait()
+
+    async def _host(
+        self,
+        async_fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run the service; errors before it is ready reach `Portal.start_service`."""
+        service = self
+
+        class _Ready:
+            started_yet = False
+
+            def started(self, value: Any = None) -> None:
+                service.value = value
+                self.started_yet = True
+                task_status.started()
+
+        ready = _Ready()
+        try:
+            with self._scope:
+                await async_fn(*args, task_status=ready)
+        except Exception as error:
+            if not ready.started_yet:
+                raise
+            self._error = error
+        finally:
+            self._ended.set()
+
+
 class SyncAgent:
     """A blocking handle on an agent hosted by a `Portal`; built by `Portal.agent`.
 
@@ -379,13 +482,14 @@ class SyncAgent:
         if self._closed:
             raise AgentStoppedError("this agent was closed; build another with portal.agent()")
 
-    def run(self, text: str, *, timeout: float | None = None) -> TurnResult:
+    def run(self, text: str, *, timeout: float | None | Any = USE_CONFIG) -> TurnResult:
         """Run one turn and block until it ends.
 
         Args:
             text: The user message.
-            timeout: Time limit for the turn in seconds (``None``: none). A turn that runs
-                past it ends with ``status == "timeout"``; nothing is raised.
+            timeout: Time limit for the turn in seconds. Not given: the creature's
+                ``controller.turn_timeout``; ``None``: no limit. A turn that runs past it
+                ends with ``status == "timeout"``; nothing is raised.
 
         Returns:
             TurnResult: status, final text, tool calls, usage.
@@ -397,7 +501,7 @@ class SyncAgent:
         self._require_open()
         return self._portal.call(self._agent.run, text, timeout=timeout)
 
-    def stream(self, text: str, *, timeout: float | None = None) -> Iterator[Event]:
+    def stream(self, text: str, *, timeout: float | None | Any = USE_CONFIG) -> Iterator[Event]:
         """Run one turn and yield its events as they happen, ending with ``TurnCompleted``.
 
         The turn starts at the first ``next()``. Leaving the loop early (``break``, an
@@ -407,7 +511,7 @@ class SyncAgent:
 
         Args:
             text: The user message.
-            timeout: Time limit for the turn in seconds (``None``: none).
+            timeout: See `run`.
 
         Yields:
             Event: each ``kt.events`` event of the turn, in order.
@@ -433,7 +537,7 @@ class SyncAgent:
             except AgentStoppedError:
                 pass  # the portal closed: the turn and its channel are gone already
 
-    async def _open_stream(self, text: str, timeout: float | None) -> _EventPump:
+    async def _open_stream(self, text: str, timeout: float | None | Any) -> _EventPump:
         sender, receiver = trio.open_memory_channel[Any](_STREAM_BUFFER)
         pump = _EventPump(receiver=receiver, scope=trio.CancelScope())
         assert self._portal._nursery is not None
@@ -443,7 +547,7 @@ class SyncAgent:
     async def _pump_events(
         self,
         text: str,
-        timeout: float | None,
+        timeout: float | None | Any,
         sender: trio.MemorySendChannel[Any],
         scope: trio.CancelScope,
     ) -> None:

@@ -37,17 +37,29 @@ if TYPE_CHECKING:
     import pluggy
 
     from kt_sessions.branching import branches, edit, fork, regenerate, select_branch
+    from kt_sessions.errors import (
+        BranchError,
+        ForkNotStableError,
+        SessionError,
+        SessionNotFoundError,
+    )
     from kt_sessions.finder import find_session, last_session, session_files
     from kt_sessions.listing import list_sessions
     from kt_sessions.memory import HashingEmbedder, MemoryHit, MemoryIndex, make_embedder
     from kt_sessions.reader import LoggedEvent, SessionInfo, SessionReader, TurnRecord
-    from kt_sessions.recorder import SessionRecorder
+    from kt_sessions.recorder import SessionRecorder, recorder_of
     from kt_sessions.resuming import resume
-    from kt_sessions.state import Branch
+    from kt_sessions.state import Branch, CreatureState
     from kt_sessions.terrarium import SQLiteGraphStore, graph_store, resume_terrarium
 
 _LAZY = {
     "SessionRecorder": "kt_sessions.recorder",
+    "recorder_of": "kt_sessions.recorder",
+    "CreatureState": "kt_sessions.state",
+    "BranchError": "kt_sessions.errors",
+    "ForkNotStableError": "kt_sessions.errors",
+    "SessionError": "kt_sessions.errors",
+    "SessionNotFoundError": "kt_sessions.errors",
     "SessionReader": "kt_sessions.reader",
     "SessionInfo": "kt_sessions.reader",
     "TurnRecord": "kt_sessions.reader",
@@ -74,6 +86,9 @@ _LAZY = {
 
 __all__ = [
     "Branch",
+    "BranchError",
+    "CreatureState",
+    "ForkNotStableError",
     "HashingEmbedder",
     "LoggedEvent",
     "MemoryHit",
@@ -81,6 +96,8 @@ __all__ = [
     "SessionInfo",
     "SessionReader",
     "SQLiteGraphStore",
+    "SessionError",
+    "SessionNotFoundError",
     "SessionRecorder",
     "TurnRecord",
     "branches",
@@ -91,6 +108,7 @@ __all__ = [
     "last_session",
     "list_sessions",
     "make_embedder",
+    "recorder_of",
     "regenerate",
     "resume",
     "resume_terrarium",

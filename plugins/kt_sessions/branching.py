@@ -22,7 +22,9 @@ from kt_sessions.finder import SUFFIX
 __all__ = ["branches", "edit", "fork", "regenerate", "select_branch"]
 
 
-def _recording(agent: kt.Agent, *, running: bool = True) -> Any:
+def _recording(agent: kt.Agent, *, running: bool = True, state: Any = None) -> Any:
+    if state is not None:  # the caller read it from where the creature is recorded
+        return state
     from kt_sessions.recorder import recorder_of
 
     recorder = recorder_of(agent)
@@ -40,12 +42,17 @@ def _idle(agent: kt.Agent, what: str) -> None:
         raise BranchError(f"cannot {what} while a turn is running; wait for it or interrupt it")
 
 
-def branches(agent: kt.Agent) -> list[Any]:
-    """Every branch of *agent*'s session, by path (see :class:`~kt_sessions.state.Branch`)."""
-    return _recording(agent, running=False).branches()
+def branches(agent: kt.Agent, *, state: Any = None) -> list[Any]:
+    """Every branch of *agent*'s session, by path (see :class:`~kt_sessions.state.Branch`).
+
+    Every function here takes ``state=``: the creature's
+    :class:`~kt_sessions.state.CreatureState` when its events are recorded elsewhere than in a
+    session of its own (a terrarium's graph session: ``SessionReader(file).state(name)``).
+    """
+    return _recording(agent, running=False, state=state).branches()
 
 
-async def regenerate(agent: kt.Agent, **run_options: Any) -> kt.TurnResult:
+async def regenerate(agent: kt.Agent, *, state: Any = None, **run_options: Any) -> kt.TurnResult:
     """Ask again: run the last user input once more, as a new branch of that turn.
 
     The previous reply (and everything after the input) stays in the session as the older
@@ -54,6 +61,7 @@ async def regenerate(agent: kt.Agent, **run_options: Any) -> kt.TurnResult:
 
     Args:
         agent: A running agent built with ``session=``.
+        state: Its state, when recorded elsewhere (see :func:`branches`).
         **run_options: Passed to ``agent.run`` (``timeout``, ``max_iterations``).
 
     Returns:
@@ -63,7 +71,7 @@ async def regenerate(agent: kt.Agent, **run_options: Any) -> kt.TurnResult:
         BranchError: no session, a turn is running, no turn yet, or the last input was
             compacted away.
     """
-    state = _recording(agent)
+    state = _recording(agent, state=state)
     _idle(agent, "regenerate")
     if state.positions == 0:
         raise BranchError("there is no turn to regenerate yet")
@@ -71,7 +79,7 @@ async def regenerate(agent: kt.Agent, **run_options: Any) -> kt.TurnResult:
 
 
 async def edit(
-    agent: kt.Agent, text: str | Any, *, turn: int = -1, **run_options: Any
+    agent: kt.Agent, text: str | Any, *, turn: int = -1, state: Any = None, **run_options: Any
 ) -> kt.TurnResult:
     """Replace user turn *turn*'s input with *text* and run from there, as a new branch.
 
@@ -79,6 +87,7 @@ async def edit(
         agent: A running agent built with ``session=``.
         text: The new input (a string, or ``kt.ContentPart`` list).
         turn: Which user turn: 1 is the first of the live branch, -1 the last.
+        state: Its state, when recorded elsewhere (see :func:`branches`).
         **run_options: Passed to ``agent.run``.
 
     Returns:
@@ -88,7 +97,7 @@ async def edit(
         BranchError: no session, a turn is running, no such turn, or that turn's input was
             compacted or cleared away.
     """
-    state = _recording(agent)
+    state = _recording(agent, state=state)
     _idle(agent, "edit")
     count = state.positions
     position = turn if turn > 0 else count + 1 + turn
@@ -117,18 +126,21 @@ async def _rerun(
     return await agent.run(content, **run_options)
 
 
-async def select_branch(agent: kt.Agent, path: tuple[int, ...] | list[int]) -> None:
+async def select_branch(
+    agent: kt.Agent, path: tuple[int, ...] | list[int], *, state: Any = None
+) -> None:
     """Make branch *path* the live conversation (the next turn continues it).
 
     Args:
         agent: A running agent built with ``session=``.
         path: A branch path from :func:`branches` (``(1, 2)``: first turn, second
             alternative of the second turn).
+        state: Its state, when recorded elsewhere (see :func:`branches`).
 
     Raises:
         BranchError: no session, a turn is running, or no such branch.
     """
-    state = _recording(agent)
+    state = _recording(agent, state=state)
     _idle(agent, "switch branches")
     path = tuple(path)
     messages = state.branch_messages(path)

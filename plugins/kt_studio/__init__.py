@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         StudioConflictError,
         StudioError,
         StudioInputError,
+        TriggerNotFoundError,
         TurnFailedError,
     )
     from kt_studio.studio import Studio  # noqa: F401
@@ -59,6 +60,7 @@ _LAZY = {
             "StudioConflictError",
             "StudioError",
             "StudioInputError",
+            "TriggerNotFoundError",
             "TurnFailedError",
         ],
         "kt_studio.errors",

@@ -6,6 +6,7 @@
     └── StudioError
         ├── StudioInputError         a bad argument; names the field (HTTP 400)
         ├── SessionNotFoundError     no live or saved session by that id or name (HTTP 404)
+        ├── TriggerNotFoundError     a creature has no trigger by that id (HTTP 404)
         ├── StudioConflictError      the operation clashes with the current state (HTTP 409)
         └── TurnFailedError          a turn ended in error or timeout (HTTP 422)
 """
@@ -21,6 +22,7 @@ __all__ = [
     "StudioConflictError",
     "StudioError",
     "StudioInputError",
+    "TriggerNotFoundError",
     "TurnFailedError",
 ]
 
@@ -44,6 +46,10 @@ class StudioInputError(StudioError, ValueError):
 
 class SessionNotFoundError(StudioError, LookupError):
     """No live session has that id, or no saved session that name."""
+
+
+class TriggerNotFoundError(StudioError, LookupError):
+    """A creature has no trigger by that id."""
 
 
 class StudioConflictError(StudioError):

@@ -14,15 +14,18 @@ import os
 import secrets
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+import kt
 from kt_studio.convert import message_data
 from kt_studio.errors import (
     SessionNotFoundError,
     StudioConflictError,
     StudioInputError,
+    TriggerNotFoundError,
     TurnFailedError,
 )
 from kt_studio.values import (
@@ -32,7 +35,9 @@ from kt_studio.values import (
     HistoryView,
     JobView,
     LiveSession,
+    TriggerView,
     UsageView,
+    WorkingDirView,
 )
 
 if TYPE_CHECKING:
@@ -65,11 +70,15 @@ class LiveSessions:
         resolve_config: Turns a ``config_path`` as users give it (a path, ``@pack/path``)
             into what the engine accepts, resolving relative paths against the Studio's
             working directory.
+        stores: The engine's :class:`~kt_studio.stores.StudioStores`, so a stopped
+            session's files stay resumable (``None``: the engine records removals as edits).
     """
 
-    def __init__(self, engine: Terrarium, resolve_config: Any) -> None:
+    def __init__(self, engine: Terrarium, resolve_config: Any, stores: Any = None) -> None:
         self._engine = engine
         self._resolve_config = resolve_config
+        self._stores = stores
+        self._branch_records: dict[str, _BranchRecord] = {}  # creature id -> last read
         self._sessions: dict[str, _Started] = {}
 
     # -- starting and stopping --------------------------------------------------------------
@@ -184,6 +193,7 @@ class LiveSessions:
         change = await self._engine.remove_creature(creature_id)
         if creature_id in started.creature_ids:
             started.creature_ids.remove(creature_id)
+        self._branch_records.pop(creature_id, None)
         return change
 
     def adopt(self, kind: str, name: str, config_path: str, creature_ids: list[str]) -> LiveSession:
@@ -198,6 +208,10 @@ class LiveSessions:
         Returns:
             The session.
         """
+        if not creature_ids:
+            raise StudioConflictError(
+                f"'{config_path}' recorded no creature to bring back; start it again instead"
+            )
         root = next((c for c in creature_ids if self._engine.is_privileged(c)), creature_ids[0])
         return self._remember(kind, name, config_path, root, list(creature_ids))
 
@@ -217,16 +231,31 @@ class LiveSessions:
         return self._view(started)
 
     async def stop(self, session_id: str) -> None:
-        """Stop every creature of a session and forget it; its session files stay.
+        """Stop every creature of a session and forget it; its session files stay resumable.
+
+        The creatures stop first (a running turn ends ``cancelled``, and that is recorded),
+        then the files of the session's graphs are sealed as they stand, then the creatures
+        leave the engine: resuming a file brings every creature back (see
+        :mod:`kt_studio.stores`).
 
         Raises:
             SessionNotFoundError: no such live session.
         """
-        started = self._started(session_id)
-        for creature_id in self._members(started):
-            if creature_id in self._engine:
-                await self._engine.remove_creature(creature_id)
-        del self._sessions[session_id]
+        import trio
+
+        engine = self._engine
+        members = self._members(self._started(session_id))
+        graph_sessions = {engine.graph(engine.graph_of(c)).session_id for c in members}
+        async with trio.open_nursery() as nursery:
+            for creature_id in members:
+                nursery.start_soon(engine.stop_creature, creature_id)
+        if self._stores is not None:
+            self._stores.seal(graph_sessions)
+        for creature_id in members:
+            if creature_id in engine:
+                await engine.remove_creature(creature_id)
+            self._branch_records.pop(creature_id, None)
+        self._sessions.pop(session_id, None)
 
     async def stop_all(self) -> list[LiveSession]:
         """Stop every session (server shutdown); returns what was live, for resuming later."""
@@ -423,27 +452,24 @@ class LiveSessions:
             return False
         return bool(self._engine.status(creature_id)["busy"])
 
-    def history(self, session_id: str, creature: str) -> HistoryView:
-        """The creature's conversation and, when it records branches, its session branches."""
-        agent = self._handle(session_id, creature).agent
-        branches: tuple[Mapping[str, Any], ...] = ()
-        if _branching(agent):
-            import kt_sessions
-
-            branches = tuple(attrs.asdict(b) for b in kt_sessions.branches(agent))
+    async def history(self, session_id: str, creature: str) -> HistoryView:
+        """The creature's conversation and the branches its session recorded."""
+        handle = self._handle(session_id, creature)
+        state = await self._branch_state(handle)
+        branches = () if state is None else tuple(attrs.asdict(b) for b in state.branches())
         return HistoryView(
-            creature=agent.name,
-            messages=tuple(message_data(m) for m in agent.history),
+            creature=handle.agent.name,
+            messages=tuple(message_data(m) for m in handle.agent.history),
             branches=branches,
         )
 
     async def regenerate(self, session_id: str, creature: str) -> ChatReply:
-        """Run the last user input again.
+        """Run the last user input again; the old reply stays in the session as a branch.
 
-        A creature that records branches (built with its own session) keeps the old reply as
-        another branch (``kt_sessions.regenerate``). A creature recorded as part of a graph
-        has no branches: its history is rewound to before that input (a ``history_replaced``
-        event, so a resume rebuilds the same conversation) and the input runs again.
+        Works for a creature with a session of its own and for one recorded in its graph's
+        session (every creature Studio starts), through ``kt_sessions.regenerate``. An input
+        with no record (a creature nothing records) has no branch to keep: the history is
+        rewound to before it (a ``history_replaced`` event) and it runs again.
 
         Raises:
             StudioConflictError: a turn is running.
@@ -452,22 +478,16 @@ class LiveSessions:
         """
         handle = self._idle_handle(session_id, creature)
         agent = handle.agent
-        if _branching(agent):
-            import kt_sessions
-
-            return _reply(await kt_sessions.regenerate(agent))
         users = [i for i, m in enumerate(agent.history) if m.role == "user"]
         if not users:
             raise StudioInputError("the creature has no user message to run again", field="cid")
-        text = agent.history[users[-1]].content
-        await agent.replace_history(agent.history[: users[-1]], reason="regenerate")
-        return _reply(await handle.run(text))
+        return await self._rerun(handle, users[-1], None)
 
     async def edit(self, session_id: str, creature: str, index: int, content: str) -> ChatReply:
         """Replace the user message at history *index* with *content* and run from there.
 
-        With branches (see :meth:`regenerate`) the old turn stays as a branch; without, the
-        history is rewound to before *index*.
+        The old turn stays as a branch (see :meth:`regenerate`, which also says when the
+        history is rewound instead).
 
         Args:
             session_id: The live session.
@@ -483,21 +503,52 @@ class LiveSessions:
         if not isinstance(content, str) or not content.strip():
             raise StudioInputError("give the new message as non-empty text", field="content")
         handle = self._idle_handle(session_id, creature)
-        agent = handle.agent
-        history = agent.history
+        history = handle.agent.history
         if not 0 <= index < len(history) or history[index].role != "user":
             users = [i for i, m in enumerate(history) if m.role == "user"]
             raise StudioInputError(
                 f"message {index} is not a user message; user messages are at {users}",
                 field="idx",
             )
-        if _branching(agent):
-            import kt_sessions
+        return await self._rerun(handle, index, content)
 
-            turn = sum(1 for m in history[: index + 1] if m.role == "user")
-            return _reply(await kt_sessions.edit(agent, content, turn=turn))
-        await agent.replace_history(history[:index], reason="edit")
-        return _reply(await handle.run(content))
+    async def _rerun(self, handle: CreatureHandle, index: int, content: str | None) -> ChatReply:
+        """Run the user message at *index* again (with *content*, if given), as a new branch."""
+        import kt_sessions
+
+        agent = handle.agent
+        state = await self._branch_state(handle)
+        position = None if state is None else _position_of(state, index, len(agent.history))
+        text = agent.history[index].content if content is None else content
+        if position is not None and content is None and position == state.positions:
+            return _reply(await kt_sessions.regenerate(agent, state=state))
+        if position is not None:
+            return _reply(await kt_sessions.edit(agent, text, turn=position, state=state))
+        reason = "regenerate" if content is None else "edit"
+        await agent.replace_history(agent.history[:index], reason=reason)
+        return _reply(await handle.run(text))
+
+    async def _branch_state(self, handle: CreatureHandle) -> Any:
+        """The creature's branch bookkeeping (``kt_sessions`` ``CreatureState``), or ``None``.
+
+        A creature with a session of its own keeps it in memory; one recorded in its graph's
+        session file has it read from there, in a worker thread (SQLite never runs on the
+        engine's loop).
+        """
+        import trio
+
+        import kt_sessions
+
+        recorder = kt_sessions.recorder_of(handle.agent)
+        if getattr(recorder, "creature", None) is handle.agent and recorder.state is not None:
+            return recorder.state
+        store = self._engine.graph(self._engine.graph_of(handle.id)).store_path
+        if store is None:
+            return None
+        known = self._branch_records.get(handle.id)
+        record = await trio.to_thread.run_sync(_read_state, store, handle.id, known)
+        self._branch_records[handle.id] = record
+        return record.state
 
     async def rewind(self, session_id: str, creature: str, index: int) -> HistoryView:
         """Drop the history from message *index* on (a ``history_replaced`` event).
@@ -512,7 +563,7 @@ class LiveSessions:
                 f"the history has messages 0 to {len(agent.history) - 1}", field="idx"
             )
         await agent.replace_history(agent.history[:index], reason="rewind")
-        return self.history(session_id, creature)
+        return await self.history(session_id, creature)
 
     def _idle_handle(self, session_id: str, creature: str) -> CreatureHandle:
         handle = self._handle(session_id, creature)
@@ -618,6 +669,126 @@ class LiveSessions:
         """The creature's assembled system prompt."""
         return self._handle(session_id, creature).agent.system_prompt
 
+    def triggers(self, session_id: str, creature: str) -> list[TriggerView]:
+        """The creature's triggers (from its config and added since), oldest first."""
+        agent = self._handle(session_id, creature).agent
+        return [_trigger_view(job) for job in agent.jobs.values() if job.kind == "trigger"]
+
+    async def add_trigger(
+        self, session_id: str, creature: str, kind: str, options: Mapping[str, Any]
+    ) -> TriggerView:
+        """Start a trigger on a running creature, as its trigger tools would.
+
+        It is recorded (``trigger_added``) like one a model set up.
+
+        Args:
+            session_id: The live session.
+            creature: Its creature.
+            kind: ``timer``, ``schedule`` or ``channel``.
+            options: The arguments of the matching tool (``add_timer``, ``add_schedule``,
+                ``watch_channel``): ``{interval, prompt, immediate?, max_fires?, name?}``,
+                ``{prompt, cron | every_minutes | daily_at | hourly_at, timezone?, name?}``,
+                ``{channel_name, prompt?, filter_sender?, name?}``.
+
+        Raises:
+            StudioInputError: an unknown *kind*, or options its tool refuses (named).
+            StudioConflictError: a running trigger or job has that ``name``.
+        """
+        from kt.errors import ToolArgumentError
+        from kt.tools.arguments import validate_arguments
+        from kt_triggers import TriggerConfigError
+        from kt_triggers.persistence import TriggerAdded, recorded
+        from kt_triggers.tools import build_trigger
+
+        tool = TRIGGER_TOOLS.get(kind)
+        if tool is None:
+            raise StudioInputError(f"one of {', '.join(TRIGGER_TOOLS)}", field="type")
+        agent = self._handle(session_id, creature).agent
+        try:
+            args = validate_arguments(agent.kernel.tools[tool].parameters, dict(options))
+            trigger = build_trigger(tool, args, agent)
+        except ToolArgumentError as error:
+            raise StudioInputError(str(error).replace("\n", "; "), field="options") from None
+        except TriggerConfigError as error:
+            raise StudioInputError(error.detail, field=error.option or "options") from None
+        try:
+            job = await agent.add_trigger(recorded(trigger))
+        except ValueError:
+            subscription = getattr(trigger, "subscription", None)
+            if subscription is not None:
+                await subscription.aclose()
+            raise StudioConflictError(
+                f"a trigger or job named '{trigger.id}' is running; choose another name or "
+                "remove that one first"
+            ) from None
+        data = {"tool": tool, "args": {**args, "name": trigger.id}}
+        await agent.emit(TriggerAdded(trigger_id=trigger.id, trigger_type=trigger.name, data=data))
+        return _trigger_view(job)
+
+    async def remove_trigger(self, session_id: str, creature: str, trigger_id: str) -> bool:
+        """Stop a trigger for good (recorded as ``trigger_removed``).
+
+        Returns:
+            ``False`` when it had ended already.
+
+        Raises:
+            TriggerNotFoundError: the creature has no trigger by that id.
+        """
+        import trio
+
+        agent = self._handle(session_id, creature).agent
+        job = agent.jobs.get(trigger_id)
+        if job is None or job.kind != "trigger":
+            known = [j.id for j in agent.jobs.values() if j.kind == "trigger"]
+            raise TriggerNotFoundError(
+                f"creature '{agent.name}' has no trigger '{trigger_id}'; its triggers: "
+                f"{', '.join(known) or 'none'}"
+            )
+        cancelled = agent.cancel_job(trigger_id)
+        # Jobs have no end event: look at it between scheduler rounds until it has ended
+        # (its trigger_removed is recorded by then), so a listing right after shows it ended.
+        with trio.move_on_after(5):
+            while job.ended_at is None:
+                await trio.sleep(0.005)
+        return cancelled
+
+    def working_dir(self, session_id: str, creature: str) -> WorkingDirView:
+        """The creature's working directory and the folder it may move within."""
+        agent = self._handle(session_id, creature).agent
+        return WorkingDirView(pwd=str(agent.working_dir), root=str(_start_dir(agent)))
+
+    def set_working_dir(self, session_id: str, creature: str, path: str) -> WorkingDirView:
+        """Move the creature's working directory (relative paths: from the current one).
+
+        The new folder must be inside the folder the creature started in (symbolic links
+        resolved): file tools and their path guard measure "inside" from the working
+        directory, so moving it out would widen what the creature may touch. To work
+        elsewhere, start a session there.
+
+        Raises:
+            StudioInputError: *path* is empty, not a folder, or outside the start folder.
+            StudioConflictError: a turn is running (its tools would see two directories).
+        """
+        if not isinstance(path, str) or not path.strip():
+            raise StudioInputError("give a folder", field="path")
+        agent = self._idle_handle(session_id, creature).agent
+        root = _start_dir(agent)
+        try:
+            target = (agent.working_dir / os.path.expanduser(path)).resolve()
+            is_folder = target.is_dir()
+        except (OSError, ValueError):  # a NUL byte, a name too long, a link loop
+            is_folder = False
+        if not is_folder:
+            raise StudioInputError(f"{path!r} is not a folder; give an existing one", field="path")
+        if not target.is_relative_to(root):
+            raise StudioInputError(
+                f"'{target}' is outside {root}, where the creature started; its working "
+                "directory stays inside that folder (start a session elsewhere to work there)",
+                field="path",
+            )
+        agent.working_dir = target
+        return WorkingDirView(pwd=str(target), root=str(root))
+
     # -- topology ----------------------------------------------------------------------------
 
     def channels(self, session_id: str) -> list[Any]:
@@ -643,6 +814,30 @@ class LiveSessions:
             name, creature=root, kind=kind, description=description
         )
 
+    async def remove_channel(self, session_id: str, name: str) -> Any:
+        """Remove a channel of the session; its listen and send edges go with it.
+
+        Returns:
+            The ``kt_terrarium.GraphChange`` (``split`` when the graph fell apart).
+
+        Raises:
+            ChannelNotFoundError: the session has no such channel.
+        """
+        found = self._channel(session_id, name)
+        return await self._engine.remove_channel(name, graph=found.graph_id)
+
+    def _channel(self, session_id: str, name: str) -> Any:
+        from kt_terrarium import ChannelNotFoundError
+
+        channels = self.channels(session_id)
+        for channel in channels:
+            if channel.name == name:
+                return channel
+        raise ChannelNotFoundError(
+            f"session '{session_id}' has no channel '{name}'; its channels: "
+            f"{', '.join(c.name for c in channels) or 'none'}"
+        )
+
     async def send(
         self, session_id: str, channel: str, content: str, *, sender: str = "human"
     ) -> Any:
@@ -652,17 +847,10 @@ class LiveSessions:
             StudioInputError: *content* is empty.
             ChannelNotFoundError: the session has no such channel.
         """
-        from kt_terrarium import ChannelNotFoundError
-
         if not isinstance(content, str) or not content:
             raise StudioInputError("give the message text", field="content")
-        found = [c for c in self.channels(session_id) if c.name == channel]
-        if not found:
-            names = ", ".join(c.name for c in self.channels(session_id)) or "none"
-            raise ChannelNotFoundError(
-                f"session '{session_id}' has no channel '{channel}'; its channels: {names}"
-            )
-        return await self._engine.send(channel, content, graph=found[0].graph_id, sender=sender)
+        found = self._channel(session_id, channel)
+        return await self._engine.send(channel, content, graph=found.graph_id, sender=sender)
 
     async def connect(
         self, session_id: str, sender: str, receiver: str, *, channel: str | None = None
@@ -730,6 +918,30 @@ class LiveSessions:
         return graphs
 
 
+TRIGGER_TOOLS = {"timer": "add_timer", "schedule": "add_schedule", "channel": "watch_channel"}
+"""Trigger types Studio adds to a running creature, and the tool whose arguments each takes."""
+
+_START_DIR: kt.StashKey[Path] = kt.StashKey()
+
+
+def _start_dir(agent: Any) -> Path:
+    """The folder *agent* started in (kept in its stash the first time it is asked)."""
+    if _START_DIR not in agent.stash:
+        agent.stash[_START_DIR] = Path(agent.working_dir).resolve()
+    return agent.stash[_START_DIR]
+
+
+def _trigger_view(job: Any) -> TriggerView:
+    return TriggerView(
+        trigger_id=job.id,
+        trigger_type=job.name,
+        running=job.status == "running",
+        created_at=job.started_at,
+        status=job.status,
+        error=job.error,
+    )
+
+
 def _record_in(session_dir: str | os.PathLike[str] | None) -> Any:
     """The engine's ``session=`` for a folder: ``None`` keeps the engine's own folder."""
     if session_dir is None:
@@ -739,16 +951,43 @@ def _record_in(session_dir: str | os.PathLike[str] | None) -> Any:
     return folder
 
 
-def _branching(agent: Any) -> bool:
-    """Whether *agent* records a session of its own that keeps branches."""
-    import kt_sessions
-    from kt_sessions.errors import BranchError
+@attrs.frozen
+class _BranchRecord:
+    """A creature's ``CreatureState`` as replayed from a graph file up to its newest event."""
 
-    try:
-        kt_sessions.branches(agent)
-    except BranchError:
-        return False
-    return True
+    store: Path
+    last_event_id: int
+    state: Any
+
+
+def _read_state(store: Path, creature_id: str, known: _BranchRecord | None) -> _BranchRecord:
+    """The creature's state from a (live) graph session file; *known* if nothing was added.
+
+    Replaying a long session takes a while (every turn's events), so the last replay is kept
+    and used again while the file has no newer event.
+    """
+    import kt_sessions
+
+    with kt_sessions.SessionReader(store) as reader:
+        last = reader.last_event_id()
+        if known is not None and known.store == store and known.last_event_id == last:
+            return known
+        state = reader.state(creature_id) if creature_id in reader.creatures else None
+        return _BranchRecord(store=store, last_event_id=last, state=state)
+
+
+def _position_of(state: Any, index: int, length: int) -> int | None:
+    """The user turn (branch position) whose input is history message *index*, if recorded.
+
+    ``None`` when the state does not describe the live history (it has another length, or
+    no turn starts at *index*): then there is no branch to keep.
+    """
+    if len(state.messages) != length:
+        return None
+    for position in range(1, state.positions + 1):
+        if state.input_message_index(position) == index:
+            return position
+    return None
 
 
 def _workdir(pwd: str | None) -> str | None:

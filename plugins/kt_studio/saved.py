@@ -75,13 +75,12 @@ class SavedSessions:
             SessionNotFoundError: none matches.
         """
         import kt_sessions
-        from kt_sessions.errors import SessionNotFoundError as NoSuchFile
 
         if not name or "/" in name or "\\" in name or name.startswith("."):
             raise StudioInputError("give a session name from GET /api/sessions", field="name")
         try:  # only names inside the folder: a name is never a path
             return Path(kt_sessions.find_session(name, session_dir=self.session_dir))
-        except NoSuchFile:
+        except kt_sessions.SessionNotFoundError:
             raise SessionNotFoundError(
                 f"no saved session '{name}' in {self.session_dir}; list them with GET /api/sessions"
             ) from None

@@ -47,17 +47,25 @@ class Studio:
         packs: Any = None,
     ) -> None:
         import kt
+        from kt_studio.stores import StudioStores
         from kt_terrarium import Terrarium
+        from kt_terrarium.persistence import graph_store_factory
 
         self.env = os.environ if env is None else env
         self.kernel = kernel if kernel is not None else kt.Kernel(env=self.env)
         self.session_dir = Path(session_dir or _default_session_dir(self.env)).expanduser()
         self.session_dir.mkdir(parents=True, exist_ok=True)
         self.pwd = Path(pwd).resolve() if pwd is not None else Path.cwd()
+        self._stores = StudioStores(graph_store_factory(self.kernel))
         self.engine = Terrarium(
-            kernel=self.kernel, session_dir=self.session_dir, pwd=self.pwd, llm=llm, env=self.env
+            kernel=self.kernel,
+            session_dir=self.session_dir,
+            store_factory=self._stores,
+            pwd=self.pwd,
+            llm=llm,
+            env=self.env,
         )
-        self.sessions = LiveSessions(self.engine, self._resolve_config)
+        self.sessions = LiveSessions(self.engine, self._resolve_config, self._stores)
         self.attach = Attach(self.engine, self.sessions)
         self.persistence = SavedSessions(self.session_dir, self._live_paths)
         self.catalog = Catalog(self.kernel, packs)
@@ -83,6 +91,29 @@ class Studio:
         path.mkdir(parents=True, exist_ok=True)
         return SavedSessions(path, self._live_paths)
 
+    async def _restore(self, handle: Any) -> None:
+        """Finish a resumed creature: its history in the new file, its plugins' state back.
+
+        The engine rebuilt its conversation; recording it (``history_replaced``, reason
+        ``resume``) lines the new file's branch record up with it. Plugins rebuild their own
+        state (a scratchpad, triggers added at run time) through ``kt_session_restore``, from
+        the new file, which holds the earlier runs' records. A creature placed elsewhere (a
+        transport) is left to its host.
+        """
+        import kt_sessions
+        from kt_terrarium import TransportError
+
+        try:
+            agent = handle.agent
+        except TransportError:
+            return
+        await agent.replace_history(agent.history, reason="resume")
+        store = self.engine.graph(self.engine.graph_of(agent.name)).store_path
+        if store is None or not agent.runner.has("kt_session_restore"):
+            return
+        with kt_sessions.SessionReader(store) as reader:
+            await agent.runner.notify("kt_session_restore", creature=agent, reader=reader)
+
     def _live_paths(self) -> set[Path]:
         """Session files written by live graphs now (read under the GIL: a snapshot)."""
         return {
@@ -105,17 +136,73 @@ class Studio:
 
         Raises:
             SessionNotFoundError: no such saved session.
-            StudioConflictError: it is live already.
+            StudioConflictError: it is live already, or a creature running on its own recorded
+                it (``kt resume`` continues those).
         """
         from kt_studio.errors import StudioConflictError
 
         path = (saved or self.persistence).path(name)
         if path.resolve() in self._live_paths():
             raise StudioConflictError(f"session '{name}' is live already")
-        options = {"llm_selector": llm} if llm else {}
-        ids = await self.engine.resume(path, **options)
+        import trio
+
+        configs = await trio.to_thread.run_sync(_recipe_configs, path, self.kernel, self.env)
+        options: dict[str, Any] = {"configs": configs}
+        if llm:
+            options["llm_selector"] = llm
+        kind, earlier = await trio.to_thread.run_sync(_copied_records, path)
+        if kind != "terrarium":
+            raise StudioConflictError(
+                f"session '{name}' was recorded by a creature running on its own (kt run), "
+                f"not by a graph Studio can rebuild; continue it with `kt resume {name}`"
+            )
+        with self._stores.gathering(earlier):  # one new, whole file (see kt_studio.stores)
+            ids = await self.engine.resume(path, **options)
+        for creature_id in ids:
+            await self._restore(self.engine[creature_id])
         kind = "terrarium" if len(ids) > 1 else "creature"
         return self.sessions.adopt(kind, path.name.removesuffix(".ktsession"), str(path), ids)
+
+
+def _copied_records(path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """What recorded a session file (``terrarium``: a graph), and its records as copies."""
+    import kt_sessions
+
+    with kt_sessions.SessionReader(path) as reader:
+        meta = reader.meta
+        session = (meta.get("graph") or {}).get("session_id") or reader.name
+        records = [
+            {**logged.wire, "copied_from": logged.wire.get("copied_from", session)}
+            for logged in reader.events()
+        ]
+        return str(meta.get("config_type", "")), records
+
+
+def _recipe_configs(path: Path, kernel: Any, env: Mapping[str, str]) -> dict[str, Any]:
+    """Configs of recorded creatures that a terrarium recipe defined, by creature id.
+
+    A recipe's creature is recorded with the recipe's folder (its config is a block of the
+    recipe, not a folder of its own); the engine rebuilds it from that block. A recipe that
+    is gone or changed so it no longer loads leaves the engine to say which creature it
+    cannot rebuild.
+    """
+    import kt_sessions
+    from kt.errors import ConfigError
+    from kt_terrarium.recipes import find_recipe_file, load_recipe
+
+    with kt_sessions.SessionReader(path) as reader:
+        folders = {
+            event.wire.get("config", {}).get("folder")
+            for event in reader.events(type=["creature_started"])
+        }
+    configs: dict[str, Any] = {}
+    for folder in sorted(f for f in folders if f):
+        try:
+            recipe = load_recipe(find_recipe_file(folder), env=env, resolve_ref=kernel.resolve_ref)
+        except ConfigError:
+            continue  # a creature folder, not a recipe's
+        configs.update({c.name: c.config for c in recipe.creatures if c.name not in configs})
+    return configs
 
 
 def _default_session_dir(env: Mapping[str, str]) -> Path:

@@ -27,7 +27,9 @@ __all__ = [
     "PluginView",
     "SavedSession",
     "SpecView",
+    "TriggerView",
     "UsageView",
+    "WorkingDirView",
 ]
 
 
@@ -143,6 +145,40 @@ class JobView:
     started_at: float
     ended_at: float | None = None
     error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TriggerView:
+    """One trigger of a creature: a job of kind ``trigger``.
+
+    Attributes:
+        trigger_id: Its id (its job id; remove it by this id).
+        trigger_type: ``timer``, ``schedule``, ``channel`` ... (the job's name).
+        running: Whether it still runs (``False``: it finished, failed or was removed).
+        created_at: When it started (seconds since the epoch).
+        status: The job's status: ``running``, ``done``, ``cancelled``, ``error``.
+        error: Why it failed, if it did.
+    """
+
+    trigger_id: str
+    trigger_type: str
+    running: bool
+    created_at: float
+    status: str
+    error: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WorkingDirView:
+    """A creature's working directory and the folder it may move within.
+
+    Attributes:
+        pwd: The working directory now.
+        root: The folder the creature started in; the working directory stays inside it.
+    """
+
+    pwd: str
+    root: str
 
 
 @attrs.frozen(kw_only=True)

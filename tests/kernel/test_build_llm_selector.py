@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import kt
-from kt.errors import KTError
+from kt.errors import ConfigValidationError, KTError, UnknownNameError
 
 
 async def test_a_selector_string_is_resolved_at_build(tmp_path):
@@ -20,6 +20,20 @@ async def test_a_selector_string_is_resolved_at_build(tmp_path):
 async def test_an_unknown_name_fails_the_build_with_a_typed_error():
     with pytest.raises(KTError):
         await kt.Agent.build({"name": "s"}, llm="nonexistent/model", kernel=kt.Kernel(plugins=[]))
+
+
+async def test_a_profile_object_is_built_by_its_backend_and_a_non_model_is_refused(tmp_path):
+    replies = tmp_path / "replies.toml"
+    replies.write_text('[[replies]]\ntext = "from the profile"\n')
+    profile = kt.LLMProfile(name="mine", backend="scripted", model=str(replies))
+    async with await kt.Agent.build({"name": "p"}, llm=profile, kernel=kt.Kernel(plugins=[])) as a:
+        assert (await a.run("hi")).text == "from the profile"
+    with pytest.raises(ConfigValidationError, match="llm= takes a model") as caught:
+        await kt.Agent.build({"name": "p"}, llm=42, kernel=kt.Kernel(plugins=[]))
+    assert caught.value.path == "llm"
+    lost = kt.LLMProfile(name="lost", backend="scriptd", model="x")
+    with pytest.raises(UnknownNameError, match="did you mean 'scripted'|Did you mean 'scripted'"):
+        await kt.Agent.build({"name": "p"}, llm=lost, kernel=kt.Kernel(plugins=[]))
 
 
 async def test_the_engine_takes_a_selector_string_too(tmp_path):

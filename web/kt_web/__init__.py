@@ -5,7 +5,9 @@
 * :mod:`~kt_web.routes`, :mod:`~kt_web.sockets`, :mod:`~kt_web.openai_compat`: the routes;
   their docstrings are ``docs/reference/http.md`` and ``/openapi.json`` (:mod:`~kt_web.openapi`);
 * :mod:`~kt_web.auth`: the host token, the admin token and the loopback bypass;
-* :mod:`~kt_web.host`: Studio on its own trio thread, called into through ``kt_portal``;
+* :mod:`~kt_web.host`: Studio on its own trio thread, held by a ``kt_portal`` service and
+  called into through the portal; :mod:`~kt_web.feed`: the bounded queues between the engine
+  (or the log) and each socket, and their overflow policy;
 * :mod:`~kt_web.server` and :mod:`~kt_web.daemon`: ``kt web`` (foreground, gunicorn with
   threads and one worker) and ``kt serve start|stop|restart|status|logs``.
 

@@ -102,6 +102,21 @@ class UnwireBody:
 
 
 @attrs.frozen(kw_only=True)
+class TriggerBody:
+    """A trigger to start on a running creature."""
+
+    type: str
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class WorkingDirBody:
+    """A creature's new working directory."""
+
+    path: str
+
+
+@attrs.frozen(kw_only=True)
 class ResumeBody:
     """Options of a resume."""
 

@@ -1,8 +1,9 @@
 """Studio on its own trio thread; request threads call in through ``kt_portal.Portal``.
 
 Flask handlers are synchronous and run on the server's threads. The engine is trio, so it runs
-in one thread of its own (the portal's loop), and every handler reaches it with
-:meth:`StudioHost.run`, which blocks only the calling request thread. Saved-session reads,
+in one thread of its own (the portal's loop), held open there by a portal service
+(``Portal.start_service``), and every handler reaches it with :meth:`StudioHost.run`, which
+blocks only the calling request thread. Saved-session reads,
 settings and the catalog never go through the loop: they touch files, not the engine.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,15 +32,12 @@ class StudioHost:
         self.resume_file = resume_file
         self.studio: Any = None
         self.portal: Any = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._stop: Any = None
-        self._error: BaseException | None = None
+        self._service: Any = None
 
     @property
     def ready(self) -> bool:
         """Whether Studio accepts calls."""
-        return self._ready.is_set() and self._error is None and self.studio is not None
+        return self._service is not None and self._service.running and self.studio is not None
 
     def start(self) -> StudioHost:
         """Start the portal and Studio; return once Studio runs.
@@ -51,37 +48,27 @@ class StudioHost:
         from kt_portal import Portal
 
         self.portal = Portal().start()
-        self._thread = threading.Thread(target=self._hold, name="kt-studio", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
+        try:
+            self._service = self.portal.start_service(self._serve, name="studio")
+        except BaseException:
             self.portal.close()
-            raise self._error
+            raise
         return self
 
-    def _hold(self) -> None:
-        """Keep Studio entered on the portal's loop (this thread waits for the whole time)."""
-        from kt.errors import AgentStoppedError
-
-        try:
-            self.portal.call(self._serve)
-        except AgentStoppedError:
-            pass  # the portal closed under it: Studio left its block, cancelled
-        except BaseException as error:  # reported by start()
-            self._error = error
-        finally:
-            self._ready.set()
-
-    async def _serve(self) -> None:
+    async def _serve(self, *, task_status: Any) -> None:
+        """Keep Studio entered on the portal's loop until the service is stopped."""
         import trio
 
-        self._stop = trio.Event()
-        async with self._make_studio() as studio:
-            self.studio = studio
-            self._ready.set()
-            await self._stop.wait()
-            self._keep_for_resume(studio.sessions.list())
-        self.studio = None
+        try:
+            async with self._make_studio() as studio:
+                self.studio = studio
+                task_status.started(studio)
+                try:
+                    await trio.sleep_forever()
+                finally:  # stopping: list what is live before Studio stops it
+                    self._keep_for_resume(studio.sessions.list())
+        finally:
+            self.studio = None
 
     def _keep_for_resume(self, live: list[Any]) -> None:
         """Write the session files of the sessions live now: they stay resumable."""
@@ -104,11 +91,11 @@ class StudioHost:
         """Leave Studio (its creatures stop; their sessions stay resumable) and the portal."""
         if self.portal is None:
             return
-        if self._stop is not None and self.studio is not None:
-            self.portal.call(_set_event, self._stop)
-            if self._thread is not None:
-                self._thread.join()
-        self.portal.close()
+        try:
+            if self._service is not None:
+                self._service.stop()
+        finally:
+            self.portal.close()
 
     def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run *fn* (a sync or async function) on the engine's loop and return its result.
@@ -129,7 +116,3 @@ async def _call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str,
     if inspect.isawaitable(result):
         result = await result
     return result
-
-
-async def _set_event(event: Any) -> None:
-    event.set()

@@ -12,14 +12,15 @@ import collections
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BACKLOG", "QUEUE_LIMIT", "LogHub"]
+from kt_web.feed import CLOSED, OVERFLOW, force
+
+__all__ = ["BACKLOG", "CLOSED", "OVERFLOW", "QUEUE_LIMIT", "LogHub", "close"]
 
 BACKLOG = 500
 QUEUE_LIMIT = 1000
-OVERFLOW = object()  # put in a subscriber's queue when it was dropped
-CLOSED = object()  # put in a subscriber's queue to end it
 
 
 class LogHub(logging.Handler):
@@ -28,7 +29,7 @@ class LogHub(logging.Handler):
     def __init__(self, level: int = logging.INFO) -> None:
         super().__init__(level)
         self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=BACKLOG)
-        self._subscribers: set[queue.Queue[Any]] = set()
+        self._subscribers: dict[queue.Queue[Any], Callable[[], None]] = {}
         self._guard = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -42,25 +43,33 @@ class LogHub(logging.Handler):
         }
         with self._guard:
             self._recent.append(entry)
-            subscribers = list(self._subscribers)
-        for subscriber in subscribers:
+            subscribers = list(self._subscribers.items())
+        for subscriber, on_overflow in subscribers:
             try:
                 subscriber.put_nowait(entry)
             except queue.Full:
                 self.unsubscribe(subscriber)
-                _force(subscriber, OVERFLOW)
+                force(subscriber, OVERFLOW)
+                on_overflow()
 
-    def subscribe(self) -> tuple[list[dict[str, Any]], queue.Queue[Any]]:
-        """The recent records and a queue that receives every new one."""
+    def subscribe(
+        self, on_overflow: Callable[[], None] = lambda: None
+    ) -> tuple[list[dict[str, Any]], queue.Queue[Any]]:
+        """The recent records and a queue that receives every new one.
+
+        Args:
+            on_overflow: Called (by the logging thread: it must not block) when the
+                subscriber falls :data:`QUEUE_LIMIT` records behind and is dropped.
+        """
         subscriber: queue.Queue[Any] = queue.Queue(QUEUE_LIMIT)
         with self._guard:
-            self._subscribers.add(subscriber)
+            self._subscribers[subscriber] = on_overflow
             return list(self._recent), subscriber
 
     def unsubscribe(self, subscriber: queue.Queue[Any]) -> None:
         """Stop feeding *subscriber*."""
         with self._guard:
-            self._subscribers.discard(subscriber)
+            self._subscribers.pop(subscriber, None)
 
     def install(self) -> LogHub:
         """Attach to the root logger, and let ``kt*`` loggers report at INFO."""
@@ -69,23 +78,6 @@ class LogHub(logging.Handler):
         return self
 
 
-def _force(subscriber: queue.Queue[Any], item: object) -> None:
-    """Put *item* in the queue, dropping its oldest entry when it is full."""
-    try:
-        subscriber.put_nowait(item)
-        return
-    except queue.Full:
-        pass
-    try:
-        subscriber.get_nowait()
-    except queue.Empty:
-        pass
-    try:
-        subscriber.put_nowait(item)
-    except queue.Full:
-        pass
-
-
 def close(subscriber: queue.Queue[Any]) -> None:
     """End a subscriber's stream (its reader gets :data:`CLOSED`)."""
-    _force(subscriber, CLOSED)
+    force(subscriber, CLOSED)

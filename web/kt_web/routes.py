@@ -30,8 +30,10 @@ from kt_web.bodies import (
     ResumeBody,
     SendBody,
     StartBody,
+    TriggerBody,
     UnwireBody,
     WireBody,
+    WorkingDirBody,
     parse,
 )
 from kt_web.errors import BodyError
@@ -331,6 +333,63 @@ def register(app: Any, host: Any) -> None:
         """
         return json_response({"system_prompt": host.run(sessions().system_prompt, sid, cid)})
 
+    @route(f"{CREATURE}/triggers")
+    def list_triggers(sid: str, cid: str) -> Any:
+        """The creature's triggers: from its config, set up by its model, or added here.
+
+        Returns:
+            ``{"triggers": [{trigger_id, trigger_type, running, created_at, status, error}]}``.
+        """
+        return json_response({"triggers": host.run(sessions().triggers, sid, cid)})
+
+    @route(f"{CREATURE}/triggers", ("POST",))
+    def add_trigger(sid: str, cid: str) -> Any:
+        """Start a trigger on the running creature (recorded, as one its model set up).
+
+        Body:
+            ``{type: "timer"|"schedule"|"channel", options}``; ``options`` are the arguments of
+            the ``add_timer``, ``add_schedule`` or ``watch_channel`` tool (``{interval,
+            prompt, immediate?, max_fires?, name?}`` ...). A ``name`` in use is a 409.
+
+        Returns:
+            201 with the trigger.
+        """
+        body = _body(TriggerBody)
+        view = host.run(sessions().add_trigger, sid, cid, body.type, body.options)
+        return json_response(view, 201)
+
+    @route(f"{CREATURE}/triggers/<trigger_id>", ("DELETE",))
+    def remove_trigger(sid: str, cid: str, trigger_id: str) -> Any:
+        """Stop one of the creature's triggers for good (404 for an unknown id).
+
+        Returns:
+            ``{"removed": bool}`` (``false``: it had ended already).
+        """
+        return json_response({"removed": host.run(sessions().remove_trigger, sid, cid, trigger_id)})
+
+    @route(f"{CREATURE}/working-dir")
+    def get_working_dir(sid: str, cid: str) -> Any:
+        """The creature's working directory, and the start folder it stays inside.
+
+        Returns:
+            ``{pwd, root}``.
+        """
+        return json_response(host.run(sessions().working_dir, sid, cid))
+
+    @route(f"{CREATURE}/working-dir", ("PUT",))
+    def set_working_dir(sid: str, cid: str) -> Any:
+        """Move the creature's working directory, within the folder it started in.
+
+        Body:
+            ``{path}``: an existing folder, relative to the current working directory or
+            absolute. Outside the start folder (links resolved) is a 400; during a turn, 409.
+
+        Returns:
+            ``{pwd, root}`` afterwards.
+        """
+        body = _body(WorkingDirBody)
+        return json_response(host.run(sessions().set_working_dir, sid, cid, body.path))
+
     # -- topology ----------------------------------------------------------------------------
 
     @route(f"{TOPOLOGY}/channels")
@@ -354,6 +413,15 @@ def register(app: Any, host: Any) -> None:
             sessions().add_channel, sid, body.name, kind=body.kind, description=body.description
         )
         return json_response(info, 201)
+
+    @route(f"{TOPOLOGY}/channels/<channel>", ("DELETE",))
+    def delete_channel(sid: str, channel: str) -> Any:
+        """Remove a channel of the session with its listen and send edges (404 if unknown).
+
+        Returns:
+            The graph change (``delta``: ``split`` when the graph fell apart).
+        """
+        return json_response(host.run(sessions().remove_channel, sid, channel))
 
     @route(f"{TOPOLOGY}/channels/<channel>/send", ("POST",))
     def send_channel(sid: str, channel: str) -> Any:

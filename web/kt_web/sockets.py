@@ -3,10 +3,15 @@
 Each socket is served by one server thread that forwards events from Studio's attach streams
 (read through the portal), plus, for chat, one thread that reads the client's input.
 
-Overflow policy: the engine never waits for a socket (its event bus is unbounded and never
-blocks). A socket whose client falls :data:`MAX_BACKLOG` events behind is closed with code 1013
-("try again later"); the creature goes on, and the client can reconnect and read the history.
-Closing a chat socket never cancels a running turn: turns are queued, not awaited, by it.
+Overflow policy: the engine never waits for a socket. Each socket's events are pumped, on the
+engine's loop, into a queue of :data:`MAX_BACKLOG` events (:class:`~kt_web.feed.EventFeed`)
+that the socket's thread sends from. When a client falls that far behind, the pump stops (the
+engine no longer feeds that socket, so memory stays bounded), the socket is closed with code
+1013 ("try again later") once the frames before it are sent, and a client that does not take
+even those within :data:`CLOSE_GRACE` seconds has its connection cut. The creature goes on; the
+client can reconnect and read the history. The log socket follows the same policy
+(:mod:`kt_web.logs`). Closing a chat socket never cancels a running turn: turns are queued, not
+awaited, by it.
 
 Frames are JSON objects with a ``type``. Chat sends ``user_input``, ``processing_start``,
 ``text`` (``content``: a delta), ``tool_start``, ``tool_done``, ``subagent_start``,
@@ -17,12 +22,16 @@ every frame made from an event carries that event as ``event`` (the kernel's wir
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from typing import Any
 
-__all__ = ["MAX_BACKLOG", "register"]
+from kt_web import feed as feeds
+
+__all__ = ["CLOSE_GRACE", "MAX_BACKLOG", "Socket", "forward", "open_feed", "register", "serve_logs"]
 
 MAX_BACKLOG = 10_000  # events a client may fall behind before its socket is closed (1013)
+CLOSE_GRACE = 10.0  # seconds a dropped client has to take its last frames before it is cut off
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 1013
@@ -83,11 +92,12 @@ def frame(event: Any) -> dict[str, Any]:
     return out
 
 
-class _Socket:
+class Socket:
     """A socket that several threads may send on (one lock around ``send``)."""
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
+        self.closed = False
         self._lock = threading.RLock()
 
     def ordered(self) -> threading.RLock:
@@ -95,6 +105,7 @@ class _Socket:
         return self._lock
 
     def send(self, data: dict[str, Any]) -> None:
+        """Send *data* as one JSON text frame (blocks while the client's buffers are full)."""
         with self._lock:
             self.ws.send(json.dumps(data, ensure_ascii=False, default=str))
 
@@ -110,16 +121,36 @@ class _Socket:
                 self.ws.close(reason=code, message=reason)
             except Exception:  # already closed by the client
                 pass
+            self.closed = True
         reader = getattr(self.ws, "thread", None)
         if reader is not None and reader is not threading.current_thread():
             reader.join(timeout=5)
+
+    def cut_off_later(self, grace: float) -> None:
+        """Cut the connection in *grace* seconds unless it was closed by then.
+
+        For a client that stopped reading: the thread sending to it is stuck until the TCP
+        connection goes, so a closing handshake cannot reach it.
+        """
+
+        def cut() -> None:
+            if self.closed:
+                return
+            try:
+                self.ws.sock.shutdown(socket.SHUT_RDWR)  # the stuck send fails at once
+            except OSError:  # gone already
+                pass
+
+        timer = threading.Timer(grace, cut)
+        timer.daemon = True
+        timer.start()
 
 
 def register(app: Any, sock: Any, host: Any) -> None:
     """Add the WebSocket routes to *app*."""
     from kt.errors import KTError
 
-    def refused(ws: _Socket) -> bool:
+    def refused(ws: Socket) -> bool:
         import flask
 
         refusal = getattr(flask.g, "kt_ws_refusal", None)
@@ -129,7 +160,7 @@ def register(app: Any, sock: Any, host: Any) -> None:
         ws.close(CLOSE_UNAUTHORIZED, "unauthorized")
         return True
 
-    def open_stream(ws: _Socket, fn: Any, *args: Any) -> Any:
+    def open_stream(ws: Socket, fn: Any, *args: Any) -> Any:
         try:
             return host.run(fn, *args)
         except KTError as error:
@@ -139,28 +170,8 @@ def register(app: Any, sock: Any, host: Any) -> None:
             ws.close(CLOSE_NOT_FOUND, type(error).__name__)
             return None
 
-    def forward(ws: _Socket, events: Any, on_event: Any = None) -> None:
-        """Send *events* to the socket until the stream ends or the client is gone."""
-        import trio
-
-        from kt.errors import AgentStoppedError
-
-        while True:
-            try:
-                event = host.run(events.receive)
-            except (trio.EndOfChannel, trio.ClosedResourceError, AgentStoppedError):
-                return
-            if events.statistics().current_buffer_used > MAX_BACKLOG:
-                ws.close(CLOSE_TOO_SLOW, "client too slow; reconnect and read the history")
-                host.run(events.aclose)
-                return
-            try:
-                ws.send(frame(event))
-                if on_event is not None:
-                    on_event(event)
-            except Exception:  # the client went away
-                host.run(events.aclose)
-                return
+    def feed(ws: Socket, events: Any) -> feeds.EventFeed:
+        return open_feed(host, ws, events)
 
     @sock.route("/ws/sessions/<sid>/creatures/<cid>/chat")
     def chat_socket(raw: Any, sid: str, cid: str) -> None:
@@ -176,14 +187,14 @@ def register(app: Any, sock: Any, host: Any) -> None:
         """
         from kt_studio.convert import unstructure
 
-        ws = _Socket(raw)
+        ws = Socket(raw)
         if refused(ws):
             return
         studio = host.studio
         target = open_stream(ws, studio.sessions.creature_id, sid, cid)
         if target is None:
             return
-        events = host.run(studio.attach.session, sid)
+        events = feed(ws, host.run(studio.attach.session, sid))
         for message in host.run(studio.sessions.channel_history, sid):
             ws.send({"type": "channel_message", **message, "history": True})
         session = host.run(studio.sessions.get, sid)
@@ -213,10 +224,7 @@ def register(app: Any, sock: Any, host: Any) -> None:
             except ConnectionClosed:
                 pass
             finally:
-                try:
-                    host.run(events.aclose)
-                except Exception:  # the portal is closing too
-                    pass
+                events.stop()
 
         def after(event: Any) -> None:
             if event.type == "turn_completed" and not host.run(
@@ -236,14 +244,15 @@ def register(app: Any, sock: Any, host: Any) -> None:
         Frames: ``activity`` / ``attached`` once subscribed (what is sent from then on is
         seen), then ``channel_message`` (channel, sender, content ...).
         """
-        ws = _Socket(raw)
+        ws = Socket(raw)
         if refused(ws):
             return
-        events = open_stream(ws, host.studio.attach.observer, sid)
-        if events is None:
+        stream = open_stream(ws, host.studio.attach.observer, sid)
+        if stream is None:
             return
+        events = feed(ws, stream)
         ws.send({"type": "activity", "activity_type": "attached", "session_id": sid})
-        _watch_close(raw, host, events)
+        _watch_close(raw, events)
         forward(ws, events)
 
     @sock.route("/ws/sessions/<sid>/channels/<channel>")
@@ -252,14 +261,15 @@ def register(app: Any, sock: Any, host: Any) -> None:
 
         Frames: ``activity`` / ``attached`` once subscribed, then ``channel_message``.
         """
-        ws = _Socket(raw)
+        ws = Socket(raw)
         if refused(ws):
             return
-        events = open_stream(ws, host.studio.attach.channel, sid, channel)
-        if events is None:
+        stream = open_stream(ws, host.studio.attach.channel, sid, channel)
+        if stream is None:
             return
+        events = feed(ws, stream)
         ws.send({"type": "activity", "activity_type": "attached", "channel": channel})
-        _watch_close(raw, host, events)
+        _watch_close(raw, events)
         forward(ws, events)
 
     @sock.route("/ws/runtime/graph")
@@ -269,12 +279,12 @@ def register(app: Any, sock: Any, host: Any) -> None:
         Frames: ``activity`` / ``attached`` once subscribed, then one ``activity`` frame per
         engine event (``activity_type`` is the event's type).
         """
-        ws = _Socket(raw)
+        ws = Socket(raw)
         if refused(ws):
             return
-        events = host.run(host.studio.attach.runtime)
+        events = feed(ws, host.run(host.studio.attach.runtime))
         ws.send({"type": "activity", "activity_type": "attached"})
-        _watch_close(raw, host, events)
+        _watch_close(raw, events)
         forward(ws, events)
 
     @sock.route("/ws/logs")
@@ -286,16 +296,45 @@ def register(app: Any, sock: Any, host: Any) -> None:
         """
         import flask
 
-        ws = _Socket(raw)
+        ws = Socket(raw)
         if refused(ws):
             return
-        _serve_logs(raw, ws, flask.current_app.extensions["kt_logs"])
+        serve_logs(raw, ws, flask.current_app.extensions["kt_logs"])
 
 
-def _serve_logs(raw: Any, ws: _Socket, hub: Any) -> None:
+def open_feed(host: Any, ws: Socket, events: Any) -> feeds.EventFeed:
+    """Pump *events* into a bounded queue for *ws* (see the overflow policy)."""
+    return feeds.EventFeed(
+        host,
+        events,
+        backlog=MAX_BACKLOG,
+        on_overflow=lambda: ws.cut_off_later(CLOSE_GRACE),
+    )
+
+
+def forward(ws: Socket, events: feeds.EventFeed, on_event: Any = None) -> None:
+    """Send the feed's events to the socket until it ends or the client is gone."""
+    while True:
+        event = events.get()
+        if event is feeds.CLOSED:
+            return
+        if event is feeds.OVERFLOW:
+            ws.close(CLOSE_TOO_SLOW, "client too slow; reconnect and read the history")
+            return
+        try:
+            ws.send(frame(event))
+            if on_event is not None:
+                on_event(event)
+        except Exception:  # the client went away
+            events.stop()
+            return
+
+
+def serve_logs(raw: Any, ws: Socket, hub: Any) -> None:
+    """Send *hub*'s recent and new log records to *ws* until the client closes or lags."""
     from kt_web import logs
 
-    recent, subscriber = hub.subscribe()
+    recent, subscriber = hub.subscribe(on_overflow=lambda: ws.cut_off_later(CLOSE_GRACE))
     try:
         for entry in recent:
             ws.send({**entry, "history": True})
@@ -324,8 +363,8 @@ def _serve_logs(raw: Any, ws: _Socket, hub: Any) -> None:
         hub.unsubscribe(subscriber)
 
 
-def _watch_close(raw: Any, host: Any, events: Any) -> None:
-    """Close *events* when the client closes a socket it only reads from."""
+def _watch_close(raw: Any, events: feeds.EventFeed) -> None:
+    """End *events* when the client closes a socket it only reads from."""
 
     def wait() -> None:
         from simple_websocket import ConnectionClosed
@@ -335,9 +374,6 @@ def _watch_close(raw: Any, host: Any, events: Any) -> None:
                 raw.receive()  # clients send nothing; this returns when they close
         except ConnectionClosed:
             pass
-        try:
-            host.run(events.aclose)
-        except Exception:  # the portal is closing too
-            pass
+        events.stop()
 
     threading.Thread(target=wait, name="kt-ws-watch", daemon=True).start()

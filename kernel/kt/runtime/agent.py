@@ -45,7 +45,17 @@ from kt.events import (
 )
 from kt.formats import ToolFormat
 from kt.history import merge_user_content
-from kt.llm import LLM, USE_CONFIG, ContentPart, LLMRequest, Message, ToolCall, ToolSchema, Usage
+from kt.llm import (
+    LLM,
+    USE_CONFIG,
+    ContentPart,
+    LLMProfile,
+    LLMRequest,
+    Message,
+    ToolCall,
+    ToolSchema,
+    Usage,
+)
 from kt.plugins.hookspecs import RUNTIME_HOOKS
 from kt.plugins.kernel import Kernel
 from kt.plugins.manager import new_plugin_manager, plugin_name
@@ -218,7 +228,15 @@ class Agent:
         controller = assembly.resolve_controller(creature_config, kernel)
         if isinstance(llm, str):  # a profile name, preset or selector: resolved (and checked) now
             llm_selector, llm = llm, None
-        if llm is not None:
+        if isinstance(llm, LLMProfile):  # a profile object: its backend builds the model now
+            model, llm_name = assembly.build_profile(llm, kernel), llm.name
+        elif llm is not None:
+            if not callable(getattr(llm, "stream", None)):
+                raise ConfigValidationError(
+                    f"llm= takes a model (an object with stream(request)), a kt.LLMProfile, or "
+                    f"a profile name, preset or BACKEND/MODEL string, not {type(llm).__name__}",
+                    path="llm",
+                )
             model, llm_name = llm, type(llm).__name__
         else:
             model, llm_name = assembly.resolve_llm(creature_config, kernel, selector=llm_selector)

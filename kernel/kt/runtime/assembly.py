@@ -261,6 +261,23 @@ def split_selector(selector: str) -> tuple[str, str]:
     return selector, ""
 
 
+def build_profile(profile: LLMProfile, kernel: Kernel) -> LLM:
+    """The model *profile* names, built by the backend plugin it names.
+
+    Raises:
+        UnknownNameError: no loaded plugin provides the profile's backend.
+    """
+    spec = kernel.llm_backends.get(profile.backend)
+    if spec is None:
+        raise UnknownNameError(
+            f"model profile '{profile.name}' needs LLM backend '{profile.backend}', which no "
+            f"plugin provides.{_did_you_mean(profile.backend, kernel.llm_backends)} "
+            "`kt plugins` lists what is loaded.",
+            path="controller.llm",
+        )
+    return spec.factory(profile)
+
+
 def resolve_llm(
     config: CreatureConfig, kernel: Kernel, *, selector: str | None = None
 ) -> tuple[LLM, str]:
@@ -278,15 +295,7 @@ def resolve_llm(
     """
     chosen = kernel.pm.hook.kt_resolve_llm(selector=selector, creature=config, kernel=kernel)
     if chosen is not None:
-        chosen_spec = kernel.llm_backends.get(chosen.backend)
-        if chosen_spec is None:
-            raise UnknownNameError(
-                f"model profile '{chosen.name}' needs LLM backend '{chosen.backend}', which no "
-                f"plugin provides.{_did_you_mean(chosen.backend, kernel.llm_backends)} "
-                "`kt plugins` lists what is loaded.",
-                path="controller.llm",
-            )
-        return chosen_spec.factory(chosen), chosen.name
+        return build_profile(chosen, kernel), chosen.name
     controller = config.controller
     base_dir = None if selector else config.folder
     selector = selector or controller.llm

@@ -109,6 +109,8 @@ class FakeServer:
             do_GET = do_POST
 
         class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default backlog of 5 drops a batch's connections
+
             def handle_error(self, request, client_address):  # a client that went away
                 pass
 

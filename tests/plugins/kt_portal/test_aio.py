@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import kt
-from kt.errors import ConfigError
+from kt.errors import AgentNotStartedError, ConfigError
 from kt.events import LLMCallStarted
 from kt.testing import ScriptedLLM, ScriptEntry, ToolCall
 from kt_portal import aio
@@ -104,6 +104,108 @@ def test_errors_under_trio_are_raised_in_asyncio():
         asyncio.run(main())
 
 
+def test_a_stream_error_under_trio_is_raised_by_the_reader():
+    async def main():
+        agent = await build(ScriptedLLM(["never"]))  # built, not started
+        with pytest.raises(AgentNotStartedError, match="not started") as caught:
+            async for _ in agent.run_stream("hi"):
+                pass
+        async with agent:  # the trio run is unharmed: the agent starts and answers
+            return caught.value, (await agent.run("hi")).text
+
+    error, text = asyncio.run(main())
+    assert isinstance(error, kt.errors.KTError) and text == "never"
+
+
+def test_a_slow_reader_holds_the_turn_back_and_misses_nothing():
+    text = "x" * (aio._STREAM_BUFFER * 3)
+
+    async def main():
+        async with await build(ScriptedLLM([text], chunk_size=1)) as agent:
+            async with agent.run_stream("go") as events:
+                first = await anext(events)
+                while events._room is None:  # the turn runs ahead until the buffer is full ...
+                    await asyncio.sleep(0)
+                held = len(events._events)
+                for _ in range(20):  # ... and then waits for the reader
+                    await asyncio.sleep(0)
+                    assert len(events._events) == held <= aio._STREAM_BUFFER
+                rest = [event async for event in events]
+            return [first, *rest]
+
+    events = asyncio.run(main())
+    assert "".join(e.text for e in events if e.type == "text_delta") == text
+    assert events[-1].type == "turn_completed" and events[-1].result.status == "completed"
+
+
+def count_wake_ups(loop: asyncio.AbstractEventLoop) -> list[int]:
+    """Count the trio run's wake-ups from its I/O thread, each a round trip between threads.
+
+    That thread hands every wake-up to the loop with ``call_soon_threadsafe``; the guest run
+    takes the method when it starts, so call this before the first use of ``aio``.
+    """
+    hops: list[int] = []
+    threadsafe = loop.call_soon_threadsafe
+    loop.call_soon_threadsafe = lambda *args, **kw: hops.append(1) or threadsafe(*args, **kw)
+    return hops
+
+
+def test_a_streamed_turn_wakes_the_trio_run_once_not_once_per_event():
+    """Events reach the reader in this thread; only starting the turn crosses over."""
+
+    async def main():
+        hops = count_wake_ups(asyncio.get_running_loop())
+        async with await build(ScriptedLLM(["warm", "a b c d e f g h"], chunk_size=1)) as agent:
+            await agent.run("warm up")
+            hops.clear()
+            events = [event async for event in agent.run_stream("go")]
+            return events, len(hops)
+
+    events, hops = asyncio.run(main())
+    assert sum(e.type == "text_delta" for e in events) == len("a b c d e f g h")
+    assert hops <= 1, f"{hops} wake-ups of the trio run for one streamed turn"
+
+
+def test_turns_called_one_after_another_find_the_trio_run_awake():
+    async def main():
+        hops = count_wake_ups(asyncio.get_running_loop())
+        async with await build(ScriptedLLM(["ok"], exhausted="repeat")) as agent:
+            await agent.run("warm up")
+            hops.clear()
+            for _ in range(20):
+                await agent.run("again")
+            async for _event in agent.run_stream("and streamed"):
+                pass
+            return len(hops)
+
+    hops = asyncio.run(main())
+    assert hops <= 1, f"{hops} wake-ups of the trio run for 21 turns in a row"
+
+
+def test_cancelling_a_stream_reader_cancels_the_turn_once_it_has_cleaned_up():
+    async def main():
+        llm = ScriptedLLM([ScriptEntry(text="never", delay=3600), "next"])
+        async with await build(llm) as agent:
+            first = asyncio.Event()
+
+            async def read() -> None:
+                async for event in agent.run_stream("slow"):
+                    if event.type == "llm_call_started":
+                        first.set()
+
+            reader = asyncio.create_task(read())
+            await first.wait()
+            reader.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+            after = [m.role for m in agent.history]  # cleaned up before the reader saw it
+            return after, await agent.run("again")
+
+    history, follow_up = asyncio.run(main())
+    assert history == ["user"]
+    assert (follow_up.status, follow_up.text) == ("completed", "next")
+
+
 def test_hosted_context_managers_and_any_trio_call():
     kt_terrarium = pytest.importorskip("kt_terrarium")
 
@@ -116,6 +218,29 @@ def test_hosted_context_managers_and_any_trio_call():
             return result
 
     assert asyncio.run(main()).text == "hello from the team"
+
+
+def test_what_a_hosted_objects_methods_return_is_awaitable_the_same_way():
+    kt_terrarium = pytest.importorskip("kt_terrarium")
+
+    async def main():
+        async with aio.hosted(kt_terrarium.Terrarium()) as terrarium:
+            solo = await terrarium.add_creature({"name": "solo"}, llm=ScriptedLLM(["hi there", "yes"]))
+            result = await solo.run("hi")  # the handle's coroutine method, from asyncio
+
+            async def ask_under_trio(handle, text):  # gets the handle itself, not the view
+                return (await handle.run(text)).text
+
+            via_call = await aio.call(ask_under_trio, solo, "again")
+            await terrarium.add_creature({"name": "pal"}, llm=ScriptedLLM([]))
+            change = await terrarium.remove_creature("pal")
+            return solo, result, via_call, change, sorted(terrarium.creatures)
+
+    solo, result, via_call, change, left = asyncio.run(main())
+    assert isinstance(solo, aio.Wrapped) and solo.id == "solo"  # plain attributes read through
+    assert result.text == "hi there" and not isinstance(result, aio.Wrapped)
+    assert via_call == "yes"
+    assert not isinstance(change, aio.Wrapped) and left == ["solo"]
 
 
 def test_the_trio_run_ends_with_the_loop_and_at_shutdown():
@@ -141,11 +266,12 @@ def guide_blocks(kind: str) -> list[str]:
 
 
 def test_the_guide_shows_the_example_files_as_they_are():
-    shown = guide_blocks("")
-    for name in ("fastapi_app.py", "bot.py"):
-        assert (EXAMPLES / name).read_text(encoding="utf-8") in shown
-    for code in guide_blocks("fragment"):
-        ast.parse(code, mode="exec", feature_version=(3, 11)) if "await" not in code else None
+    shown = guide_blocks("fragment")  # quoted whole, under a first line naming the file
+    for name in ("fastapi_app.py", "bot.py", "batch.py"):
+        quoted = f"# examples/aio/{name}\n" + (EXAMPLES / name).read_text(encoding="utf-8")
+        assert quoted in shown, name
+    for code in shown:  # the others are Python too (top-level await allowed, as in a notebook)
+        compile(code, "<fragment>", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
 def example_env(tmp_path) -> dict[str, str]:

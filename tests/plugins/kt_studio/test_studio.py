@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 
@@ -27,7 +29,7 @@ async def test_a_creature_session_starts_chats_and_stops(tmp_path, creature_dir)
         reply = await s.sessions.chat(session.session_id, "root", "hello")
         assert reply.response == "echo: hello" and reply.status == "completed"
         assert reply.usage.total_tokens > 0 and reply.turn_index == 1
-        history = s.sessions.history(session.session_id, "helper")
+        history = await s.sessions.history(session.session_id, "helper")
         assert [m["role"] for m in history.messages] == ["user", "assistant"]
         assert "You help." in s.sessions.system_prompt(session.session_id, "root")
         assert [v.session_id for v in s.sessions.list()] == [session.session_id]
@@ -82,7 +84,7 @@ async def test_a_terrarium_session_has_root_channels_and_an_observer(tmp_path, r
         assert seen.type == "channel_message" and seen.content == "do it"
         assert message.channel == "tasks"
         await s.engine.wait_idle()  # the worker consumed the queue message; observing took none
-        worker = s.sessions.history(session.session_id, "worker")
+        worker = await s.sessions.history(session.session_id, "worker")
         assert "do it" in worker.messages[0]["content"]
         await observer.aclose()
         graph = s.sessions.graph()
@@ -132,7 +134,7 @@ async def test_saved_sessions_list_search_export_resume_delete(tmp_path, creatur
         resumed = await s.resume(name)
         reply = await s.sessions.chat(resumed.session_id, "helper", "and now?")
         assert reply.turn_index == 2
-        history = s.sessions.history(resumed.session_id, "helper")
+        history = await s.sessions.history(resumed.session_id, "helper")
         assert history.messages[0]["content"] == "remember the walrus"
         await s.sessions.stop(resumed.session_id)
         s.persistence.delete(name)
@@ -181,13 +183,96 @@ async def test_regenerate_and_edit_make_branches(tmp_path, creature_dir):
         assert again.response == "echo: first question"
         edited = await s.sessions.edit(sid, "root", 0, "better question")
         assert edited.response == "echo: better question"
-        history = s.sessions.history(sid, "root")
+        history = await s.sessions.history(sid, "root")
         assert [m["content"] for m in history.messages] == [
             "better question",
             "echo: better question",
         ]
-        assert history.branches == ()  # a graph's creature records no branches: it rewinds
+        # Recorded in its graph's session, the creature keeps every try as a branch.
+        assert [(b["path"], b["reason"], b["input"], b["live"]) for b in history.branches] == [
+            ((1,), "", "first question", False),
+            ((2,), "regenerate", "first question", False),
+            ((3,), "edit", "better question", True),
+        ]
         rewound = await s.sessions.rewind(sid, "root", 1)
         assert [m["role"] for m in rewound.messages] == ["user"]
         with pytest.raises(StudioInputError, match="not a user message"):
             await s.sessions.edit(sid, "root", 1, "x")
+
+
+async def test_a_terrarium_creature_branches_and_a_resume_keeps_them(tmp_path, recipe_dir):
+    async with studio(tmp_path) as s:
+        session = await s.sessions.start_terrarium(str(recipe_dir))
+        sid = session.session_id
+        await s.sessions.chat(sid, "worker", "one")
+        await s.sessions.chat(sid, "worker", "two")
+        edited = await s.sessions.edit(sid, "worker", 0, "uno")
+        assert edited.response == "echo: uno"
+        history = await s.sessions.history(sid, "worker")
+        assert [m["content"] for m in history.messages] == ["uno", "echo: uno"]
+        assert [(b["path"], b["live"]) for b in history.branches] == [
+            ((1,), False),
+            ((1, 1), False),
+            ((2,), True),
+        ]
+        name = Path(session.store_paths[0]).name.removesuffix(".ktsession")
+        await s.sessions.stop(sid)
+        (saved,) = s.persistence.list().items  # taking the graph apart wrote no other file
+        assert saved.status == "paused" and set(saved.creatures) == {"root", "worker"}
+        resumed = await s.resume(name)
+        assert {c.id for c in resumed.creatures} == {"root", "worker"}
+        assert "tasks" in resumed.channels
+        files = s.persistence.list().items  # rebuilt creature by creature, written as one
+        assert [(f.status, set(f.creatures)) for f in files] == [
+            ("running", {"root", "worker"}),
+            ("paused", {"root", "worker"}),
+        ]
+        await s.sessions.chat(resumed.session_id, "worker", "dos")
+        again = await s.sessions.regenerate(resumed.session_id, "worker")
+        assert again.response == "echo: dos"
+        history = await s.sessions.history(resumed.session_id, "worker")
+        assert [m["content"] for m in history.messages] == ["uno", "echo: uno", "dos", "echo: dos"]
+        # The tree of every run: the resumed file holds the earlier run's records too.
+        assert [(b["path"], b["reason"], b["input"], b["live"]) for b in history.branches] == [
+            ((1,), "", "one", False),
+            ((1, 1), "", "two", False),
+            ((2,), "edit", "uno", True),
+            ((2, 1), "", "dos", False),
+            ((2, 2), "regenerate", "dos", True),
+        ]
+        # The resumed file starts where the conversation stood, so a second resume has it all.
+        await s.sessions.stop(resumed.session_id)
+        name = Path(resumed.store_paths[0]).name.removesuffix(".ktsession")
+        twice = await s.resume(name)
+        history = await s.sessions.history(twice.session_id, "worker")
+        assert [m["content"] for m in history.messages] == ["uno", "echo: uno", "dos", "echo: dos"]
+
+
+async def test_stopping_a_session_that_falls_apart_writes_no_new_files(tmp_path, creature_dir):
+    async with studio(tmp_path) as s:
+        sid = (await s.sessions.start_creature(str(creature_dir), name="hub")).session_id
+        for name in ("left", "right"):
+            await s.sessions.add_creature(sid, str(creature_dir), name=name)
+            await s.sessions.connect(sid, "hub", name, channel=f"to_{name}")
+        await s.sessions.chat(sid, "left", "remember the left")
+        await s.sessions.stop(sid)  # removing the hub first splits left from right
+        (saved,) = s.persistence.list().items
+        assert set(saved.creatures) == {"hub", "left", "right"}
+        resumed = await s.resume(saved.name)
+        assert {c.id for c in resumed.creatures} == {"hub", "left", "right"}
+        left = await s.sessions.history(resumed.session_id, "left")
+        assert left.messages[0]["content"] == "remember the left"
+
+
+async def test_a_file_of_a_creature_on_its_own_is_refused_with_the_way_out(tmp_path, creature_dir):
+    from kt_studio import StudioConflictError
+
+    async with await kt.Agent.build(
+        creature_dir, llm=ScriptedLLM(["hi"]), session=True, session_dir=tmp_path / "sessions"
+    ) as agent:
+        await agent.run("on my own")
+    async with studio(tmp_path) as s:
+        (saved,) = s.persistence.list().items
+        with pytest.raises(StudioConflictError, match=f"kt resume {saved.name}"):
+            await s.resume(saved.name)
+        assert s.sessions.list() == [] and s.persistence.list().total == 1
