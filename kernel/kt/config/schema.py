@@ -143,38 +143,45 @@ class ControllerConfig:
 
 
 @attrs.frozen(kw_only=True)
-class ToolEntry:
+class CodeEntry:
+    """The keys every entry that may name code shares (tools, sub-agents, triggers, plugins, I/O).
+
+    Attributes:
+        module: Import path, or a ``./file.py`` beside the config, of custom code.
+        class_name: Class (or factory) in ``module``; written ``class`` or ``class_name``.
+        options: Every other key of the entry, plus an explicit ``options`` table.
+        declared_in: The config file that wrote the entry (set by the loader; errors name it).
+    """
+
+    module: str | None = None
+    class_name: str | None = None
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class ToolEntry(CodeEntry):
     """One tool the creature gets.
 
     Attributes:
         name: The tool's name (what the model calls).
         type: ``"builtin"`` (from a plugin's registry), ``"trigger"`` (a setup-able trigger
             exposed as a tool), ``"custom"`` (``module`` + ``class``), or a plugin-defined kind.
-        module: Import path for a custom tool.
-        class_name: Class (or factory) in ``module``; written ``class`` or ``class_name``.
         doc: Documentation override shown to the model.
-        options: Every other key of the entry, plus an explicit ``options`` table.
-        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     name: str
     type: str = "builtin"
-    module: str | None = None
-    class_name: str | None = None
     doc: str | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
-class SubAgentEntry:
+class SubAgentEntry(CodeEntry):
     """One sub-agent the creature may start.
 
     Attributes:
         name: The sub-agent's name (what the model calls).
         type: ``"builtin"``, ``"custom"`` or a plugin-defined kind.
-        module: Import path for a custom sub-agent.
-        class_name: Class in ``module``; written ``class`` or ``class_name``.
         config: Path (absolute once loaded) or ``@pack/path`` of the sub-agent's own config.
         description: One line shown to the parent model.
         tools: Tool names the sub-agent may use; ``None`` = its own default set.
@@ -183,58 +190,40 @@ class SubAgentEntry:
 
     name: str
     type: str = "builtin"
-    module: str | None = None
-    class_name: str | None = None
     config: str | None = None
     description: str | None = None
     tools: tuple[str, ...] | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(kw_only=True)
-class TriggerEntry:
+class TriggerEntry(CodeEntry):
     """One trigger that wakes the creature without user input.
 
     Attributes:
         type: ``"timer"``, ``"schedule"``, ``"channel"``, ``"webhook"``, ``"custom"``, ...
         name: Optional name; named triggers merge by name across ``base_config``.
         prompt: The text delivered to the creature when the trigger fires.
-        module: Import path for a custom trigger.
-        class_name: Class in ``module``; written ``class`` or ``class_name``.
         options: Every other key of the entry (``interval``, ``cron``, ...).
-        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     type: str
     name: str | None = None
     prompt: str | None = None
-    module: str | None = None
-    class_name: str | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
-class PluginEntry:
+class PluginEntry(CodeEntry):
     """A plugin registered for this creature only.
 
     Attributes:
         name: An entry-point name in ``kt.plugins``, or any label when ``module`` is given.
         type: ``"package"`` (entry point / ``module``), or a plugin-defined kind.
-        module: Import path of the plugin module.
-        class_name: Class in ``module``; written ``class`` or ``class_name``.
         description: One line for listings.
-        options: Every other key of the entry, plus an explicit ``options`` table.
-        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     name: str
     type: str = "package"
-    module: str | None = None
-    class_name: str | None = None
     description: str | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -265,41 +254,29 @@ class MCPServerEntry:
 
 
 @attrs.frozen(kw_only=True)
-class ModuleEntry:
+class ModuleEntry(CodeEntry):
     """An input module (or one named output): where user events come from.
 
     Attributes:
         type: ``"plain"``, ``"cli"``, ``"tui"``, ``"webhook"``, ... (provided by plugins).
-        module: Import path for a custom module.
-        class_name: Class in ``module``; written ``class`` or ``class_name``.
         options: Every other key (``prompt``, ...).
-        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     type: str
-    module: str | None = None
-    class_name: str | None = None
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
-class OutputEntry:
+class OutputEntry(CodeEntry):
     """The output module: where the creature's text goes.
 
     Attributes:
         type: ``"stdout"``, ``"tui"``, ``"custom"``, ... (provided by plugins).
-        module: Import path for a custom module.
-        class_name: Class in ``module``; written ``class`` or ``class_name``.
         controller_direct: Stream the controller's text straight to this output.
         named_outputs: Extra outputs the model can address by name.
         options: Every other key.
-        declared_in: The config file that wrote the entry (set by the loader; errors name it).
     """
 
     type: str
-    module: str | None = None
-    class_name: str | None = None
     controller_direct: bool = attrs.field(
         default=True,
         validator=_unsupported(True, "the controller's text always streams to the output"),
@@ -310,8 +287,6 @@ class OutputEntry:
         validator=_unsupported({}, "outputs the model addresses by name are not built"),
         metadata={"unsupported": True},
     )
-    options: Mapping[str, Any] = attrs.field(factory=dict)
-    declared_in: str | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -432,6 +407,8 @@ class CreatureConfig:
         framework_hint_overrides: Hint key → replacement text (``""`` removes the block);
             written ``framework_hint_overrides`` or ``framework_hints``.
         session_key: Share one session between creatures; ``None`` = the name.
+        on_node: Terrarium only: host it on this node of the engine's transport (a node name,
+            ``labels:a,b``, or ``*`` for any); ``None`` = here.
         default_plugins: Plugin packs switched on by default.
     """
 
@@ -482,6 +459,7 @@ class CreatureConfig:
         metadata={"unsupported": True},
     )
     session_key: str | None = None
+    on_node: str | None = None
     default_plugins: tuple[str, ...] = attrs.field(
         default=(),
         validator=_unsupported((), "list plugins in [[plugins]] instead"),
