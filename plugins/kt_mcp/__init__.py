@@ -5,7 +5,9 @@ Client side: a creature's ``[[mcp_servers]]`` entries (and servers of the global
 tools become the creature's tools (``server__tool``, with the server's own JSON schemas), or
 are reached through five meta-tools in ``meta`` mode. Server side: ``kt mcp serve TARGET``
 offers a creature to any MCP client as an ``ask_<name>`` tool, optionally with its own tools,
-with its system prompt and conversation as resources and its prompt files as prompts.
+with its system prompt and conversation as resources and its prompt files as prompts; a
+terrarium recipe is served by its root or, with ``--members``, by each creature; and a
+``kt serve`` host offers every running creature at ``/api/mcp``.
 
 Servers' resources are read through two tools, their prompts are slash-command material, their
 tool lists are followed live, and remote servers may use OAuth (``kt mcp login``).
@@ -46,6 +48,7 @@ __all__ = [
     "kt_creature_started",
     "kt_doctor_checks",
     "kt_prompt_sections",
+    "kt_web_routes",
 ]
 
 
@@ -139,3 +142,11 @@ def kt_cli_commands(cli: click.Group) -> None:
     from kt_mcp.cli import mcp
 
     cli.add_command(mcp)
+
+
+@kt.hookimpl
+def kt_web_routes(app: Any, host: Any) -> None:
+    """``POST /api/mcp`` on a ``kt serve`` host: its running creatures for MCP clients."""
+    from kt_mcp.hosting import add_web_routes
+
+    add_web_routes(app, host)

@@ -547,6 +547,12 @@ def _signature(schema: dict[str, Any]) -> str:
     "loopback names and the --host address are always allowed).",
 )
 @click.option("--expose-tools", is_flag=True, help="Also offer the creature's own tools.")
+@click.option(
+    "--members",
+    is_flag=True,
+    help="A terrarium recipe: serve every creature of it as its own ask_<name> tool (default: "
+    "its root alone).",
+)
 @click.option("--stateless", is_flag=True, help="Forget the conversation before each ask.")
 @click.option("--llm", "llm_selector", metavar="SELECTOR", help="The model (BACKEND/MODEL).")
 @click.option(
@@ -571,16 +577,19 @@ def serve(
     unsafe_network: bool,
     extra_hosts: tuple[str, ...],
     expose_tools: bool,
+    members: bool,
     stateless: bool,
     llm_selector: str | None,
     pwd: Path | None,
     timeout: float | None,
 ) -> None:
-    """Serve the creature at TARGET as an MCP server.
+    """Serve the creature at TARGET, or the terrarium recipe at TARGET, as an MCP server.
 
     Its tool ask_<name> runs one turn with the given prompt and answers with the reply;
-    --expose-tools adds the creature's own tools. With --transport http, every request must
-    carry "Authorization: Bearer TOKEN" unless --no-auth is given.
+    --expose-tools adds the creature's own tools. A recipe runs as a terrarium and is served
+    by its root (ask_<root>), or with --members by every creature (ask_<name> each). With
+    --transport http, every request must carry "Authorization: Bearer TOKEN" unless --no-auth
+    is given.
 
     \b
     Claude Desktop (claude_desktop_config.json):
@@ -588,9 +597,15 @@ def serve(
     """  # noqa: D301 (click reads \b as "keep this paragraph as written")
     import trio
 
+    from kt_mcp.hosting import is_recipe
     from kt_mcp.serve import is_loopback
 
-    _refuse_terrarium(target)
+    kernel = _kernel()
+    recipe = is_recipe(target, kernel)
+    if members and not recipe:
+        raise click.UsageError(
+            f"--members serves the creatures of a terrarium recipe; {target} is a creature"
+        )
     if transport == "http" and no_auth and not is_loopback(host):
         if not unsafe_network:
             raise click.UsageError(
@@ -606,7 +621,6 @@ def serve(
     if transport == "http" and not no_auth and not token:
         token = secrets.token_urlsafe(24)
         click.echo(f"kt: bearer token for this server: {token}", err=True)
-    kernel = _kernel()
     trio.run(
         partial(
             _serve,
@@ -619,6 +633,8 @@ def serve(
             token=None if no_auth else token,
             extra_hosts=extra_hosts,
             expose_tools=expose_tools,
+            recipe=recipe,
+            members=members,
             stateless=stateless,
             llm_selector=llm_selector,
             pwd=pwd,
@@ -627,29 +643,62 @@ def serve(
     )
 
 
-_RECIPE_FILES = ("terrarium.toml", "terrarium.yaml", "terrarium.yml")
-
-
-def _refuse_terrarium(target: str) -> None:
-    """Say plainly that a terrarium recipe cannot be served (yet), instead of "no creature"."""
-    path = Path(target)
-    recipe = path if path.name in _RECIPE_FILES else None
-    if path.is_dir():
-        recipe = next((path / n for n in _RECIPE_FILES if (path / n).is_file()), None)
-    if recipe is not None and recipe.is_file():
-        raise click.UsageError(
-            f"{target} is a terrarium recipe ({recipe.name}); kt mcp serve serves one creature. "
-            "Serve one of its creatures' folders, or run the terrarium with `kt terrarium run`"
-        )
-
-
 async def _serve(target: str, *, kernel: kt.Kernel, transport: str, **options: Any) -> None:
     import signal
 
     import trio
 
-    from kt_mcp.serve import build_server, serve_http, serve_stdio
+    from kt_mcp.serve import serve_http, serve_stdio
 
+    async with _served(target, kernel=kernel, **options) as (server, about):
+        async with trio.open_nursery() as nursery:
+
+            async def stop_on_sigterm() -> None:
+                with trio.open_signal_receiver(signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        nursery.cancel_scope.cancel()
+                        return
+
+            nursery.start_soon(stop_on_sigterm)
+
+            async def announce(url: str) -> None:
+                click.echo(f"kt: serving {about} over MCP at {url}", err=True)
+                sys.stderr.flush()
+
+            if transport == "stdio":
+                await serve_stdio(server)
+            else:
+                await serve_http(
+                    server,
+                    host=options["host"],
+                    port=options["port"],
+                    path=options["path"],
+                    token=options["token"],
+                    extra_hosts=options["extra_hosts"],
+                    on_ready=announce,
+                )
+            nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def _served(target: str, *, kernel: kt.Kernel, **options: Any) -> AsyncIterator[Any]:
+    """The MCP server for TARGET, a creature or a recipe, and what it serves (for messages)."""
+    from kt_mcp.hosting import recipe_server
+    from kt_mcp.serve import build_server
+
+    if options["recipe"]:
+        async with recipe_server(
+            target,
+            kernel=kernel,
+            members=options["members"],
+            expose_tools=options["expose_tools"],
+            stateless=options["stateless"],
+            turn_timeout=options["timeout"],
+            llm_selector=options["llm_selector"],
+            pwd=options["pwd"],
+        ) as served:
+            yield served
+        return
     agent = await kt.Agent.build(
         target,
         kernel=kernel,
@@ -657,36 +706,11 @@ async def _serve(target: str, *, kernel: kt.Kernel, transport: str, **options: A
         pwd=options["pwd"],
         output=None,  # stdout is the protocol (stdio) or unused (http)
     )
-    async with agent, trio.open_nursery() as nursery:
+    async with agent:
         server = build_server(
             agent,
             expose_tools=options["expose_tools"],
             stateless=options["stateless"],
             turn_timeout=options["timeout"],
         )
-
-        async def stop_on_sigterm() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM) as signals:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel()
-                    return
-
-        nursery.start_soon(stop_on_sigterm)
-
-        async def announce(url: str) -> None:
-            click.echo(f"kt: serving creature '{agent.name}' over MCP at {url}", err=True)
-            sys.stderr.flush()
-
-        if transport == "stdio":
-            await serve_stdio(server)
-        else:
-            await serve_http(
-                server,
-                host=options["host"],
-                port=options["port"],
-                path=options["path"],
-                token=options["token"],
-                extra_hosts=options["extra_hosts"],
-                on_ready=announce,
-            )
-        nursery.cancel_scope.cancel()
+        yield server, f"creature '{agent.name}'"

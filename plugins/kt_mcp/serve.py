@@ -1,14 +1,18 @@
-"""Serving a creature as an MCP server: ``kt mcp serve TARGET``.
+"""Serving creatures as an MCP server: ``kt mcp serve TARGET``, and a ``kt serve`` host.
 
-The creature becomes one MCP tool, ``ask_<name>``, whose call runs one turn and answers with
-the turn's reply; with ``expose_tools`` the creature's own tools are offered too, each called
-through :meth:`kt.Agent.call_tool`, so argument validation, ``kt_pre_tool_call`` vetoes (a
-guard plugin), the unsafe-tool lock, timeouts and output caps apply as in a turn.
+Each served creature becomes one MCP tool, ``ask_<name>``, whose call runs one turn and answers
+with the turn's reply. One creature (:func:`build_server`) may offer its own tools too
+(``expose_tools``), each called through :meth:`kt.Agent.call_tool`, so argument validation,
+``kt_pre_tool_call`` vetoes (a guard plugin), the unsafe-tool lock, timeouts and output caps
+apply as in a turn. A group (:func:`build_group_server`: the members of a terrarium, the live
+creatures of a ``kt serve`` host) is read again on every request, so creatures that come and go
+come and go from the lists.
 
-The server also offers the creature's own material. Resources: ``kt://<name>/system-prompt``
+The server also offers each creature's own material. Resources: ``kt://<name>/system-prompt``
 (the assembled system prompt) and ``kt://<name>/conversation`` (the conversation so far, as
 Markdown). Prompts: each Markdown file of the creature folder's ``prompts/`` that is not part
-of its system prompt, named by its stem, with its ``{placeholders}`` as required arguments.
+of its system prompt, named by its stem (``<name>__<stem>`` in a group), with its
+``{placeholders}`` as required arguments.
 
 Two transports: stdio (what Claude Desktop, Codex and most clients start as a subprocess) and
 streamable HTTP, served by Hypercorn on trio in the creature's own event loop, behind a bearer
@@ -22,8 +26,9 @@ import hmac
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import attrs
 import trio
 
 import kt
@@ -31,8 +36,10 @@ from kt_mcp.errors import require_mcp_extra
 
 __all__ = [
     "CreatureMaterial",
+    "ServedCreature",
     "allowed_hosts",
     "ask_tool_name",
+    "build_group_server",
     "build_server",
     "is_loopback",
     "serve_http",
@@ -57,6 +64,24 @@ def ask_tool_name(creature: str) -> str:
     return "ask_" + re.sub(r"[^A-Za-z0-9_-]", "_", creature)[:60]
 
 
+@attrs.frozen
+class ServedCreature:
+    """One creature an MCP server offers as ``ask_<name>``.
+
+    Attributes:
+        name: The name it is served by (a terrarium creature's id): its tool is
+            ``ask_<name>``, its resources ``kt://<name>/...``.
+        runner: What runs its turns: the :class:`kt.Agent`, or a terrarium's creature handle
+            (``await runner.run(prompt, timeout=...)``, queued one turn at a time).
+        agent: Its agent when it runs in this process (description, history, prompts);
+            ``None`` for a creature hosted elsewhere, which offers its tool only.
+    """
+
+    name: str
+    runner: Any
+    agent: kt.Agent | None
+
+
 def build_server(
     agent: kt.Agent,
     *,
@@ -79,67 +104,114 @@ def build_server(
     Raises:
         MCPConfigError: the ``mcp`` extra is not installed.
     """
+    return build_group_server(
+        lambda: [ServedCreature(agent.name, agent, agent)],
+        name=f"kt-{agent.name}",
+        instructions=_description(agent),
+        expose_tools_of=agent if expose_tools else None,
+        stateless=stateless,
+        turn_timeout=turn_timeout,
+        group=False,
+    )
+
+
+def build_group_server(
+    creatures: Callable[[], Sequence[ServedCreature]],
+    *,
+    name: str,
+    instructions: str,
+    expose_tools_of: kt.Agent | None = None,
+    stateless: bool = False,
+    turn_timeout: float | None | Any = kt.USE_CONFIG,
+    group: bool = True,
+) -> Any:
+    """An MCP server offering every creature *creatures* returns, each as ``ask_<name>``.
+
+    *creatures* is called on every request, so the server follows a group whose creatures
+    change (a terrarium's root adding one; sessions started and stopped on a ``kt serve``
+    host). Over a long-lived connection a client sees a change when it lists again.
+
+    Args:
+        creatures: Returns the creatures served now (names unique; the first of a clash wins).
+        name: The server's name in the MCP handshake.
+        instructions: What the server is, for the client's model.
+        expose_tools_of: Also offer this creature's own tools (one creature's server).
+        stateless: Clear a creature's history before each of its ``ask_<name>`` calls.
+        turn_timeout: Limit for each turn (default: each creature's ``turn_timeout``).
+        group: Name prompts ``<creature>__<prompt>`` (several creatures' prompts side by side).
+
+    Returns:
+        The server; run it with :func:`serve_stdio` or :func:`serve_http`.
+
+    Raises:
+        MCPConfigError: the ``mcp`` extra is not installed.
+    """
     require_mcp_extra("mcp")
     import mcp.types as types
     from mcp.server import Server
+    from mcp.shared.exceptions import MCPError
 
-    ask = ask_tool_name(agent.name)
-    description = agent.config.description or f"The KT creature '{agent.name}'."
-    tools = [
-        types.Tool(
-            name=ask,
-            description=(
-                f"Ask the KT creature '{agent.name}': {description} It works on the prompt "
-                "(using its own tools and model) and answers with its reply."
-            ),
-            input_schema=_ASK_SCHEMA,
-        )
-    ]
-    if expose_tools:
-        for spec in agent.tools.values():
-            if spec.name == ask:
-                continue
-            schema = dict(spec.parameters)
-            schema["properties"] = {
-                k: v for k, v in schema.get("properties", {}).items() if k != "run_in_background"
-            }
-            tools.append(
-                types.Tool(name=spec.name, description=spec.description, input_schema=schema)
-            )
-    offered = {tool.name for tool in tools}
-    material = CreatureMaterial(agent)
+    own_tools = _own_tools(expose_tools_of) if expose_tools_of is not None else {}
+
+    def asks() -> dict[str, ServedCreature]:
+        found: dict[str, ServedCreature] = {}
+        for creature in creatures():
+            found.setdefault(ask_tool_name(creature.name), creature)
+        return found
+
+    def materials() -> list[CreatureMaterial]:
+        return [
+            CreatureMaterial(c.agent, name=c.name, qualify_prompts=group)
+            for c in asks().values()
+            if c.agent is not None
+        ]
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        served = asks()
+        tools = [_ask_tool(tool, creature) for tool, creature in served.items()]
+        tools += [tool for tool_name, tool in own_tools.items() if tool_name not in served]
         return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         arguments = dict(params.arguments or {})
-        if params.name == ask:
-            return await _ask(agent, arguments, stateless=stateless, timeout=turn_timeout)
-        if params.name not in offered:
-            known = ", ".join(sorted(offered))
+        served = asks()
+        if params.name in served:
+            creature = served[params.name]
+            return await _ask(creature, arguments, stateless=stateless, timeout=turn_timeout)
+        if params.name not in own_tools or expose_tools_of is None:
+            known = ", ".join(sorted([*served, *own_tools])) or "none"
             return _result(f"unknown tool '{params.name}'; this server offers: {known}", True)
-        record = await agent.call_tool(params.name, arguments)
+        record = await expose_tools_of.call_tool(params.name, arguments)
         if record.status == "ok":
             return _result(record.output, False)
         return _result(record.error or record.status, True)
 
     async def list_resources(ctx: Any, params: Any) -> types.ListResourcesResult:
-        return types.ListResourcesResult(resources=material.resources())
+        return types.ListResourcesResult(resources=[r for m in materials() for r in m.resources()])
 
     async def read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> Any:
-        return material.read(str(params.uri))
+        uri = str(params.uri)
+        found = materials()
+        for material in found:
+            if uri.startswith(material.base + "/"):
+                return material.read(uri)
+        _no_resource(uri, found)
 
     async def list_prompts(ctx: Any, params: Any) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=material.prompts())
+        return types.ListPromptsResult(prompts=[p for m in materials() for p in m.prompts()])
 
     async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> Any:
-        return material.prompt(params.name, dict(params.arguments or {}))
+        found = materials()
+        for material in found:
+            if material.owns_prompt(params.name):
+                return material.prompt(params.name, dict(params.arguments or {}))
+        known = ", ".join(p.name for m in found for p in m.prompts()) or "none"
+        raise MCPError(types.INVALID_PARAMS, f"no prompt '{params.name}'; the prompts: {known}")
 
     return Server(
-        f"kt-{agent.name}",
+        name,
         version=kt.__version__,
-        instructions=description,
+        instructions=instructions,
         on_list_tools=list_tools,
         on_call_tool=call_tool,
         on_list_resources=list_resources,
@@ -147,6 +219,51 @@ def build_server(
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
     )
+
+
+def _description(agent: kt.Agent) -> str:
+    return agent.config.description or f"The KT creature '{agent.name}'."
+
+
+def _ask_tool(tool_name: str, creature: ServedCreature) -> Any:
+    import mcp.types as types
+
+    if creature.agent is not None:
+        about = _description(creature.agent)
+    else:
+        about = f"The KT creature '{creature.name}' (hosted on another machine)."
+    return types.Tool(
+        name=tool_name,
+        description=(
+            f"Ask the KT creature '{creature.name}': {about} It works on the prompt "
+            "(using its own tools and model) and answers with its reply."
+        ),
+        input_schema=_ASK_SCHEMA,
+    )
+
+
+def _own_tools(agent: kt.Agent) -> dict[str, Any]:
+    """*agent*'s tools as MCP tools; ``run_in_background`` is the kernel's, not a client's."""
+    import mcp.types as types
+
+    tools = {}
+    for spec in agent.tools.values():
+        schema = dict(spec.parameters)
+        schema["properties"] = {
+            k: v for k, v in schema.get("properties", {}).items() if k != "run_in_background"
+        }
+        tools[spec.name] = types.Tool(
+            name=spec.name, description=spec.description, input_schema=schema
+        )
+    return tools
+
+
+def _no_resource(uri: str, materials: Sequence[CreatureMaterial]) -> NoReturn:
+    import mcp.types as types
+    from mcp.shared.exceptions import MCPError
+
+    known = ", ".join(str(r.uri) for m in materials for r in m.resources()) or "none"
+    raise MCPError(types.INVALID_PARAMS, f"no resource {uri}; this server offers {known}")
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -160,17 +277,23 @@ class CreatureMaterial:
 
     Args:
         agent: The served creature.
+        name: The name it is served by (default: the agent's).
+        qualify_prompts: Name its prompts ``<name>__<stem>`` (a group's server), not ``<stem>``.
     """
 
-    def __init__(self, agent: kt.Agent) -> None:
+    def __init__(
+        self, agent: kt.Agent, *, name: str | None = None, qualify_prompts: bool = False
+    ) -> None:
         self.agent = agent
-        self.base = f"kt://{re.sub(r'[^A-Za-z0-9_.-]', '_', agent.name)}"
+        self.name = name or agent.name
+        self.base = f"kt://{re.sub(r'[^A-Za-z0-9_.-]', '_', self.name)}"
+        self.prefix = f"{self.name}__" if qualify_prompts else ""
 
     def resources(self) -> list[Any]:
         """The resources: the system prompt and the conversation."""
         import mcp.types as types
 
-        name = self.agent.name
+        name = self.name
         return [
             types.Resource(
                 uri=f"{self.base}/system-prompt",
@@ -193,15 +316,13 @@ class CreatureMaterial:
             mcp.shared.exceptions.MCPError: no such resource (``INVALID_PARAMS``).
         """
         import mcp.types as types
-        from mcp.shared.exceptions import MCPError
 
         if uri == f"{self.base}/system-prompt":
             text = self.agent.system_prompt or ""
         elif uri == f"{self.base}/conversation":
             text = _transcript(self.agent.history)
         else:
-            known = ", ".join(str(r.uri) for r in self.resources())
-            raise MCPError(types.INVALID_PARAMS, f"no resource {uri}; this server offers {known}")
+            _no_resource(uri, [self])
         contents = types.TextResourceContents(uri=uri, mime_type="text/markdown", text=text)
         return types.ReadResourceResult(contents=[contents])
 
@@ -211,7 +332,7 @@ class CreatureMaterial:
             return {}
         used = {Path(f).resolve() for f in self.agent.config.system_prompt_files}
         return {
-            file.stem: file
+            self.prefix + file.stem: file
             for file in sorted((Path(folder) / "prompts").glob("*.md"))
             if file.resolve() not in used
         }
@@ -232,6 +353,10 @@ class CreatureMaterial:
             ]
             found.append(types.Prompt(name=name, description=first[:200], arguments=arguments))
         return found
+
+    def owns_prompt(self, name: str) -> bool:
+        """Whether prompt *name* is one of this creature's."""
+        return name in self._prompt_files()
 
     def prompt(self, name: str, arguments: dict[str, str]) -> Any:
         """Prompt *name* with *arguments* filled in, as one user message.
@@ -271,13 +396,15 @@ def _transcript(history: list[Any]) -> str:
     return "\n\n".join(sections) or "(no conversation yet)"
 
 
-async def _ask(agent: kt.Agent, arguments: dict[str, Any], *, stateless: bool, timeout: Any) -> Any:
+async def _ask(
+    creature: ServedCreature, arguments: dict[str, Any], *, stateless: bool, timeout: Any
+) -> Any:
     prompt = arguments.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         return _result("give the prompt: a non-empty string argument 'prompt'", True)
-    if stateless:
-        await agent.clear_history(reason="mcp_stateless")
-    result = await agent.run(prompt, timeout=timeout)
+    if stateless and creature.agent is not None:
+        await creature.agent.clear_history(reason="mcp_stateless")
+    result = await creature.runner.run(prompt, timeout=timeout)
     if result.status == "completed":
         return _result(result.text or result.output, False, structured=_summary(result))
     why = f": {type(result.error).__name__}: {result.error}" if result.error else ""

@@ -6,92 +6,21 @@ through its entry point and the creature's model played by the built-in ``script
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-from importlib.metadata import entry_points
-from pathlib import Path
 
 import pytest
-import trio
-from kt_mcp_helpers import creature
+from kt_mcp_helpers import creature, serve_args, start_http_server
 
 import kt
 import kt_mcp
 from kt.testing import ScriptedLLM, ToolCall
-
-ROOT = Path(__file__).resolve().parents[3]
-
-CREATURE = """\
-name = "helper"
-description = "Answers questions about the terrarium."
-system_prompt = "You help."
-
-[[tools]]
-name = "count_words"
-type = "custom"
-module = "./tools.py"
-"""
-
-TOOLS = '''\
-def count_words(text: str) -> str:
-    """Count the words in a text."""
-    return str(len(text.split()))
-'''
-
-REPLIES = """\
-[[replies]]
-text = "The axolotl is in the big tank."
-
-[[replies]]
-tool_calls = [{ name = "count_words", args = { text = "one two three" } }]
-
-[[replies]]
-text = "There are 3 words."
-"""
-
-
-@pytest.fixture
-def helper(tmp_path) -> Path:
-    folder = tmp_path / "helper"
-    folder.mkdir()
-    (folder / "creature.toml").write_text(CREATURE)
-    (folder / "tools.py").write_text(TOOLS)
-    (folder / "replies.toml").write_text(REPLIES)
-    return folder
-
-
-@pytest.fixture
-def kt_env(tmp_path, kt_home) -> dict[str, str]:
-    """Environment for a `kt` subprocess that loads kt_mcp (and only it) by entry point."""
-    paths = [str(ROOT / "plugins"), str(ROOT / "cli"), str(ROOT / "kernel")]
-    if not entry_points(group="kt.plugins", name="kt_mcp"):  # not installed yet: a stand-in
-        site = tmp_path / "site"
-        info = site / "kt_mcp_entry-0.0.0.dist-info"
-        info.mkdir(parents=True)
-        (info / "METADATA").write_text(
-            "Metadata-Version: 2.1\nName: kt-mcp-entry\nVersion: 0.0.0\n"
-        )
-        (info / "entry_points.txt").write_text("[kt.plugins]\nkt_mcp = kt_mcp\n")
-        paths.insert(0, str(site))
-    return {
-        "PYTHONPATH": os.pathsep.join(paths),
-        "KT_PLUGINS": "kt_mcp",
-        "KT_HOME": str(kt_home),
-        "PATH": os.environ.get("PATH", ""),
-    }
-
-
-def _serve_args(helper: Path, *extra: str) -> list[str]:
-    llm = f"scripted:{helper / 'replies.toml'}"
-    return ["-m", "kt_cli", "mcp", "serve", str(helper), "--llm", llm, *extra]
 
 
 async def test_the_sdk_client_uses_a_creature_over_stdio(helper, kt_env):
     from mcp import Client, StdioServerParameters
 
     params = StdioServerParameters(
-        command=sys.executable, args=_serve_args(helper, "--expose-tools"), env=kt_env
+        command=sys.executable, args=serve_args(helper, "--expose-tools"), env=kt_env
     )
     async with Client(params) as client:
         listed = await client.session.list_tools()
@@ -125,29 +54,12 @@ async def test_the_sdk_client_uses_a_creature_over_stdio(helper, kt_env):
         assert failed.is_error and "ended with status 'error'" in failed.content[0].text
 
 
-async def _start_http_server(helper: Path, env: dict[str, str], *extra: str):
-    process = await trio.lowlevel.open_process(
-        [sys.executable, *_serve_args(helper, "--transport", "http", "--port", "0", *extra)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    seen = b""
-    while b"over MCP at " not in seen or not seen.endswith(b"\n"):
-        chunk = await process.stderr.receive_some()
-        assert chunk, f"kt mcp serve exited: {seen.decode()}"
-        seen += chunk
-    url = seen.decode().split("over MCP at ")[1].split()[0]
-    return process, url, seen.decode()
-
-
 async def test_the_sdk_client_uses_a_creature_over_http_with_a_bearer_token(helper, kt_env):
     import httpx2
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    process, url, _ = await _start_http_server(helper, kt_env, "--token", "s3cret")
+    process, url, _ = await start_http_server(helper, kt_env, "--token", "s3cret")
     try:
         async with httpx2.AsyncClient() as http:
             refused = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
@@ -180,7 +92,7 @@ async def test_the_sdk_client_uses_a_creature_over_http_with_a_bearer_token(help
 
 
 async def test_http_without_a_token_prints_a_generated_one(helper, kt_env):
-    process, url, stderr = await _start_http_server(helper, kt_env)
+    process, url, stderr = await start_http_server(helper, kt_env)
     process.terminate()
     await process.wait()
     await process.stderr.aclose()
@@ -203,7 +115,7 @@ async def test_the_sdk_client_reads_the_creatures_resources_and_prompts(helper, 
             'system_prompt = "You help."', 'system_prompt_file = "prompts/system.md"'
         )
     )
-    params = StdioServerParameters(command=sys.executable, args=_serve_args(helper), env=kt_env)
+    params = StdioServerParameters(command=sys.executable, args=serve_args(helper), env=kt_env)
     async with Client(params) as client:
         listed = await client.session.list_resources()
         uris = [str(r.uri) for r in listed.resources]
@@ -264,7 +176,7 @@ def test_which_hosts_are_loopback_and_which_host_headers_are_allowed():
 async def test_http_checks_the_host_header_even_on_loopback_without_auth(helper, kt_env):
     import httpx2
 
-    process, url, _ = await _start_http_server(helper, kt_env, "--no-auth")
+    process, url, _ = await start_http_server(helper, kt_env, "--no-auth")
     port = url.split(":")[2].split("/")[0]
     ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     headers = {"Accept": "application/json, text/event-stream"}
@@ -285,7 +197,7 @@ async def test_http_checks_the_host_header_even_on_loopback_without_auth(helper,
 async def test_a_server_on_every_interface_still_checks_the_host_header(helper, kt_env):
     import httpx2
 
-    process, url, _ = await _start_http_server(
+    process, url, _ = await start_http_server(
         helper, kt_env, "--host", "0.0.0.0", "--token", "s3cret", "--allowed-host", "box.lan"
     )
     port = url.split(":")[2].split("/")[0]
@@ -306,14 +218,3 @@ async def test_a_server_on_every_interface_still_checks_the_host_header(helper, 
         process.terminate()
         await process.wait()
         await process.stderr.aclose()
-
-
-def test_serving_a_terrarium_recipe_says_what_it_is(kt_cmd, tmp_path):
-    folder = tmp_path / "team"
-    folder.mkdir()
-    (folder / "terrarium.toml").write_text('name = "team"\n')
-    refused = kt_cmd("mcp", "serve", str(folder))
-    assert refused.exit_code == 2
-    assert "is a terrarium recipe (terrarium.toml); kt mcp serve serves one creature" in (
-        refused.output
-    )

@@ -202,9 +202,11 @@ def test_hook_implementations_match_the_specs():
     import kt_mcp
     from kt.plugins import new_plugin_manager
     from kt_cli.plugin import add_cli_hookspecs
+    from kt_web import hookspecs as web_hookspecs
 
     pm = new_plugin_manager()
     add_cli_hookspecs(pm)  # kt_cli_commands is declared by kt_cli
+    pm.add_hookspecs(web_hookspecs)  # kt_web_routes by kt_web
     pm.register(kt_mcp, name="kt_mcp")
     pm.check_pending()  # no typo among kt_mcp's hook names
     assert [impl.plugin_name for impl in pm.hook.kt_creature_started.get_hookimpls()] == ["kt_mcp"]
