@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kt_web.auth import ACCOUNT_DOORS, EXEMPT, GUARDED, AuthSettings, presented_host_token
+from kt_web.auth import (
+    ACCOUNT_DOORS,
+    EXEMPT,
+    GUARDED,
+    TOKEN_COOKIE,
+    AuthSettings,
+    presented_host_token,
+)
 from kt_web.errors import error_body, status_for
 from kt_web.logs import LogHub
 
@@ -52,6 +59,7 @@ def create_app(
     app.extensions["kt_owners"] = {}  # live session id -> the user who started it (or None)
     sock = Sock(app)
 
+    app.before_request(_check_browser_site)  # first: what a page elsewhere makes a browser send
     app.before_request(_check_host_token)
     app.before_request(_check_owner)  # after the user is known
     app.register_error_handler(Exception, _error_answer)
@@ -88,6 +96,64 @@ def json_response(data: Any, status: int = 200) -> Any:
 
     response = flask.jsonify(unstructure(data))
     response.status_code = status
+    return response
+
+
+def _check_browser_site() -> Any:
+    """Refuse requests a web page on another site could make a browser send (see kt_web.auth).
+
+    A request with a right token passes; any other must be addressed to a loopback name (or an
+    allowed host: no DNS rebinding) and, when it carries an ``Origin``, come from this server's
+    own pages (no cross-site posts or WebSockets).
+    """
+    import flask
+
+    request = flask.request
+    if request.path.startswith(("/healthz", "/readyz")):
+        return None
+    auth: AuthSettings = flask.current_app.config["KT_AUTH"]
+    token = presented_host_token(request.headers, request.args) or request.cookies.get(TOKEN_COOKIE)
+    if auth.host_token_matches(token) or _user_token_ok(token):
+        return None
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    if not auth.host_allowed(host):
+        return _forbid(
+            request.path,
+            f"requests addressed to '{host}' need the host token: a page elsewhere may have "
+            f"pointed that name at this server. If '{host}' is how you reach it, add it to "
+            "allowed_hosts under [auth] in ~/.kt/config.toml (or KT_AUTH_ALLOWED_HOSTS)",
+        )
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.split("://", 1)[-1].lower() != request.host.lower():
+        origin_host = origin.split("://", 1)[-1].rsplit(":", 1)[0]
+        if origin == "null" or not auth.host_allowed(origin_host):  # a loopback page may call
+            return _forbid(
+                request.path,
+                f"a page from {origin} may not call this server: cross-site requests need the "
+                "host token (send it as 'Authorization: Bearer <token>')",
+            )
+    return None
+
+
+def _user_token_ok(token: str | None) -> bool:
+    import flask
+
+    accounts = flask.current_app.extensions.get("kt_accounts")
+    if accounts is None or token is None:
+        return False
+    from kt_web.accounts import TOKEN_PREFIX
+
+    return token.startswith(TOKEN_PREFIX) and accounts.user_for_token(token) is not None
+
+
+def _forbid(path: str, message: str) -> Any:
+    import flask
+
+    if path.startswith("/ws/"):
+        flask.g.kt_ws_refusal = message  # the socket opens, then closes with the reason
+        return None
+    response = flask.jsonify({"error": {"type": "Forbidden", "message": message}})
+    response.status_code = 403
     return response
 
 

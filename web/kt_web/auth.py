@@ -6,6 +6,7 @@ All are off by default. Settings come from ``~/.kt/config.toml``::
     host_token = "..."          # every /api/*, /ws/* and /v1/* request
     admin_token = "..."         # routes that change configuration (keys, MCP, packs, models)
     loopback_bypass = true      # a peer on 127.0.0.0/8 or ::1 needs no host token
+    allowed_hosts = []          # names this server is reached by, besides localhost
 
 and the environment overrides them: ``KT_AUTH_HOST_TOKEN``, ``KT_AUTH_ADMIN_TOKEN``,
 ``KT_AUTH_LOOPBACK_BYPASS`` (``1``/``0``), and ``KT_AUTH_HOST_TOKEN_FILE`` /
@@ -20,6 +21,13 @@ WebSocket subprotocol ``kt-token.T`` or ``?token=T``; the admin token as
 ``X-KT-Admin-Token: T``. Tokens are compared in constant time. The loopback bypass looks at the
 socket's peer address only (``REMOTE_ADDR`` as the server set it), never a forwarded header,
 so a reverse proxy on the same machine does not open the door: turn the bypass off behind one.
+
+A request that does not present a right token is also checked for what a web page elsewhere
+could make a browser send: its ``Host`` must be a loopback name or address (or one of
+``allowed_hosts``, ``KT_AUTH_ALLOWED_HOSTS``), so a site whose name was re-pointed at
+127.0.0.1 (DNS rebinding) is refused; and an ``Origin`` it carries must be this server's own,
+so another site's page cannot post here or open a WebSocket (cross-site requests). A request
+with the right token passes: no page on another site holds it.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ __all__ = ["AuthSettings", "is_loopback", "load_auth"]
 EXEMPT = ("/healthz", "/readyz", "/api/auth/capabilities", "/openapi.json", "/static/")
 ACCOUNT_DOORS = ("/api/auth/login", "/api/auth/register")  # reachable without a user
 GUARDED = ("/api/", "/ws/", "/v1/")
+TOKEN_COOKIE = "kt_host_token"  # where the dashboard keeps a token given once (same-site, HttpOnly)
 
 
 @attrs.frozen(kw_only=True)
@@ -52,6 +61,8 @@ class AuthSettings:
         loopback_bypass: Loopback peers need no host token.
         multi_user: ``off``, ``optional`` (anonymous requests allowed too) or ``required``.
         registration: ``open``, ``invite-only`` or ``admin-only``.
+        allowed_hosts: Host names requests without a token may be addressed to, besides
+            ``localhost``, ``*.localhost`` and loopback addresses; ``*`` allows any.
     """
 
     host_token: str | None = attrs.field(default=None, repr=False)
@@ -59,6 +70,7 @@ class AuthSettings:
     loopback_bypass: bool = True
     multi_user: str = "off"
     registration: str = "admin-only"
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def any_layer(self) -> bool:
@@ -84,6 +96,19 @@ class AuthSettings:
         if self.loopback_bypass and is_loopback(peer):
             return True
         return token is not None and hmac.compare_digest(token.encode(), self.host_token.encode())
+
+    def host_token_matches(self, token: str | None) -> bool:
+        """Whether *token* is the host token (never true when there is none)."""
+        if self.host_token is None or token is None:
+            return False
+        return hmac.compare_digest(token.encode(), self.host_token.encode())
+
+    def host_allowed(self, host: str) -> bool:
+        """Whether a request without a token may be addressed to *host* (port removed)."""
+        host = host.strip("[]").lower()
+        if host == "localhost" or host.endswith(".localhost") or "*" in self.allowed_hosts:
+            return True
+        return is_loopback(host) or host in {name.lower() for name in self.allowed_hosts}
 
     def admin_ok(self, token: str | None) -> bool:
         """Whether *token* passes the admin layer (loopback peers are not exempt)."""
@@ -123,12 +148,20 @@ def load_auth(env: Mapping[str, str] | None = None) -> AuthSettings:
     registration = str(env.get("KT_AUTH_REGISTRATION", table.get("registration", "admin-only")))
     if registration not in ("open", "invite-only", "admin-only"):
         raise ConfigError("open, invite-only or admin-only", path="auth.registration")
+    allowed = table.get("allowed_hosts", [])
+    if "KT_AUTH_ALLOWED_HOSTS" in env:
+        allowed = [name.strip() for name in env["KT_AUTH_ALLOWED_HOSTS"].split(",") if name.strip()]
+    if not isinstance(allowed, list) or not all(isinstance(name, str) for name in allowed):
+        raise ConfigError(
+            'a list of host names, such as ["kt.example.org"]', path="auth.allowed_hosts"
+        )
     return AuthSettings(
         host_token=host,
         admin_token=admin,
         loopback_bypass=bool(bypass),
         multi_user=multi_user,
         registration=registration,
+        allowed_hosts=tuple(allowed),
     )
 
 
