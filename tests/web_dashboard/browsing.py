@@ -61,10 +61,21 @@ def find_all(browser, css: str):
 
 
 def by_label(browser, label: str):
-    """The control whose accessible name is *label* (its <label> or aria-label)."""
-    for node in find_all(browser, "input, textarea, select, button"):
-        if node.accessible_name == label:
-            return node
+    """The control whose accessible name is *label* (its <label> or aria-label).
+
+    Live parts of a page are swapped while it is searched: a control that went stale is looked
+    for again in the page as it is now.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(5):
+        try:
+            for node in find_all(browser, "input, textarea, select, button"):
+                if node.accessible_name == label:
+                    return node
+            break
+        except StaleElementReferenceException:
+            continue
     raise AssertionError(f"no control named {label!r}")
 
 

@@ -17,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "web"))  # kt_web's test help
 from browsing import launch_chromium  # noqa: E402
 from kt_web_helpers import Server, write  # noqa: E402
 
+THREE = ("first answer", "second answer", "edited answer")  # replies of three.toml, in order
+
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> Path:
@@ -41,6 +43,8 @@ def world(tmp_path_factory) -> Path:
     )
     write(root / "markdown.toml", markdown)
     write(root / "tool.toml", tool)
+    write(root / "tool-then-text.toml", tool + '[[replies]]\ntext = "Still noted."\n')
+    write(root / "tool-twice.toml", tool + tool)
     write(root / "hostile.toml", hostile)
     write(
         root / "creatures" / "asker" / "creature.toml",
@@ -53,10 +57,29 @@ def world(tmp_path_factory) -> Path:
         '[[replies]]\ntext = "Painting it now."\n'
     )
     write(root / "ask.toml", ask)
+    write(
+        root / "creatures" / "guarded" / "creature.toml",
+        'name = "guarded"\nsystem_prompt = "You ask first."\n[[tools]]\nname = "scratchpad"\n'
+        '[[plugins]]\nname = "kt_guard"\npermissions = { ask = ["scratchpad"] }\n',
+    )
     slow = (
         '[[replies]]\ntext = "a very slow reply that goes on and on"\nchunk_size = 1\ndelay = 0.2\n'
     )
     write(root / "slow.toml", slow * 5)
+    write(root / "three.toml", "".join(f'[[replies]]\ntext = "{t}"\n' for t in THREE))
+    write(
+        root / "creatures" / "delegator" / "creature.toml",
+        'name = "delegator"\nsystem_prompt = "You delegate."\nsubagents = ["explore"]\n'
+        '[[tools]]\nname = "glob"\n',
+    )
+    delegate = (  # the parent calls explore; the child (same script) globs, answers; parent ends
+        '[[replies]]\n[[replies.tool_calls]]\nname = "explore"\n'
+        'args = { task = "find the configs", run_in_background = false }\n'
+        '[[replies]]\n[[replies.tool_calls]]\nname = "glob"\nargs = { pattern = "*.toml" }\n'
+        '[[replies]]\ntext = "The child found them."\n'
+        '[[replies]]\ntext = "All *done*."\n'
+    )
+    write(root / "delegate.toml", delegate)
     write(
         root / "team" / "terrarium.toml",
         f"""name = "team"

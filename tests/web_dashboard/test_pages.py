@@ -20,6 +20,10 @@ def test_every_page_renders(server, session):
         assert '<main id="main">' in answer.text
     home = server.client.get("/").text
     assert sid in home and "Start creature" in home
+    parts = server.client.get(f"/terrarium/{sid}/parts")  # the fragment the page swaps in
+    assert parts.status_code == 200 and "<svg" in parts.text and "<main" not in parts.text
+    assert f'data-creature="{session["root"]}"' in parts.text
+    assert server.client.get("/login").status_code == 302  # accounts are off: home instead
 
 
 def test_chat_page_has_named_controls(server, session):
@@ -30,7 +34,8 @@ def test_chat_page_has_named_controls(server, session):
 
 
 def test_assets_are_served(server):
-    for name in ["dashboard.css", "api.js", "chat.js", "home.js", "theme.js", "highlight.css"]:
+    modules = ["api.js", "chat.js", "chat_panels.js", "home.js", "session.js", "settings.js"]
+    for name in ["dashboard.css", "theme.js", "terrarium.js", "highlight.css", *modules]:
         answer = server.client.get(f"/static/dashboard/{name}")
         assert answer.status_code == 200 and answer.text, name
     assert (

@@ -6,7 +6,9 @@
 * :mod:`~kt_dashboard.desktop`: ``kt app``, the dashboard in a native window.
 
 The pages are added through ``kt_web``'s ``kt_web_routes`` hook, the same way any plugin adds
-pages or panels. No Node toolchain is involved: the templates and modules ship as package data.
+pages; plugins add panels to these pages with the ``kt_dashboard_panels`` hook
+(:mod:`~kt_dashboard.hookspecs`, :class:`Panel`). No Node toolchain is involved: the templates
+and modules ship as package data.
 """
 
 from __future__ import annotations
@@ -20,10 +22,22 @@ import kt.plugins
 # can name the extra when (as in a lean install) all three are missing.
 kt.plugins.require_modules("nh3", "pygments", "markdown_it")
 
-kt_requires = ("kt_web",)  # served by its Flask application
+from kt_dashboard.panels import Panel  # noqa: E402  (after the check that names the extra)
+
+__all__ = ["Panel"]
+
+kt_requires = ("kt_web", "kt_studio")  # served by kt_web's application, over Studio
 
 if TYPE_CHECKING:
     import click
+
+
+@kt.hookimpl
+def kt_addhookspecs(pm: Any) -> None:
+    """Declare ``kt_dashboard_panels``, the hook plugins add panels to pages with."""
+    from kt_dashboard import hookspecs
+
+    pm.add_hookspecs(hookspecs)
 
 
 @kt.hookimpl(optionalhook=True)  # declared by kt_web, loaded first (kt_requires)

@@ -1,4 +1,4 @@
-"""Requests from a creature answered on its chat page: ``ask_user`` questions, cards.
+"""Requests from a creature answered on its chat page: ``ask_user`` questions, cards, approvals.
 
 A creature asks through the kernel's request exchange (:mod:`kt.events`): a
 :class:`~kt.events.UserRequest` event reaches the chat socket as an ``activity`` frame, the
@@ -38,13 +38,18 @@ def answer(host: Any, session_id: str, creature: str, request_id: str, text: str
 
 
 def shown(request: Any) -> dict[str, Any]:
-    """A request as the page shows it (the prompt stays Markdown; the page renders it)."""
+    """A request as the page shows it (the prompt stays Markdown; the page renders it).
+
+    An approval of ``kt_guard``'s permission gate is a request too: its choices are the
+    decisions, its ``body`` the call's arguments.
+    """
     return {
         "request_id": request.request_id,
         "kind": request.kind,
         "prompt": request.prompt,
         "choices": [{"id": c.id, "label": c.label or c.id} for c in request.choices],
         "placeholder": getattr(request, "placeholder", ""),
+        "body": getattr(request, "body", ""),  # an approval's arguments, as lines of text
     }
 
 

@@ -22,6 +22,13 @@ export async function call(method, path, body, extraHeaders = {}) {
   return data;
 }
 
+// A piece of a page, rendered (and escaped) by the server like the page itself.
+export async function fragment(path) {
+  const response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) throw new Error(`${response.status} ${response.statusText}: ${path}`);
+  return response.text();
+}
+
 export function socket(path) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const protocols = token ? ["kt", `kt-token.${token}`] : ["kt"];

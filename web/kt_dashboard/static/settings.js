@@ -1,3 +1,5 @@
+// The settings page's changes, each one call of the settings or catalog API; the page is then
+// loaded again, so what it shows is what the server has.
 import { call, say } from "./api.js";
 
 function adminHeaders() {
@@ -5,39 +7,59 @@ function adminHeaders() {
   return field && field.value ? { "X-KT-Admin-Token": field.value } : {};
 }
 
-const form = document.getElementById("key-form");
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const data = new FormData(form);
-  const provider = encodeURIComponent(data.get("provider"));
+async function change(method, path, body) {
   try {
-    await call("PUT", `/api/settings/keys/${provider}`, { key: data.get("key") }, adminHeaders());
+    await call(method, path, body, adminHeaders());
     location.reload();
   } catch (error) {
     say(error.message);
   }
-});
+}
 
-for (const button of document.querySelectorAll("button.delete-key")) {
-  button.addEventListener("click", async () => {
-    const provider = encodeURIComponent(button.dataset.provider);
-    try {
-      await call("DELETE", `/api/settings/keys/${provider}`, undefined, adminHeaders());
-      location.reload();
-    } catch (error) {
-      say(error.message);
-    }
+function onSubmit(id, act) {
+  const form = document.getElementById(id);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    act(new FormData(form));
   });
 }
 
-const modelForm = document.getElementById("model-form");
-modelForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const model = new FormData(modelForm).get("model") || null; // empty: no default
-  try {
-    await call("PUT", "/api/settings/default-model", { model }, adminHeaders());
-    location.reload();
-  } catch (error) {
-    say(error.message);
+function onClick(selector, act) {
+  for (const button of document.querySelectorAll(selector)) {
+    button.addEventListener("click", () => act(button.dataset));
   }
+}
+
+// Empty fields are left out, so the server's defaults apply.
+function filled(data) {
+  return Object.fromEntries([...data].filter(([, value]) => value !== ""));
+}
+
+onSubmit("key-form", (data) =>
+  change("PUT", `/api/settings/keys/${encodeURIComponent(data.get("provider"))}`, { key: data.get("key") }));
+onClick("button.delete-key", ({ provider }) =>
+  change("DELETE", `/api/settings/keys/${encodeURIComponent(provider)}`));
+
+onSubmit("model-form", (data) =>
+  change("PUT", "/api/settings/default-model", { model: data.get("model") || null })); // empty: none
+
+onSubmit("profile-form", (data) => change("POST", "/api/settings/profiles", filled(data)));
+onClick("button.delete-profile", ({ name }) =>
+  change("DELETE", `/api/settings/profiles/${encodeURIComponent(name)}`));
+
+onSubmit("mcp-form", (data) => {
+  const settings = filled(data);
+  delete settings.name;
+  if (settings.args) settings.args = settings.args.split("\n").map((arg) => arg.trim()).filter(Boolean);
+  return change("POST", "/api/settings/mcp", { name: data.get("name"), settings });
 });
+onClick("button.delete-mcp", ({ name }) => change("DELETE", `/api/settings/mcp/${encodeURIComponent(name)}`));
+
+onSubmit("pack-form", (data) => {
+  say(`Installing ${data.get("source")}…`);
+  return change("POST", "/api/catalog/packages", { source: data.get("source") });
+});
+onClick("button.update-pack", ({ name }) =>
+  change("POST", `/api/catalog/packages/${encodeURIComponent(name)}/update`));
+onClick("button.uninstall-pack", ({ name }) =>
+  change("DELETE", `/api/catalog/packages/${encodeURIComponent(name)}`));
