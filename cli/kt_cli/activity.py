@@ -74,6 +74,48 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
+def conversation_tail(history: Any, *, turns: int = 3, width: int = 100) -> list[str]:
+    """The end of a conversation, one line per message and tool call, for a resumed run.
+
+    The last *turns* user turns: each input after ``>``, each reply's first line (with how
+    many lines were left out), each tool call as ``→ NAME ARGS``, each result as
+    ``↳ NAME: FIRST LINE``. Images are ``[image]``.
+
+    Args:
+        history: The messages (``agent.history``).
+        turns: User turns to show.
+        width: The longest line.
+    """
+
+    def text_of(message: Any) -> str:
+        content = message.content
+        if isinstance(content, str):
+            return content
+        return "".join(p.text if p.type == "text" else "[image]" for p in content)
+
+    def first_line(text: str, room: int) -> str:
+        lines = text.strip().splitlines() or [""]
+        more = f" (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
+        return clip(lines[0], max(room - len(more), 10)) + more
+
+    messages = list(history)
+    starts = [i for i, m in enumerate(messages) if m.role == "user"]
+    shown = messages[starts[-turns] :] if len(starts) >= turns else messages
+    lines = []
+    for message in shown:
+        text = text_of(message)
+        if message.role == "user":
+            lines.append(f"> {first_line(text, width - 2)}")
+        elif message.role == "assistant":
+            if text.strip():
+                lines.append(first_line(text, width))
+            for call in message.tool_calls:
+                lines.append(f"  → {call.name} {describe_args(call.args, max(width - 20, 20))}")
+        elif message.role == "tool":
+            lines.append(f"  ↳ {message.name}: {first_line(text, width - len(message.name) - 6)}")
+    return lines
+
+
 def describe_args(args: Mapping[str, Any] | str, limit: int = ARGS_PREVIEW_CHARS) -> str:
     """Tool-call arguments as one line of compact JSON, cut to *limit* characters.
 
@@ -258,6 +300,9 @@ class ActivityTracker:
             (the agent's own usage counts a turn when it ends).
         phase: What the creature is doing, for a spinner: ``""`` (idle), ``thinking``,
             ``running tools``, ``compacting``.
+        cost: ``(session, turn, complete)`` in US dollars from the latest ``cost_updated``
+            event (``kt_llm`` prices every model call), or ``None`` before the first one;
+            *complete* is false when a call had no known prices.
     """
 
     def __init__(self, symbols: Symbols = UNICODE) -> None:
@@ -268,6 +313,7 @@ class ActivityTracker:
         self.context_tokens = 0
         self.turn_usage = (0, 0)
         self.phase = ""
+        self.cost: tuple[float, float, bool] | None = None
         self._text_open = False
         self._turn_source = "user"
         self._in_turn = False
@@ -318,7 +364,7 @@ class ActivityTracker:
             notes += self._tool_completed(event)
         elif isinstance(event, LLMCallCompleted):
             usage = event.usage
-            if usage.total_tokens:
+            if usage.prompt_tokens or usage.completion_tokens:  # some report no total
                 self.context_tokens = usage.prompt_tokens + usage.completion_tokens
                 spent, replied = self.turn_usage
                 self.turn_usage = (spent + usage.prompt_tokens, replied + usage.completion_tokens)
@@ -329,6 +375,12 @@ class ActivityTracker:
             notes += self._subagent_completed(event)
         elif event.type == "subagent_event":
             notes += self._subagent_progress(event)
+        elif event.type == "cost_updated":  # kt_llm's event, read by its fields: no import
+            self.cost = (
+                float(getattr(event, "session_cost", 0.0) or 0.0),
+                float(getattr(event, "turn_cost", 0.0) or 0.0),
+                bool(getattr(event, "complete", True)),
+            )
         elif isinstance(event, CompactionStarted):
             self.phase = "compacting"
         elif isinstance(event, CompactionCompleted):

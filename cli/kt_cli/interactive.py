@@ -20,7 +20,7 @@ import inspect
 import shlex
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import attrs
@@ -33,7 +33,13 @@ from kt_cli.repl import Feed
 from kt_cli.requests import APPROVAL_MODES, ApprovalPolicy, Pending, restored_requests
 from kt_cli.terminal import History
 
-__all__ = ["CommandResult", "InteractiveSession", "SlashCommand"]
+__all__ = [
+    "CommandResult",
+    "InteractiveSession",
+    "SlashCommand",
+    "channel_lines",
+    "creature_channel_lines",
+]
 
 NoteHandler = Callable[[Note], Any]
 
@@ -541,12 +547,24 @@ class InteractiveSession:
         tokens_in = agent.usage.prompt_tokens + spent
         tokens_out = agent.usage.completion_tokens + replied
         parts.append(f"{_tokens(tokens_in)} in · {_tokens(tokens_out)} out")
-        cost = getattr(agent.usage, "cost", None)
+        cost = self.cost_text()
         if cost:
-            parts.append(f"${cost:.4f}")
+            parts.append(cost)
         if self.approvals.mode != "ask":
             parts.append(f"approvals: {self.approvals.mode}")
         return " · ".join(parts)
+
+    def cost_text(self, *, turn: bool = False) -> str:
+        """The session's cost so far (``$0.0123``; ``$0.0123+`` when a call had no prices).
+
+        ``""`` before the first priced call (or without ``kt_llm``, which prices calls). With
+        *turn*, the latest turn's cost follows in brackets.
+        """
+        if self.tracker.cost is None:
+            return ""
+        session, last_turn, complete = self.tracker.cost
+        text = f"${session:.4f}{'' if complete else '+'}"
+        return text + (f" (last turn ${last_turn:.4f})" if turn else "")
 
     def status_lines(self) -> list[str]:
         """What ``/status`` shows: model, session, conversation, usage, jobs."""
@@ -647,23 +665,74 @@ async def _compact(session: InteractiveSession, args: str) -> CommandResult:
     return CommandResult(("history not compacted",))
 
 
+MODEL_PRESETS_SHOWN = 8
+"""Presets ``/model`` numbers per backend (the rest are selected by name)."""
+
+
+def model_choices(agent: kt.Agent) -> list[tuple[str, list[str], str]]:
+    """What ``/model`` offers: ``(provider, selectors, note)`` per backend, endpoints last.
+
+    With ``kt_llm`` (it resolved the creature's model, so its catalog is loaded) the list is
+    its catalog's: every backend with its presets, then the user's custom endpoints from
+    ``llm.toml`` with the model and URL each serves. Without it, the kernel's backends and
+    their presets.
+    """
+    catalog = sys.modules.get("kt_llm.catalog")
+    settings = sys.modules.get("kt_llm.settings")
+    if catalog is not None and settings is not None and agent.kernel.pm.get_plugin("kt_llm"):
+        try:
+            providers = catalog.Catalog(agent.kernel, settings.Settings()).ordered()
+        except KTError:  # a broken llm.toml: kt model check says what; offer the backends
+            providers = None
+        if providers is not None:
+            return [
+                (
+                    p.name,
+                    [f"{p.name}/{preset.name}" for preset in p.presets]
+                    or ([p.name] if p.custom else []),
+                    f"custom endpoint: {p.model or 'no default model'} at {p.base_url}"
+                    if p.custom
+                    else "",
+                )
+                for p in providers
+            ]
+    return [
+        (name, [f"{name}/{p.name}" for p in spec.profiles], "")
+        for name, spec in sorted(agent.kernel.llm_backends.items())
+    ]
+
+
 async def _model(session: InteractiveSession, args: str) -> CommandResult:
     agent = session.agent
+    choices = model_choices(agent)
+    numbered = [s for _, selectors, _ in choices for s in selectors[:MODEL_PRESETS_SHOWN]]
     if not args:
-        lines = [f"model: {agent.llm_name}", "backends and their presets:"]
-        for name in sorted(agent.kernel.llm_backends):
-            spec = agent.kernel.llm_backends[name]
-            presets = ", ".join(p.name for p in spec.profiles[:8])
-            more = f" (+{len(spec.profiles) - 8} more)" if len(spec.profiles) > 8 else ""
-            lines.append(f"  {name}{': ' + presets + more if presets else ''}")
-        lines.append("switch with /model SELECTOR (BACKEND/MODEL, a preset, or scripted:FILE)")
+        lines = [f"model: {agent.llm_name}", "choices (/model N picks one):"]
+        for provider, selectors, note in choices:
+            shown = selectors[:MODEL_PRESETS_SHOWN]
+            picks = ", ".join(
+                f"{numbered.index(s) + 1}) {s.removeprefix(provider + '/')}" for s in shown
+            )
+            more = f" (+{len(selectors) - len(shown)} more)" if len(selectors) > len(shown) else ""
+            lines.append(f"  {provider}{': ' + picks + more if picks else ''}")
+            if note:
+                lines.append(f"    {note}")
+        lines.append(
+            "switch with /model N or /model SELECTOR (BACKEND/MODEL, a preset, an endpoint, "
+            "or scripted:FILE)"
+        )
         return CommandResult(tuple(lines))
     if agent.current_turn is not None:
         return _error("/model: a turn is running; wait for it or interrupt it (Ctrl+C)")
+    selector = args.strip()
+    if selector.isdigit():
+        if not 1 <= int(selector) <= len(numbered):
+            return _error(f"/model: pick 1 to {len(numbered)} (/model lists them)")
+        selector = numbered[int(selector) - 1]
     probe = await kt.Agent.build(
         agent.config,
         kernel=agent.kernel,
-        llm_selector=args,
+        llm_selector=selector,
         pwd=agent.working_dir,
         output=None,
     )
@@ -737,12 +806,11 @@ async def _approvals(session: InteractiveSession, args: str) -> CommandResult:
 
 
 async def _cost(session: InteractiveSession, args: str) -> CommandResult:
-    usage = session.agent.usage
     lines = [f"tokens    {session.usage_line()}", f"context   {session.footer()}"]
-    cost = getattr(usage, "cost", None)
-    lines.append(
-        f"cost      ${cost:.4f}" if cost else "cost      unknown (no prices for this model)"
-    )
+    cost = session.cost_text(turn=True)
+    lines.append(f"cost      {cost}" if cost else "cost      none yet (no priced model call)")
+    if cost.split(" ")[0].endswith("+"):
+        lines.append("          + some calls had no known prices (kt model show lists them)")
     return CommandResult(tuple(lines))
 
 
@@ -850,6 +918,56 @@ async def _branch(session: InteractiveSession, args: str) -> CommandResult:
     return CommandResult((f"switched to branch {args.strip()}",), "ok")
 
 
+def channel_lines(
+    channels: Any, *, me: str | None = None, sendable: Collection[str] = ()
+) -> list[str]:
+    """Lines describing a team's *channels* (``ChannelInfo``-shaped objects), for ``/channels``.
+
+    Shared by ``kt run`` (a creature hosted in a team) and ``kt terrarium run``. With *me*,
+    ``>`` marks the channels that creature may send on (*sendable*: a privileged creature may
+    send on every one, not only where it has a send edge) and ``<`` those it listens to.
+    """
+    found = list(channels)
+    if not found:
+        return ["no channels in this team"]
+    lines = ["channels (> you may send on it, < you listen to it):" if me else "channels:"]
+    for info in found:
+        marks = ""
+        if me:
+            marks = (">" if info.name in sendable else " ") + ("<" if me in info.listeners else " ")
+            marks += " "
+        backlog = f", {info.backlog} waiting" if info.backlog else ""
+        lines.append(
+            f"  {marks}{info.name} ({info.kind}, {info.message_count} sent{backlog})"
+            + (f": {clip(info.description, 80)}" if info.description else "")
+        )
+        lines.append(
+            f"      listeners {', '.join(info.listeners) or 'none'} · "
+            f"senders {', '.join(info.senders) or 'none'}"
+        )
+    return lines
+
+
+def creature_channel_lines(agent: kt.Agent) -> list[str] | None:
+    """``/channels`` for a creature hosted in a team (its channel service), else ``None``."""
+    service = agent.stash.get(kt.CHANNEL_SERVICE, None)
+    if service is None:
+        return None
+    return channel_lines(service.list(), me=service.creature_id, sendable=set(service.channels()))
+
+
+async def _channels(session: InteractiveSession, args: str) -> CommandResult:
+    lines = creature_channel_lines(session.agent)
+    if lines is None:
+        return CommandResult(
+            (
+                "this creature is not part of a team, so it has no channels "
+                "(kt terrarium run runs a team)",
+            )
+        )
+    return CommandResult(tuple(lines))
+
+
 async def _triggers(session: InteractiveSession, args: str) -> CommandResult:
     jobs = [j for j in session.agent.jobs.values() if j.kind == "trigger" and j.status == "running"]
     if not jobs:
@@ -891,6 +1009,7 @@ BUILTIN_COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("expand", "[N]", "the whole output of a tool call (Ctrl+O: the latest)", _expand),
     SlashCommand("stop", "JOB", "stop a background job", _stop),
     SlashCommand("triggers", "", "triggers running now", _triggers),
+    SlashCommand("channels", "", "the team's channels, who listens and who sends", _channels),
     SlashCommand("skill", "[NAME ARGS]", "list the skills, or run one", _skill, runs_model=True),
     SlashCommand("branch", "[PATH]", "list the conversation's branches, or switch", _branch),
     SlashCommand("scratchpad", "", "the creature's scratchpad notes", _scratchpad),

@@ -215,18 +215,31 @@ class KTGroup(click.Group):
 def cli(ctx: click.Context) -> None:
     """KT Terrarium: build and run LLM agents ("creatures") from config folders.
 
-    --verbose, --plugins and --no-plugins are accepted before the command name and after it.
+    --verbose, --log-level, --plugins and --no-plugins are accepted before the command name and
+    after it.
     Plugins add commands of their own (the kt_cli_commands hook); `kt plugins` lists the
     plugins, `kt doctor` checks the setup.
 
     \b
     Environment:
-      KT_HOME     the kt home folder (default ~/.kt)
-      KT_PLUGINS  comma-separated plugins to load (empty: none); --plugins overrides it
+      KT_HOME       the kt home folder (default ~/.kt)
+      KT_PLUGINS    comma-separated plugins to load (empty: none); --plugins overrides it
+      KT_LOG_LEVEL  what reaches the log file KT_HOME/logs/kt.log: debug, info (default),
+                    warning or error; --log-level overrides it
 
     Exit codes: 0 ok, 1 a failure while running, 2 a usage or config error, 130 Ctrl+C.
     """  # noqa: D301 (click reads \b as "keep this paragraph as written")
-    ctx.ensure_object(CliState)
+    state = ctx.ensure_object(CliState)
+    if _WRITES_LOG_FILE:
+        from kt.config.home import kt_home
+        from kt_cli.logs import configure
+
+        configure(kt_home(), state.log_level)
+
+
+_WRITES_LOG_FILE = False
+"""Set by :func:`main`: the process is the ``kt`` command, so its logging is kt's to set up
+(a program or test calling :data:`cli` keeps its own)."""
 
 
 def main(args: Sequence[str] | None = None) -> None:
@@ -235,4 +248,6 @@ def main(args: Sequence[str] | None = None) -> None:
     Args:
         args: The arguments (default: ``sys.argv[1:]``).
     """
+    global _WRITES_LOG_FILE
+    _WRITES_LOG_FILE = True
     cli.main(args=args, prog_name="kt")

@@ -16,6 +16,7 @@ builds one.
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -140,3 +141,62 @@ def kt_session_restore(creature: kt.Agent, reader: Any) -> None:
     types = [n for n, c in EVENT_TYPES.items() if issubclass(c, UserRequest | UserAnswered)]
     logged = reader.events(type=types, creature=creature.name)
     restore_requests(creature, [entry.wire for entry in logged])
+
+
+_EVENTS = logging.getLogger("kt.events")  # see kt_cli.logs: the kt command sends it to a file
+_EVENTS.addHandler(logging.NullHandler())  # elsewhere, nothing is printed unless asked for
+
+
+@hookimpl
+def kt_event(event: Any, creature: Any) -> None:
+    """Log the creature's event on ``kt.events``: what happened, never what was said.
+
+    Turns, model calls, tool calls, sub-agents and compactions at ``info`` (``debug`` for the
+    rest); warnings and errors at ``warning``. Reply text (a delta per few characters) is not
+    logged, and no message or tool output is: only names, statuses, durations and counts.
+    """
+    kind = event.type
+    if kind in ("warning", "error"):
+        who = getattr(creature, "name", "?")
+        _EVENTS.warning("%s: %s: %s", who, kind, getattr(event, "message", ""))
+        return
+    if kind == "text_delta" or not _EVENTS.isEnabledFor(logging.INFO):
+        return
+    who = getattr(creature, "name", "?")
+    if kind == "turn_started":
+        _EVENTS.info("%s: turn %s started (%s)", who, event.turn_index, event.source)
+    elif kind == "turn_completed":
+        result = event.result
+        _EVENTS.info(
+            "%s: turn %s %s after %s model calls%s",
+            who,
+            event.turn_index,
+            result.status,
+            result.iterations,
+            f": {type(result.error).__name__}: {result.error}" if result.error else "",
+        )
+    elif kind == "llm_call_completed":
+        usage = event.usage
+        _EVENTS.info(
+            "%s: model call %s: %s in / %s out tokens, %s%s",
+            who,
+            event.iteration,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            event.finish_reason or "no finish reason",
+            f", error: {event.error}" if event.error else "",
+        )
+    elif kind in ("tool_call_completed", "subagent_completed"):
+        _EVENTS.info(
+            "%s: %s %s %s%s%s",
+            who,
+            "tool" if kind == "tool_call_completed" else "sub-agent",
+            event.name,
+            event.status,
+            f" in {event.duration:.2f}s" if getattr(event, "duration", None) is not None else "",
+            f": {event.error}" if event.error else "",
+        )
+    elif kind == "compaction_completed":
+        _EVENTS.info("%s: compacted %s messages", who, event.messages_compacted)
+    elif _EVENTS.isEnabledFor(logging.DEBUG):
+        _EVENTS.debug("%s: %s", who, kind)

@@ -172,10 +172,18 @@ def as_command_error(exc: BaseException, *, verbose: bool) -> CommandError | Non
         verbose: Whether ``--verbose`` was given.
 
     Returns:
-        The report for a ``KTError`` or an unexpected ``Exception``; ``None`` for click's own
-        exceptions (usage errors, ``Exit``, ``Abort``) and for non-``Exception`` errors.
+        The report for a ``KTError``, a command's ``click.ClickException`` (reported in kt's
+        ``kt: error:`` form with its exit code) or an unexpected ``Exception``; ``None`` for
+        usage errors, ``Exit`` and ``Abort`` (click reports them with the usage) and for
+        non-``Exception`` errors.
     """
     exc = single_exception(exc)
+    if isinstance(exc, click.ClickException) and not isinstance(
+        exc, click.UsageError | CommandError
+    ):  # a command's own failure (not a usage error): kt's form, click's exit code
+        report = CommandError(exc, verbose=False)
+        report.exit_code, report.hint = exc.exit_code, ""
+        return report
     if isinstance(exc, click.ClickException | click.exceptions.Exit | click.Abort):
         return None
     if isinstance(exc, BrokenPipeError):

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from kt_cli.logs import LEVELS
+
 if TYPE_CHECKING:
     from kt import Kernel
 
@@ -40,6 +42,8 @@ class CliState:
 
     Attributes:
         verbose: Print tracebacks with errors (``--verbose``).
+        log_level: What reaches the log file (``--log-level``, ``KT_LOG_LEVEL``; see
+            :mod:`kt_cli.logs`).
         plugins: The chosen plugin set: entry-point names, ``[]`` for the bare kernel, or
             ``None`` to let the kernel choose (``KT_PLUGINS``, the user config, or else every
             installed plugin).
@@ -52,7 +56,10 @@ class CliState:
     """
 
     def __init__(self, *, kernel: Kernel | None = None) -> None:
+        from kt_cli.logs import level_from_env
+
         self.verbose = False
+        self.log_level = level_from_env()
         self.plugins: list[str] | None = None
         self.plugins_option: str | None = None
         self._kernel = kernel
@@ -179,6 +186,14 @@ def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> Non
         _state(ctx).verbose = True
 
 
+def _set_log_level(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        from kt_cli.logs import set_level
+
+        _state(ctx).log_level = value.lower()
+        set_level(value)
+
+
 def _set_plugins(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is not None:
         names = [name.strip() for name in value.split(",") if name.strip()]
@@ -191,7 +206,7 @@ def _set_no_plugins(ctx: click.Context, param: click.Parameter, value: bool) -> 
 
 
 def common_options(command: F) -> F:
-    """Add ``--verbose``, ``--plugins`` and ``--no-plugins`` to a click command.
+    """Add ``--verbose``, ``--log-level``, ``--plugins`` and ``--no-plugins`` to a command.
 
     The options are eager and not passed to the function: they are recorded on the
     invocation's :class:`CliState` (use :data:`pass_state` to get it).
@@ -200,7 +215,7 @@ def common_options(command: F) -> F:
         command: The command function (before ``@click.command``).
 
     Returns:
-        The same function with the three options attached.
+        The same function with the options attached.
     """
     options = [
         click.option(
@@ -211,6 +226,16 @@ def common_options(command: F) -> F:
             expose_value=False,
             callback=_set_verbose,
             help="Show tracebacks with errors.",
+        ),
+        click.option(
+            "--log-level",
+            type=click.Choice(LEVELS, case_sensitive=False),
+            metavar="LEVEL",
+            is_eager=True,
+            expose_value=False,
+            callback=_set_log_level,
+            help="What reaches the log file KT_HOME/logs/kt.log: debug, info (default), "
+            "warning or error.",
         ),
         click.option(
             "--plugins",

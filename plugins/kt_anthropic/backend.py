@@ -13,7 +13,14 @@ from typing import Any
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
 from kt_anthropic import messages as _messages
-from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
+from kt_llm.http import (
+    LLMChunk,
+    SSEPoster,
+    key_hint,
+    merged_options,
+    pop_transport_options,
+    retrying,
+)
 from kt_llm.models import PROFILE_OPTIONS, DescribedModel, describe
 
 __all__ = ["API_VERSION", "DEFAULT_BASE_URL", "AnthropicMessages"]
@@ -38,6 +45,8 @@ class AnthropicMessages(DescribedModel):
             under each request's own, and backend options: ``timeout`` (seconds per read,
             default 300), ``connect_timeout`` (10), ``retry_policy``, ``headers``, ``beta``
             (a list of ``anthropic-beta`` flags), ``auth_as_bearer``.
+        profile: The profile it is built from; an authentication error's hint names the key
+            it used (a custom endpoint's own, see :func:`kt_llm.http.key_hint`).
     """
 
     def __init__(
@@ -47,6 +56,7 @@ class AnthropicMessages(DescribedModel):
         base_url: str | None = None,
         api_key: str | None = None,
         options: Mapping[str, Any] | None = None,
+        profile: LLMProfile | None = None,
     ) -> None:
         options = dict(options or {})
         self.model = model
@@ -74,7 +84,9 @@ class AnthropicMessages(DescribedModel):
             timeout=transport.timeout,
             connect_timeout=transport.connect_timeout,
             secrets=self._secrets,
-            key_hint=f"run `kt login anthropic` or set {KEY_ENV} with a valid key",
+            key_hint=key_hint(
+                "anthropic", KEY_ENV, profile=profile, default_base_url=DEFAULT_BASE_URL
+            ),
         )
 
     @classmethod
@@ -101,7 +113,11 @@ class AnthropicMessages(DescribedModel):
                 f"plugin stores it in ~/.kt/keys.toml) or set {key_env}"
             )
         llm = cls(
-            model=profile.model, base_url=profile.base_url, api_key=key, options=profile.options
+            model=profile.model,
+            base_url=profile.base_url,
+            api_key=key,
+            options=profile.options,
+            profile=profile,
         )
         llm.model_info = describe(profile, env)
         return llm

@@ -8,6 +8,7 @@ Keys are only ever shown masked (``sk-a...1234``).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import click
@@ -236,9 +237,70 @@ def model_check(online: bool) -> None:
 # -- kt config ----------------------------------------------------------------------------------
 
 
-@click.group("config")
-def config() -> None:
-    """Model settings: API keys and custom endpoints."""
+CONFIG_FILES: dict[str, tuple[str, str]] = {
+    "config": ("config.toml", "kt's settings: the plugin set, preferences"),
+    "llm": ("llm.toml", "the default model and custom endpoints (kt config llm)"),
+    "keys": ("keys.toml", "API keys, mode 0600 (kt config key)"),
+    "models": ("models.toml", "your model facts: context windows, prices"),
+    "mcp": ("mcp.toml", "MCP servers (kt mcp)"),
+    "marketplace": ("marketplace.toml", "your own pack index"),
+    "sources": ("marketplaces.toml", "marketplace sources (kt marketplace add)"),
+    "logs": ("logs/kt.log", "the log file (--log-level); read it, do not edit it"),
+}
+"""The files of the kt home ``kt config show|path|edit`` know: name -> (path, what it holds)."""
+
+
+def _config_path(name: str | None) -> Path:
+    from kt.config.home import kt_home
+
+    if name is None:
+        return kt_home()
+    if name not in CONFIG_FILES:
+        raise UnknownNameError(
+            f"unknown config file '{name}'.{close_matches(name, CONFIG_FILES)} Known: "
+            + ", ".join(CONFIG_FILES)
+        )
+    return kt_home() / CONFIG_FILES[name][0]
+
+
+@click.group("config", invoke_without_command=True)
+@click.pass_context
+def config(ctx: click.Context) -> None:
+    """Settings files, API keys and custom endpoints; alone: where the files are."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(config_show)
+
+
+@config.command("show")
+def config_show() -> None:
+    """Where kt keeps its settings: the kt home and each file, present or not."""
+    click.echo(f"{'home':<12} {_config_path(None)}")
+    for name, (_, what) in CONFIG_FILES.items():
+        path = _config_path(name)
+        state = "" if path.exists() else "  (absent)"
+        click.echo(f"{name:<12} {path}{state}  # {what}")
+
+
+@config.command("path")
+@click.argument("name", required=False)
+def config_path(name: str | None) -> None:
+    """Print the path of the settings file NAME (kt config show lists them), or the kt home."""
+    click.echo(str(_config_path(name)))
+
+
+@config.command("edit")
+@click.argument("name", default="llm")
+def config_edit(name: str) -> None:
+    """Open the settings file NAME (default: llm) in $VISUAL or $EDITOR; it is made if absent."""
+    if name == "logs":
+        raise KTError("the log file is kt's to write; read it with `less $(kt config path logs)`")
+    path = _config_path(name)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # keys stay private
+        os.close(fd)
+    click.edit(filename=str(path))
+    click.echo(f"edited {path}")
 
 
 @config.group("key")
@@ -284,7 +346,7 @@ def key_remove(provider: str) -> None:
 
 @config.group("llm")
 def llm() -> None:
-    """Add, list and remove custom model endpoints (OpenAI-compatible servers, gateways)."""
+    """Add, change, list and remove custom model endpoints (OpenAI-compatible servers...)."""
 
 
 @llm.command("add")
@@ -314,8 +376,71 @@ def llm_add(
     options: tuple[str, ...],
 ) -> None:
     """Add (or replace) the custom endpoint NAME; select it with --llm NAME or NAME/MODEL."""
-    kernel = _kernel()
+    endpoint = Endpoint(
+        name=name,
+        base_url=base_url.rstrip("/"),
+        backend=backend,
+        model=model_name,
+        api_key_env=key_env,
+        options=_options(options),
+    )
+    _check_endpoint(endpoint)
+    Settings().add_endpoint(endpoint)
+    click.echo(f"added endpoint {name}: {endpoint.base_url} ({backend} format)")
+
+
+@llm.command("edit")
+@click.argument("name")
+@click.option("--base-url", default=None, help="A new endpoint URL.")
+@click.option("--model", "model_name", default=None, help="A new default model.")
+@click.option("--key-env", default=None, help="A new key variable ('' removes it).")
+@click.option("--backend", default=None, help="A new wire format.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set an option (repeatable); VALUE is read as TOML when it can be.",
+)
+@click.option("--unset", "unset", multiple=True, metavar="KEY", help="Remove an option.")
+def llm_edit(
+    name: str,
+    base_url: str | None,
+    model_name: str | None,
+    key_env: str | None,
+    backend: str | None,
+    options: tuple[str, ...],
+    unset: tuple[str, ...],
+) -> None:
+    """Change the custom endpoint NAME: what is given changes, the rest (and its key) stays."""
+    import attrs
+
     settings = Settings()
+    current = settings.endpoints.get(name)
+    if current is None:
+        raise KTError(f"no custom endpoint named '{name}'; `kt config llm list` shows them")
+    merged = {k: v for k, v in current.options.items() if k not in unset}
+    merged.update(_options(options))
+    changed = attrs.evolve(
+        current,
+        base_url=(base_url or current.base_url).rstrip("/"),
+        model=current.model if model_name is None else model_name,
+        api_key_env=current.api_key_env if key_env is None else (key_env or None),
+        backend=backend or current.backend,
+        options=merged,
+    )
+    _check_endpoint(changed)
+    settings.add_endpoint(changed)
+    click.echo(
+        f"changed endpoint {name}: {changed.base_url} ({changed.backend} format, model "
+        f"{changed.model or '-'}, key {changed.api_key_env or 'stored'})"
+    )
+
+
+def _check_endpoint(endpoint: Endpoint) -> None:
+    """Refuse an endpoint named like a built-in provider, or with a bad name, backend or URL."""
+    kernel = _kernel()
+    name, backend, base_url = endpoint.name, endpoint.backend, endpoint.base_url
     if name in kernel.llm_backends:
         raise ConfigValidationError(
             f"'{name}' is a built-in provider; choose another name for the endpoint", path="name"
@@ -333,16 +458,6 @@ def llm_add(
         raise ConfigValidationError(
             f"base URL '{base_url}' must start with http:// or https://", path="base_url"
         )
-    endpoint = Endpoint(
-        name=name,
-        base_url=base_url.rstrip("/"),
-        backend=backend,
-        model=model_name,
-        api_key_env=key_env,
-        options=_options(options),
-    )
-    settings.add_endpoint(endpoint)
-    click.echo(f"added endpoint {name}: {endpoint.base_url} ({backend} format)")
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, Any]:

@@ -69,6 +69,7 @@ __all__ = [
     "error_for_status",
     "error_from_payload",
     "is_context_overflow",
+    "key_hint",
     "merged_options",
     "parse_arguments",
     "redact",
@@ -485,6 +486,45 @@ def retry_after_seconds(
             except ValueError:
                 pass
     return None
+
+
+def key_hint(
+    provider: str,
+    key_env: str | None,
+    *,
+    profile: Any = None,
+    default_base_url: str | None = None,
+) -> str:
+    """How to fix a refused key, naming the key this model's endpoint really used.
+
+    A custom endpoint (``kt config llm add lab ...``: its profile is named ``lab`` or
+    ``lab/MODEL`` and reaches another URL than the provider's) keeps its key under its own
+    name and variable, so its hint names ``kt config key set lab`` and its ``api_key_env``,
+    not the provider's. A creature's own ``api_key_env`` is named the same way.
+
+    Args:
+        provider: The provider whose wire format the backend speaks (``openai``).
+        key_env: The provider's variable (``OPENAI_API_KEY``), or ``None``.
+        profile: The :class:`kt.LLMProfile` the backend was built from, if any.
+        default_base_url: The provider's own endpoint.
+
+    Returns:
+        The hint for :func:`error_for_status` (``key_hint``).
+    """
+    name = str(getattr(profile, "name", "") or "")
+    head = name.split("/", 1)[0].split("@", 1)[0].split(":", 1)[0]
+    base_url = (getattr(profile, "base_url", None) or "").rstrip("/")
+    custom = bool(
+        head and head != provider and base_url and base_url != (default_base_url or "").rstrip("/")
+    )
+    env = getattr(profile, "api_key_env", None) or key_env
+    or_env = f" or set {env}" if env else ""
+    if custom:
+        return (
+            f"the key of endpoint '{head}' ({base_url}) was refused: run "
+            f"`kt config key set {head}`{or_env} with a valid key"
+        )
+    return f"run `kt login {provider}`{or_env} with a valid key"
 
 
 def error_for_status(

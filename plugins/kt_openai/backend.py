@@ -14,7 +14,14 @@ import attrs
 
 from kt import LLMProfile, LLMRequest
 from kt.errors import LLMNotConfiguredError
-from kt_llm.http import LLMChunk, SSEPoster, merged_options, pop_transport_options, retrying
+from kt_llm.http import (
+    LLMChunk,
+    SSEPoster,
+    key_hint,
+    merged_options,
+    pop_transport_options,
+    retrying,
+)
 from kt_llm.models import PROFILE_OPTIONS, DescribedModel, describe
 from kt_openai import chat as _chat
 from kt_openai import responses as _responses
@@ -63,6 +70,8 @@ class OpenAIChat(DescribedModel):
             per read, default 120), ``connect_timeout`` (10), ``retry_policy`` (a table,
             see :class:`kt_llm.http.RetryPolicy`), ``headers``, ``echo_reasoning`` (send
             ``reasoning_content`` back, for providers that want it).
+        profile: The profile it is built from; an authentication error's hint names the key
+            it used (a custom endpoint's own, see :func:`kt_llm.http.key_hint`).
     """
 
     def __init__(
@@ -73,6 +82,7 @@ class OpenAIChat(DescribedModel):
         base_url: str | None = None,
         api_key: str | None = None,
         options: Mapping[str, Any] | None = None,
+        profile: LLMProfile | None = None,
     ) -> None:
         options = dict(options or {})
         self.provider = provider
@@ -97,16 +107,18 @@ class OpenAIChat(DescribedModel):
         self._reasoning_path = options.pop("reasoning_path", provider.reasoning_path)
         self.options = options
         self._secrets = (api_key,) if api_key else ()
-        env = provider.key_env
         self._poster = SSEPoster(
             provider=provider.name,
             headers=headers,
             timeout=transport.timeout,
             connect_timeout=transport.connect_timeout,
             secrets=self._secrets,
-            key_hint=f"run `kt login {provider.name}`"
-            + (f" or set {env}" if env else "")
-            + " with a valid key",
+            key_hint=key_hint(
+                provider.name,
+                provider.key_env,
+                profile=profile,
+                default_base_url=provider.base_url,
+            ),
         )
 
     @classmethod
@@ -144,6 +156,7 @@ class OpenAIChat(DescribedModel):
             base_url=profile.base_url,
             api_key=key,
             options=profile.options,
+            profile=profile,
         )
         llm.model_info = describe(profile, env)
         return llm

@@ -178,7 +178,129 @@ def info(target: str) -> None:
 
 @click.group()
 def marketplace() -> None:
-    """Find packs in the marketplace index (a local file of known packs)."""
+    """Find packs in the marketplace: the bundled index, your sources, your own index.
+
+    \b
+      kt marketplace add acme https://example.org/kt/marketplace.toml
+      kt marketplace add team git+https://git.example.org/team/kt-index.git
+      kt marketplace search coding
+      kt marketplace info kt-biome
+      kt install @kt-biome
+    """  # noqa: D301 (click reads \b as "keep this paragraph as written")
+
+
+def _sources():
+    from kt.config.home import kt_home
+    from kt_packages.marketplace import SourceList
+
+    return SourceList(kt_home())
+
+
+def _ago(timestamp: float) -> str:
+    import time
+
+    if not timestamp:
+        return "never fetched"
+    seconds = max(0, time.time() - timestamp)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"fetched {seconds // size:.0f}{unit} ago"
+    return "fetched just now"
+
+
+@marketplace.command("add")
+@click.argument("name")
+@click.argument("url")
+@_verbose_option
+def marketplace_add(name: str, url: str) -> None:
+    """Add the source NAME: an index at URL (https://..., a git repository, or a file).
+
+    The index is fetched now and cached; a source whose index cannot be fetched or read is
+    not added. Adding a NAME again replaces its URL.
+    """
+    source = _sources().add(name, url)
+    click.echo(f"Added marketplace source {source.name} ({source.kind}): {source.packs} packs.")
+
+
+@marketplace.command("remove")
+@click.argument("name")
+@_verbose_option
+def marketplace_remove(name: str) -> None:
+    """Remove the source NAME and its cached index (installed packs stay)."""
+    source = _sources().remove(name)
+    click.echo(f"Removed marketplace source {source.name} ({source.url}).")
+
+
+@marketplace.command("list")
+@_verbose_option
+def marketplace_list() -> None:
+    """List the indexes searched, lowest priority first: bundled, sources, your own."""
+    from kt.config.home import kt_home
+    from kt_packages.marketplace import BUNDLED_INDEX, read_index_file, user_index_file
+
+    click.echo(f"bundled      {len(read_index_file(BUNDLED_INDEX))} packs  {BUNDLED_INDEX}")
+    for source in _sources().sources():
+        click.echo(
+            f"{source.name:<12} {source.packs} packs  {source.url}  ({source.kind}, "
+            f"{_ago(source.fetched_at)})"
+        )
+    own = user_index_file(kt_home())
+    count = f"{len(read_index_file(own))} packs" if own.is_file() else "absent"
+    click.echo(f"{'yours':<12} {count}  {own}")
+
+
+@marketplace.command("refresh")
+@click.argument("name", required=False)
+@_verbose_option
+def marketplace_refresh(name: str | None) -> None:
+    """Fetch the index of every source (or of NAME) again; a failure keeps the cached copy."""
+    from kt_packages.errors import PackSourceError
+    from kt_packages.report import warn
+
+    results = _sources().refresh(name)
+    if not results:
+        click.echo("No marketplace sources; `kt marketplace add NAME URL` adds one.")
+        return
+    for source, problem in results:
+        if problem:
+            warn(f"{source.name}: {problem} (kept the copy {_ago(source.fetched_at)})")
+        else:
+            click.echo(f"{source.name}: {source.packs} packs")
+    failed = [source.name for source, problem in results if problem]
+    if failed:
+        raise PackSourceError(f"could not refresh {', '.join(failed)}; see above")
+
+
+@marketplace.command("info")
+@click.argument("name")
+@_verbose_option
+def marketplace_info(name: str) -> None:
+    """Show the pack NAME as the marketplace lists it: version, source, tags, which index."""
+    from kt_packages.errors import PackNotFoundError
+    from kt_packages.store import PackStore
+
+    store = PackStore()
+    entry = store.index().get(name.removeprefix("@"))
+    if entry is None:
+        raise PackNotFoundError(
+            f"no pack '{name}' in the marketplace; `kt marketplace search` lists the known "
+            "packs, `kt marketplace refresh` updates the sources"
+        )
+    by_cache = {s.cache: s for s in _sources().sources()}
+    origin = by_cache.get(entry.index_file)
+    where = f"source {origin.name} ({origin.url})" if origin else str(entry.index_file)
+    installed = {p.name: p for p in store.installed()}
+    rows = [
+        ("name", entry.name),
+        ("version", entry.version or "-"),
+        ("description", entry.description or "-"),
+        ("tags", ", ".join(entry.tags) or "-"),
+        ("source", entry.source),
+        ("index", where),
+        ("installed", "yes" if entry.name in installed else f"no; kt install @{entry.name}"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label:<12} {value}")
 
 
 @marketplace.command()
@@ -188,8 +310,8 @@ def marketplace() -> None:
     "index_files",
     multiple=True,
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Search this index file instead of the bundled one and $KT_HOME/marketplace.toml "
-    "(repeatable).",
+    help="Search this index file instead of the bundled one, the sources and "
+    "$KT_HOME/marketplace.toml (repeatable).",
 )
 @_verbose_option
 def search(query: Sequence[str], index_files: Sequence[Path]) -> None:

@@ -164,7 +164,7 @@ class PackStore:
         pip_runner: Runs pip command lines (default: a subprocess). Tests pass a fake to see
             the commands without installing anything.
         index_files: Marketplace index files, lowest priority first. ``None``: the bundled
-            index, then ``$KT_HOME/marketplace.toml``.
+            index, the marketplace sources' cached indexes, then ``$KT_HOME/marketplace.toml``.
     """
 
     def __init__(
@@ -179,9 +179,9 @@ class PackStore:
         self.pip_runner = pip_runner
         self._lock_depth = 0  # how deep this store holds the folder's lock (see locked())
         if index_files is None:
-            from kt_packages.marketplace import BUNDLED_INDEX, user_index_file
+            from kt_packages.marketplace import default_index_files
 
-            index_files = [BUNDLED_INDEX, user_index_file(home)]
+            index_files = default_index_files(home)
         self.index_files = list(index_files)
 
     # -- Looking up ----------------------------------------------------------------------------

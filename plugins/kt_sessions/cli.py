@@ -70,12 +70,47 @@ def _resolve(query: str | None, session_dir: Path | None, *, last: bool = False)
     return _pick(files)
 
 
+PICK_LAST_CHARS = 50
+"""How much of a session's last message the resume picker shows."""
+
+
 def _pick(files: list[Path]) -> Path:
+    """Ask which of the 10 newest *files* to resume: name, creature, time, last message."""
     shown = files[:10]
-    for i, path in enumerate(shown, start=1):
-        click.echo(f"{i:>2}. {path.name.removesuffix('.ktsession')}", err=True)
+    rows = [_pick_row(path) for path in shown]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for i, row in enumerate(rows, start=1):
+        cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        click.echo(f"{i:>2}. {cells}  {row[3]}".rstrip(), err=True)
     answer = click.prompt("Pick a number", type=click.IntRange(1, len(shown)), err=True)
     return shown[answer - 1]
+
+
+def _pick_row(path: Path) -> tuple[str, str, str, str]:
+    """``(name, creature, time, last message)`` of one session file, for the picker."""
+    from kt_sessions.reader import SessionReader
+    from kt_sessions.wire import message_text
+
+    name = path.name.removesuffix(".ktsession")
+    try:
+        with SessionReader(path) as reader:
+            info = reader.info()
+            said = [
+                m
+                for m in reader.conversation()
+                if m.role in ("user", "assistant") and message_text(m).strip()
+            ]
+    except Exception as exc:  # one unreadable file must not hide the others
+        return name, "?", "-", f"(unreadable: {type(exc).__name__})"
+    last = ""
+    if said:
+        text = " ".join(message_text(said[-1]).split())
+        last = ("> " if said[-1].role == "user" else "") + _clip(text, PICK_LAST_CHARS)
+    return name, ", ".join(info.creatures) or "?", _when(info.last_active), last
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- kt resume ----------------------------------------------------------------------------------
@@ -155,9 +190,22 @@ async def _continue(
     return await interact(agent, mode=mode, timeout=timeout, show_tools=show_tools)
 
 
+PREVIEW_CHARS = 100
+"""The longest line of the resume preview (a message's first line, a tool call)."""
+
+
 def _preview(agent: kt.Agent, err: Any, turns: int = 3) -> None:
-    """Show the end of the restored conversation, so the user knows where they are."""
+    """Show the end of the restored conversation compactly: one line per message or call.
+
+    The last *turns* user turns: each input after ``>``, each reply's first line (with how many
+    lines were left out), each tool call with its arguments, each result's first line.
+    """
     from kt_sessions.wire import message_text
+
+    def line(text: str) -> str:
+        lines = text.strip().splitlines() or [""]
+        more = f" (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
+        return _clip(lines[0].strip(), PREVIEW_CHARS - len(more)) + more
 
     history = agent.history
     starts = [i for i, m in enumerate(history) if m.role == "user"]
@@ -166,15 +214,15 @@ def _preview(agent: kt.Agent, err: Any, turns: int = 3) -> None:
     for message in shown:
         text = message_text(message).strip()
         if message.role == "user":
-            err.write(f"> {text}\n")
+            err.write(f"> {line(text)}\n")
         elif message.role == "assistant":
             mark = " [interrupted]" if message.meta.get("interrupted") else ""
             if text:
-                err.write(f"{text}{mark}\n")
+                err.write(f"{line(text)}{mark}\n")
             for call in message.tool_calls:
-                err.write(f"  [tool {call.name} {call.args}]\n")
+                err.write(f"  [tool {call.name} {_clip(str(call.args), PREVIEW_CHARS - 10)}]\n")
         elif message.role == "tool":
-            err.write(f"  [{message.name} -> {text[:200]}]\n")
+            err.write(f"  [{message.name} -> {line(text)}]\n")
     err.flush()
 
 

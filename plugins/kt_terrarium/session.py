@@ -34,7 +34,7 @@ from kt.events import (
     ToolCallStarted,
     TurnCompleted,
 )
-from kt_cli.interactive import CommandResult
+from kt_cli.interactive import CommandResult, channel_lines, creature_channel_lines
 from kt_cli.plain import PlainFrontend
 from kt_cli.repl import Feed, LineReader, Repl
 
@@ -176,15 +176,27 @@ class TeamSession:
         self._feed = Feed()
 
     def runs_model(self, line: str) -> bool:
-        """Every non-blank line is a turn."""
-        return bool(line.strip())
+        """Every non-blank line is a turn, but ``/channels``."""
+        return bool(line.strip()) and not self._is_channels(line)
+
+    @staticmethod
+    def _is_channels(line: str) -> bool:
+        return line.split(maxsplit=1)[:1] == ["/channels"]
 
     async def submit(self, line: str) -> CommandResult | None:
         """Run a turn of the focus creature for *line* and wait until the team is idle.
 
+        ``/channels`` lists the team's channels instead (the one command here: every other
+        line is a message, and ``//channels`` sends ``/channels`` as one).
+
         Returns:
             A notice when the turn did not complete, else ``None``.
         """
+        if self._is_channels(line):
+            lines = creature_channel_lines(self.focus.agent) or channel_lines(self.engine.channels)
+            return CommandResult(tuple(lines))
+        if line.startswith("//channels"):
+            line = line[1:]
         if not line.strip():
             return None
         limit = {} if self.timeout is None else {"timeout": self.timeout}

@@ -36,8 +36,9 @@ from typing import Any, ClassVar
 import trio
 import urwid
 
+from kt_cli.activity import conversation_tail
 from kt_cli.line_ui import interactive_session
-from kt_cli.markdown import render
+from kt_cli.markdown import BlockSplitter, render
 from kt_cli.repl import Repl, TerminalInput
 
 __all__ = ["TuiFrontend", "TuiInput"]
@@ -145,10 +146,9 @@ class TuiFrontend:
             handle_mouse=False,
         )
         self._following = True  # the transcript shows its end
-        self._text_widget: urwid.Text | None = None  # the reply line being streamed
-        self._text = ""
-        self._reply: list[urwid.Text] = []  # the widgets of the reply streaming now
-        self._reply_text = ""
+        self._blocks = BlockSplitter()  # the reply streaming now, cut into Markdown blocks
+        self._tail: list[urwid.Text] = []  # its unfinished block, one widget per line, raw
+        self._blank = False  # the last reply line placed is blank (never two in a row)
         self._frame_index = 0
         self._subagent_calls: set[str] = set()
         self._recent_subagents: list[tuple[str, str]] = []
@@ -164,6 +164,12 @@ class TuiFrontend:
         """The screen is up for the whole run; Ctrl+C arrives as a key meanwhile."""
         self.repl = repl
         self._add("kt · /help for commands · Ctrl+D exits · PgUp/PgDn scroll", "dim")
+        if self.agent.history:  # a resumed run: where the conversation stopped
+            columns, _ = self.screen.get_cols_rows()
+            width = max(columns - 2 - (SIDE_PANEL_WIDTH if columns >= NARROW else 0), 20)
+            self._add("the conversation so far ended with:", "dim")
+            for line in conversation_tail(self.agent.history, width=width - 1):
+                self._add(line, "user" if line.startswith(">") else "dim")
         for problem in self.session.command_problems:
             self._add(f"warning: {problem}", "warning")
         self._refresh()
@@ -403,14 +409,12 @@ class TuiFrontend:
         if kind == "text":
             self._stream(note.text)
         elif kind == "end_text":
-            self._text_widget = None
-            self._render_reply()
+            self._end_reply()
         elif kind in ("start", "update"):
             activity = self.session.tracker.running.get(note.call_id)
             if activity is not None and activity.subagent:
                 self._subagent_calls.add(note.call_id)
         elif kind == "done":
-            self._text_widget = None
             if self.show_tools:
                 self._add(note.text, {"ok": "ok", "error": "error"}.get(note.level, "dim"))
             if note.call_id in self._subagent_calls:
@@ -418,13 +422,10 @@ class TuiFrontend:
                 self._recent_subagents.append((note.text, note.level))
                 del self._recent_subagents[:-RECENT_SUBAGENTS]
         elif kind == "notice":
-            self._text_widget = None
             self._add(note.text, {"info": "dim"}.get(note.level, note.level))
         elif kind == "turn_started":
-            self._text_widget = None
             self._add(note.text, "accent")
         elif kind == "request":
-            self._text_widget = None
             request = self.session.tracker.requests[note.call_id]
             self._add(f"{'!' if request.kind == 'approval' else '?'} {request.prompt}", "warning")
             self._show_dialog()
@@ -433,7 +434,6 @@ class TuiFrontend:
                 self._add(f"  ↳ {note.text}: nobody answered", "warning")
             self._show_dialog()
         elif kind == "turn_ended":
-            self._text_widget = None
             if note.text != "user":
                 report = self.session.turn_report(note.result)
                 if report is not None:
@@ -441,31 +441,60 @@ class TuiFrontend:
         self._refresh()
 
     def _stream(self, chunk: str) -> None:
-        """Append reply text; each line of it is its own widget, so the view can follow."""
-        self._reply_text += chunk
-        lines = chunk.split("\n")
-        for index, piece in enumerate(lines):
-            if index > 0 or self._text_widget is None:
-                self._text_widget = urwid.Text("")
-                self._text = ""
-                self._append(self._text_widget)
-                self._reply.append(self._text_widget)
-            self._text += piece
-            self._text_widget.set_text(self._text)
+        """Reply text: each finished Markdown block rendered at once, the open one shown raw.
 
-    def _render_reply(self) -> None:
-        """Replace the reply just streamed by its Markdown rendering (layout, no colours)."""
-        text, widgets = self._reply_text, self._reply
-        self._reply, self._reply_text = [], ""
-        if not widgets or not text.strip() or any(w not in self.walker for w in widgets):
-            return
+        The cutting into blocks is the line UI's (:class:`kt_cli.markdown.BlockSplitter`):
+        a block is rendered when its end arrives (a blank line, a heading's line end, a closing
+        fence), so headings and emphasis appear styled while the reply still streams.
+        """
+        self._place(self._blocks.feed(chunk))
+        self._show_tail()
+
+    def _end_reply(self) -> None:
+        """The reply ended: render its last block and drop the raw lines."""
+        self._place(self._blocks.flush())
+        self._show_tail()
+        self._blank = False
+
+    def _place(self, blocks: list[str]) -> None:
+        """Put the rendered *blocks* where the raw tail begins (layout only: no colours)."""
         columns, _ = self.screen.get_cols_rows()
-        width = columns - 2 - (SIDE_PANEL_WIDTH if columns >= NARROW else 0)
-        rendered = render(text, max(width, 20), colors=False).split("\n")
-        start = self.walker.index(widgets[0])
-        self.walker[start : start + len(widgets)] = [urwid.Text(line) for line in rendered]
+        width = max(columns - 2 - (SIDE_PANEL_WIDTH if columns >= NARROW else 0), 20)
+        widgets: list[urwid.Widget] = []
+        for block in blocks:
+            if not block:
+                if not self._blank:
+                    widgets.append(urwid.Text(""))
+                    self._blank = True
+                continue
+            widgets += [urwid.Text(line) for line in render(block, width, colors=False).split("\n")]
+            self._blank = False
+        if not widgets:
+            return
+        head = self._tail[0] if self._tail else None
+        at = self.walker.index(head) if head is not None and head in self.walker else None
+        if at is None:
+            self.walker.extend(widgets)
+        else:
+            self.walker[at:at] = widgets
         if self._following:
             self.walker.set_focus(len(self.walker) - 1)
+
+    def _show_tail(self) -> None:
+        """Show the block still arriving as it came, one widget per line, below the rendered."""
+        lines = self._blocks.tail.split("\n") if self._blocks.tail else []
+        if lines and not lines[-1]:
+            lines.pop()  # the line about to arrive
+        while len(self._tail) > len(lines):
+            widget = self._tail.pop()
+            if widget in self.walker:
+                self.walker.remove(widget)
+        for widget, line in zip(self._tail, lines, strict=False):
+            widget.set_text(line)
+        for line in lines[len(self._tail) :]:
+            widget = urwid.Text(line)
+            self._tail.append(widget)
+            self._append(widget)
 
     def _add(self, line: str, style: str | None) -> None:
         self._append(urwid.Text((style, line) if style else line))
@@ -511,6 +540,7 @@ class TuiFrontend:
         width = SIDE_PANEL_WIDTH - 4
         session_name = getattr(agent.session, "name", None) or "not recorded"
         usage = agent.usage
+        spent, replied = self.session.tracker.turn_usage  # the running turn's calls so far
         parts: list[Any] = []
 
         def section(title: str, lines: list[Any]) -> None:
@@ -527,8 +557,9 @@ class TuiFrontend:
         section(
             "Usage",
             [
-                f"{usage.prompt_tokens} in / {usage.completion_tokens} out",
+                f"{usage.prompt_tokens + spent} in / {usage.completion_tokens + replied} out",
                 f"turns {agent.turn_index} · messages {len(agent.history)}",
+                *([f"cost {cost}"] if (cost := self.session.cost_text()) else []),
             ],
         )
         running = self.session.tracker.running.values()

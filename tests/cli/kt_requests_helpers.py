@@ -14,6 +14,8 @@ from kt_cli_helpers import write
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "kt_llm"))
 from fake_llm_servers import (  # noqa: E402
     FakeServer,
+    anthropic_error,
+    openai_error,
     openai_text,
     openai_tool_calls,
     openai_usage,
@@ -21,7 +23,9 @@ from fake_llm_servers import (  # noqa: E402
 
 __all__ = [
     "FakeServer",
+    "anthropic_error",
     "asking_creature",
+    "openai_error",
     "openai_text",
     "openai_tool_calls",
     "openai_usage",

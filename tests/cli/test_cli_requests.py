@@ -6,6 +6,7 @@ shows what reached the model (the answer as the tool result, a paste as one mess
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 from pathlib import Path
@@ -156,7 +157,11 @@ def test_accept_edits_approves_a_write_inside_the_working_dir(tmp_path, env, ser
     assert not (tmp_path / "outside.txt").exists()
 
 
-def test_a_paste_of_two_lines_is_one_message_and_markdown_and_footer_render(creature, env, server):
+def test_a_paste_of_two_lines_is_one_message_and_markdown_and_footer_render(
+    creature, env, server, isolated_kt
+):
+    # prices per million tokens: 1200 in and 34 out cost $0.0024 + $0.00034
+    write(isolated_kt / "models.toml", '["openai/test-model"]\nprices = {input = 2, output = 10}\n')
     reply = "## Summary\n\nAll **good** here.\n\n```python\nprint('x')\n```\n"
     server.replies += [openai_text(reply, usage=openai_usage(prompt=1200, completion=34))]
     with kt_cli(creature, env) as app:
@@ -166,12 +171,14 @@ def test_a_paste_of_two_lines_is_one_message_and_markdown_and_footer_render(crea
         assert "> first line" in screen
         app.send("\r")
         app.wait_for("All good here.")
-        app.wait_for("1.2k in · 34 out")  # the footer, once the usage arrived
+        app.wait_for("1.2k in · 34 out · $0.0027")  # the footer, once usage and cost arrived
         screen = app.wait_for(lambda s: s.endswith(">"))
         lines = screen.splitlines()
         assert "Summary" in lines and "## Summary" not in screen
         assert "**" not in screen and "```" not in screen
         assert any(line.strip() == "print('x')" for line in lines)
+        app.send("/cost\r")
+        app.wait_for("cost      $0.0027 (last turn $0.0027)")
         app.send("\x04")
         assert app.wait_exit() == 0
     users = [m for m in server.requests[0].body["messages"] if m["role"] == "user"]
@@ -350,3 +357,37 @@ def test_allow_for_this_session_is_remembered_after_resume(creature, env, server
         app.send("\x04")
         assert app.wait_exit() == 0
     assert "after-resume" in tool_results(server.requests[3])[-1]
+
+
+def test_model_picker_lists_custom_endpoints_and_picks_one_by_number(
+    creature, env, server, isolated_kt
+):
+    write(
+        isolated_kt / "llm.toml",
+        f"""
+        [endpoints.lab]
+        backend = "openai"
+        base_url = "{server.url}/v1"
+        model = "lab-model"
+        api_key_env = "LAB_KEY"
+        """,
+    )
+    server.replies += [openai_text("from the lab")]
+    with kt_cli(creature, {**env, "LAB_KEY": "lab-secret"}) as app:
+        app.wait_for(lambda s: s.endswith(">"))
+        app.send("/model\r")
+        screen = app.wait_for("/model N picks one")
+        screen = app.wait_for("switch with /model N")
+        assert f"custom endpoint: lab-model at {server.url}/v1" in screen
+        assert "  openai: " in screen and "1) " in screen  # the backends and presets come first
+        number = re.search(r"(\d+)\) lab\b", screen).group(1)
+        app.send(f"/model {number}\r")
+        app.wait_for("model switched to lab")
+        app.send("hello\r")
+        app.wait_for("from the lab")
+        app.send("/model 999\r")
+        app.wait_for("/model: pick 1 to")
+        app.send("\x04")
+        assert app.wait_exit() == 0
+    assert server.requests[-1].body["model"] == "lab-model"
+    assert server.requests[-1].headers["authorization"] == "Bearer lab-secret"

@@ -11,6 +11,7 @@ from __future__ import annotations
 BUILTIN_COMMANDS: dict[str, str] = {
     "doctor": "kt_cli.commands.doctor:doctor",
     "edit": "kt_cli.commands.edit:edit",
+    "hooks": "kt_cli.commands.hooks:hooks",
     "plugins": "kt_cli.commands.plugins:plugins",
     "run": "kt_cli.commands.run:run",
 }

@@ -1,7 +1,7 @@
 """Hook specifications for kt plugins: this module is the reference for plugin authors.
 
-``docs/reference/hooks.md`` is generated from these docstrings
-(``python -m kt.plugins.hookdocs``) and a test fails when the two differ.
+``docs/reference/hooks.md`` is generated from these docstrings (``kt hooks --markdown``, which
+adds the hooks plugins declare) and a test fails when the two differ.
 
 Two kinds of hooks:
 

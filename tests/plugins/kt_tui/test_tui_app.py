@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from kt_cli_helpers import REPO, PtyKt, kt_env, write
+from kt_cli_helpers import REPO, PtyKt, kt_env, run_kt, write
 
 pytest.importorskip("urwid", reason="kt_tui needs urwid (the tui extra)")
 pytest.importorskip(
@@ -39,6 +41,7 @@ text = "There are 3 words."
 [[replies]]
 text = "Waiting."
 tool_calls = [{ name = "slow_tool", args = { seconds = 30 } }]
+usage = { prompt_tokens = 5000, completion_tokens = 700 }
 
 [[replies]]
 text = "still here"
@@ -82,7 +85,7 @@ def test_transcript_side_panel_and_slash_commands(creature, isolated_kt, tui_sit
         assert "kt · tester" in screen.splitlines()[0]
         for section in ("Model", "Session", "Usage", "Running", "Jobs", "Sub-agents"):
             assert f"│{section}" in screen
-        assert "scripted:replies.toml" in screen
+        assert "scripted:" in screen and "replies.toml" in screen  # the script, maybe made absolute
         app.send("count a b c\r")
         app.wait_for("There are 3 words.")
         screen = app.wait_for("turns 1 · messages 4")  # the side panel follows the turn's end
@@ -112,6 +115,14 @@ def test_running_tool_spinner_and_ctrl_c(creature, isolated_kt, tui_site):
         screen = app.wait_for("running tools… · Ctrl+C interrupts")
         screen = app.wait_for('slow_tool {"seconds": 30}')  # in the side panel's Running
         assert "│Running" in screen
+
+        def usage_counts_the_running_turn(screen: str) -> bool:
+            rows = screen.splitlines()
+            usage = next(rows[i + 1] for i, row in enumerate(rows) if "│Usage" in row)
+            tokens_in, tokens_out = re.search(r"│(\d+) in / (\d+) out", usage).groups()
+            return int(tokens_in) > 5000 and int(tokens_out) > 700
+
+        app.wait_for(usage_counts_the_running_turn)  # its model call ended; the turn has not
         app.send("\x03")
         screen = app.wait_for("turn interrupted")
         assert "interrupting; press Ctrl+C again to exit" in screen
@@ -135,3 +146,23 @@ def test_demo_sub_agent_shows_in_the_side_panel(isolated_kt, tui_site):
         # The panel follows the sub-agent's own events, which may paint a frame
         # after the reply: wait for it rather than read one snapshot.
         app.wait_for(lambda s: "✓ summarize" in s.split("│Sub-agents", 1)[-1])
+
+
+def test_resume_in_the_tui_shows_where_the_conversation_stopped(creature, isolated_kt, tui_site):
+    env = kt_env(isolated_kt, plugins="kt_tui,kt_sessions", extra_paths=[tui_site])
+    done = run_kt(["run", creature, "--mode", "plain"], env=env, stdin="count\n")
+    assert done.returncode == 0, done.stderr
+    with PtyKt(["resume", "--last", "--mode", "tui"], env=env) as app:
+        screen = app.wait_for(ready)
+        transcript = [line.split("│")[1].rstrip() for line in screen.splitlines()[3:10]]
+        assert transcript == [
+            "the conversation so far ended with:",
+            "> count",
+            "Counting.",
+            '  → word_count {"text": "a b c"}',
+            "  ↳ word_count: 3 words",
+            "There are 3 words.",
+            "",
+        ]
+        app.send("\x04")
+        assert app.wait_exit() == 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from fake_llm_servers import Reply, openai_text_chunks
 from kt_cli_helpers import PtyKt, kt_env
 from kt_requests_helpers import (
     FakeServer,
@@ -83,3 +86,25 @@ def test_a_paste_is_one_message_alt_enter_adds_a_line_and_markdown_renders(
     ]
     assert users[0] == ["first line\nsecond line"]
     assert users[1][-1] == "one\ntwo\nthree"
+
+
+def test_markdown_renders_block_by_block_while_the_reply_streams(creature, server, isolated_kt):
+    env = {**kt_env(isolated_kt, plugins=PLUGINS), "OPENAI_API_KEY": "sk-test-local"}
+    rest = threading.Event()  # the server holds the reply's end until the test has looked
+    pieces = ["## Plan\n\nFirst **bold** step.\n\nstill *arr", "iving* now."]
+    server.replies.append(Reply(chunks=openai_text_chunks(pieces), gate=rest, gate_at=2))
+    try:
+        with PtyKt(["run", creature, "--mode", "tui"], env=env, cwd=creature, rows=30) as app:
+            app.wait_for("Enter sends")
+            app.send("go\r")
+            screen = app.wait_for("First bold step.")  # rendered before the reply ended
+            assert "## Plan" not in screen and "│Plan" in screen
+            assert "still *arr" in screen  # the block still arriving shows as it came
+            rest.set()
+            screen = app.wait_for("still arriving now.")
+            assert "*arr" not in screen and "**" not in screen
+            app.wait_for("Enter sends")
+            app.send("\x04")
+            assert app.wait_exit() == 0
+    finally:
+        rest.set()
