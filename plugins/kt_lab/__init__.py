@@ -9,8 +9,8 @@ worker, rebuilt from their event streams. The design: ``docs/concepts/laboratory
 Modules: :mod:`~kt_lab.keys` (the key layout), :mod:`~kt_lab.redis_io` (Redis from trio, the
 fenced scripts), :mod:`~kt_lab.host` (the transport), :mod:`~kt_lab.worker` (the worker loop),
 :mod:`~kt_lab.recovery` (rebuilding from the log), :mod:`~kt_lab.status` (nodes and readiness
-for a lab host's API), :mod:`~kt_lab.service` (systemd units), :mod:`~kt_lab.cli` (the
-commands).
+for a lab host's API), :mod:`~kt_lab.service` (systemd units), :mod:`~kt_lab.lab_host`
+(a ``kt serve --mode lab-host`` server), :mod:`~kt_lab.cli` (the commands).
 
 The ``redis`` package (the ``lab`` extra) is imported only when a transport, worker or view is
 made, so loading the plugin costs nothing.
@@ -31,8 +31,18 @@ kt_requires = ("kt_terrarium",)  # the transport protocol and the worker loop it
 
 
 def _redis_transport(**options: Any) -> Any:
+    """The transport, its ``url`` and ``password_file`` defaulting to the environment.
+
+    ``KT_LAB_REDIS`` and ``KT_LAB_PASSWORD_FILE``: what a lab host's Studio, which passes no
+    options, runs with.
+    """
+    import os
+
     from kt_lab.host import RedisTransport
 
+    for option, variable in (("url", "KT_LAB_REDIS"), ("password_file", "KT_LAB_PASSWORD_FILE")):
+        if option not in options and os.environ.get(variable):
+            options[option] = os.environ[variable]
     return RedisTransport(**options)
 
 
@@ -51,12 +61,27 @@ def kt_web_routes(app: Any, host: Any) -> None:
     """``GET /api/nodes``: the Laboratory's workers, when the server knows its Redis.
 
     The server reads the Redis URL from ``KT_LAB_REDIS`` (and a password file from
-    ``KT_LAB_PASSWORD_FILE``), as ``kt service install`` writes them into the units.
+    ``KT_LAB_PASSWORD_FILE``), as ``kt service install`` writes them into the units. With
+    ``KT_SERVE_MODE=lab-host`` (``kt serve start --mode lab-host``) the server becomes a lab
+    host: :mod:`kt_lab.lab_host`.
+
+    Raises:
+        LabConfigError: lab-host mode without ``KT_LAB_REDIS``.
     """
     import os
 
+    from kt_lab.lab_host import LAB_HOST
+
     url = os.environ.get("KT_LAB_REDIS")
+    lab_host = os.environ.get("KT_SERVE_MODE") == LAB_HOST
     if not url:
+        if lab_host:
+            from kt_lab.errors import LabConfigError
+
+            raise LabConfigError(
+                "KT_SERVE_MODE=lab-host needs KT_LAB_REDIS (kt serve start --mode lab-host "
+                "--redis URL)"
+            )
         return
     from flask import jsonify
 
@@ -81,6 +106,10 @@ def kt_web_routes(app: Any, host: Any) -> None:
         return jsonify({"nodes": [node.as_dict() for node in found]})
 
     app.add_url_rule("/api/nodes", "lab_nodes", nodes)
+    if lab_host and host.studio is not None:
+        from kt_lab.lab_host import install
+
+        install(app, host, lab, os.environ)
 
 
 @kt.hookimpl

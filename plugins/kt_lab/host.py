@@ -25,6 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+import attrs
 import cattrs
 import trio
 
@@ -97,6 +98,9 @@ class HostLink:
         self.cursor = "0-0"  # the last event-stream id read from Redis
         self.consumed = "0-0"  # the last id the engine took from receive(): the stored cursor
         self.stored = "0-0"
+        self.replay_until = "0-0"  # entries up to here were taken in by an earlier host
+        self.caught_up_at = ""  # (attached) the stream's last entry when this host attached
+        self.catching_up = False  # whether that entry exists (the engine waits for it)
         self.done = False  # Stopped or Failed came, or the link closed
         self._n = 0
         self._send_in, self._receive_in = trio.open_memory_channel[tuple[str, Any]](math.inf)
@@ -122,12 +126,20 @@ class HostLink:
         with contextlib.suppress(trio.ClosedResourceError):
             async for entry_id, message in self._receive_in:
                 yield message
-                self.consumed = entry_id  # asked for the next one: this one was handled
+                if "replayed" not in message:  # asked for the next: this one was handled
+                    self.consumed = entry_id
 
     def take(self, entry_id: str, message: dict[str, Any]) -> None:
         """(The host's reader) One event-stream entry arrived."""
         self.cursor = entry_id
-        if message.get("kind") in ("stopped", "failed"):
+        # An earlier host took it in (a stream id compared only for an attached link).
+        replayed = self.replay_until != "0-0" and not _id_after(entry_id, self.replay_until)
+        marks = {"replayed": True} if replayed else {}
+        if entry_id == self.caught_up_at:
+            marks["caught_up"] = True
+        if marks:
+            message = {**message, **marks}
+        if not replayed and message.get("kind") in ("stopped", "failed"):
             self.done = True
         with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
             self._send_in.send_nowait((entry_id, message))
@@ -136,17 +148,25 @@ class HostLink:
 
     def fail(self, error: str) -> None:
         """End the link with a failure the engine reports (no node took the creature)."""
-        self.take(
-            self.cursor,
-            {"kind": "failed", "stage": "run", "error_type": "TransportError", "error": error},
-        )
+        self.done = True
+        failed = {"kind": "failed", "stage": "run", "error_type": "TransportError", "error": error}
+        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+            self._send_in.send_nowait((self.cursor, failed))
+            self._send_in.close()
 
     async def aclose(self) -> None:
-        """Close this end; the host stops reading and watching the creature. Idempotent."""
+        """Close this end; the host stops reading and watching the creature. Idempotent.
+
+        The cursor is stored first: an engine that leaves the creature running (a lab host
+        stopping) reads on from here when it comes back.
+        """
         self.done = True
         self._send_in.close()
         self._receive_in.close()
-        self.transport.links.pop(self.placement_id, None)
+        if self.transport.links.get(self.placement_id) is self:
+            with trio.CancelScope(shield=True):
+                await self.transport.store_cursors([self])
+            self.transport.links.pop(self.placement_id, None)
 
 
 class RedisTransport:
@@ -309,13 +329,17 @@ class RedisTransport:
                     pipe.expire(key, int(self.retention))
         pipe.execute()
 
-    async def store_cursors(self) -> None:
+    async def store_cursors(self, links: list[HostLink] | None = None) -> None:
         """Remember how far the engine took each creature's events (at most one tick behind).
 
         A host that dies between two stores reads those few events again when it comes back:
         events reach the engine at least once, never skipped.
+
+        Args:
+            links: Only these (default: every link).
         """
-        moved = [link for link in self.links.values() if link.consumed != link.stored]
+        chosen = self.links.values() if links is None else links
+        moved = [link for link in chosen if link.consumed != link.stored]
         if not moved:
             return
 
@@ -335,8 +359,9 @@ class RedisTransport:
     async def placements(self) -> list[dict[str, str]]:
         """The creatures this host placed that have not stopped: what a restarted host adopts.
 
-        Each is ``{"placement_id", "creature", "owner", "cursor", "wanted"}``; ``cursor`` is the
-        last event-stream id this host took in before it went away.
+        Each is ``{"placement_id", "creature", "owner", "cursor", "wanted", "placement"}``;
+        ``cursor`` is the last event-stream id this host took in before it went away,
+        ``placement`` the :class:`~kt_terrarium.transport.Placement` it was placed with.
         """
         client = self.redis.client
         ids = sorted(await self.redis.call(client.smembers, self.keys.placements))
@@ -353,6 +378,7 @@ class RedisTransport:
                         "owner": record.get("owner", ""),
                         "cursor": record.get("cursor", "0-0"),
                         "wanted": record.get("wanted", ""),
+                        "placement": _converter.structure(loads(record["placement"]), Placement),
                     }
                 )
         return found
@@ -360,8 +386,12 @@ class RedisTransport:
     async def attach(self, placement_id: str) -> HostLink:
         """The engine's end of the link to a creature placed before this host restarted.
 
-        It reads the creature's events from the stored cursor on: nothing the host had taken
-        in is read twice, nothing after it is missed. The creature kept running meanwhile.
+        It reads the creature's events from the start of its stream; those up to the stored
+        cursor (what the earlier host had taken in) come marked ``replayed: True``, so the
+        engine learns the creature's conversation from them without publishing them again;
+        nothing after the cursor is missed. The stream's last entry at this moment comes
+        marked ``caught_up: True`` (``link.catching_up``: there is one), so the engine knows
+        when it has caught up. The creature kept running meanwhile.
 
         Raises:
             TransportError: no such placement, or it stopped.
@@ -376,7 +406,10 @@ class RedisTransport:
                 "can attach to"
             )
         link = HostLink(self, placement_id, keys, wanted=record.get("wanted") or None)
-        link.cursor = link.consumed = link.stored = record.get("cursor", "0-0")
+        link.consumed = link.stored = link.replay_until = record.get("cursor", "0-0")
+        last = await self.redis.call(self.redis.client.xrevrange, keys.events, count=1)
+        if last:
+            link.caught_up_at, link.catching_up = last[0][0], True
         link.ordered_to, link.ordered_at = record.get("owner") or None, trio.current_time()
         self.links[placement_id] = link
         await self._wake()
@@ -398,14 +431,19 @@ class RedisTransport:
                 held_now = await self.redis.call(_leases_held, client, links)
             except LabUnavailableError:
                 continue  # the reader notes it; leases are checked again next tick
+            nodes: list[NodeInfo] = []  # read once per tick, when a creature needs a node
             for link, held in zip(links, held_now, strict=True):
                 if held:
                     link.orphaned_at = None
                 elif not link.done:
-                    await self._rescue(link)
+                    await self._rescue(link, nodes)
 
-    async def _rescue(self, link: HostLink) -> None:
-        """The creature has no owner: order a live node to own it (or give up, in time)."""
+    async def _rescue(self, link: HostLink, nodes: list[NodeInfo]) -> None:
+        """The creature has no owner: order a live node to own it (or give up, in time).
+
+        *nodes* is this tick's list of nodes, read here when empty and shared by the tick's
+        rescues (after a node's death, one read serves all its creatures).
+        """
         now = trio.current_time()
         if link.orphaned_at is None:
             link.orphaned_at = now
@@ -423,13 +461,25 @@ class RedisTransport:
             )
             return
         lost = record.get("owner") or link.ordered_to
+        if not nodes:
+            nodes.extend(await self.nodes())
         try:
-            node = choose_node(await self.nodes(), _move_within(link.wanted), avoid=lost)
+            node = choose_node(nodes, _move_within(link.wanted), avoid=lost)
         except TransportError:
             link.ordered_to = None
             return
         await self._order(node.name, link.placement_id)
         link.ordered_at, link.ordered_to = now, node.name
+        # Count it there for the tick's next choices, so moved creatures spread by load.
+        taken = (*node.creatures, (record.get("creature", ""), link.placement_id))
+        nodes[nodes.index(node)] = attrs.evolve(node, creatures=taken)
+
+
+def _id_after(entry_id: str, other: str) -> bool:
+    """Whether stream id *entry_id* comes after *other* (``ms-seq``, compared as numbers)."""
+    ms, _, seq = entry_id.partition("-")
+    other_ms, _, other_seq = other.partition("-")
+    return (int(ms), int(seq or 0)) > (int(other_ms), int(other_seq or 0))
 
 
 def _leases_held(client: Any, links: list[HostLink]) -> list[int]:

@@ -1,4 +1,4 @@
-"""Hardened systemd units for a lab host (``kt serve --mode lab-host``) and its workers.
+"""Hardened systemd units for a lab host (``kt web --mode lab-host``) and its workers.
 
 Each unit runs under a dynamic user (``DynamicUser=yes``) with its own state directory
 (``/var/lib/kt-*``, also ``KT_HOME``), a read-only system (``ProtectSystem=strict``), no new
@@ -107,7 +107,9 @@ class Units:
 
     def host(self) -> tuple[str, str]:
         """``(file name, text)`` of the lab host unit."""
-        command = f"{self.executable()} serve start --mode lab-host --bind {self.bind}"
+        address, _, port = self.bind.rpartition(":")
+        # kt web, not kt serve start: systemd keeps the process; a daemon would detach from it
+        command = f"{self.executable()} web --mode lab-host --host {address} --port {port}"
         return "kt-lab-host.service", self._unit("KT Terrarium lab host", command, "kt-lab-host")
 
     def worker(self, name: str) -> tuple[str, str]:

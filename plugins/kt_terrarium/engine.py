@@ -63,7 +63,7 @@ from kt_terrarium.hosting import STOP_DEADLINE, BuildArgs, Hosting
 from kt_terrarium.persistence import StoreFactory, graph_store_factory
 from kt_terrarium.recipe_apply import AppliedRecipe, RecipeApplier
 from kt_terrarium.recipes import Recipe, WireSpec, load_recipe
-from kt_terrarium.remote import RemoteBody, TransportPool
+from kt_terrarium.remote import RemoteBody, TransportPool, refuse_what_cannot_cross
 from kt_terrarium.routing import ChannelRouter, CreatureChannels
 from kt_terrarium.snapshots import (
     creature_status,
@@ -102,6 +102,9 @@ class Terrarium:
         env: Variables for ``${VAR}`` interpolation in configs (default ``os.environ``).
         transports: Options for the transports the engine uses: name → keyword arguments of
             that transport's factory (``{"redis": {"url": "redis://..."}}``).
+        place_on: Host creatures whose config names no ``on_node`` on this node of the
+            engine's only transport (a name, ``labels:a,b``, ``*``: any) instead of here;
+            privileged ones stay here. Also an attribute (a lab host sets it).
 
     Raises:
         SessionStoreMissingError: *session_dir* is given, without *store_factory*, and no
@@ -118,6 +121,7 @@ class Terrarium:
         llm: Any = None,
         env: Mapping[str, str] | None = None,
         transports: Mapping[str, Mapping[str, Any]] | None = None,
+        place_on: str | None = None,
     ) -> None:
         self.kernel = kernel if kernel is not None else Kernel()
         self.session_dir = Path(session_dir).resolve() if session_dir is not None else None
@@ -144,10 +148,30 @@ class Terrarium:
             remove=self.remove_creature,
         )
         self._transports = TransportPool(self.kernel, transports or {})
+        self._hosting.transports = self._transports  # configs naming on_node are placed there
+        self._hosting.place_on = place_on
         self._closed = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._nursery_cm: Any = None
         self._phase = "new"
+
+    @property
+    def place_on(self) -> str | None:
+        """Where creatures whose config names no ``on_node`` are hosted (``None``: here)."""
+        return self._hosting.place_on
+
+    @place_on.setter
+    def place_on(self, where: str | None) -> None:
+        self._hosting.place_on = where
+
+    @property
+    def leave_remote(self) -> bool:
+        """Whether shutting down leaves creatures hosted elsewhere running, for :meth:`adopt`."""
+        return self._hosting.leave_remote
+
+    @leave_remote.setter
+    def leave_remote(self, leave: bool) -> None:
+        self._hosting.leave_remote = leave
 
     def _stores(self) -> StoreFactory:
         if self.store_factory is None:
@@ -187,6 +211,7 @@ class Terrarium:
         if self._phase != "open":
             return
         self._phase = "closing"
+        self._hosting.leave_remote_running()
         async with trio.open_nursery() as nursery:
             for handle in list(self._state.creatures.values()):
                 nursery.start_soon(self._hosting.stop, handle)
@@ -289,9 +314,12 @@ class Terrarium:
             llm: Its model (default: the engine's ``llm``, else the config's).
             pwd: Its working directory (default: the engine's ``pwd``; with *transport*: the
                 worker's).
-            session: Persistence of its new graph: ``None`` (the engine's ``session_dir``, if
-                set), ``False`` (none), a folder, or a
-                :class:`~kt_terrarium.persistence.GraphStore`. Ignored with ``parent`` (the
+            session: A file path: its own session file, as ``Agent.build(session=path)``
+                records one (created, or appended to when it exists; read it with
+                ``kt.SessionReader``); its graph is then persisted as with ``None``.
+                Otherwise the persistence of its new graph: ``None`` (the engine's
+                ``session_dir``, if set), ``False`` (none), an existing folder, or a
+                :class:`~kt_terrarium.persistence.GraphStore`; ignored with ``parent`` (the
                 parent's graph decides).
             is_privileged: Give it the graph tools and rights over every channel of its graph.
             parent: The id of the creature that spawns it.
@@ -336,6 +364,9 @@ class Terrarium:
         creature_config = self._hosting.load_config(config, workdir)
         creature_id = self._hosting.claim_id(name, creature_config.name)
         try:
+            recorder = self._own_session(session, config, creature_config, creature_id, transport)
+            if recorder is not None:  # its record is its own file; its graph: the default
+                plugins, session = (*plugins, recorder), None
             handle = self._hosting.new_handle(
                 creature_id,
                 attrs.evolve(creature_config, name=creature_id),
@@ -373,6 +404,43 @@ class Terrarium:
         finally:
             self._state.reserved.discard(creature_id)
 
+    def _own_session(
+        self,
+        session: Any,
+        config: Any,
+        creature_config: CreatureConfig,
+        creature_id: str,
+        transport: str | None,
+    ) -> Any:
+        """The session recorder for ``add_creature(session=<file path>)``, else ``None``.
+
+        The file means what it means to ``Agent.build``: the kernel's session store opens its
+        recorder the same way, and the recorder (a creature plugin) follows the creature
+        through restarts. An existing folder keeps its older meaning (where its graph's
+        sessions go), so only a path that is not a folder is a file.
+
+        Raises:
+            TransportError: with *transport*: the recorder would have to run in the worker.
+            UnknownNameError: no loaded plugin provides a session store.
+        """
+        if not isinstance(session, str | os.PathLike) or Path(session).is_dir():
+            return None
+        if transport is not None:
+            raise TransportError(
+                f"session={os.fspath(session)!r} records the creature in this process, but "
+                f"transport '{transport}' hosts it elsewhere; give a folder (its graph's "
+                "sessions are recorded here) or Terrarium(session_dir=...)"
+            )
+        from kt.runtime.sessions import open_session
+
+        return open_session(
+            self.kernel,
+            Path(session),
+            key=creature_config.session_key,
+            name=creature_id,
+            source=config,
+        )
+
     async def _add(self, handle: CreatureHandle, *, session: Any, start: bool) -> CreatureHandle:
         await self._hosting.build(handle)
         try:
@@ -402,6 +470,39 @@ class Terrarium:
                     await self.remove_creature(handle.id)
                 raise
         return handle
+
+    async def adopt(self, transport: str, *, session: Any = None) -> list[CreatureHandle]:
+        """Take back the creatures *transport* placed for this engine before it restarted.
+
+        They kept running where they were placed; each comes back in a graph of its own (the
+        channels and wires between them are not restored), with its conversation, and its
+        events from where the earlier engine stopped reading. Creatures whose ids are taken
+        here are left alone.
+
+        Args:
+            transport: The transport's name (its options name this host, e.g. ``host=``).
+            session: Persistence of their new graphs (as for :meth:`add_creature`).
+
+        Returns:
+            The handles of the creatures taken back, running.
+
+        Raises:
+            UnknownTransportError: no loaded plugin provides *transport*.
+            TransportError: it cannot list what it placed.
+        """
+        self._check_open()
+        handles = []
+        for placement, link, catching_up in await self._transports.placed(transport):
+            if placement.creature_id in self._state.creatures.keys() | self._state.reserved:
+                await link.aclose()
+                continue
+            handle = self._hosting.adopted(
+                placement.creature_id, transport, placement, link, catching_up
+            )
+            self._hosting.place(handle, self._book.new_graph(origin="adopted", session=session))
+            await self._start(handle)
+            handles.append(handle)
+        return handles
 
     async def _start(self, handle: CreatureHandle) -> None:
         self._check_open()
@@ -955,24 +1056,6 @@ def _check_remote(
             f"{where} is built where it runs, from a folder, a file, an @pack/path reference "
             "or a dict; pass one of these instead of a loaded config"
         )
-    objects = [
-        label
-        for label, value in (
-            ("llm", llm),
-            ("tools", tools),
-            ("plugins", plugins),
-            ("output", output),
-        )
-        if value
-    ]
-    if objects:
-        raise TransportError(
-            f"{where} cannot take {', '.join(objects)}: objects of this process do not cross "
-            "the transport; configure them in the creature's config (or llm_selector=), where "
-            "it runs"
-        )
-    if privileged:
-        raise TransportError(
-            f"{where} cannot be privileged: the graph tools act on the engine directly; host "
-            "privileged creatures in the engine's process"
-        )
+    refuse_what_cannot_cross(
+        where, llm=llm, tools=tools, plugins=plugins, output=output, privileged=privileged
+    )

@@ -23,22 +23,25 @@ import trio
 
 from kt import Agent, TurnStream
 from kt.config import CreatureConfig, load_creature_config
+from kt.errors import ConfigError
 from kt.events import ErrorOccurred, Event, TurnCompleted, TurnStarted
 from kt.results import TurnResult
 from kt_terrarium import graph_tools
 from kt_terrarium.channels import CHANNELS
 from kt_terrarium.errors import CreatureExistsError, TerrariumError
 from kt_terrarium.events import CreatureAdded
-from kt_terrarium.handles import CreatureHandle
+from kt_terrarium.handles import CreatureBody, CreatureHandle
 from kt_terrarium.persistence import record
 from kt_terrarium.routing import ChannelRouter, CreatureChannels
 from kt_terrarium.state import EngineState
+from kt_terrarium.transport import Link, Placement, config_from_wire, config_to_wire
 from kt_terrarium.wiring import OutputWiring
 
 if TYPE_CHECKING:
     from kt import Kernel
     from kt_terrarium.engine import Terrarium
     from kt_terrarium.graphs import Graph
+    from kt_terrarium.remote import TransportPool
 
 __all__ = ["STOP_DEADLINE", "BuildArgs", "Hosting", "LocalBody"]
 
@@ -226,6 +229,9 @@ class Hosting:
         self.kernel = kernel
         self.env = env
         self.llm = llm
+        self.transports: TransportPool | None = None  # set by the engine
+        self.place_on: str | None = None  # where creatures without on_node go (None: here)
+        self.leave_remote = False  # at shutdown, leave creatures hosted elsewhere running
 
     # -- Configs and ids -----------------------------------------------------------------------
 
@@ -293,8 +299,23 @@ class Hosting:
             transport=transport,
         )
 
-    def local_body(self, handle: CreatureHandle, args: BuildArgs) -> LocalBody:
-        """A body running *handle* in this process."""
+    def local_body(self, handle: CreatureHandle, args: BuildArgs) -> CreatureBody:
+        """A body running *handle* in this process, unless its config says where else.
+
+        A config naming ``on_node`` (or, without it, the engine's :attr:`place_on`) is hosted
+        through the engine's transport instead (:meth:`placed_body`); a privileged creature
+        keeps to this process when only :attr:`place_on` asks (its graph tools need the engine).
+
+        Raises:
+            TransportError: ``on_node`` on a privileged creature, or with *args* that cannot
+                cross a transport.
+            UnknownTransportError: ``on_node`` and no single transport to use.
+        """
+        where = handle.config.on_node
+        if where is None and not handle.privileged:
+            where = self.place_on
+        if where is not None:
+            return self.placed_body(handle, args, where)
         return LocalBody(
             handle,
             args,
@@ -303,6 +324,85 @@ class Hosting:
             default_llm=self._default_llm,
             service=CreatureChannels(self.router, handle.id),
         )
+
+    def placed_body(self, handle: CreatureHandle, args: BuildArgs, where: str) -> CreatureBody:
+        """A body hosting *handle* on node *where* (a name, ``labels:a,b``, ``*``: any).
+
+        The worker gets the config the engine loaded (``Placement.loaded``), builds the model
+        from its own keys and works in its own directory.
+        """
+        from kt_terrarium.remote import RemoteBody, refuse_what_cannot_cross  # (imports us)
+
+        assert self.transports is not None
+        refuse_what_cannot_cross(
+            f"creature '{handle.id}', placed on node '{where}',",
+            llm=args.llm,
+            tools=args.tools,
+            plugins=args.plugins,
+            output=args.output,
+            privileged=handle.privileged,
+        )
+        transport = self.transports.default()
+        handle.transport = transport
+        return RemoteBody(
+            handle,
+            pool=self.transports,
+            transport=transport,
+            config=config_to_wire(handle.config),
+            base_dir=str(handle.config.folder) if handle.config.folder else None,
+            pwd=None,
+            llm_selector=args.llm_selector,
+            node=None if where == "*" else where,
+            engine_state=self.state,
+            service=CreatureChannels(self.router, handle.id),
+            sink=self.on_event,
+            loaded=True,
+        )
+
+    def adopted(
+        self, creature_id: str, transport: str, placement: Placement, link: Link, catching_up: bool
+    ) -> CreatureHandle:
+        """A handle for a creature an earlier engine placed and that still runs (``built``).
+
+        Its config is the placement's (loaded here again when it is a path or a mapping; a
+        reference this machine cannot resolve leaves the handle a bare config of that name:
+        the worker holds the real one).
+        """
+        from kt_terrarium.remote import RemoteBody  # remote imports this module
+
+        assert self.transports is not None
+        if placement.loaded:
+            config = config_from_wire(placement.config)
+        else:
+            try:
+                config = self.load_config(placement.config, Path(placement.base_dir or "."))
+            except ConfigError:
+                config = CreatureConfig(name=creature_id)
+        handle = self.new_handle(
+            creature_id,
+            attrs.evolve(config, name=creature_id),
+            privileged=False,
+            parent=None,
+            transport=transport,
+        )
+        body = RemoteBody(
+            handle,
+            pool=self.transports,
+            transport=transport,
+            config=placement.config,
+            base_dir=placement.base_dir,
+            pwd=placement.pwd,
+            llm_selector=placement.llm_selector,
+            node=placement.node,
+            engine_state=self.state,
+            service=CreatureChannels(self.router, creature_id),
+            sink=self.on_event,
+            loaded=placement.loaded,
+        )
+        body.attach(link, catching_up=catching_up)
+        handle.body = body
+        handle.state = "built"
+        return handle
 
     def _default_llm(self, handle: CreatureHandle) -> Any:
         llm = self.llm
@@ -382,6 +482,16 @@ class Hosting:
             handle.stopped.set()
             self.state.touch()
             self.state.signal()
+
+    def leave_remote_running(self) -> None:
+        """(At shutdown, with :attr:`leave_remote`) Stopping a remote creature only detaches it."""
+        from kt_terrarium.remote import RemoteBody  # remote imports this module
+
+        if not self.leave_remote:
+            return
+        for handle in self.state.creatures.values():
+            if isinstance(handle.body, RemoteBody):
+                handle.body.leave()
 
     async def stop(self, handle: CreatureHandle) -> None:
         """Stop *handle* and wait until it has stopped; a creature never started just stops."""

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from kt_terrarium.routing import CreatureChannels
     from kt_terrarium.state import EngineState
 
-__all__ = ["RemoteBody", "RemoteTurnStream", "TransportPool"]
+__all__ = ["RemoteBody", "RemoteTurnStream", "TransportPool", "refuse_what_cannot_cross"]
 
 
 class TransportPool:
@@ -101,6 +101,26 @@ class TransportPool:
                 "transport= out to host the creature in this process"
             )
 
+    def default(self) -> str:
+        """The transport a creature whose config names ``on_node`` goes through: the only one.
+
+        Raises:
+            UnknownTransportError: no transport is loaded, or several are (the message lists
+                them; ``add_creature(transport=...)`` chooses).
+        """
+        loaded = sorted(self.kernel.transports)
+        if len(loaded) == 1:
+            return loaded[0]
+        if not loaded:
+            raise UnknownTransportError(
+                "on_node hosts a creature on another node, but no transport is loaded; install "
+                "and load one (the Laboratory: pip install 'kt-terrarium[lab]', plugin kt_lab)"
+            )
+        raise UnknownTransportError(
+            f"on_node cannot choose among the loaded transports ({', '.join(loaded)}); add the "
+            "creature with add_creature(config, transport=NAME, node=...) instead"
+        )
+
     async def get(self, name: str) -> Transport:
         """The transport *name*, built and entered on first use.
 
@@ -118,6 +138,30 @@ class TransportPool:
                 transport = spec.factory(**self.options.get(name, {}))
                 await self.nursery.start(self._keep, name, transport)
         return self._open[name]
+
+    async def placed(self, name: str) -> list[tuple[Placement, Link, bool]]:
+        """The creatures transport *name* placed for an engine before this one, attached.
+
+        For each placement that still runs: the placement, the engine's end of its link
+        (``transport.attach``: it reads the creature's messages from the start, those the
+        earlier engine took in marked ``replayed``, the last one there was at attach time
+        marked ``caught_up``), and whether there is such a last one (``link.catching_up``).
+
+        Raises:
+            UnknownTransportError: no loaded plugin provides it.
+            TransportError: it cannot list what it placed (no ``placements``/``attach``).
+        """
+        transport: Any = await self.get(name)
+        if not (hasattr(transport, "placements") and hasattr(transport, "attach")):
+            raise TransportError(
+                f"transport '{name}' cannot take back creatures placed before a restart (it "
+                "has no placements() and attach())"
+            )
+        found = []
+        for record in await transport.placements():
+            link = await transport.attach(record["placement_id"])
+            found.append((record["placement"], link, bool(getattr(link, "catching_up", False))))
+        return found
 
     async def _keep(
         self,
@@ -169,6 +213,7 @@ class RemoteBody:
         pwd: The creature's working directory on the worker.
         llm_selector: A ``BACKEND/MODEL`` selector.
         node: The node asked for.
+        loaded: *config* is a loaded config in its wire shape (``Placement.loaded``).
         engine_state: The engine's shared state (graph changes are pushed to the creature).
         service: The creature's channel service, which answers its requests.
         sink: Where its events go (the engine's ``Hosting.on_event``).
@@ -188,6 +233,7 @@ class RemoteBody:
         engine_state: EngineState,
         service: CreatureChannels,
         sink: EventSink,
+        loaded: bool = False,
     ) -> None:
         self._handle = handle
         self._pool = pool
@@ -197,6 +243,7 @@ class RemoteBody:
         self._pwd = pwd
         self._llm_selector = llm_selector
         self._node = node
+        self._loaded = loaded
         self._engine_state = engine_state
         self._service = service
         self._sink = sink
@@ -209,9 +256,13 @@ class RemoteBody:
         self._awaited: dict[str, _Awaited] = {}
         self._by_turn: dict[int, _Awaited] = {}
         self._graph: GraphUpdate | None = None
+        self._in_turn = trio.Event()  # set while a turn of it runs (graph changes are pushed)
         self._failure: BaseException | None = None
         self._scope = trio.CancelScope()
         self._placed = False
+        self._attached = False  # taken over from an engine before this one: it runs already
+        self._leaving = False  # the engine shuts down and leaves it running (see leave)
+        self._caught_up = trio.Event()  # (attached) the earlier engine's messages were replayed
         self.turn_index = 0
         self.history: list[Any] = []
         self.usage = Usage()
@@ -266,6 +317,7 @@ class RemoteBody:
             node=self._node,
             history=self._history_wire() if again else None,
             usage=attrs.asdict(self.usage) if again else None,
+            loaded=self._loaded,
         )
         transport = await self._pool.get(self._transport)
         link = await transport.place(placement)
@@ -293,10 +345,26 @@ class RemoteBody:
         self._phase = "built"
         self._started, self._stopped = trio.Event(), trio.Event()
         self._graph = None
-        self.model = first.model
-        self.tools = sorted(first.tools)
-        if first.working_dir:
-            self.working_dir = Path(first.working_dir)
+        self._learn_built(first)
+
+    def attach(self, link: Link, *, catching_up: bool) -> None:
+        """Take over a creature an engine before this one placed, and that still runs there.
+
+        *link* is the transport's end for it (``transport.attach``): its messages taken in
+        by the earlier engine come marked ``replayed`` and only bring this body's conversation,
+        usage and turn count up to date; the rest are handled as usual. Starting it
+        (:meth:`running`) sends no ``Start`` (it is running) and, with *catching_up*, returns
+        once the message marked ``caught_up`` (the last one there was at attach time) was
+        taken in.
+        """
+        self._caught_up = trio.Event()
+        if not catching_up:
+            self._caught_up.set()
+        self._link, self._incoming = link, aiter(link.receive())
+        self._placed = self._attached = True
+        self._phase = "built"
+        self._started, self._stopped = trio.Event(), trio.Event()
+        self._graph = None
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -317,8 +385,12 @@ class RemoteBody:
                 self._scope = nursery.cancel_scope
                 nursery.start_soon(self._guard, self._write, link, receive)
                 nursery.start_soon(self._guard, self._read, incoming)
-                self._post(Start())
-                await self._started.wait()
+                if self._attached:
+                    await self._caught_up.wait()
+                else:
+                    self._post(Start())
+                    await self._started.wait()
+                self._attached = False  # started again later: placed again
                 self._phase = "running"
                 self._sync_graph()
                 nursery.start_soon(self._watch_graph)
@@ -326,7 +398,7 @@ class RemoteBody:
                     yield
                 finally:
                     self._phase = "stopping"
-                    if self._failure is None:
+                    if self._failure is None and not self._leaving:
                         with trio.move_on_after(STOP_DEADLINE, shield=True):
                             self._post(Stop())
                             await self._stopped.wait()
@@ -355,6 +427,14 @@ class RemoteBody:
                 self._failure = error
             self._stopped.set()
             self._scope.cancel()
+
+    def leave(self) -> None:
+        """Let the creature run on where it is when the engine stops it: only the link closes.
+
+        For an engine that shuts down to come back (a lab host restarting): the next one
+        takes the creature back (``engine.adopt``).
+        """
+        self._leaving = True
 
     async def aclose(self) -> None:
         """Give up a creature that was built but never started (its link closes)."""
@@ -465,7 +545,11 @@ class RemoteBody:
             await link.send(encode(message))
 
     def _sync_graph(self) -> None:
-        """Send the creature its prompt section and channels when they changed."""
+        """Send the creature its prompt section and channels when they changed.
+
+        Called before each turn the engine sends, when a turn starts there (a trigger of the
+        worker may start one), and on graph changes while a turn runs (:meth:`_watch_graph`).
+        """
         if self._phase != "running" or self._outbox is None:
             return
         handle = self._handle
@@ -481,50 +565,93 @@ class RemoteBody:
             self._outbox.send_nowait(update)
 
     async def _watch_graph(self) -> None:
+        """Push graph changes while a turn runs; an idle creature gets them with its next turn.
+
+        Waiting on every change only during turns keeps a change's cost independent of the
+        number of idle remote creatures: the engine wakes only the busy ones, so N creatures
+        added one by one cost O(N), not O(N^2).
+        """
         while True:
+            await self._in_turn.wait()
+            self._sync_graph()  # what changed since the last look (no checkpoint until the wait)
             await self._engine_state.graph_changed()
-            self._sync_graph()
 
     async def _read(self, incoming: AsyncIterator[dict[str, Any]]) -> None:
         """Take in the creature's messages until it stopped; a lost link is an error."""
         async for data in incoming:
-            message = decode(data)
-            if isinstance(message, EventOut):
-                await self._dispatch(from_wire(message.event), ref=message.ref)
-            elif isinstance(message, Request):
-                await self._answer(message)
-            elif isinstance(message, Rejected):
-                awaited = self._awaited.pop(message.ref, None)
-                if awaited is not None:
-                    awaited.finish(error=error_from(message.error_type, message.error))
-            elif isinstance(message, Started):
-                self._started.set()
-            elif isinstance(message, Stopped):
-                self._restore_from(message)
-                self._stopped.set()
+            message = decode(data)  # (the transport's marks are not message fields)
+            if data.get("replayed"):
+                self._learn_replayed(message)
+            elif await self._take(message):
+                self._caught_up.set()
                 return
-            elif isinstance(message, Failed):
-                raise error_from(message.error_type, message.error)
+            if data.get("caught_up"):
+                self._caught_up.set()
         if not self._stopped.is_set():
             raise TransportError(
                 f"the link to creature '{self._handle.id}' (transport '{self._transport}') "
                 "closed before the creature stopped"
             )
 
-    async def _dispatch(self, event: Event, *, ref: str | None) -> None:
-        """Hand *event* to the engine, then to the turn stream awaiting it (as a local agent)."""
+    async def _take(self, message: Any) -> bool:
+        """Handle one message of the creature; ``True`` when it stopped (nothing follows)."""
+        if isinstance(message, EventOut):
+            await self._dispatch(from_wire(message.event), ref=message.ref)
+        elif isinstance(message, Request):
+            await self._answer(message)
+        elif isinstance(message, Rejected):
+            awaited = self._awaited.pop(message.ref, None)
+            if awaited is not None:
+                awaited.finish(error=error_from(message.error_type, message.error))
+        elif isinstance(message, Started):
+            self._started.set()
+        elif isinstance(message, Stopped):
+            self._restore_from(message)
+            self._stopped.set()
+            return True
+        elif isinstance(message, Failed):
+            raise error_from(message.error_type, message.error)
+        return False
+
+    def _learn_replayed(self, message: Any) -> None:
+        """A message an earlier engine took in: learn from it, publish nothing."""
+        if isinstance(message, EventOut):
+            self._learn(from_wire(message.event))
+        elif isinstance(message, Built):
+            self._learn_built(message)
+        elif isinstance(message, Stopped):
+            self._restore_from(message)
+
+    def _learn_built(self, built: Built) -> None:
+        """What the worker said when it built the creature: its model, tools and directory."""
+        self.model = built.model
+        self.tools = sorted(built.tools)
+        if built.working_dir:
+            self.working_dir = Path(built.working_dir)
+
+    def _learn(self, event: Event) -> None:
+        """What an event tells about the conversation, its usage and the turn count."""
         if isinstance(event, TurnStarted):
             self.turn_index = event.turn_index
-            awaited = self._awaited.get(ref) if ref else None
-            if awaited is not None:
-                awaited.turn_index = event.turn_index
-                self._by_turn[event.turn_index] = awaited
         elif isinstance(event, MessageAppended):
             self.history.append(event.message)
         elif isinstance(event, HistoryReplaced):
             self.history = list(event.messages)
         elif isinstance(event, TurnCompleted):
             self.usage = self.usage + event.result.usage
+
+    async def _dispatch(self, event: Event, *, ref: str | None) -> None:
+        """Hand *event* to the engine, then to the turn stream awaiting it (as a local agent)."""
+        self._learn(event)
+        if isinstance(event, TurnStarted):
+            self._in_turn.set()
+            self._sync_graph()
+            awaited = self._awaited.get(ref) if ref else None
+            if awaited is not None:
+                awaited.turn_index = event.turn_index
+                self._by_turn[event.turn_index] = awaited
+        elif isinstance(event, TurnCompleted):
+            self._in_turn = trio.Event()
         await self._sink(self._handle.id, event)
         awaited = self._by_turn.get(event.turn_index)
         if awaited is None:
@@ -631,6 +758,45 @@ class RemoteTurnStream:
         self._done = True
         self._receive.close()
         self._body._cancel(self._awaited)
+
+
+def refuse_what_cannot_cross(
+    where: str, *, llm: Any, tools: Any, plugins: Any, output: Any, privileged: bool
+) -> None:
+    """Refuse objects of this process and the engine's own rights for a creature hosted elsewhere.
+
+    Args:
+        where: What the creature is, for the message (``a creature hosted through ...``).
+        llm: A model object given for it.
+        tools: Tool objects given for it.
+        plugins: Plugin objects given for it.
+        output: An output module object given for it.
+        privileged: Whether it was to be privileged.
+
+    Raises:
+        TransportError: naming what cannot cross and what to do instead.
+    """
+    objects = [
+        label
+        for label, value in (
+            ("llm", llm),
+            ("tools", tools),
+            ("plugins", plugins),
+            ("output", output),
+        )
+        if value
+    ]
+    if objects:
+        raise TransportError(
+            f"{where} cannot take {', '.join(objects)}: objects of this process do not cross "
+            "the transport; configure them in the creature's config (or llm_selector=), where "
+            "it runs"
+        )
+    if privileged:
+        raise TransportError(
+            f"{where} cannot be privileged: the graph tools act on the engine directly; host "
+            "privileged creatures in the engine's process"
+        )
 
 
 def _input_wire(input: Any) -> Any:

@@ -49,11 +49,13 @@ A creature's life over a link::
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from pathlib import PurePath
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 import cattrs
 
+from kt.config import CreatureConfig
 from kt.errors import KTError
 from kt_terrarium.errors import TransportError
 
@@ -75,6 +77,8 @@ __all__ = [
     "Stopped",
     "Transport",
     "Turn",
+    "config_from_wire",
+    "config_to_wire",
     "decode",
     "encode",
     "error_from",
@@ -144,7 +148,8 @@ class Placement:
         placement_id: Unique per placement (a restart places again): a key space for the
             transport.
         config: What the worker loads: a creature folder or file, an ``@pack/path`` reference
-            (resolved on the worker: packs must be installed there), or a config mapping.
+            (resolved on the worker: packs must be installed there), or a config mapping; with
+            *loaded*, a config the engine loaded already (:func:`config_to_wire`).
         base_dir: Where a mapping's relative paths resolve.
         pwd: The creature's working directory on the worker (``None``: the worker's).
         llm_selector: A ``BACKEND/MODEL`` selector overriding the config.
@@ -152,6 +157,9 @@ class Placement:
         history: A restarted creature's conversation: a ``history_replaced`` event in its wire
             shape (with its ``turn_index``), or ``None`` for a new creature.
         usage: A restarted creature's usage so far (``kt.Usage`` fields).
+        loaded: *config* is a loaded ``CreatureConfig`` in its wire shape (a creature whose
+            config names ``on_node``: the engine read it to know where it goes); its paths are
+            the engine's.
     """
 
     creature_id: str
@@ -163,6 +171,7 @@ class Placement:
     node: str | None = None
     history: Mapping[str, Any] | None = None
     usage: Mapping[str, Any] | None = None
+    loaded: bool = False
 
 
 # -- Engine → creature --------------------------------------------------------------------------
@@ -373,6 +382,27 @@ def decode(data: Mapping[str, Any]) -> Any:
         return _converter.structure(fields, cls)
     except Exception as error:
         raise TransportError(f"malformed transport message {kind!r}: {error}") from error
+
+
+def config_to_wire(config: CreatureConfig) -> dict[str, Any]:
+    """A loaded creature config as JSON-able data (:attr:`Placement.loaded`)."""
+    return _config_converter.unstructure(config)
+
+
+def config_from_wire(data: Mapping[str, Any]) -> CreatureConfig:
+    """The config :func:`config_to_wire` sent.
+
+    Raises:
+        TransportError: the data is not a config of this kernel's shape.
+    """
+    try:
+        return _config_converter.structure(dict(data), CreatureConfig)
+    except Exception as error:
+        raise TransportError(f"malformed creature config in a placement: {error}") from error
+
+
+_config_converter = cattrs.Converter()
+_config_converter.register_unstructure_hook(PurePath, str)
 
 
 def error_from(error_type: str, message: str) -> KTError:

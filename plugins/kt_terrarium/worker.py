@@ -50,6 +50,7 @@ from kt_terrarium.transport import (
     Stop,
     Stopped,
     Turn,
+    config_from_wire,
     decode,
     encode,
     error_from,
@@ -120,11 +121,14 @@ class _Worker:
     async def build(self) -> bool:
         placement = self.placement
         try:
-            config = load_creature_config(
-                placement.config,
-                base_dir=placement.base_dir if isinstance(placement.config, Mapping) else None,
-                resolve_ref=self.kernel.resolve_ref,
-            )
+            if placement.loaded:
+                config = config_from_wire(placement.config)
+            else:
+                config = load_creature_config(
+                    placement.config,
+                    base_dir=placement.base_dir if isinstance(placement.config, Mapping) else None,
+                    resolve_ref=self.kernel.resolve_ref,
+                )
             config = attrs.evolve(config, name=placement.creature_id)
             taken = {entry.name for entry in config.tools}
             llm = self.llm

@@ -1,13 +1,23 @@
-"""``kt web``, ``kt serve start|stop|restart|status|logs`` and ``kt admin token``."""
+"""``kt web``, ``kt serve start|stop|restart|status|logs`` and ``kt admin token``.
+
+``--mode lab-host`` makes the server a Laboratory host: its Studio places new sessions on
+``kt worker`` nodes. The server process learns it from its environment (``KT_SERVE_MODE``,
+``KT_LAB_REDIS``, ``KT_LAB_PASSWORD_FILE``, ``KT_LAB_PLACE_ON``), the same variables the units
+of ``kt service install`` set, and the ``kt_lab`` plugin acts on them.
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import click
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "lab_environment"]
+
+MODES = ("standalone", "lab-host")
 
 
 def _serve_options(command: Any) -> Any:
@@ -38,10 +48,68 @@ def _serve_options(command: Any) -> Any:
                 is_flag=True,
                 help="Allow a non-loopback address with every auth layer off.",
             ),
+            click.option(
+                "--mode",
+                type=click.Choice(MODES),
+                help="lab-host: place new sessions on Laboratory workers (kt worker). "
+                "Default: $KT_SERVE_MODE, else standalone.",
+            ),
+            click.option(
+                "--redis",
+                metavar="URL",
+                help="lab-host: the Laboratory's Redis (default $KT_LAB_REDIS).",
+            ),
+            click.option(
+                "--password-file",
+                type=click.Path(dir_okay=False),
+                help="lab-host: a file with the Redis password or user:password.",
+            ),
+            click.option(
+                "--place-on",
+                metavar="NODE",
+                help="lab-host: where sessions go: a node name, labels:a,b, or * (any; default).",
+            ),
         ]
     ):
         command = option(command)
     return command
+
+
+def lab_environment(
+    mode: str | None,
+    redis: str | None,
+    password_file: str | None,
+    place_on: str | None,
+    env: Mapping[str, str],
+) -> dict[str, str]:
+    """The server's environment for *mode*: *env* with the Laboratory's variables set.
+
+    Raises:
+        ConfigError: a lab-host without a Redis URL, or Laboratory options without lab-host.
+    """
+    from kt.errors import ConfigError
+
+    mode = mode or env.get("KT_SERVE_MODE") or "standalone"
+    if mode not in MODES:
+        raise ConfigError(f"KT_SERVE_MODE={mode!r} is not a mode; use one of {', '.join(MODES)}")
+    given = {"--redis": redis, "--password-file": password_file, "--place-on": place_on}
+    if mode != "lab-host":
+        named = [name for name, value in given.items() if value]
+        if named:
+            raise ConfigError(f"{', '.join(named)} belong(s) to --mode lab-host; add it")
+        return {**env, "KT_SERVE_MODE": mode}
+    url = redis or env.get("KT_LAB_REDIS")
+    if not url:
+        raise ConfigError(
+            "--mode lab-host needs the Laboratory's Redis: --redis redis://HOST:6379/0 (or "
+            "KT_LAB_REDIS); start workers with `kt worker --redis URL --name NAME`"
+        )
+    out = {**env, "KT_SERVE_MODE": mode, "KT_LAB_REDIS": url}
+    if password_file:
+        out["KT_LAB_PASSWORD_FILE"] = os.path.abspath(password_file)
+    if place_on:
+        out["KT_LAB_PLACE_ON"] = place_on
+    return out
 
 
 def _server_args(
@@ -61,10 +129,16 @@ def add_commands(cli: click.Group) -> None:
     @cli.command(help="Serve the HTTP/WebSocket API in the foreground (Ctrl+C stops it).")
     @_serve_options
     def web(
-        host: str, port: int, threads: int, session_dir: str | None, insecure_no_auth: bool
+        host: str,
+        port: int,
+        threads: int,
+        session_dir: str | None,
+        insecure_no_auth: bool,
+        **lab: Any,
     ) -> None:
         from kt_web.server import ServeOptions, serve
 
+        os.environ.update(lab_environment(env=os.environ, **lab))  # this process is the server
         options = ServeOptions(
             host=host,
             port=port,
@@ -80,12 +154,10 @@ def add_commands(cli: click.Group) -> None:
 
     @serve.command("start", help="Start the daemon; returns once it serves.")
     @_serve_options
-    def start(
-        host: str, port: int, threads: int, session_dir: str | None, insecure_no_auth: bool
-    ) -> None:
+    def start(**options: Any) -> None:
         from kt_web import daemon
 
-        state = daemon.start(_server_args(host, port, threads, session_dir, insecure_no_auth))
+        state = _start_daemon(daemon, **options)
         click.echo(f"serving on {state.url} (pid {state.pid}); log: {state.log}")
 
     @serve.command("stop", help="Stop the daemon.")
@@ -97,13 +169,11 @@ def add_commands(cli: click.Group) -> None:
 
     @serve.command("restart", help="Stop the daemon and start it again.")
     @_serve_options
-    def restart(
-        host: str, port: int, threads: int, session_dir: str | None, insecure_no_auth: bool
-    ) -> None:
+    def restart(**options: Any) -> None:
         from kt_web import daemon
 
         daemon.stop()
-        state = daemon.start(_server_args(host, port, threads, session_dir, insecure_no_auth))
+        state = _start_daemon(daemon, **options)
         click.echo(f"serving on {state.url} (pid {state.pid})")
 
     @serve.command("status", help="Say whether the daemon runs, and where.")
@@ -144,6 +214,20 @@ def add_commands(cli: click.Group) -> None:
         click.echo(f"stored as [auth] {which}_token in {path}; restart the server", err=True)
 
     _add_account_commands(admin)
+
+
+def _start_daemon(
+    daemon: Any,
+    *,
+    mode: str | None,
+    redis: str | None,
+    password_file: str | None,
+    place_on: str | None,
+    **server: Any,
+) -> Any:
+    """Start the daemon with *server*'s arguments, in *mode* (its environment says which)."""
+    env = lab_environment(mode, redis, password_file, place_on, os.environ)
+    return daemon.start(_server_args(**server), env=env)
 
 
 def _add_account_commands(admin: click.Group) -> None:

@@ -50,13 +50,18 @@ def run_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """Whether *pid* runs (a zombie, dead but not yet reaped by its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: what kill(0) said
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def status(env: Mapping[str, str] | None = None) -> tuple[ServerState | None, bool]:

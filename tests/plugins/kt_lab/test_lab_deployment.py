@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,9 @@ def compose_files():
     }
 
 
-def worker_help() -> str:
+def worker_help(command: str = "worker") -> str:
     done = subprocess.run(
-        [sys.executable, "-c", "from kt_cli.main import main; main()", "worker", "--help"],
+        [sys.executable, "-c", "from kt_cli.main import main; main()", command, "--help"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -42,6 +43,27 @@ def test_every_worker_command_in_the_compose_files_is_a_valid_kt_worker_command(
         for option in [part for part in command if part.startswith("--")]:
             assert option in help_text, f"{option} is not an option of kt worker"
         assert "--password" not in " ".join(command)  # secrets come from files
+
+
+def test_the_host_runs_kt_web_in_lab_host_mode_in_the_foreground():
+    help_text = worker_help("web")
+    dockerfile = (DEPLOYMENT / "Dockerfile").read_text()
+    default = dockerfile.split("CMD ", 1)[1].splitlines()[0]
+    commands = [json.loads(default)] + [  # the exec form: a JSON list
+        service["command"]
+        for compose in compose_files().values()
+        for service in (compose.get("services") or {}).values()
+        if service.get("command", [None])[0] in ("web", "serve")
+    ]
+    assert len(commands) >= 2
+    for command in commands:
+        assert command[:3] == ["web", "--mode", "lab-host"]  # not `serve start`: it detaches
+        for option in [part for part in command if part.startswith("--")]:
+            assert option in help_text, f"{option} is not an option of kt web"
+    for compose in compose_files().values():
+        for service in (compose.get("services") or {}).values():
+            if "--host" in service.get("command", []) and "0.0.0.0" in service["command"]:
+                assert service["environment"]["KT_AUTH_HOST_TOKEN_FILE"].startswith("/run/")
 
 
 def test_services_read_the_redis_password_from_a_secret_file():

@@ -60,8 +60,22 @@ async def test_a_restarted_host_resumes_each_stream_from_its_stored_cursor(worke
     upto = ids.index(cursor) + 1
     assert upto == 149 and len(first_seen) == 200  # stored: what the engine had handled
     assert everything[:upto] == first_seen[:upto]
-    assert second_seen == everything[upto : upto + len(second_seen)]  # from the cursor on, in order
+    # Up to the cursor: marked as taken in before (the engine learns from them, publishes none).
+    replayed = [m for m in second_seen if m.get("replayed")]
+    fresh = [m for m in second_seen if not m.get("replayed")]
+    assert second_seen == replayed + fresh
+    # The stream's last entry when the second host attached is marked: it knows it caught up.
+    assert not any(m.get("caught_up") for m in replayed)  # the stream went on after the cursor
+    assert len([m for m in fresh if m.get("caught_up")]) == 1
+
+    def unmarked(messages):
+        return [
+            {k: v for k, v in m.items() if k not in ("replayed", "caught_up")} for m in messages
+        ]
+
+    assert unmarked(replayed) == everything[:upto]
+    assert unmarked(fresh) == everything[upto : upto + len(fresh)]  # from the cursor on, in order
     deltas = [
-        m for m in first_seen[:upto] + second_seen if m.get("event", {}).get("type") == "text_delta"
+        m for m in first_seen[:upto] + fresh if m.get("event", {}).get("type") == "text_delta"
     ]
     assert len(deltas) == 3000  # the whole turn, each event exactly once

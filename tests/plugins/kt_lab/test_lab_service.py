@@ -50,7 +50,7 @@ def test_service_install_writes_hardened_units(tmp_path):
             assert line in unit
         assert "password" not in unit.split("ExecStart=")[1].splitlines()[0]
     assert "ExecStart=/usr/local/bin/kt worker --name gpu-1" in worker
-    assert "serve start --mode lab-host --bind 127.0.0.1:8765" in host
+    assert "ExecStart=/usr/local/bin/kt web --mode lab-host --host 127.0.0.1 --port 8765" in host
 
 
 def test_a_url_with_a_password_is_refused():

@@ -17,9 +17,18 @@ from kt_web.host import StudioHost  # noqa: E402
 AUTH = {"Authorization": "Bearer t"}
 
 
+class NoSessions:
+    """Studio's place: the route only needs the host's loop (and nothing live to list)."""
+
+    class sessions:
+        @staticmethod
+        def list():
+            return []
+
+
 @contextlib.asynccontextmanager
 async def no_studio():
-    yield None  # the route only needs the host's loop
+    yield NoSessions()
 
 
 def client_for(monkeypatch, url: str):

@@ -1,0 +1,88 @@
+"""A lab host: a ``kt serve`` / ``kt web`` server whose Studio places sessions on workers.
+
+``kt serve start --mode lab-host --redis URL`` (or ``kt web``, or a unit) starts the server with
+``KT_SERVE_MODE=lab-host`` and ``KT_LAB_REDIS`` in its environment; when ``kt_web`` builds the
+app it calls ``kt_web_routes``, and :func:`install` turns the server into a lab host:
+
+* its Studio's engine places every new creature whose config names no ``on_node`` on
+  ``KT_LAB_PLACE_ON`` (a node, ``labels:a,b``, or ``*``: any live node, the default); a
+  terrarium's privileged root stays on the host (its graph tools need the engine), so the host
+  runs no other creature;
+* stopping the server leaves its remote creatures running (``engine.leave_remote``), and the
+  creatures it had placed before it went away (a restart, a crash, a kill, a power cut) that
+  still run on their workers are taken back at start (``engine.adopt``), each as a live
+  session again;
+* ``/readyz`` answers ``mode: "lab-host"``, and 503 until Studio runs **and** Redis answers.
+
+Dashboard and API users then drive remote creatures exactly as local ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from kt.errors import KTError
+from kt_lab.status import Lab
+
+__all__ = ["LAB_HOST", "install"]
+
+LAB_HOST = "lab-host"
+ADOPTED_FROM = "lab:"  # the config_path an adopted session shows: where it came back from
+
+log = logging.getLogger("kt_lab.lab_host")
+
+
+def install(app: Any, host: Any, lab: Lab, env: Mapping[str, str]) -> None:
+    """Make the server of *app* a lab host (see the module's docs).
+
+    Args:
+        app: The Flask application.
+        host: The running :class:`kt_web.host.StudioHost`.
+        lab: The Laboratory's read-only view (readiness).
+        env: The server's environment (``KT_LAB_PLACE_ON``).
+    """
+    engine = host.studio.engine
+    host.run(setattr, engine, "place_on", env.get("KT_LAB_PLACE_ON") or "*")
+    host.run(setattr, engine, "leave_remote", True)  # a restart takes them back
+    adopt(host)
+    app.before_request(_readiness(host, lab))
+
+
+def adopt(host: Any) -> list[str]:
+    """Take back the creatures this host placed before it went away; their session ids.
+
+    Redis that cannot be reached now is logged, not raised: the server still starts (its
+    ``/readyz`` says 503 until Redis answers).
+    """
+    studio = host.studio
+    try:
+        handles = host.run(studio.engine.adopt, "redis")
+    except KTError as error:
+        log.warning("lab host: cannot take back the creatures placed before a restart: %s", error)
+        return []
+    sessions = []
+    for handle in handles:
+        session = host.run(
+            studio.sessions.adopt, "creature", handle.id, ADOPTED_FROM + handle.id, [handle.id]
+        )
+        sessions.append(session.session_id)
+        log.info("lab host: took back creature %s as session %s", handle.id, session.session_id)
+    return sessions
+
+
+def _readiness(host: Any, lab: Lab) -> Any:
+    """A before-request handler answering ``/readyz`` for a lab host."""
+
+    def readyz() -> Any:
+        import flask
+
+        if flask.request.path != "/readyz":
+            return None
+        ready = bool(host.ready) and host.run(lab.ready)
+        answer = flask.jsonify({"status": "ready" if ready else "starting", "mode": LAB_HOST})
+        answer.status_code = 200 if ready else 503
+        return answer
+
+    return readyz
