@@ -39,6 +39,7 @@ kt_requires = (
     "kt_llm",  # model settings and keys
     "kt_mcp",  # the MCP server registry
     "kt_tools",  # the scratchpad a creature keeps
+    "kt_triggers",  # triggers added to and removed from a live creature
 )
 
 if TYPE_CHECKING:

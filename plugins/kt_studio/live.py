@@ -695,7 +695,7 @@ class LiveSessions:
             StudioConflictError: a running trigger or job has that ``name``.
         """
         from kt.errors import ToolArgumentError
-        from kt.tools.arguments import validate_arguments
+        from kt.tools import validate_arguments
         from kt_triggers import TriggerConfigError
         from kt_triggers.persistence import TriggerAdded, recorded
         from kt_triggers.tools import build_trigger

@@ -431,15 +431,8 @@ class Terrarium:
                 f"transport '{transport}' hosts it elsewhere; give a folder (its graph's "
                 "sessions are recorded here) or Terrarium(session_dir=...)"
             )
-        from kt.runtime.sessions import open_session
-
-        return open_session(
-            self.kernel,
-            Path(session),
-            key=creature_config.session_key,
-            name=creature_id,
-            source=config,
-        )
+        store = self.kernel.session_store()  # a file: its own session, whatever its session_key
+        return store.factory(Path(session), name=creature_id, source=config)
 
     async def _add(self, handle: CreatureHandle, *, session: Any, start: bool) -> CreatureHandle:
         await self._hosting.build(handle)

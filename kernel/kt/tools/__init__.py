@@ -19,9 +19,10 @@ import attrs
 
 from kt.llm import ContentPart, ToolSchema
 from kt.tools import schema as _schema
+from kt.tools.arguments import validate_arguments  # public: hosts that call tools check args
 from kt.tools.context import ToolContext
 
-__all__ = ["ToolContext", "ToolResult", "ToolSpec", "tool"]
+__all__ = ["ToolContext", "ToolResult", "ToolSpec", "tool", "validate_arguments"]
 
 
 @attrs.frozen
