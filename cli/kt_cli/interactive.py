@@ -21,6 +21,7 @@ import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -28,6 +29,7 @@ import trio
 
 import kt
 from kt.errors import KTError
+from kt.llm import ImageError
 from kt_cli.activity import ActivityTracker, Note, Symbols, clip
 from kt_cli.repl import Feed
 from kt_cli.requests import APPROVAL_MODES, ApprovalPolicy, Pending, restored_requests
@@ -64,6 +66,9 @@ class CommandResult:
 
 EXPAND_LINES = 200
 """Lines of a tool's output ``/expand`` shows at most."""
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")  # what an `@path` mention attaches
 
 
 def _tokens(count: int) -> str:
@@ -351,13 +356,30 @@ class InteractiveSession:
         text = line[1:] if self.commands and line.startswith("//") else line
         if not text.strip():
             return None
-        return self.turn_report(await self.run_turn(text))
+        return self.turn_report(await self.run_turn(self.attach_images(text)))
 
-    async def run_turn(self, text: str) -> kt.TurnResult:
+    def attach_images(self, text: str) -> str | list[kt.ContentPart]:
+        """*text*, with the image of each ``@path`` mention that names one attached after it.
+
+        A mention of a ``.png``, ``.jpg``, ``.jpeg``, ``.gif`` or ``.webp`` file (relative to
+        the working directory) attaches the image; the mention stays in the text, so the model
+        knows which file it sees. A mention of anything else, or of a file that is missing or
+        not an image, stays plain text (the model can still ``read`` it).
+        """
+        images = []
+        for word in text.split():
+            if word.startswith("@") and Path(word).suffix.lower() in IMAGE_SUFFIXES:
+                try:
+                    images.append(kt.ContentPart.image(self.agent.working_dir / word[1:]))
+                except ImageError:
+                    continue
+        return [kt.ContentPart("text", text=text), *images] if images else text
+
+    async def run_turn(self, text: str | list[kt.ContentPart]) -> kt.TurnResult:
         """Run one turn for *text*; its events arrive through :meth:`pump_notes`.
 
         Args:
-            text: The user message.
+            text: The user message: text, or text and the images it attaches.
 
         Returns:
             The turn's result. :meth:`interrupt` (a front end's Ctrl+C) ends the turn with

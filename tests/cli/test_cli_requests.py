@@ -391,3 +391,37 @@ def test_model_picker_lists_custom_endpoints_and_picks_one_by_number(
         assert app.wait_exit() == 0
     assert server.requests[-1].body["model"] == "lab-model"
     assert server.requests[-1].headers["authorization"] == "Bearer lab-secret"
+
+
+def test_an_image_mention_attaches_the_image_and_other_mentions_stay_text(creature, env, server):
+    import base64
+    import zlib
+
+    def png() -> bytes:  # a real 1×1 PNG, built here
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            body = kind + data
+            return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+        header = (1).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])
+        pixels = zlib.compress(b"\x00\xff\x00\x00")
+        return (
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", header)
+            + chunk(b"IDAT", pixels)
+            + chunk(b"IEND", b"")
+        )
+
+    (creature / "shot.png").write_bytes(png())
+    (creature / "fake.png").write_text("not an image")
+    server.replies += [openai_text("I see a green pixel.")]
+    with kt_cli(creature, env) as app:
+        app.wait_for(lambda s: s.endswith(">"))
+        app.send("what is in @shot.png and @fake.png?\r")
+        app.wait_for("I see a green pixel.")
+        app.send("\x04")
+        assert app.wait_exit() == 0
+    [user] = [m for m in server.requests[0].body["messages"] if m["role"] == "user"]
+    text, image = user["content"]
+    assert text == {"type": "text", "text": "what is in @shot.png and @fake.png?"}
+    assert image["type"] == "image_url"
+    assert image["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(png()).decode()
