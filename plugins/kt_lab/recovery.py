@@ -30,7 +30,7 @@ from kt.events import (
     from_wire,
 )
 from kt.history import result_text, tool_results_message
-from kt.llm import Message, ToolCall, Usage
+from kt.llm import Message, ToolCall, Usage, message_text
 
 __all__ = ["OpenTurn", "Rebuilt", "continuation_input", "in_doubt_text", "rebuild"]
 
@@ -187,8 +187,9 @@ def _answer_open_calls(messages: list[Message], turn: OpenTurn, node: str) -> li
 def _answered_ids(messages: list[Message]) -> set[str]:
     ids = {m.tool_call_id for m in messages if m.role == "tool" and m.tool_call_id}
     for m in messages:
-        if m.role == "user" and (m.meta or {}).get("tool_results") and isinstance(m.content, str):
-            ids |= {line.split()[-1] for line in m.content.splitlines() if line.startswith("## ")}
+        if m.role == "user" and (m.meta or {}).get("tool_results"):  # text, or text and images
+            text = message_text(m)
+            ids |= {line.split()[-1] for line in text.splitlines() if line.startswith("## ")}
     return ids
 
 

@@ -455,11 +455,12 @@ class LiveSessions:
     async def history(self, session_id: str, creature: str) -> HistoryView:
         """The creature's conversation and the branches its session recorded."""
         handle = self._handle(session_id, creature)
-        state = await self._branch_state(handle)
+        remote = handle.transport is not None  # hosted elsewhere: the history comes over the link
+        state = None if remote else await self._branch_state(handle)
         branches = () if state is None else tuple(attrs.asdict(b) for b in state.branches())
         return HistoryView(
-            creature=handle.agent.name,
-            messages=tuple(message_data(m) for m in handle.agent.history),
+            creature=handle.id,
+            messages=tuple(message_data(m) for m in handle.body.history),
             branches=branches,
         )
 

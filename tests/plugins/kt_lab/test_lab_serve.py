@@ -87,6 +87,9 @@ async def test_sessions_of_a_lab_host_run_on_workers_and_come_back_after_a_crash
         answer = httpx.post(chat, json={"message": "hello"}, timeout=60)
         assert answer.status_code == 200, answer.text
         assert answer.json()["response"] == "got: hello"  # the worker's scripted backend
+        history = httpx.get(f"{base}/api/sessions/{sid}/creatures/root/history", timeout=60)
+        assert history.status_code == 200, history.text  # read over the link from the worker
+        assert [m["content"] for m in history.json()["messages"]][-2:] == ["hello", "got: hello"]
         (node,) = httpx.get(f"{base}/api/nodes").json()["nodes"]
         assert node["name"] == "w1" and [c["id"] for c in node["creatures"]] == ["far"]
 
