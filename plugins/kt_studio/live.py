@@ -90,6 +90,7 @@ class LiveSessions:
         llm: str | None = None,
         pwd: str | None = None,
         name: str | None = None,
+        on_node: str | None = None,
         session_dir: str | os.PathLike[str] | None = None,
     ) -> LiveSession:
         """Start one creature as a session of its own.
@@ -100,6 +101,8 @@ class LiveSessions:
                 the config's (or the Studio's model).
             pwd: The creature's working directory (default: the Studio's).
             name: Its id and the session's display name (default: the config's name).
+            on_node: The Lab node to run it on (a name, ``labels:a,b`` or ``*``), as its
+                config's ``on_node`` would; needs an engine with a transport (a lab host).
             session_dir: Record it in this folder (default: the Studio's).
 
         Returns:
@@ -113,7 +116,12 @@ class LiveSessions:
         config = self._config(config_path)
         workdir = _workdir(pwd)
         handle = await self._engine.add_creature(
-            config, name=name, llm_selector=llm, pwd=workdir, session=_record_in(session_dir)
+            config,
+            name=name,
+            llm_selector=llm,
+            pwd=workdir,
+            session=_record_in(session_dir),
+            node=on_node,
         )
         return self._remember("creature", name or handle.id, config_path, handle.id, [handle.id])
 

@@ -333,7 +333,8 @@ class Terrarium:
                 instead of in this process. Its model, tools and plugins are then the
                 worker's: *llm*, *tools*, *plugins*, *output* and *is_privileged* cannot be
                 given.
-            node: With *transport*: the node to place it on (``None``: the transport chooses).
+            node: The node to place it on (``None``: the transport chooses). Without
+                *transport*, as if its config named ``on_node``: the engine's transport hosts it.
 
         Returns:
             Its handle.
@@ -357,11 +358,11 @@ class Terrarium:
         if transport is not None:
             self._transports.check(transport)
             _check_remote(config, llm, tools, plugins, output, is_privileged, transport)
-        elif node is not None:
-            raise TransportError("node= places a creature through a transport; give transport=")
         if parent is not None:
             self._state.handle(parent)
         creature_config = self._hosting.load_config(config, workdir)
+        if node is not None and transport is None:  # as if its config named it: on_node
+            creature_config = attrs.evolve(creature_config, on_node=node)
         creature_id = self._hosting.claim_id(name, creature_config.name)
         try:
             recorder = self._own_session(session, config, creature_config, creature_id, transport)

@@ -24,6 +24,7 @@ class StartBody:
     llm: str | None = None
     pwd: str | None = None
     name: str | None = None
+    on_node: str | None = None
 
 
 @attrs.frozen(kw_only=True)

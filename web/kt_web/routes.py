@@ -121,8 +121,9 @@ def register(app: Any, host: Any) -> None:
         """Start a creature as a new live session.
 
         Body:
-            ``{config_path, llm?, pwd?, name?}``: a creature folder or file or ``@pack/path``;
-            a model selector; a working directory; its id.
+            ``{config_path, llm?, pwd?, name?, on_node?}``: a creature folder or file or
+            ``@pack/path``; a model selector; a working directory; its id; on a lab host, the
+            node to run it on (a name, ``labels:a,b`` or ``*``), as its config's ``on_node``.
 
         Returns:
             201 with the session (``session_id``, ``kind``, ``root``, ``creatures`` ...).
@@ -134,6 +135,7 @@ def register(app: Any, host: Any) -> None:
             llm=body.llm,
             pwd=body.pwd,
             name=body.name,
+            on_node=body.on_node,
             session_dir=session_dir(),
         )
         own(view.session_id)

@@ -52,10 +52,12 @@ async def test_on_node_in_a_creature_config_places_it_there(redis_server):
             named = await host.add_creature({"name": "named", "on_node": "w1"})
             labelled = await host.add_creature({"name": "labelled", "on_node": "labels:gpu"})
             here = await host.add_creature({"name": "here"}, llm=ScriptedLLM(["local"]))
+            asked = await host.add_creature({"name": "asked"}, node="w1")  # as on_node = "w1"
 
             assert (await named.run("hi")).text == "named@w1: hi"
             assert (await labelled.run("hi")).text == "labelled@w2: hi"
             assert (await here.run("hi")).text == "local"
+            assert (await asked.run("hi")).text == "asked@w1: hi"
             assert named.transport == "redis" and here.transport is None
             assert host.status("labelled")["transport"] == "redis"
         nursery.cancel_scope.cancel()

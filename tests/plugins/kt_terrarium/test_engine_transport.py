@@ -298,7 +298,7 @@ async def test_what_cannot_cross_a_transport_is_refused(options, fragment):
     async with engine_with(plugin, Models()) as engine:
         with pytest.raises(kt_terrarium.TransportError, match=fragment):
             await engine.add_creature({"name": "far"}, transport="loopback", **options)
-        with pytest.raises(kt_terrarium.TransportError, match="give transport="):
+        with pytest.raises(kt_terrarium.TransportError, match="cannot take llm"):
             await engine.add_creature({"name": "near"}, llm=echo("near"), node="gpu-1")
     assert plugin.made == []  # refused before anything was placed
 
