@@ -371,7 +371,15 @@ class LiveSessions:
             listen=tuple(status["listen"]),
             send=tuple(status["send"]),
             tools=tuple(status["tools"]),
+            context_window=self._context_window(creature_id),
         )
+
+    def _context_window(self, creature_id: str) -> int | None:
+        handle = self._engine[creature_id]
+        if handle.transport is not None or handle.state not in ("running", "built", "starting"):
+            return None  # hosted elsewhere, or no model yet
+        window = getattr(handle.agent.llm, "context_window", None)
+        return window if isinstance(window, int) else None
 
     def _config(self, config_path: str) -> Any:
         if not isinstance(config_path, str) or not config_path.strip():
@@ -520,6 +528,27 @@ class LiveSessions:
                 field="idx",
             )
         return await self._rerun(handle, index, content)
+
+    async def select_branch(
+        self, session_id: str, creature: str, path: tuple[int, ...]
+    ) -> HistoryView:
+        """Make branch *path* (from :meth:`history`'s ``branches``) the live conversation.
+
+        Raises:
+            StudioConflictError: a turn is running, or nothing records the creature's branches.
+            StudioInputError: there is no such branch.
+        """
+        import kt_sessions
+
+        handle = self._idle_handle(session_id, creature)
+        state = await self._branch_state(handle)
+        if state is None:
+            raise StudioConflictError("nothing records this creature's branches")
+        try:
+            await kt_sessions.select_branch(handle.agent, tuple(path), state=state)
+        except kt_sessions.BranchError as exc:
+            raise StudioInputError(str(exc), field="path") from None
+        return await self.history(session_id, creature)
 
     async def _rerun(self, handle: CreatureHandle, index: int, content: str | None) -> ChatReply:
         """Run the user message at *index* again (with *content*, if given), as a new branch."""

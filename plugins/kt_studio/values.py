@@ -67,6 +67,7 @@ class CreatureView:
     listen: tuple[str, ...] = ()
     send: tuple[str, ...] = ()
     tools: tuple[str, ...] = ()
+    context_window: int | None = None  # the model's, in tokens, when its backend knows it
 
 
 @attrs.frozen(kw_only=True)

@@ -172,4 +172,9 @@ def test_regenerate_and_edit_keep_branches_of_a_terrarium_creature(server, world
         [[2], "regenerate", False],
         [[3], "edit", True],
     ]
+    chosen = server.client.post(f"{base}/branches/select", json={"path": [1]})
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["messages"][0]["content"] == "first"
+    missing = server.client.post(f"{base}/branches/select", json={"path": [7]})
+    assert missing.status_code == 400 and "no branch" in missing.json()["error"]["message"]
     server.client.delete(f"/api/sessions/active/{sid}").raise_for_status()

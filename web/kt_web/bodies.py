@@ -43,6 +43,13 @@ class EditBody:
 
 
 @attrs.frozen(kw_only=True)
+class BranchBody:
+    """A branch to make live: its path, as ``/history`` lists it (``[1, 2]``)."""
+
+    path: tuple[int, ...]
+
+
+@attrs.frozen(kw_only=True)
 class ModelBody:
     """A model selector."""
 

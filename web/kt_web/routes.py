@@ -16,6 +16,7 @@ from typing import Any
 
 from kt_web.app import json_response, own, persistence, require_admin, session_dir, visible
 from kt_web.bodies import (
+    BranchBody,
     ChannelBody,
     ChatBody,
     ConnectBody,
@@ -258,6 +259,21 @@ def register(app: Any, host: Any) -> None:
         """
         body = _body(EditBody)
         return json_response(host.run(sessions().edit, sid, cid, idx, body.content))
+
+    @route(f"{CREATURE}/branches/select", ("POST",))
+    def select_branch(sid: str, cid: str) -> Any:
+        """Make a recorded branch the live conversation (the next turn continues it).
+
+        Body:
+            ``{path}``: a branch's path from ``/history`` (``[1, 2]``: the first turn's second
+            alternative of the second turn).
+
+        Returns:
+            The history afterwards (as ``/history``); 400 for no such branch, 409 while a
+            turn runs.
+        """
+        body = _body(BranchBody)
+        return json_response(host.run(sessions().select_branch, sid, cid, body.path))
 
     @route(f"{CREATURE}/messages/<int:idx>/rewind", ("POST",))
     def rewind_message(sid: str, cid: str, idx: int) -> Any:

@@ -39,6 +39,18 @@ async def test_a_creature_session_starts_chats_and_stops(tmp_path, creature_dir)
             s.sessions.get(session.session_id)
 
 
+async def test_a_creature_view_carries_its_model_s_context_window(tmp_path, creature_dir):
+    class Windowed(ScriptedLLM):
+        context_window = 128_000  # what a backend that knows its model reports
+
+    async with studio(tmp_path, llm=Windowed([echo])) as s:
+        session = await s.sessions.start_creature(str(creature_dir))
+        assert [c.context_window for c in session.creatures] == [128_000]
+    async with studio(tmp_path) as s:  # a model that does not say
+        session = await s.sessions.start_creature(str(creature_dir))
+        assert [c.context_window for c in session.creatures] == [None]
+
+
 async def test_values_unstructure_to_plain_json(tmp_path, creature_dir):
     import json
 
@@ -194,6 +206,14 @@ async def test_regenerate_and_edit_make_branches(tmp_path, creature_dir):
             ((2,), "regenerate", "first question", False),
             ((3,), "edit", "better question", True),
         ]
+        chosen = await s.sessions.select_branch(sid, "root", (1,))  # back to the first try
+        assert [m["content"] for m in chosen.messages] == [
+            "first question",
+            "echo: first question",
+        ]
+        assert [b["live"] for b in chosen.branches] == [True, False, False]
+        with pytest.raises(StudioInputError, match="no branch"):
+            await s.sessions.select_branch(sid, "root", (9,))
         rewound = await s.sessions.rewind(sid, "root", 1)
         assert [m["role"] for m in rewound.messages] == ["user"]
         with pytest.raises(StudioInputError, match="not a user message"):
