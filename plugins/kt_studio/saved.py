@@ -150,9 +150,17 @@ class SavedSessions:
             return reader.turns(creature)
 
     def events(
-        self, name: str, *, after: int = 0, limit: int = 200, creature: str | None = None
+        self,
+        name: str,
+        *,
+        after: int = 0,
+        until: int | None = None,
+        limit: int = 200,
+        creature: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Logged events with ids above *after*, at most *limit* (to page, or follow a file).
+        """Logged events with ids above *after* (and up to *until*), at most *limit*.
+
+        To page, or follow a file; *until* bounds the read to a range already known (a turn's).
 
         Each is ``{id, type, creature, turn_index, timestamp, event}``.
 
@@ -166,7 +174,7 @@ class SavedSessions:
         if not 1 <= limit <= MAX_PAGE * 10:
             raise StudioInputError(f"between 1 and {MAX_PAGE * 10}", field="limit")
         with kt_sessions.SessionReader(self.path(name)) as reader:
-            logged = reader.events(creature=creature, after=after)
+            logged = reader.events(creature=creature, after=after, until=until)
             return [
                 {
                     "id": e.id,

@@ -156,6 +156,10 @@ def test_saved_sessions_list_search_export_and_delete(server, world):
         f"/api/sessions/{name}/events", params={"after": events[-1]["id"]}
     ).json()["events"]
     assert after and after[0]["id"] > events[-1]["id"]
+    bounded = server.client.get(
+        f"/api/sessions/{name}/events", params={"after": 0, "until": events[1]["id"]}
+    ).json()["events"]
+    assert [e["id"] for e in bounded] == [e["id"] for e in events[:2]]
     assert server.client.get("/api/sessions", params={"limit": "x"}).status_code == 400
     assert server.client.get("/api/sessions/no-such-session").status_code == 404
 

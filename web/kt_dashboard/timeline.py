@@ -80,7 +80,7 @@ def _read(store: Any, name: str, first: int, last: int) -> list[Mapping[str, Any
     events: list[Mapping[str, Any]] = []
     after = first - 1
     while after < last:
-        page = store.events(name, after=after, limit=min(READ_LIMIT, last - after))
+        page = store.events(name, after=after, until=last, limit=min(READ_LIMIT, last - after))
         if not page:
             break
         events += [e for e in page if e["id"] <= last]

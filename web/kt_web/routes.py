@@ -56,7 +56,7 @@ def _body(cls: type) -> Any:
     return parse(data, cls)
 
 
-def _int_arg(name: str, default: int) -> int:
+def _int_arg(name: str, default: int | None) -> int | None:
     import flask
 
     raw = flask.request.args.get(name)
@@ -638,7 +638,8 @@ def register(app: Any, host: Any) -> None:
         """The logged events of a saved session, in order.
 
         Query:
-            ``after`` (an event id; default 0), ``limit`` (default 200), ``creature``.
+            ``after`` (an event id; default 0), ``until`` (the last id wanted; default: no
+            bound), ``limit`` (default 200), ``creature``.
 
         Returns:
             ``{"events": [{id, type, creature, turn_index, timestamp, event}]}``; pass the last
@@ -649,6 +650,7 @@ def register(app: Any, host: Any) -> None:
         events = persistence(host).events(
             name,
             after=_int_arg("after", 0),
+            until=_int_arg("until", None),
             limit=_int_arg("limit", 200),
             creature=flask.request.args.get("creature"),
         )
