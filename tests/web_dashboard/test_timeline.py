@@ -8,15 +8,15 @@ from kt_dashboard import timeline
 
 
 class Log:
-    """The part of ``SavedSessions`` the timeline reads: ``events(name, after=, limit=)``."""
+    """The part of ``SavedSessions`` the timeline reads: ``events(name, after=, until=, limit=)``."""
 
     def __init__(self, events):
         self.rows = events
         self.reads = []
 
-    def events(self, name, *, after=0, limit=200):
+    def events(self, name, *, after=0, until=None, limit=200):
         self.reads.append((after, limit))
-        return [e for e in self.rows if e["id"] > after][:limit]
+        return [e for e in self.rows if after < e["id"] <= (until or e["id"])][:limit]
 
 
 def logged(event_id, kind, creature="c", at=0.0, **wire):
