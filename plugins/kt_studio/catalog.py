@@ -130,4 +130,9 @@ def _pack_view(pack: Any) -> PackView:
         terrariums=tuple(e.name for e in getattr(manifest, "terrariums", ())),
         skills=tuple(e.name for e in getattr(manifest, "skills", ())),
         plugins=tuple(p.name for p in getattr(manifest, "plugins", ())),
+        refs=tuple(
+            f"@{pack.name}/{entry.path}"
+            for kind in ("creatures", "terrariums")
+            for entry in getattr(manifest, kind, ())
+        ),
     )

@@ -285,3 +285,4 @@ class PackView:
     terrariums: tuple[str, ...] = ()
     skills: tuple[str, ...] = ()
     plugins: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()  # ``@pack/path`` of each creature, then each terrarium

@@ -343,17 +343,8 @@ def _graph_parts(host: Any, sid: str) -> dict[str, Any]:
 
 
 def _installed_configs(host: Any) -> list[str]:
-    """``@pack/path`` of every creature and terrarium of the installed packs.
-
-    Studio lists them by name; the path is the folder a pack keeps them in by default
-    (``creatures/NAME``, ``terrariums/NAME``). A manifest that gives an entry another path
-    is not seen here until Studio lists the paths too.
-    """
-    refs = []
-    for pack in host.studio.catalog.packs():
-        refs += [f"@{pack.name}/creatures/{name}" for name in pack.creatures]
-        refs += [f"@{pack.name}/terrariums/{name}" for name in pack.terrariums]
-    return refs
+    """``@pack/path`` of every creature and terrarium of the installed packs, as they declare."""
+    return [ref for pack in host.studio.catalog.packs() for ref in pack.refs]
 
 
 def _text_of(content: Any) -> str:

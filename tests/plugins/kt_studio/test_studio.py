@@ -296,3 +296,19 @@ async def test_a_file_of_a_creature_on_its_own_is_refused_with_the_way_out(tmp_p
         with pytest.raises(StudioConflictError, match=f"kt resume {saved.name}"):
             await s.resume(saved.name)
         assert s.sessions.list() == [] and s.persistence.list().total == 1
+
+
+def test_a_pack_s_refs_follow_the_paths_its_manifest_gives(tmp_path):
+    pack = tmp_path / "acme"
+    (pack / "agents" / "support").mkdir(parents=True)
+    (pack / "agents" / "support" / "creature.toml").write_text('name = "support"\n')
+    (pack / "terrariums" / "triage").mkdir(parents=True)
+    (pack / "terrariums" / "triage" / "terrarium.toml").write_text(
+        'name = "triage"\n[[creatures]]\nname = "a"\nbase_config = "../../agents/support"\n'
+    )
+    (pack / "kt-pack.toml").write_text(
+        '[pack]\nname = "acme"\n[[creatures]]\nname = "support"\npath = "agents/support"\n'
+        '[[terrariums]]\nname = "triage"\n'
+    )
+    view = studio(tmp_path).catalog.install(str(pack))
+    assert view.refs == ("@acme/agents/support", "@acme/terrariums/triage")
