@@ -133,3 +133,31 @@ def test_sub_agent_work_is_nested_under_its_call(browser, server, world, tmp_pat
     assert "three.toml" in inner.find_element("css selector", "pre.output").text
     assert reply.find_element("css selector", ".body.md em").text == "done"
     screenshot(browser, tmp_path, "subagent")
+
+
+def test_the_branches_panel_switches_back_to_an_earlier_try(browser, server, world, tmp_path):
+    session = start_creature(server, world, "three.toml")
+    open_chat(browser, server, session)
+    send(browser, "hello")
+    finished_reply(browser)
+    regenerate = by_label(browser, "Regenerate")
+    wait_for(browser, lambda b: regenerate.is_enabled(), "Regenerate stayed disabled")
+    regenerate.click()
+    wait_for(browser, lambda b: THREE[1] in find(b, "#transcript").text, "no second answer")
+    finished_reply(browser)
+    find(browser, "#branches-panel summary").click()
+    switch = wait_for(
+        browser, lambda b: b.find_elements("css selector", "button.switch-branch"), "no branch"
+    )
+    assert len(switch) == 1 and "hello" in find(browser, "#branches").text
+    by_label(browser, "Switch to branch 1").click()
+    wait_for(
+        browser,
+        lambda b: transcript_texts(b) == [("user", "hello"), ("assistant", THREE[0])],
+        "the first try was not shown",
+    )
+    wait_for(browser, lambda b: "2 (regenerate)" in find(b, "#branches").text, "list not redrawn")
+    screenshot(browser, tmp_path, "branches")
+    browser.refresh()  # the server keeps the switch: the first try is the conversation now
+    wait_for(browser, lambda b: find_all(b, "#transcript li.msg.assistant .md"))
+    assert transcript_texts(browser) == [("user", "hello"), ("assistant", THREE[0])]

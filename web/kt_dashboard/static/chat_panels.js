@@ -1,4 +1,4 @@
-// The chat page's panels: the model picker, the scratchpad, the context-window meter.
+// The chat page's panels: the model picker, the scratchpad, the branches, the context meter.
 // They follow the conversation through the frames chat.js dispatches as "kt-frame" events.
 import { call, element, say } from "./api.js";
 
@@ -73,6 +73,53 @@ pad.addEventListener("click", (event) => {
   if (button) changeScratchpad({ [button.dataset.key]: null });
 });
 
+// -- Branches: every try of a turn the session recorded (Regenerate, Edit), and switching ------
+
+const branchList = document.getElementById("branches");
+const branchesEmpty = document.getElementById("branches-empty");
+
+function branchItem(branch) {
+  const name = branch.path.join(".");
+  const how = branch.reason || "first";
+  const item = element("li", branch.live ? "branch live" : "branch");
+  item.append(element("span", "", `${name} (${how}): ${branch.input}`));
+  if (branch.live) {
+    item.append(element("span", "muted", " · shown"));
+  } else {
+    const button = element("button", "switch-branch", "Switch");
+    button.type = "button";
+    button.dataset.path = JSON.stringify(branch.path);
+    button.setAttribute("aria-label", `Switch to branch ${name}`);
+    item.append(button);
+  }
+  return item;
+}
+
+async function reloadBranches() {
+  try {
+    const history = await call("GET", `${base}/history`);
+    const shown = history.branches.length > 1 ? history.branches : [];
+    branchList.replaceChildren(...shown.map(branchItem));
+    branchesEmpty.hidden = shown.length > 0;
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+branchList.addEventListener("click", async (event) => {
+  const button = event.target.closest("button.switch-branch");
+  if (!button) return;
+  button.disabled = true;
+  try {  // the conversation is redrawn from the history_replaced frame the switch sends
+    await call("POST", `${base}/branches/select`, { path: JSON.parse(button.dataset.path) });
+  } catch (error) {
+    say(error.message);
+  }
+  await reloadBranches();
+});
+
+reloadBranches();
+
 // -- Context window: how much of it the last model call's prompt used ---------------------------
 
 const meter = document.getElementById("context-meter");
@@ -92,6 +139,7 @@ function showContext(promptTokens) {
 
 page.addEventListener("kt-frame", ({ detail: frame }) => {
   if (frame.type === "token_usage" && frame.usage) showContext(frame.usage.prompt_tokens ?? 0);
+  if (frame.type === "processing_end" || frame.type === "history_replaced") reloadBranches();
   // the creature (its scratchpad tool) or anyone else (this page, the API) changed it
   if (frame.type === "activity" && frame.activity_type === "scratchpad_write") reloadScratchpad();
 });
