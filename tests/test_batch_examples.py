@@ -22,7 +22,11 @@ def test_sixty_creatures_each_with_a_session_read_back(script, tmp_path):
     env["TMPDIR"] = str(tmp_path)
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / script)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -47,12 +51,17 @@ def test_turns_read_back_with_the_seed_frameworks_names(tmp_path):
     async def record() -> None:
         llm = ScriptedLLM([ToolCall("shout", {"text": "hi"}), "HI, said loudly."])
         async with await kt.Agent.build(
-            {"name": "r"}, llm=llm, tools=[shout], session=tmp_path / "r.ktsession",
+            {"name": "r"},
+            llm=llm,
+            tools=[shout],
+            session=tmp_path / "r.ktsession",
             kernel=kt.Kernel(plugins=["kt_sessions"]),
         ) as agent:
             await agent.run("shout hi")
 
     trio.run(record)
-    [turn] = kt.SessionReader(tmp_path / "r.ktsession", kernel=kt.Kernel(plugins=["kt_sessions"])).turns()
+    [turn] = kt.SessionReader(
+        tmp_path / "r.ktsession", kernel=kt.Kernel(plugins=["kt_sessions"])
+    ).turns()
     assert (turn.user_text, turn.assistant_text) == ("shout hi", "HI, said loudly.")
     assert [(c.name, c.output) for c in turn.tool_calls] == [("shout", "HI")]

@@ -1,7 +1,7 @@
 """The batch pattern under asyncio: sixty creatures at once, each with a folder and a session.
 
-    python examples/aio/batch.py                       # offline: a scripted model
-    python examples/aio/batch.py openai/gpt-4o-mini    # any model selector
+python examples/aio/batch.py                       # offline: a scripted model
+python examples/aio/batch.py openai/gpt-4o-mini    # any model selector
 """
 
 import asyncio

@@ -28,6 +28,7 @@ from fake_llm_servers import FakeServer, openai_text, openai_tool_calls  # noqa:
 
 pytestmark = pytest.mark.skipif(not KT_BIOME.is_dir(), reason=f"no kt-biome at {KT_BIOME}")
 
+
 def _names(folder: str) -> list[str]:
     root = KT_BIOME / folder
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []

@@ -22,13 +22,13 @@ import attrs
 from kt.errors import KTError
 from kt_dashboard import login, panels, requests, timeline
 from kt_dashboard.markdown import highlight_css, render
+from kt_web.auth import TOKEN_COOKIE  # the server's checks read the same cookie
 
 __all__ = ["PAGE_SIZE", "register"]
 
 PAGE_SIZE = 20  # saved sessions per page of the list
 TURNS_PER_PAGE = 50  # turns per page of a saved session's viewer
 MEMORY_HITS = 20  # results of a memory search in the viewer
-TOKEN_COOKIE = "kt_host_token"
 HERE = Path(__file__).parent
 
 

@@ -8,7 +8,9 @@ from kt.testing import ScriptedLLM
 
 
 async def test_async_with_await_agent_is_the_same_step():
-    step = compose.agent({"name": "s"}, llm=ScriptedLLM(["hi", "again"]), kernel=kt.Kernel(plugins=[]))
+    step = compose.agent(
+        {"name": "s"}, llm=ScriptedLLM(["hi", "again"]), kernel=kt.Kernel(plugins=[])
+    )
     assert await step is step
     async with await compose.agent(
         {"name": "s"}, llm=ScriptedLLM(["hi"]), kernel=kt.Kernel(plugins=[])

@@ -23,7 +23,9 @@ async def test_the_flag_ends_the_run_after_the_turn():
     )
     config = {"name": "worker", "tools": [{"name": "scratchpad"}]}
     async with await kt.Agent.build(
-        config, llm=llm, kernel=kt.Kernel(plugins=[kt_tools, recorder]),
+        config,
+        llm=llm,
+        kernel=kt.Kernel(plugins=[kt_tools, recorder]),
         plugins=[kt_goal.GoalTermination()],
     ) as agent:
         await agent.run("step 1")

@@ -7,7 +7,7 @@ import pytest
 import kt
 import kt_llm
 from kt.errors import AgentTerminatedError
-from kt.testing import EventRecorder, ScriptEntry, ScriptedLLM, ToolCall
+from kt.testing import EventRecorder, ScriptedLLM, ScriptEntry, ToolCall
 from kt_llm.cost import CostBudget, CostUpdated, costs_of
 from kt_llm.models import ModelCatalog
 
@@ -31,8 +31,11 @@ USAGE = kt.Usage(prompt_tokens=1_000_000, completion_tokens=100_000, total_token
 async def test_calls_are_priced_and_totals_kept_per_turn_and_session():
     recorder = EventRecorder()
     llm = priced_llm(
-        [ScriptEntry(tool_calls=(ToolCall("noop", {}),), usage=USAGE),
-         ScriptEntry(text="done", usage=USAGE), ScriptEntry(text="again", usage=USAGE)]
+        [
+            ScriptEntry(tool_calls=(ToolCall("noop", {}),), usage=USAGE),
+            ScriptEntry(text="done", usage=USAGE),
+            ScriptEntry(text="again", usage=USAGE),
+        ]
     )
     info = llm.model_info
     per_call = info.cost(USAGE)
@@ -63,7 +66,9 @@ async def test_an_unpriced_model_costs_none_and_marks_the_total_incomplete():
 async def test_a_budget_ends_the_run():
     llm = priced_llm([ScriptEntry(text="a", usage=USAGE), ScriptEntry(text="b", usage=USAGE)])
     async with await kt.Agent.build(
-        {"name": "c"}, llm=llm, kernel=kt.Kernel(plugins=[kt_llm]),
+        {"name": "c"},
+        llm=llm,
+        kernel=kt.Kernel(plugins=[kt_llm]),
         plugins=[CostBudget(budget_usd=0.01)],
     ) as agent:
         await agent.run("expensive")

@@ -97,8 +97,11 @@ def test_leaving_a_stream_early_cancels_its_turn():
 
 def test_errors_under_trio_are_raised_in_asyncio():
     async def main():
-        await aio.Agent.build({"name": "x", "tools": [{"name": "no_such_tool"}]},
-                              llm=ScriptedLLM([]), kernel=kt.Kernel(plugins=[]))
+        await aio.Agent.build(
+            {"name": "x", "tools": [{"name": "no_such_tool"}]},
+            llm=ScriptedLLM([]),
+            kernel=kt.Kernel(plugins=[]),
+        )
 
     with pytest.raises(ConfigError, match="unknown tool 'no_such_tool'"):
         asyncio.run(main())
@@ -225,7 +228,9 @@ def test_what_a_hosted_objects_methods_return_is_awaitable_the_same_way():
 
     async def main():
         async with aio.hosted(kt_terrarium.Terrarium()) as terrarium:
-            solo = await terrarium.add_creature({"name": "solo"}, llm=ScriptedLLM(["hi there", "yes"]))
+            solo = await terrarium.add_creature(
+                {"name": "solo"}, llm=ScriptedLLM(["hi there", "yes"])
+            )
             result = await solo.run("hi")  # the handle's coroutine method, from asyncio
 
             async def ask_under_trio(handle, text):  # gets the handle itself, not the view
@@ -271,7 +276,9 @@ def test_the_guide_shows_the_example_files_as_they_are():
         quoted = f"# examples/aio/{name}\n" + (EXAMPLES / name).read_text(encoding="utf-8")
         assert quoted in shown, name
     for code in shown:  # the others are Python too (top-level await allowed, as in a notebook)
-        compile(code, "<fragment>", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        compile(
+            code, "<fragment>", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        )
 
 
 def example_env(tmp_path) -> dict[str, str]:
@@ -282,8 +289,12 @@ def example_env(tmp_path) -> dict[str, str]:
 
 def test_the_bot_example(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "bot.py")], cwd=REPO, env=example_env(tmp_path),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(EXAMPLES / "bot.py")],
+        cwd=REPO,
+        env=example_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
@@ -326,9 +337,22 @@ def test_the_fastapi_example_under_a_real_asgi_server(tmp_path):
     httpx = pytest.importorskip("httpx")
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "fastapi_app:app", "--app-dir", str(EXAMPLES),
-         "--port", str(port), "--log-level", "info"],
-        cwd=REPO, env=example_env(tmp_path), stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "fastapi_app:app",
+            "--app-dir",
+            str(EXAMPLES),
+            "--port",
+            str(port),
+            "--log-level",
+            "info",
+        ],
+        cwd=REPO,
+        env=example_env(tmp_path),
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         for line in server.stderr:  # the server says when it listens: wait for that line
@@ -342,9 +366,7 @@ def test_the_fastapi_example_under_a_real_asgi_server(tmp_path):
         with httpx.stream("GET", f"{base}/stream", params={"text": "summarise"}, timeout=30) as r:
             lines = [line for line in r.iter_lines() if line.startswith("data: ")]
         assert lines[-1] == "data: [DONE]"
-        streamed = "".join(
-            __import__("json").loads(line[6:])["text"] for line in lines[:-1]
-        )
+        streamed = "".join(__import__("json").loads(line[6:])["text"] for line in lines[:-1])
         assert "My sub-agent's summary" in streamed
     finally:
         server.terminate()

@@ -33,7 +33,11 @@ def test_each_block_runs_and_prints_what_it_says(code, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "KT_PLUGINS"}
     env["KT_HOME"] = str(tmp_path / "home")
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr

@@ -22,12 +22,25 @@ async def test_create_then_load_view_patch_and_list(tmp_path, monkeypatch):
     records = await run(
         tmp_path,
         [
-            ToolCall("skill_manage", {"action": "create", "name": "release-notes",
-                                      "description": 'Write "release notes" from git log.',
-                                      "body": "1. Run git log.\n2. Group by type."}),
+            ToolCall(
+                "skill_manage",
+                {
+                    "action": "create",
+                    "name": "release-notes",
+                    "description": 'Write "release notes" from git log.',
+                    "body": "1. Run git log.\n2. Group by type.",
+                },
+            ),
             ToolCall("skill", {"name": "release-notes"}),
-            ToolCall("skill_manage", {"action": "patch", "name": "release-notes",
-                                      "old": "Group by type.", "new": "Group by scope."}),
+            ToolCall(
+                "skill_manage",
+                {
+                    "action": "patch",
+                    "name": "release-notes",
+                    "old": "Group by type.",
+                    "new": "Group by scope.",
+                },
+            ),
             ToolCall("skill_manage", {"action": "view", "name": "release-notes"}),
             ToolCall("skill_manage", {"action": "list"}),
         ],
@@ -37,7 +50,10 @@ async def test_create_then_load_view_patch_and_list(tmp_path, monkeypatch):
     assert created.status == "ok" and str(path) in created.output
     assert "Group by type." in loaded.output
     assert patched.status == "ok"
-    assert "Group by scope." in viewed.output and 'description: "Write \\"release notes\\"' in viewed.output
+    assert (
+        "Group by scope." in viewed.output
+        and 'description: "Write \\"release notes\\"' in viewed.output
+    )
     assert 'release-notes (project): Write "release notes" from git log.' in listed.output
     skill = kt_skills.load_skill(path, origin="project")
     assert skill.name == "release-notes" and skill.description.startswith("Write")
@@ -73,8 +89,9 @@ async def test_the_nudge_asks_after_n_user_turns_without_a_saved_skill(tmp_path,
         "triggers": [{"type": "skill_nudge", "every_turns": 2}],
     }
     create = {"action": "create", "name": "s", "description": "d", "body": "b"}
-    llm = ScriptedLLM(["one", ToolCall("skill_manage", create), "saved", "three", "four",
-                       "nothing to save"])
+    llm = ScriptedLLM(
+        ["one", ToolCall("skill_manage", create), "saved", "three", "four", "nothing to save"]
+    )
     async with await kt.Agent.build(
         config, llm=llm, kernel=kt.Kernel(plugins=[kt_skills, recorder]), pwd=tmp_path
     ) as agent:
