@@ -277,10 +277,20 @@ def show_command(session: str, show_events: bool, session_dir: Path | None) -> N
         click.echo(f"creatures: {', '.join(info.creatures)}")
         click.echo(f"created:   {_when(info.created_at)}   last active: {_when(info.last_active)}")
         click.echo(f"usage:     {usage.prompt_tokens} prompt, {usage.completion_tokens} completion")
+        priced = list(reader.events("cost_updated"))  # one per model call that was priced
+        if priced:
+            click.echo(f"cost:      {_dollars(priced)}")
         if info.parent:
             click.echo(f"forked from {info.parent['path']} at event {info.parent['event_id']}")
         for turn in reader.turns():
-            click.echo(f"\n#{turn.index} {turn.creature} [{turn.status}]")
+            calls = [
+                e
+                for e in priced
+                if e.creature == turn.creature
+                and turn.first_event_id <= e.id <= turn.last_event_id
+            ]
+            cost = f" {_dollars(calls)}" if calls else ""
+            click.echo(f"\n#{turn.index} {turn.creature} [{turn.status}]{cost}")
             click.echo(f"  > {turn.input}")
             for call in turn.tool_calls:
                 click.echo(
@@ -288,6 +298,17 @@ def show_command(session: str, show_events: bool, session_dir: Path | None) -> N
                 )
             if turn.text:
                 click.echo(f"  < {turn.text}")
+
+
+def _dollars(calls: list[Any]) -> str:
+    """The cost of the model calls whose ``cost_updated`` events are *calls*, in US dollars.
+
+    Summed call by call, so a session resumed in several runs adds up; ``+`` marks a total
+    that leaves out calls whose prices were not known.
+    """
+    known = [e.wire.get("call_cost") for e in calls]
+    total = sum(cost for cost in known if cost is not None)
+    return f"${total:.4f}" + ("+" if None in known else "")
 
 
 @sessions_group.command("delete")

@@ -126,6 +126,33 @@ async def test_list_show_export_delete(kt_cmd, isolated_home, tmp_path):
     assert kt_cmd("sessions", "list").stdout.startswith("no sessions in")
 
 
+async def test_show_gives_the_cost_of_each_turn_and_of_the_session(kt_cmd, isolated_home):
+    import kt_llm
+
+    class Priced(ScriptedLLM):
+        class model_info:  # what a catalog-backed backend gives: a price for each call's usage
+            @staticmethod
+            def cost(usage):
+                return 0.0015 if usage.prompt_tokens else None
+
+    kernel = kt.Kernel(plugins=[kt_sessions, kt_llm])
+    agent = await kt.Agent.build(
+        {"name": "payer"},
+        llm=Priced(["one", "two"]),
+        kernel=kernel,
+        session=True,
+        session_dir=isolated_home / "sessions",
+    )
+    async with agent:
+        await agent.run("first")
+        await agent.run("second")
+    shown = kt_cmd("sessions", "show", "payer")
+    assert shown.returncode == 0, shown.stderr
+    assert "cost:      $0.0030" in shown.stdout
+    assert "#1 payer [completed] $0.0015" in shown.stdout
+    assert "#2 payer [completed] $0.0015" in shown.stdout
+
+
 async def test_embedding_and_search_offline(kt_cmd, isolated_home):
     path = await record(
         "searcher",
