@@ -1,18 +1,21 @@
-"""``kt app``: without a desktop toolkit it says what to install and offers the browser.
+"""``kt app``: a real window under Xvfb; without a desktop toolkit, the browser instead.
 
-pywebview needs GTK (through PyGObject) or Qt for its window on Linux; neither is importable
-by the Python the project runs on here, so these tests cover the fallback (see the guide).
+The window test runs pywebview's GTK window (PyGObject built for this Python against Debian's
+GTK and WebKitGTK, which ``.ci/run`` installs, with Xvfb and xdotool) and saves a screenshot.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import httpx
+import pytest
 
 from kt_dashboard.desktop import missing_gui
 
@@ -77,3 +80,68 @@ def test_the_browser_fallback_serves_the_dashboard_until_stopped(tmp_path):
         raise AssertionError("the server outlived the command")
     except httpx.ConnectError:
         pass
+
+
+@pytest.fixture
+def screen(tmp_path):
+    """A virtual X screen (Xvfb); its DISPLAY."""
+    missing = [tool for tool in ("Xvfb", "xdotool", "import") if shutil.which(tool) is None]
+    if missing or importlib.util.find_spec("gi") is None or not importlib.util.find_spec("webview"):
+        pytest.skip(
+            f"needs Xvfb, xdotool, ImageMagick, PyGObject and pywebview (.ci/run): {missing}"
+        )
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as display:
+        number = display.readline().strip()  # written once the screen is up
+    yield f":{number}"
+    xvfb.terminate()
+    xvfb.wait(timeout=30)
+
+
+def colours(path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        return len(picture.convert("RGB").getcolors(maxcolors=1 << 20) or ())
+
+
+def test_kt_app_opens_the_dashboard_in_a_window_and_takes_its_server_along(screen, tmp_path):
+    log = (tmp_path / "stderr.log").open("w")
+    process = run_kt(["app"], tmp_path, {"DISPLAY": screen, "GDK_BACKEND": "x11"}, stderr=log)
+    try:
+        line = process.stdout.readline()  # printed once the server serves
+        assert line.startswith("Dashboard: http://127.0.0.1:"), line
+        url = line.split()[1]
+        find = ["xdotool", "search", "--sync", "--name", "KT Terrarium"]  # blocks until it maps
+        window = subprocess.run(
+            find, env={**os.environ, "DISPLAY": screen}, capture_output=True, text=True, timeout=60
+        ).stdout.split()[0]
+        shot = tmp_path / "kt-app.png"
+        deadline = time.monotonic() + 60
+        while True:  # until the page is painted: a blank window has a handful of colours
+            subprocess.run(["import", "-display", screen, "-window", "root", str(shot)], check=True)
+            if colours(shot) > 50 or time.monotonic() > deadline:
+                break
+        assert colours(shot) > 50, f"the window stayed blank: {shot}"
+        # Closing the window (here: destroying it, as a crash would) ends kt app, and its
+        # server with it.
+        subprocess.run(["xdotool", "windowclose", window], env={**os.environ, "DISPLAY": screen})
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        log.close()
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url + "/healthz", timeout=5)
+        except httpx.ConnectError:
+            break  # the server is gone
+        assert time.monotonic() < deadline, "the server outlived kt app"

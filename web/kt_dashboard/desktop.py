@@ -52,12 +52,17 @@ class EmbeddedServer:
         from kt_web.server import free_port
 
         read_end, write_end = os.pipe()
+        # The server stops when this process's end of `watch` closes, even if this process
+        # is killed or its window toolkit aborts it: no server is ever left behind.
+        watched, self._watch = os.pipe()
         chosen = port or free_port("127.0.0.1", 8100)
         command = [sys.executable, "-m", "kt_web.server", "--host", "127.0.0.1"]
-        command += ["--port", str(chosen), "--ready-fd", str(write_end), *extra_args]
+        command += ["--port", str(chosen), "--ready-fd", str(write_end)]
+        command += ["--exit-with-fd", str(watched), *extra_args]
         # Its log goes to stderr: stdout is for what the command itself says (the URL).
-        self.process = subprocess.Popen(command, pass_fds=(write_end,), stdout=sys.stderr)
+        self.process = subprocess.Popen(command, pass_fds=(write_end, watched), stdout=sys.stderr)
         os.close(write_end)
+        os.close(watched)
         try:
             readable, _, _ = select.select([read_end], [], [], READY_TIMEOUT)
             line = os.read(read_end, 200).decode() if readable else ""
@@ -73,6 +78,9 @@ class EmbeddedServer:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+        if self._watch is not None:
+            os.close(self._watch)
+            self._watch = None
 
     def __enter__(self) -> EmbeddedServer:
         return self
@@ -107,6 +115,7 @@ def app_command(port: int, session_dir: str | None, browser: bool | None) -> Non
     with EmbeddedServer(port, extra) as server:
         import webview
 
+        click.echo(f"Dashboard: {server.url}  (in a desktop window; closing it stops the server)")
         webview.create_window("KT Terrarium", server.url, width=1200, height=800)
         webview.start()  # returns when the window closes; leaving the block stops the server
 

@@ -42,6 +42,8 @@ class ServeOptions:
         pwd: The creatures' default working directory.
         insecure_no_auth: Allow a non-loopback bind with every auth layer off.
         ready_fd: A pipe to write ``ready URL`` to once serving (``kt serve start``).
+        exit_with_fd: A pipe whose other end the parent holds: when it closes (the parent
+            ended, however it ended), the server stops (``kt app``'s embedded server).
         auto_port: Try the next ports when *port* is busy.
     """
 
@@ -52,6 +54,7 @@ class ServeOptions:
     pwd: str | None = None
     insecure_no_auth: bool = False
     ready_fd: int | None = None
+    exit_with_fd: int | None = None
     auto_port: bool = True
 
 
@@ -177,8 +180,23 @@ def serve(options: ServeOptions, env: Mapping[str, str] | None = None) -> int:
         def load(self) -> Any:
             return build_app()
 
+    if options.exit_with_fd is not None:
+        _stop_when_closed(options.exit_with_fd)
     Application().run()
     return 0
+
+
+def _stop_when_closed(fd: int) -> None:
+    """Stop this server (as SIGTERM does: gracefully) once *fd* reads end of file."""
+    import signal
+    import threading
+
+    def watch() -> None:
+        while os.read(fd, 1024):  # the parent never writes: only its end closing wakes this
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="kt-parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pwd")
     parser.add_argument("--insecure-no-auth", action="store_true")
     parser.add_argument("--ready-fd", type=int)
+    parser.add_argument("--exit-with-fd", type=int)
     args = parser.parse_args(argv)
     options = ServeOptions(
         host=args.host,
@@ -200,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         pwd=args.pwd,
         insecure_no_auth=args.insecure_no_auth,
         ready_fd=args.ready_fd,
+        exit_with_fd=args.exit_with_fd,
     )
     try:
         return serve(options)
