@@ -112,6 +112,10 @@ def test_draw_the_graph_and_change_it_live(browser, server, world, tmp_path):
         live = server.client.get(f"/api/sessions/active/{sid}").json()
         assert {c["id"] for c in live["creatures"]} == {"root", "worker"}
         assert "notes" in live["channels"]
+        submit(browser, "Remove channel", {"Channel to remove": "notes"})
+        wait_for(browser, lambda b: not drawn(b, 'g.channel[data-channel="notes"]'), "kept notes")
+        live = server.client.get(f"/api/sessions/active/{sid}").json()
+        assert "notes" not in live["channels"]
         member = server.client.get(f"/chat/{sid}/worker")  # a member's chat links back here
         assert member.status_code == 200 and f'href="/terrarium/{sid}"' in member.text
     finally:

@@ -119,6 +119,11 @@ onSubmit(document.getElementById("add-channel-form"), async (body) => {
   document.getElementById("add-channel-form").reset();
 });
 
+onSubmit(document.getElementById("remove-channel-form"), async ({ name }) => {
+  await call("DELETE", `${topology}/channels/${encodeURIComponent(name)}`);
+  document.getElementById("remove-channel-form").reset();
+});
+
 onSubmit(document.getElementById("connect-form"), async (body, action) => {
   const { sender, receiver, channel } = body;
   if (action === "wire") await call("POST", `${topology}/wire`, { source: sender, target: receiver });
