@@ -115,26 +115,40 @@ def _offline_problem(settings: ServerSettings) -> MCPCheck | None:
     return None
 
 
-def _online_check(settings: ServerSettings) -> MCPCheck:
+@attrs.frozen
+class Probe:
+    """What connecting to a server found: ``ok``, its tools' names, or the ``error``."""
+
+    ok: bool
+    tools: tuple[str, ...] = ()
+    error: str = ""
+
+
+async def probe(settings: ServerSettings, *, why: str = "a check") -> Probe:
+    """Start (or reach) *settings*' server, list its tools and disconnect (within the timeout).
+
+    Never raises for the server's failures: they are the probe's ``error``.
+    """
     import trio
 
     from kt_mcp.connection import ServerConnection, log_file
 
     settings = attrs.evolve(settings, connect_timeout=min(settings.connect_timeout, ONLINE_TIMEOUT))
+    async with trio.open_nursery() as nursery:
+        connection = ServerConnection(settings, spawn=nursery.start, log=log_file(settings.name))
+        if not await connection.connect():
+            return Probe(False, error=connection.error or "it did not connect")
+        tools = tuple(tool.name for tool in connection.tools)
+        await connection.disconnect(why)
+        return Probe(True, tools=tools)
 
-    async def attempt() -> tuple[bool, str]:
-        async with trio.open_nursery() as nursery:
-            connection = ServerConnection(
-                settings, spawn=nursery.start, log=log_file(settings.name)
-            )
-            if not await connection.connect():
-                return False, connection.error or "it did not connect"
-            found = f"{len(connection.tools)} tools"
-            await connection.disconnect("kt doctor")
-            return True, found
 
-    ok, found = trio.run(attempt)
+def _online_check(settings: ServerSettings) -> MCPCheck:
+    import trio
+
+    found = trio.run(lambda: probe(settings, why="kt doctor"))
     subject = f"mcp server {settings.name}"
-    if ok:
-        return MCPCheck("OK", subject, f"{settings.transport}: {settings.target}; {found}")
-    return MCPCheck("FAIL", subject, found, f"kt mcp test {settings.name} shows the details")
+    if found.ok:
+        detail = f"{settings.transport}: {settings.target}; {len(found.tools)} tools"
+        return MCPCheck("OK", subject, detail)
+    return MCPCheck("FAIL", subject, found.error, f"kt mcp test {settings.name} shows the details")

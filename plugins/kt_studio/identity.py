@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kt_studio.errors import StudioInputError
-from kt_studio.values import BackendView, EndpointView, KeyView, McpServerView
+from kt_studio.values import BackendView, EndpointView, KeyView, McpServerView, McpTestView
 
 __all__ = ["Identity"]
 
@@ -179,6 +179,30 @@ class Identity:
             raise StudioInputError("give the server a name", field="name")
         save_registry_server(name, dict(settings), env=self.env, replace=replace)
         return next(v for v in self.mcp_servers() if v.name == name)
+
+    async def test_mcp_server(self, name: str) -> McpTestView:
+        """Connect to registry server *name* now and list its tools (it is stopped after).
+
+        Raises:
+            StudioInputError: no server of that name, or settings that cannot be used.
+        """
+        from pathlib import Path
+
+        from kt.config import MCPServerEntry
+        from kt_mcp.checks import probe
+        from kt_mcp.settings import SettingsProblem, load_registry, resolve_servers
+
+        registry = load_registry(self.env)
+        if name not in registry:
+            known = ", ".join(sorted(registry)) or "none"
+            raise StudioInputError(f"no MCP server '{name}' in the registry ({known})", field="name")
+        (item,) = resolve_servers(
+            [MCPServerEntry(name=name)], registry=registry, env=self.env, working_dir=Path.cwd()
+        )
+        if isinstance(item, SettingsProblem):
+            raise StudioInputError(str(item.error), field="name")
+        found = await probe(item, why="a test from Studio")
+        return McpTestView(name=name, ok=found.ok, tools=found.tools, error=found.error)
 
     def remove_mcp_server(self, name: str) -> bool:
         """Remove a registry server; ``False`` when there was none."""

@@ -251,6 +251,16 @@ class McpServerView:
 
 
 @attrs.frozen(kw_only=True)
+class McpTestView:
+    """What connecting to a registry server now found: its tools, or why it failed."""
+
+    name: str
+    ok: bool
+    tools: tuple[str, ...] = ()
+    error: str = ""
+
+
+@attrs.frozen(kw_only=True)
 class SpecView:
     """A tool, sub-agent or trigger a plugin offers."""
 

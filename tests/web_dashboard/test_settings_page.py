@@ -46,6 +46,28 @@ def test_profiles_mcp_servers_and_packs(browser, server, tmp_path):
     fill(browser, {"Server name": "files", "Command": "other"})
     by_label(browser, "Add MCP server").click()  # the name is taken: the error says so
     wait_for(browser, lambda b: "already in the registry" in find(b, "#status").text)
+    by_label(browser, "Test MCP server files").click()  # no such module: the row says why
+    result = 'tr[data-server="files"] output.mcp-result'
+    wait_for(browser, lambda b: find(b, result).text.startswith("Failed: "), "no failure shown")
+    server.client.post(  # a real server from PyPI (the dev extra installs it)
+        "/api/settings/mcp",
+        json={
+            "name": "time",
+            "settings": {"command": "mcp-server-time", "args": ["--local-timezone", "UTC"]},
+        },
+    ).raise_for_status()
+    browser.refresh()
+    by_label(browser, "Test MCP server time").click()
+    shown = wait_for(
+        browser,
+        lambda b: (
+            "Connected:" in find(b, 'tr[data-server="time"] output.mcp-result').text
+            and find(b, 'tr[data-server="time"] output.mcp-result').text
+        ),
+        "the time server did not connect",
+    )
+    assert "get_current_time" in shown
+    server.client.delete("/api/settings/mcp/time").raise_for_status()
 
     pack = tmp_path / "tiny-pack"
     write(

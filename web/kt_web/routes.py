@@ -763,6 +763,17 @@ def register(app: Any, host: Any) -> None:
         view = host.studio.identity.add_mcp_server(body.name, body.settings, replace=body.replace)
         return json_response(view, 201)
 
+    @route("/api/settings/mcp/<name>/test", ("POST",))
+    def test_mcp(name: str) -> Any:
+        """Start (or reach) a registry server now, list its tools, and stop it (admin).
+
+        Returns:
+            ``{name, ok, tools, error}``: a server that does not connect is ``ok: false`` with
+            the reason (200), an unknown name a 400.
+        """
+        require_admin()
+        return json_response(host.run(host.studio.identity.test_mcp_server, name))
+
     @route("/api/settings/mcp/<name>", ("DELETE",))
     def delete_mcp(name: str) -> Any:
         """Remove an MCP registry server (admin)."""

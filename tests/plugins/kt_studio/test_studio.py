@@ -312,3 +312,12 @@ def test_a_pack_s_refs_follow_the_paths_its_manifest_gives(tmp_path):
     )
     view = studio(tmp_path).catalog.install(str(pack))
     assert view.refs == ("@acme/agents/support", "@acme/terrariums/triage")
+
+
+async def test_testing_an_mcp_server_connects_or_says_why(tmp_path):
+    s = studio(tmp_path)
+    with pytest.raises(StudioInputError, match="no MCP server 'nope' in the registry"):
+        await s.identity.test_mcp_server("nope")
+    s.identity.add_mcp_server("broken", {"command": "/no/such/program"})
+    found = await s.identity.test_mcp_server("broken")
+    assert not found.ok and found.tools == () and found.error

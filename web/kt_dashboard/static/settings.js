@@ -54,6 +54,25 @@ onSubmit("mcp-form", (data) => {
   return change("POST", "/api/settings/mcp", { name: data.get("name"), settings });
 });
 onClick("button.delete-mcp", ({ name }) => change("DELETE", `/api/settings/mcp/${encodeURIComponent(name)}`));
+// A test starts the server, lists its tools and stops it; the answer is shown in its row.
+for (const button of document.querySelectorAll("button.test-mcp")) {
+  button.addEventListener("click", async () => {
+    const result = button.closest("td").querySelector("output.mcp-result");
+    result.textContent = "Testing…";
+    button.disabled = true;
+    try {
+      const found = await call(
+        "POST", `/api/settings/mcp/${encodeURIComponent(button.dataset.name)}/test`, undefined,
+        adminHeaders());
+      result.textContent = found.ok
+        ? `Connected: ${found.tools.length} tools (${found.tools.join(", ")})`
+        : `Failed: ${found.error}`;
+    } catch (error) {
+      result.textContent = error.message;
+    }
+    button.disabled = false;
+  });
+}
 
 onSubmit("pack-form", (data) => {
   say(`Installing ${data.get("source")}…`);
