@@ -286,8 +286,7 @@ def show_command(session: str, show_events: bool, session_dir: Path | None) -> N
             calls = [
                 e
                 for e in priced
-                if e.creature == turn.creature
-                and turn.first_event_id <= e.id <= turn.last_event_id
+                if e.creature == turn.creature and turn.first_event_id <= e.id <= turn.last_event_id
             ]
             cost = f" {_dollars(calls)}" if calls else ""
             click.echo(f"\n#{turn.index} {turn.creature} [{turn.status}]{cost}")

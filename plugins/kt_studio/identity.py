@@ -195,7 +195,8 @@ class Identity:
         registry = load_registry(self.env)
         if name not in registry:
             known = ", ".join(sorted(registry)) or "none"
-            raise StudioInputError(f"no MCP server '{name}' in the registry ({known})", field="name")
+            message = f"no MCP server '{name}' in the registry ({known})"
+            raise StudioInputError(message, field="name")
         (item,) = resolve_servers(
             [MCPServerEntry(name=name)], registry=registry, env=self.env, working_dir=Path.cwd()
         )
