@@ -197,3 +197,22 @@ def test_a_page_s_test_module_passes_in_a_fresh_folder(page, tmp_path):
         + done.stdout[-3000:]
         + done.stderr[-2000:]
     )
+
+
+FRAGMENT = re.compile(r"^```python fragment\n(.*?)^```", re.M | re.S)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.relative_to(ROOT).as_posix())
+def test_every_python_fragment_is_python(page):
+    """A fragment does not run, but it parses (top-level ``await`` allowed): no typos hide."""
+    import ast
+
+    text = page.read_text(encoding="utf-8")
+    for match in FRAGMENT.finditer(text):
+        line = text[: match.start()].count("\n") + 1
+        try:
+            flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+            compile(match.group(1), f"{page.name}:{line}", "exec", flags=flags)
+        except SyntaxError as exc:
+            message = f"{page.relative_to(ROOT)}: the fragment at line {line}: {exc}"
+            raise AssertionError(message) from exc

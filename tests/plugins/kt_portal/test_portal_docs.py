@@ -1,13 +1,12 @@
 """The Python blocks of the synchronous-callers guide run as written and print what they say.
 
 Same rules as the terrarium docs: a ```` ```python ```` block runs in a fresh interpreter from
-the repository root; ```` ```python fragment ```` is only parsed; a ``print(...)`` line ending
+the repository root (fragments are parsed by ``tests/docs``); a ``print(...)`` line ending
 in ``# TEXT`` expects ``TEXT`` as a line of output.
 """
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import subprocess
@@ -48,8 +47,3 @@ def test_each_block_runs_and_prints_what_it_says(code, tmp_path):
     ]
     for line in expected:
         assert line in done.stdout.splitlines(), (line, done.stdout)
-
-
-@pytest.mark.parametrize("code", blocks(fragment=True))
-def test_fragments_are_python(code):
-    ast.parse(code)
