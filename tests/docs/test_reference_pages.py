@@ -79,3 +79,40 @@ def test_errors_md_names_every_error_class_kt_errors_exports():
     assert len(classes) > 20
     missing = [name for name in classes if not re.search(rf"\b{name}\b", text)]
     assert not missing, f"errors.md does not name {missing}"
+
+
+def _commands() -> list[tuple[str, ...]]:
+    """The path of every ``kt`` command and subcommand of the installed plugin set."""
+    import click
+
+    from kt_cli.main import cli
+
+    def walk(group, path, context):
+        found = []
+        for name in group.list_commands(context):
+            command = group.get_command(context, name)
+            found.append((*path, name))
+            if isinstance(command, click.Group):
+                found += walk(command, (*path, name), click.Context(command, parent=context))
+        return found
+
+    return walk(cli, ("kt",), click.Context(cli))
+
+
+def test_every_kt_command_is_in_the_docs_and_every_top_level_one_in_cli_md():
+    """A command is documented where its path is written, its name among the choices after it
+    (``kt admin user list|remove|token`` documents three)."""
+    commands = _commands()
+    assert len(commands) > 50
+    cli_md = (DOCS / "cli.md").read_text(encoding="utf-8")
+    top = [path for path in commands if len(path) == 2]
+    assert not [p for p in top if f"`{' '.join(p)}" not in cli_md], "add them to cli.md's tables"
+    docs = "\n".join(page.read_text(encoding="utf-8") for page in DOCS.parent.rglob("*.md"))
+    undocumented = [
+        " ".join(path)
+        for path in commands
+        if not re.search(
+            re.escape(" ".join(path[:-1])) + rf"[^\n]{{0,60}}?\b{re.escape(path[-1])}\b", docs
+        )
+    ]
+    assert not undocumented, f"commands no page documents: {undocumented}"
