@@ -118,6 +118,18 @@ class HostLink:
         redis = self.transport.redis
         await redis.call(redis.client.xadd, stream, {"m": dumps({**message, "n": self._n})})
 
+    async def record_graph(self, topology: Mapping[str, Any]) -> None:
+        """Keep the creature's place in the engine's graph with its placement.
+
+        A restarted host reads it back (:meth:`placements`) to join the creatures it adopts
+        by their channels and wires again.
+
+        Raises:
+            LabUnavailableError: Redis cannot be reached (the engine records it again later).
+        """
+        redis = self.transport.redis
+        await redis.call(redis.client.hset, self.keys.placement, "graph", dumps(dict(topology)))
+
     def receive(self) -> AsyncIterator[dict[str, Any]]:
         """The creature's messages, in order, until it stopped or the link closed."""
         return self._messages()
@@ -356,12 +368,14 @@ class RedisTransport:
 
     # -- After a restart -----------------------------------------------------------------------
 
-    async def placements(self) -> list[dict[str, str]]:
+    async def placements(self) -> list[dict[str, Any]]:
         """The creatures this host placed that have not stopped: what a restarted host adopts.
 
-        Each is ``{"placement_id", "creature", "owner", "cursor", "wanted", "placement"}``;
-        ``cursor`` is the last event-stream id this host took in before it went away,
-        ``placement`` the :class:`~kt_terrarium.transport.Placement` it was placed with.
+        Each is ``{"placement_id", "creature", "owner", "cursor", "wanted", "placement",
+        "graph"}``; ``cursor`` is the last event-stream id this host took in before it went
+        away, ``placement`` the :class:`~kt_terrarium.transport.Placement` it was placed with,
+        ``graph`` its place in the engine's graph as last recorded (:meth:`HostLink.record_graph`;
+        ``None``: never recorded).
         """
         client = self.redis.client
         ids = sorted(await self.redis.call(client.smembers, self.keys.placements))
@@ -379,6 +393,7 @@ class RedisTransport:
                         "cursor": record.get("cursor", "0-0"),
                         "wanted": record.get("wanted", ""),
                         "placement": _converter.structure(loads(record["placement"]), Placement),
+                        "graph": loads(record["graph"]) if record.get("graph") else None,
                     }
                 )
         return found

@@ -53,22 +53,28 @@ def install(app: Any, host: Any, lab: Lab, env: Mapping[str, str]) -> None:
 def adopt(host: Any) -> list[str]:
     """Take back the creatures this host placed before it went away; their session ids.
 
-    Redis that cannot be reached now is logged, not raised: the server still starts (its
-    ``/readyz`` says 503 until Redis answers).
+    The engine joins them by their recorded channels and wires again, so creatures that
+    shared a graph come back as one ``terrarium`` session (named after its creatures), a
+    creature alone as a ``creature`` session. Redis that cannot be reached now is logged, not
+    raised: the server still starts (its ``/readyz`` says 503 until Redis answers).
     """
     studio = host.studio
+    engine = studio.engine
     try:
-        handles = host.run(studio.engine.adopt, "redis")
+        handles = host.run(engine.adopt, "redis")
     except KTError as error:
         log.warning("lab host: cannot take back the creatures placed before a restart: %s", error)
         return []
-    sessions = []
+    graphs: dict[str, list[str]] = {}
     for handle in handles:
-        session = host.run(
-            studio.sessions.adopt, "creature", handle.id, ADOPTED_FROM + handle.id, [handle.id]
-        )
+        graphs.setdefault(engine.graph_of(handle.id), []).append(handle.id)
+    sessions = []
+    for ids in graphs.values():
+        kind = "creature" if len(ids) == 1 else "terrarium"
+        name = " + ".join(ids)
+        session = host.run(studio.sessions.adopt, kind, name, ADOPTED_FROM + ",".join(ids), ids)
         sessions.append(session.session_id)
-        log.info("lab host: took back creature %s as session %s", handle.id, session.session_id)
+        log.info("lab host: took back %s %s as session %s", kind, name, session.session_id)
     return sessions
 
 

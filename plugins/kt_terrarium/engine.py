@@ -149,6 +149,7 @@ class Terrarium:
         )
         self._transports = TransportPool(self.kernel, transports or {})
         self._hosting.transports = self._transports  # configs naming on_node are placed there
+        self._transports.state = self._state  # remote creatures' graph places are kept there
         self._hosting.place_on = place_on
         self._closed = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -468,10 +469,12 @@ class Terrarium:
     async def adopt(self, transport: str, *, session: Any = None) -> list[CreatureHandle]:
         """Take back the creatures *transport* placed for this engine before it restarted.
 
-        They kept running where they were placed; each comes back in a graph of its own (the
-        channels and wires between them are not restored), with its conversation, and its
-        events from where the earlier engine stopped reading. Creatures whose ids are taken
-        here are left alone.
+        They kept running where they were placed; each comes back with its conversation, its
+        events from where the earlier engine stopped reading, and its place in the graph as
+        the transport kept it: the channels it listened and sent on (name, kind,
+        description) and its output wires to the other creatures taken back, so creatures
+        that shared a graph share one again. Creatures whose ids are taken here are left
+        alone; edges and wires to creatures not taken back are not restored.
 
         Args:
             transport: The transport's name (its options name this host, e.g. ``host=``).
@@ -485,8 +488,8 @@ class Terrarium:
             TransportError: it cannot list what it placed.
         """
         self._check_open()
-        handles = []
-        for placement, link, catching_up in await self._transports.placed(transport):
+        adopted = []
+        for placement, link, catching_up, place in await self._transports.placed(transport):
             if placement.creature_id in self._state.creatures.keys() | self._state.reserved:
                 await link.aclose()
                 continue
@@ -494,9 +497,41 @@ class Terrarium:
                 placement.creature_id, transport, placement, link, catching_up
             )
             self._hosting.place(handle, self._book.new_graph(origin="adopted", session=session))
+            adopted.append((handle, place))
+        await self._rejoin(adopted)
+        for handle, _ in adopted:
             await self._start(handle)
-            handles.append(handle)
-        return handles
+        return [handle for handle, _ in adopted]
+
+    async def _rejoin(self, adopted: list[tuple[CreatureHandle, Mapping[str, Any] | None]]) -> None:
+        """Give adopted creatures back their recorded edges and the wires between them.
+
+        A channel is one per recorded graph: creatures recorded in one graph meet on it again
+        (their graphs merge), those of different graphs keep their same-named channels apart.
+        """
+        ids = {handle.id for handle, _ in adopted}
+        homes: dict[tuple[str, str], str] = {}  # (recorded graph, channel) -> a creature on it
+        for handle, place in adopted:
+            if not place:
+                continue
+            for direction in ("listen", "send"):
+                for name in place[direction]:
+                    home = homes.setdefault((place["graph"], name), handle.id)
+                    channel = place["channels"].get(name, {})
+                    await self.add_edge(
+                        handle.id,
+                        name,
+                        direction,
+                        graph=self.graph_of(home),
+                        create=True,
+                        kind=channel.get("kind", "broadcast"),
+                        description=channel.get("description", ""),
+                    )
+        for handle, place in adopted:
+            for wire in (place or {}).get("wires", []):
+                if wire["target"] in ids:
+                    options = {k: v for k, v in wire.items() if k != "target"}
+                    await self.wire(handle.id, wire["target"], **options)
 
     async def _start(self, handle: CreatureHandle) -> None:
         self._check_open()
@@ -884,6 +919,16 @@ class Terrarium:
         has no effect on the creatures.
         """
         await self._state.wait_idle()
+
+    async def wait_graphs_kept(self) -> None:
+        """Wait until the transports keep every remote creature's place in the graph as it is.
+
+        Remote creatures' channels, edges and wires are kept with their placements (for
+        :meth:`adopt` after a restart) by a task that follows graph changes; this returns once
+        it has caught up with every change made so far. Returns at once when no transport is
+        in use. A transport that cannot be reached delays it until the next change kept.
+        """
+        await self._transports.wait_kept()
 
     async def resume(self, session: str | os.PathLike[str], **options: Any) -> list[str]:
         """Rebuild a recorded graph into this running engine, through the session store.

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +68,15 @@ if TYPE_CHECKING:
     from kt_terrarium.routing import CreatureChannels
     from kt_terrarium.state import EngineState
 
-__all__ = ["RemoteBody", "RemoteTurnStream", "TransportPool", "refuse_what_cannot_cross"]
+__all__ = [
+    "RemoteBody",
+    "RemoteTurnStream",
+    "TransportPool",
+    "record_graphs",
+    "refuse_what_cannot_cross",
+    "topologies",
+    "topology",
+]
 
 
 class TransportPool:
@@ -83,6 +91,10 @@ class TransportPool:
         self.kernel = kernel
         self.options = {name: dict(opts) for name, opts in options.items()}
         self.nursery: trio.Nursery | None = None
+        self.state: EngineState | None = None  # set by the engine: whose graphs are recorded
+        self._recording = False
+        self.kept_version = -1  # the state's version every remote creature's place was kept at
+        self._kept = trio.Event()
         self._open: dict[str, Transport] = {}
         self._lock = trio.Lock()
         self._closing = trio.Event()
@@ -137,15 +149,22 @@ class TransportPool:
                 spec = self.kernel.transports[name]
                 transport = spec.factory(**self.options.get(name, {}))
                 await self.nursery.start(self._keep, name, transport)
+                if not self._recording and self.state is not None:
+                    self._recording = True
+                    self.nursery.start_soon(record_graphs, self, self.state)
         return self._open[name]
 
-    async def placed(self, name: str) -> list[tuple[Placement, Link, bool]]:
+    async def placed(
+        self, name: str
+    ) -> list[tuple[Placement, Link, bool, Mapping[str, Any] | None]]:
         """The creatures transport *name* placed for an engine before this one, attached.
 
         For each placement that still runs: the placement, the engine's end of its link
         (``transport.attach``: it reads the creature's messages from the start, those the
         earlier engine took in marked ``replayed``, the last one there was at attach time
-        marked ``caught_up``), and whether there is such a last one (``link.catching_up``).
+        marked ``caught_up``), whether there is such a last one (``link.catching_up``), and
+        its place in the earlier engine's graph (:func:`topology`, as :func:`record_graphs`
+        had the transport keep it; ``None``: the transport kept none).
 
         Raises:
             UnknownTransportError: no loaded plugin provides it.
@@ -160,7 +179,8 @@ class TransportPool:
         found = []
         for record in await transport.placements():
             link = await transport.attach(record["placement_id"])
-            found.append((record["placement"], link, bool(getattr(link, "catching_up", False))))
+            catching_up = bool(getattr(link, "catching_up", False))
+            found.append((record["placement"], link, catching_up, record.get("graph")))
         return found
 
     async def _keep(
@@ -176,9 +196,117 @@ class TransportPool:
             await self._closing.wait()
         self._open.pop(name, None)
 
+    def kept(self, version: int) -> None:
+        """(:func:`record_graphs`) Every remote creature's place at *version* is kept."""
+        self.kept_version = version
+        self._kept.set()
+        self._kept = trio.Event()
+
+    async def wait_kept(self) -> None:
+        """Wait until every remote creature's place, as it stands now, is kept."""
+        if not self._recording or self.state is None:
+            return  # no transport opened: no remote creature
+        while self.kept_version != self.state.version:
+            await self._kept.wait()
+
     def close(self) -> None:
         """Leave every transport (their tasks end); no new one is opened."""
         self._closing.set()
+
+
+def topology(state: EngineState, creature_id: str) -> dict[str, Any]:
+    """*creature_id*'s place in its graph, as plain data a transport can keep.
+
+    Returns:
+        ``graph`` (its graph's id), ``listen`` and ``send`` (channel names, sorted),
+        ``channels`` (name → ``kind`` and ``description``, for those channels) and ``wires``
+        (its output wires: ``target`` and the options of ``Terrarium.wire``).
+    """
+    handle = state.handle(creature_id)
+    listen, send = state.edges(creature_id)
+    return _place(state, handle, listen, send)
+
+
+def topologies(state: EngineState, creature_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """:func:`topology` of each of *creature_ids*, reading each graph's channels once."""
+    places = {}
+    for graph in state.graphs.values():
+        wanted = graph.creatures & creature_ids
+        if not wanted:
+            continue
+        edges: dict[str, tuple[list[str], list[str]]] = {cid: ([], []) for cid in wanted}
+        for name in sorted(graph.channels):
+            channel = graph.channels[name]
+            for cid in wanted.intersection(channel.listeners):
+                edges[cid][0].append(name)
+            for cid in wanted.intersection(channel.senders):
+                edges[cid][1].append(name)
+        for cid, (listen, send) in edges.items():
+            places[cid] = _place(state, state.creatures[cid], listen, send)
+    return places
+
+
+def _place(
+    state: EngineState, handle: CreatureHandle, listen: Sequence[str], send: Sequence[str]
+) -> dict[str, Any]:
+    graph = state.graphs[handle.graph_id]
+    channels = {
+        name: {"kind": graph.channels[name].kind, "description": graph.channels[name].description}
+        for name in sorted({*listen, *send})
+    }
+    wires = [
+        {
+            "target": wire.target,
+            "with_content": wire.with_content,
+            "prompt": wire.prompt,
+            "prompt_format": wire.prompt_format,
+            "allow_self_trigger": wire.allow_self_trigger,
+            "max_hops": wire.max_hops,
+        }
+        for wire in sorted(handle.wires, key=lambda w: w.edge_id)
+    ]
+    return {
+        "graph": handle.graph_id,
+        "listen": list(listen),
+        "send": list(send),
+        "channels": channels,
+        "wires": wires,
+    }
+
+
+async def record_graphs(pool: TransportPool, state: EngineState) -> None:
+    """Have the transports keep each remote creature's place in the graph, while it changes.
+
+    A link that can (``link.record_graph``, e.g. the Laboratory's) gets the creature's
+    :func:`topology` whenever it differs from what it last kept, so an engine that restarts
+    and adopts the creatures (``Terrarium.adopt``) joins them again by their channels and
+    wires. One task for the whole engine: a change costs one pass over the creatures, however
+    many are remote. A transport that cannot be reached keeps the older record until the next
+    change. Each pass that kept everything tells *pool* (:meth:`TransportPool.wait_kept`).
+    """
+    recorded: dict[Any, dict[str, Any]] = {}  # link -> what it keeps
+    while True:
+        version, missed = state.version, False
+        remote = {}
+        for handle in state.creatures.values():
+            link = handle.body.link if isinstance(handle.body, RemoteBody) else None
+            if link is not None and hasattr(link, "record_graph"):
+                remote[handle.id] = link
+        for creature_id, now in topologies(state, set(remote)).items():
+            link = remote[creature_id]
+            if recorded.get(link) != now:
+                try:
+                    await link.record_graph(now)
+                except (KTError, trio.ClosedResourceError):
+                    missed = True  # kept at the next change
+                else:
+                    recorded[link] = now
+        links = set(remote.values())
+        recorded = {link: kept for link, kept in recorded.items() if link in links}
+        if state.version == version:
+            if not missed:
+                pool.kept(version)
+            await state.graph_changed()
 
 
 @attrs.define(eq=False)
@@ -271,6 +399,11 @@ class RemoteBody:
         self.working_dir: Path | None = Path(pwd) if pwd else None
 
     # -- What it is ----------------------------------------------------------------------------
+
+    @property
+    def link(self) -> Link | None:
+        """The transport's link to the creature (``None``: not placed yet)."""
+        return self._link
 
     @property
     def agent(self) -> Any:
@@ -411,7 +544,26 @@ class RemoteBody:
             self._link = self._incoming = None
             self._fail_awaited(AgentStoppedError(f"agent '{self._handle.id}' stopped"))
             with trio.CancelScope(shield=True):
+                if self._leaving:
+                    await self._keep_place(link)
                 await link.aclose()
+
+    async def _keep_place(self, link: Link) -> None:
+        """(Leaving it running) Have the transport keep where it stands in the graph now.
+
+        :func:`record_graphs` keeps it while the engine runs; this last record does not
+        depend on that task having caught up when the engine stops.
+        """
+        handle, state = self._handle, self._engine_state
+        if not hasattr(link, "record_graph") or state.creatures.get(handle.id) is not handle:
+            return
+        if handle.graph_id not in state.graphs:
+            return
+        with (
+            contextlib.suppress(KTError, trio.ClosedResourceError),
+            trio.move_on_after(STOP_DEADLINE),
+        ):
+            await link.record_graph(topology(state, handle.id))
 
     async def _guard(self, part: Callable[..., Awaitable[None]], *args: Any) -> None:
         """Run one task of the link; its failure ends the creature's block (see running)."""

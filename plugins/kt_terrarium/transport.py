@@ -94,6 +94,12 @@ class Link(Protocol):
 
     The engine's end sends engine → creature messages and receives creature → engine ones; the
     worker's end (given to :func:`~kt_terrarium.worker.serve_creature`) the other way round.
+
+    An engine's end may also have ``async record_graph(topology)``: it keeps the creature's
+    place in the engine's graph (:func:`kt_terrarium.remote.topology`: its channels, edges and
+    wires) where the transport keeps the placement, so an engine that adopts the creature after
+    a restart rebuilds the graph (:meth:`kt_terrarium.Terrarium.adopt`). The engine calls it
+    only when the link has it.
     """
 
     async def send(self, message: Mapping[str, Any]) -> None:

@@ -56,27 +56,62 @@ class StudioHost:
         return self
 
     async def _serve(self, *, task_status: Any) -> None:
-        """Keep Studio entered on the portal's loop until the service is stopped."""
+        """Keep Studio entered on the portal's loop until the service is stopped.
+
+        Stopping the service cancels this task; Studio is shut down then, not cancelled with
+        it (a shielded scope): its engine stops each creature in turn, and a lab host leaves
+        its remote creatures running instead of cutting their links mid-way.
+        """
         import trio
 
+        stopping = trio.Event()
+
+        async def until_stopped() -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                stopping.set()
+
         try:
-            async with self._make_studio() as studio:
-                self.studio = studio
-                task_status.started(studio)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(until_stopped)
                 try:
-                    await trio.sleep_forever()
-                finally:  # stopping: list what is live before Studio stops it
-                    self._keep_for_resume(studio.sessions.list())
+                    with trio.CancelScope(shield=True):
+                        async with self._make_studio() as studio:
+                            self.studio = studio
+                            task_status.started(studio)
+                            try:
+                                await stopping.wait()
+                            finally:  # stopping: list what is live before Studio stops it
+                                self._keep_for_resume(studio.sessions.list())
+                finally:
+                    nursery.cancel_scope.cancel()  # (entering Studio failed: stop waiting)
         finally:
             self.studio = None
 
     def _keep_for_resume(self, live: list[Any]) -> None:
-        """Write the session files of the sessions live now: they stay resumable."""
+        """Write the session files of the sessions live now: they stay resumable.
+
+        Sessions whose creatures all run on where they are (a lab host leaves its remote
+        creatures running) are left out: the next start takes them back live
+        (``engine.adopt``), so resuming their files would build them a second time.
+        """
         if self.resume_file is None:
             return
-        names = [Path(p).name.removesuffix(".ktsession") for s in live for p in s.store_paths]
+        kept = [s for s in live if not self._left_running(s)]
+        names = [Path(p).name.removesuffix(".ktsession") for s in kept for p in s.store_paths]
         self.resume_file.parent.mkdir(parents=True, exist_ok=True)
         self.resume_file.write_text(json.dumps({"sessions": names}), encoding="utf-8")
+
+    def _left_running(self, session: Any) -> bool:
+        """Whether every creature of *session* runs on elsewhere when Studio stops."""
+        engine = self.studio.engine
+        ids = [creature.id for creature in session.creatures]
+        return (
+            bool(ids)
+            and engine.leave_remote
+            and all(c in engine and engine[c].transport is not None for c in ids)
+        )
 
     def resumable(self) -> list[str]:
         """Names of the saved sessions that were live when the server last stopped."""

@@ -284,6 +284,23 @@ class Workers:
                 process.wait()
 
 
+def host_process(script: str, url: str, ready: str) -> subprocess.Popen[str]:
+    """Run a host *script* (``python -c``, given *url*); return once it printed *ready*.
+
+    Blocking: run it in a thread. The test kills it (``kill -9``) to restart the host.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, url],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line.strip() == ready, line
+    return process
+
+
 def engine(redis_url: str, **options) -> kt_terrarium.Terrarium:
     kernel = kt.Kernel(plugins=["kt_lab"])
     transport = {"url": redis_url, "watch_every": 0.2, "place_timeout": 5.0, **options}

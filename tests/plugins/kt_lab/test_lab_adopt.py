@@ -8,10 +8,9 @@ it, with its conversation, without placing it again.
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import trio
-from lab_support import die_with_parent, engine, start
+from lab_support import engine, host_process, start
 
 from kt_lab.status import Lab
 
@@ -33,16 +32,7 @@ trio.run(main, sys.argv[1])
 
 
 def run_host_until_a_turn_ran(url: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", HOST, url],
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=die_with_parent,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.strip() == "ran got: first", line
-    return process
+    return host_process(HOST, url, "ran got: first")
 
 
 async def test_a_restarted_host_adopts_the_creatures_it_had_placed(workers, redis_server):

@@ -122,7 +122,9 @@ async def test_sessions_of_a_lab_host_run_on_workers_and_come_back_after_a_crash
             )
         )
         assert restarted.returncode == 0, restarted.stderr
-        (back,) = httpx.get(f"{base}/api/sessions/active").json()["sessions"]
+        active = httpx.get(f"{base}/api/sessions/active").json()
+        assert active["resumable"] == []  # taken back live: nothing to resume a second time
+        (back,) = active["sessions"]
         chat = f"{base}/api/sessions/{back['session_id']}/creatures/root/chat"
         assert httpx.post(chat, json={"message": "third"}, timeout=60).json()["response"] == (
             "got: third"
