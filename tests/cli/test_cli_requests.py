@@ -418,6 +418,7 @@ def test_an_image_mention_attaches_the_image_and_other_mentions_stay_text(creatu
         app.wait_for(lambda s: s.endswith(">"))
         app.send("what is in @shot.png and @fake.png?\r")
         app.wait_for("I see a green pixel.")
+        app.wait_for(lambda s: s.endswith(">"))  # the turn is over: Ctrl+D reaches the prompt
         app.send("\x04")
         assert app.wait_exit() == 0
     [user] = [m for m in server.requests[0].body["messages"] if m["role"] == "user"]
