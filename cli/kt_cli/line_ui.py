@@ -406,7 +406,6 @@ class LineFrontend:
         if len(self.session.tracker.requests) == 1:  # the first: keep what was typed ahead
             self._draft = self.editor.text
             self.editor.set_text("")
-        self._shown_requests.add(request.request_id)
         mark = "?" if request.kind != "approval" else "!"
         self._commit(f"{mark} {request.prompt}", "warning")
         for line in request.details[:12]:
@@ -416,6 +415,7 @@ class LineFrontend:
         left = request.seconds_left()
         wait = f" · answer within {left:.0f}s" if left is not None else ""
         self._commit(f"  {request.hint()}{wait}", "dim")
+        self._shown_requests.add(request.request_id)  # all of it is on screen: it may be answered
 
     def _waiting_request(self) -> Any:
         """The request the input line answers: the oldest waiting one, once it is on screen."""
