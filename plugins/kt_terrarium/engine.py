@@ -46,7 +46,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -76,6 +76,8 @@ from kt_terrarium.state import EngineState
 from kt_terrarium.wiring import OutputWiring, Wire
 
 __all__ = ["STOP_DEADLINE", "CreatureHandle", "Terrarium"]
+
+T = TypeVar("T")
 
 
 class Terrarium:
@@ -464,7 +466,7 @@ class Terrarium:
                 with trio.CancelScope(shield=True):
                     await self.remove_creature(handle.id)
                 raise
-        return handle
+        return await self._kept(handle)
 
     async def adopt(self, transport: str, *, session: Any = None) -> list[CreatureHandle]:
         """Take back the creatures *transport* placed for this engine before it restarted.
@@ -533,6 +535,15 @@ class Terrarium:
                     options = {k: v for k, v in wire.items() if k != "target"}
                     await self.wire(handle.id, wire["target"], **options)
 
+    async def _kept(self, change: T) -> T:
+        """*change*, once remote creatures' places are kept with their placements.
+
+        A host killed right after a graph change then comes back with it (:meth:`adopt`).
+        Without remote creatures this returns at once.
+        """
+        await self._transports.settle()
+        return change
+
     async def _start(self, handle: CreatureHandle) -> None:
         self._check_open()
         assert self._nursery is not None
@@ -567,9 +578,9 @@ class Terrarium:
         state.publish(CreatureRemoved(creature=creature_id, graph_id=graph.id), (graph.id,))
         if not graph.creatures:
             self._book.drop(graph)
-            return GraphChange(delta="nothing", graph_ids=())
+            return await self._kept(GraphChange(delta="nothing", graph_ids=()))
         parts = self._book.split_if_needed(graph.id, reason="remove_creature")
-        return GraphChange.after_split(parts)
+        return await self._kept(GraphChange.after_split(parts))
 
     async def start_creature(self, creature_id: str) -> None:
         """Start a creature added with ``start=False``, or start a stopped one again.
@@ -642,7 +653,7 @@ class Terrarium:
         """
         self._check_open()
         target = self._book.find(graph, creature)
-        return self._router.create_channel(target, name, kind, description).info()
+        return await self._kept(self._router.create_channel(target, name, kind, description).info())
 
     async def remove_channel(self, name: str, *, graph: str | None = None) -> GraphChange:
         """Delete a channel: its edges go, subscriptions end, a queue backlog is dropped.
@@ -658,7 +669,7 @@ class Terrarium:
             ChannelNotFoundError: no such channel.
         """
         self._check_open()
-        return self._router.remove_channel(name, graph)
+        return await self._kept(self._router.remove_channel(name, graph))
 
     async def add_edge(
         self,
@@ -694,7 +705,7 @@ class Terrarium:
             TopologyError: joining the graphs would clash (two channels of one name).
         """
         self._check_open()
-        return self._router.add_edge(
+        change = self._router.add_edge(
             creature,
             channel,
             direction,
@@ -703,6 +714,7 @@ class Terrarium:
             kind=kind,
             description=description,
         )
+        return await self._kept(change)
 
     async def remove_edge(
         self, creature: str, channel: str, direction: str, *, graph: str | None = None
@@ -713,7 +725,7 @@ class Terrarium:
             ChannelNotFoundError: no such channel in the creature's graph (or *graph*).
         """
         self._check_open()
-        return self._router.remove_edge(creature, channel, direction, graph=graph)
+        return await self._kept(self._router.remove_edge(creature, channel, direction, graph=graph))
 
     async def connect(
         self,
@@ -737,9 +749,10 @@ class Terrarium:
             TopologyError: the graphs have channels of the same name.
         """
         self._check_open()
-        return self._router.connect(
+        change = self._router.connect(
             sender, receiver, channel=channel, kind=kind, description=description
         )
+        return await self._kept(change)
 
     async def disconnect(
         self, sender: str, receiver: str, *, channel: str | None = None
@@ -753,7 +766,7 @@ class Terrarium:
             ``split`` when the graph fell apart; ``channels`` lists the channels touched.
         """
         self._check_open()
-        return self._router.disconnect(sender, receiver, channel=channel)
+        return await self._kept(self._router.disconnect(sender, receiver, channel=channel))
 
     async def send(
         self,
@@ -855,7 +868,7 @@ class Terrarium:
                 "max_hops": max_hops,
             }
         )
-        return self._wiring.wire(source, spec)
+        return await self._kept(self._wiring.wire(source, spec))
 
     async def unwire(self, source: str, wire: str) -> list[Wire]:
         """Remove *source*'s wires whose ``edge_id`` is *wire*, or whose target is *wire*.
@@ -864,7 +877,7 @@ class Terrarium:
             The wires removed (empty when none matched); the graph may split.
         """
         self._check_open()
-        return self._wiring.unwire(source, wire)
+        return await self._kept(self._wiring.unwire(source, wire))
 
     # -- Events and idleness -------------------------------------------------------------------
 
@@ -924,9 +937,11 @@ class Terrarium:
         """Wait until the transports keep every remote creature's place in the graph as it is.
 
         Remote creatures' channels, edges and wires are kept with their placements (for
-        :meth:`adopt` after a restart) by a task that follows graph changes; this returns once
-        it has caught up with every change made so far. Returns at once when no transport is
-        in use. A transport that cannot be reached delays it until the next change kept.
+        :meth:`adopt` after a restart) by a task that follows graph changes. Each change
+        already waits for it (at most ``kt_terrarium.remote.KEEP_WAIT`` seconds, and not past
+        a failed write); this waits until every change made so far is kept, however long that
+        takes. Returns at once when no transport is in use. A transport that cannot be reached
+        delays it until the next change kept.
         """
         await self._transports.wait_kept()
 

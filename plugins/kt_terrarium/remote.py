@@ -15,6 +15,7 @@ the creature as turns.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -78,6 +79,12 @@ __all__ = [
     "topology",
 ]
 
+log = logging.getLogger(__name__)
+
+# How long a graph change waits for its remote creatures' places to be written before it
+# returns anyway (a Redis that neither answers nor refuses must not hang the engine).
+KEEP_WAIT = 5.0
+
 
 class TransportPool:
     """The transports one engine uses, each built and entered once, on first use.
@@ -94,6 +101,7 @@ class TransportPool:
         self.state: EngineState | None = None  # set by the engine: whose graphs are recorded
         self._recording = False
         self.kept_version = -1  # the state's version every remote creature's place was kept at
+        self.tried_version = -1  # the state's version the last whole pass was made for
         self._kept = trio.Event()
         self._open: dict[str, Transport] = {}
         self._lock = trio.Lock()
@@ -196,9 +204,16 @@ class TransportPool:
             await self._closing.wait()
         self._open.pop(name, None)
 
-    def kept(self, version: int) -> None:
-        """(:func:`record_graphs`) Every remote creature's place at *version* is kept."""
-        self.kept_version = version
+    def kept(self, version: int, *, missed: bool = False) -> None:
+        """(:func:`record_graphs`) A pass over every remote creature's place at *version* ended.
+
+        Args:
+            version: The state's version the pass was made for.
+            missed: A transport could not keep some place (the next change tries again).
+        """
+        self.tried_version = version
+        if not missed:
+            self.kept_version = version
         self._kept.set()
         self._kept = trio.Event()
 
@@ -208,6 +223,24 @@ class TransportPool:
             return  # no transport opened: no remote creature
         while self.kept_version != self.state.version:
             await self._kept.wait()
+
+    async def settle(self) -> None:
+        """Wait until the places as they stand now were written, or tried and not kept.
+
+        The engine's graph changes return after it, so a change reported done is kept with
+        the placements unless the transport failed (logged; the next change writes it) or
+        took longer than :data:`KEEP_WAIT` seconds (it is still being written).
+        """
+        if not self._recording or self.state is None:
+            return
+        version = self.state.version
+        with trio.move_on_after(KEEP_WAIT) as waited:
+            while self.tried_version < version:
+                await self._kept.wait()
+        if waited.cancelled_caught:
+            log.warning("graph change not kept with the placements after %s s yet", KEEP_WAIT)
+        elif self.kept_version < version:
+            log.warning("graph change not kept with the placements: a transport failed")
 
     def close(self) -> None:
         """Leave every transport (their tasks end); no new one is opened."""
@@ -304,8 +337,7 @@ async def record_graphs(pool: TransportPool, state: EngineState) -> None:
         links = set(remote.values())
         recorded = {link: kept for link, kept in recorded.items() if link in links}
         if state.version == version:
-            if not missed:
-                pool.kept(version)
+            pool.kept(version, missed=missed)
             await state.graph_changed()
 
 

@@ -47,8 +47,7 @@ async def main(url):
             {"name": "ear"}, transport="redis", node="w2", llm_selector="labscript/echo"
         )
         await host.connect("speaker", "ear", channel="news", description="what happened")
-        await host.wire("speaker", "ear", max_hops=3)
-        await host.wait_graphs_kept()
+        await host.wire("speaker", "ear", max_hops=3)  # returns once kept in Redis
         print("kept", flush=True)
         await trio.sleep_forever()
 
