@@ -5,17 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kt_web_helpers import Server, write
+from kt_web_helpers import Server, write, write_helper_and_team
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     """A folder with a creature, a recipe and reply scripts."""
     root = tmp_path_factory.mktemp("web")
-    write(
-        root / "creatures" / "helper" / "creature.toml",
-        'name = "helper"\nsystem_prompt = "You help."\n[[tools]]\nname = "scratchpad"\n',
-    )
+    write_helper_and_team(root)
     many = 40  # the scripted backend raises once its replies run out
     write(
         root / "replies.toml", f"replies = {['hello from the script'] * many}\n".replace("'", '"')
@@ -23,22 +20,6 @@ def world(tmp_path_factory) -> Path:
     slow = '[[replies]]\ntext = "a slow and steady reply"\nchunk_size = 2\ndelay = 0.05\n'
     write(root / "slow.toml", slow * many)
     write(root / "broken.toml", '[[replies]]\nerror = "the model is down"\n')
-    write(
-        root / "team" / "terrarium.toml",
-        f"""name = "team"
-
-[root]
-base_config = "{root}/creatures/helper"
-
-[[creatures]]
-name = "worker"
-base_config = "{root}/creatures/helper"
-channels = {{ listen = ["tasks"] }}
-
-[channels]
-tasks = {{ kind = "queue", description = "work to do" }}
-""",
-    )
     return root
 
 

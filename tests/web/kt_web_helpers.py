@@ -24,6 +24,33 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def write_helper_and_team(root: Path) -> None:
+    """The creature ``helper`` (with a scratchpad) and the recipe ``team`` built on it.
+
+    ``team``: ``helper`` as the root and a ``worker`` listening on the queue channel ``tasks``.
+    """
+    write(
+        root / "creatures" / "helper" / "creature.toml",
+        'name = "helper"\nsystem_prompt = "You help."\n[[tools]]\nname = "scratchpad"\n',
+    )
+    write(
+        root / "team" / "terrarium.toml",
+        f"""name = "team"
+
+[root]
+base_config = "{root}/creatures/helper"
+
+[[creatures]]
+name = "worker"
+base_config = "{root}/creatures/helper"
+channels = {{ listen = ["tasks"] }}
+
+[channels]
+tasks = {{ kind = "queue", description = "work to do" }}
+""",
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "web"))  # kt_web's test helpers
 
 from browsing import launch_chromium  # noqa: E402
-from kt_web_helpers import Server, write  # noqa: E402
+from kt_web_helpers import Server, write, write_helper_and_team  # noqa: E402
 
 THREE = ("first answer", "second answer", "edited answer")  # replies of three.toml, in order
 
@@ -24,10 +24,7 @@ THREE = ("first answer", "second answer", "edited answer")  # replies of three.t
 def world(tmp_path_factory) -> Path:
     """Creatures and reply scripts: plain, Markdown, a tool call, slow, hostile, a team."""
     root = tmp_path_factory.mktemp("dashboard")
-    write(
-        root / "creatures" / "helper" / "creature.toml",
-        'name = "helper"\nsystem_prompt = "You help."\n[[tools]]\nname = "scratchpad"\n',
-    )
+    write_helper_and_team(root)
     markdown = (
         '[[replies]]\ntext = """Here is **bold** text and a list:\n\n- apple\n- pear\n\n'
         '```python\nprint(\'hi\')\n```\n"""\nchunk_size = 7\n'
@@ -80,22 +77,6 @@ def world(tmp_path_factory) -> Path:
         '[[replies]]\ntext = "All *done*."\n'
     )
     write(root / "delegate.toml", delegate)
-    write(
-        root / "team" / "terrarium.toml",
-        f"""name = "team"
-
-[root]
-base_config = "{root}/creatures/helper"
-
-[[creatures]]
-name = "worker"
-base_config = "{root}/creatures/helper"
-channels = {{ listen = ["tasks"] }}
-
-[channels]
-tasks = {{ kind = "queue", description = "work to do" }}
-""",
-    )
     return root
 
 
