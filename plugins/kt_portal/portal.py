@@ -142,6 +142,18 @@ class _EventPump:
     receiver: trio.MemoryReceiveChannel[Any]
     scope: trio.CancelScope
 
+    async def take(self) -> list[Any]:
+        """The next event and every one queued behind it; ``[]`` once the stream ended."""
+        try:
+            items = [await self.receiver.receive()]
+        except trio.EndOfChannel:
+            return []
+        while True:
+            try:
+                items.append(self.receiver.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return items
+
     async def stop(self) -> None:
         """Stop the feeding task (which cancels an unfinished turn) and close the channel."""
         self.scope.cancel()
@@ -524,13 +536,13 @@ class SyncAgent:
         pump = self._portal.call(self._open_stream, text, timeout)
         try:
             while True:
-                try:
-                    item = self._portal.call(pump.receiver.receive)
-                except trio.EndOfChannel:
+                items = self._portal.call(pump.take)  # one thread hop for what is queued
+                for item in items:
+                    if isinstance(item, _StreamFailure):
+                        raise item.error
+                    yield item
+                if not items:
                     return
-                if isinstance(item, _StreamFailure):
-                    raise item.error
-                yield item
         finally:
             try:
                 self._portal.call(pump.stop)

@@ -210,6 +210,40 @@ def test_sync_agent_stream_yields_events_ending_with_turn_completed():
     assert sum(isinstance(e, TurnCompleted) for e in events) == 1
 
 
+def test_a_slow_stream_reader_takes_every_queued_event_in_one_call(monkeypatch):
+    import kt_portal.portal as portal_module
+    from kt.events import TurnCompleted
+    from kt.testing import ScriptedLLM, ScriptEntry
+
+    takes, pumped = [], trio.Event()
+    take, pump_events = portal_module._EventPump.take, portal_module.SyncAgent._pump_events
+
+    async def counted_take(pump):
+        items = await take(pump)
+        takes.append(len(items))
+        return items
+
+    async def watched_pump(self, *args):
+        try:
+            await pump_events(self, *args)
+        finally:
+            pumped.set()  # the whole turn is queued for the reader (or the turn failed)
+
+    monkeypatch.setattr(portal_module._EventPump, "take", counted_take)
+    monkeypatch.setattr(portal_module.SyncAgent, "_pump_events", watched_pump)
+    reply = ScriptEntry(text="one two three four five six", chunk_size=4)
+    with Portal() as portal, portal.agent(_creature(), llm=ScriptedLLM([reply])) as agent:
+        events = []
+        for event in agent.stream("go"):
+            if not events:  # a slow reader: the rest of the turn queues meanwhile
+                portal.call(pumped.wait)
+            events.append(event)
+    assert isinstance(events[-1], TurnCompleted) and len(events) > 6
+    # What was queued before the reader asked, then everything queued while it was slow (one
+    # call), then the end of the stream: never a call per event.
+    assert len(takes) <= 3 and takes[-1] == 0 and sum(takes) == len(events)
+
+
 def test_interrupt_from_the_thread_reading_the_stream():
     from kt.events import TextDelta, TurnCompleted
 
