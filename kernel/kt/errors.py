@@ -26,8 +26,9 @@ Failures inside a turn (a tool that raised, a model that errored) are reported i
     │   └── ToolBlockedError           a plugin vetoed the call
     ├── LLMError
     │   ├── LLMConnectionError
-    │   ├── LLMTimeoutError
-    │   ├── LLMRateLimitError          ``retry_after`` seconds when the provider said
+    │   ├── LLMTimeoutError            ``retry_after`` seconds, when the provider said (HTTP 408)
+    │   ├── LLMServerError             HTTP 5xx / 529 / "overloaded"; ``retry_after`` when said
+    │   ├── LLMRateLimitError          ``retry_after`` seconds, when the provider said
     │   ├── LLMContextOverflowError
     │   ├── LLMAuthError
     │   ├── LLMBadRequestError
@@ -48,50 +49,7 @@ Failures inside a turn (a tool that raised, a model that errored) are reported i
         └── RegistryClashError         two plugins registered the same name
 """
 
-from __future__ import annotations
-
-__all__ = [
-    "AgentNotStartedError",
-    "AgentStateError",
-    "AgentStoppedError",
-    "AgentTerminatedError",
-    "BudgetExceededError",
-    "ConfigError",
-    "ConfigNotFoundError",
-    "ConfigValidationError",
-    "InterpolationError",
-    "KTError",
-    "LLMAuthError",
-    "LLMBadRequestError",
-    "LLMConnectionError",
-    "LLMContextOverflowError",
-    "LLMError",
-    "LLMNotConfiguredError",
-    "LLMRateLimitError",
-    "LLMResponseError",
-    "LLMServerError",
-    "LLMTimeoutError",
-    "ModuleLoadError",
-    "PluginBlockError",
-    "PluginError",
-    "PluginLoadError",
-    "RegistryClashError",
-    "ScriptExhaustedError",
-    "SubAgentDepthError",
-    "SubAgentError",
-    "SubAgentNotFoundError",
-    "ToolArgumentError",
-    "ToolBlockedError",
-    "ToolError",
-    "ToolExecutionError",
-    "ToolNotFoundError",
-    "ToolTimeoutError",
-    "TurnCancelledError",
-    "TurnError",
-    "TurnInterruptedError",
-    "TurnTimeoutError",
-    "UnknownNameError",
-]
+from os import PathLike as _PathLike  # private: the star import of this module gives errors only
 
 
 class KTError(Exception):
@@ -106,19 +64,15 @@ class ConfigError(KTError):
 
     Attributes:
         path: The key path inside the config (``"tools[2].name"``), or ``""`` for the whole file.
-        file: The file the problem is in, when there is one.
+        file: The file the problem is in (as a string; a ``Path`` given is converted), or
+            ``None``.
     """
 
-    def __init__(self, message: str, *, path: str = "", file: str | None = None) -> None:
+    def __init__(self, message: str, *, path: str = "", file: str | _PathLike | None = None):
         self.path = path
-        self.file = file
-        where = []
-        if file:
-            where.append(str(file))
-        if path:
-            where.append(f"at '{path}'")
-        prefix = f"{' '.join(where)}: " if where else ""
-        super().__init__(f"{prefix}{message}")
+        self.file = None if file is None else str(file)
+        where = [w for w in (self.file, f"at '{path}'" if path else "") if w]
+        super().__init__(f"{' '.join(where)}: {message}" if where else message)
         self.message = message
 
 
@@ -309,9 +263,6 @@ class SubAgentNotFoundError(SubAgentError):
 
 class SubAgentDepthError(SubAgentError):
     """Starting the sub-agent would pass ``max_subagent_depth``."""
-
-
-# -- Composition --------------------------------------------------------------------------------
 
 
 # -- Plugins ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ __all__ = [
     "InputSpec",
     "OutputSpec",
     "PromptSection",
+    "RenderedPrompt",
     "SessionStoreSpec",
     "SubAgentSpec",
     "TransportSpec",
@@ -24,62 +25,55 @@ __all__ = [
 
 
 @attrs.frozen
-class SubAgentSpec:
+class _NamedFactory:
+    """The fields every spec below starts with (positional, in this order).
+
+    Attributes:
+        name: The name configs and callers use; unique per registry.
+        factory: Builds the thing; each spec says what it is called with and returns.
+        description: One line for listings.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    description: str = ""
+
+
+@attrs.frozen
+class SubAgentSpec(_NamedFactory):
     """A sub-agent offered to creatures (``subagents = [{name = "explore"}]``).
 
-    Attributes:
-        name: The name configs and models use.
-        factory: ``factory(entry, agent) -> ToolSpec``: builds the tool the parent's model
-            calls (with a ``task`` argument) for one creature; *entry* is the config entry
-            (its ``options`` included) and *agent* the parent :class:`kt.Agent`.
-        description: One line for listings.
+    ``factory(entry, agent) -> ToolSpec`` builds the tool the parent's model calls (with a
+    ``task`` argument) for one creature; *entry* is the config entry (its ``options``
+    included) and *agent* the parent :class:`kt.Agent`.
     """
-
-    name: str
-    factory: Callable[[Any, Any], Any]
-    description: str = ""
 
 
 @attrs.frozen
-class TriggerSpec:
-    """A trigger type (``triggers = [{type = "timer", interval = 60}]``).
+class TriggerSpec(_NamedFactory):
+    """A trigger type (``triggers = [{type = "timer", interval = 60}]``; *name* is the ``type``).
 
-    Attributes:
-        name: The ``type`` configs use.
-        factory: ``factory(entry, agent)`` returns an object with
-            ``async run(agent, *, task_status)`` that injects events until cancelled.
-        description: One line for listings.
+    ``factory(entry, agent)`` returns an object with ``async run(agent, *, task_status)`` that
+    injects events until cancelled.
     """
-
-    name: str
-    factory: Callable[[Any, Any], Any]
-    description: str = ""
 
 
 @attrs.frozen
-class InputSpec:
+class InputSpec(_NamedFactory):
     """An input module (``input = {type = "cli"}``); ``factory(entry, agent)`` builds it."""
 
-    name: str
-    factory: Callable[[Any, Any], Any]
-    description: str = ""
-
 
 @attrs.frozen
-class OutputSpec:
+class OutputSpec(_NamedFactory):
     """An output module (``output = {type = "stdout"}``).
 
     ``factory(entry, agent)`` builds an object with ``async on_event(event)``, and optionally
     ``async start()`` / ``async stop()``. Every event of the creature reaches it, in order.
     """
 
-    name: str
-    factory: Callable[[Any, Any], Any]
-    description: str = ""
-
 
 @attrs.frozen
-class ControllerSpec:
+class ControllerSpec(_NamedFactory):
     """A reasoning loop (``[controller] loop = "name"``).
 
     ``factory(agent)`` returns the coroutine function that runs each turn:
@@ -89,21 +83,15 @@ class ControllerSpec:
     :func:`kt.runtime.controller.run_turn`; a new loop usually wraps it).
     """
 
-    name: str
-    factory: Callable[[Any], Any]
-    description: str = ""
-
 
 @attrs.frozen
-class SessionStoreSpec:
+class SessionStoreSpec(_NamedFactory):
     """A persistence backend.
 
     Attributes:
-        name: The store's name.
         factory: ``factory(path, **options)`` opens a store for one creature and returns a
             plugin object (it implements ``kt_event``) that ``Agent.build(session=...)``
             registers for that creature. *path* is ``None`` for a new session file.
-        description: One line for listings.
         resume: ``async resume(path, **build_options) -> Agent``: what ``Agent.resume``
             calls; ``None`` when the store cannot resume.
         reader: ``reader(path)`` returns an object to read a recorded session with:
@@ -122,9 +110,6 @@ class SessionStoreSpec:
             graphs.
     """
 
-    name: str
-    factory: Callable[..., Any]
-    description: str = ""
     resume: Callable[..., Any] | None = None
     reader: Callable[..., Any] | None = None
     resume_terrarium: Callable[..., Any] | None = None
@@ -132,21 +117,14 @@ class SessionStoreSpec:
 
 
 @attrs.frozen
-class TransportSpec:
+class TransportSpec(_NamedFactory):
     """A way to host creatures elsewhere (``engine.add_creature(config, transport=name)``).
 
-    Attributes:
-        name: The name engines use.
-        factory: ``factory(**options)`` builds the transport; *options* come from
-            ``kt_terrarium.Terrarium(transports={name: options})``. The object is an async
-            context manager with ``async place(placement) -> link``; the protocol, the
-            placement and the messages a link carries are ``kt_terrarium.transport``'s.
-        description: One line for listings.
+    ``factory(**options)`` builds the transport; *options* come from
+    ``kt_terrarium.Terrarium(transports={name: options})``. The object is an async context
+    manager with ``async place(placement) -> link``; the protocol, the placement and the
+    messages a link carries are ``kt_terrarium.transport``'s.
     """
-
-    name: str
-    factory: Callable[..., Any]
-    description: str = ""
 
 
 @attrs.frozen

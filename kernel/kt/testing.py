@@ -77,13 +77,10 @@ Entry = str | ToolCall | ScriptEntry | BaseException | Callable[[LLMRequest], An
 class ScriptedCall:
     """One call a ``ScriptedLLM`` received, safe to inspect later.
 
-    Requests and messages are frozen, and the kernel never changes a dict inside one after
-    sending it, so the request is kept as it was sent: no copy of the history per call, which
-    would make a long scripted test quadratic. Only ``options``, a dict callers build per
-    request, is copied.
-
     Attributes:
-        request: The request as sent.
+        request: The request as sent. It is frozen and kept as it is, not copied (a copy of the
+            history per call would make a long scripted test quadratic); only its ``options``
+            dict, which callers build per request, is a copy.
     """
 
     request: LLMRequest
@@ -279,7 +276,7 @@ def load_script(path: str | os.PathLike[str]) -> list[ScriptEntry]:
     if not file.is_file():
         raise ConfigNotFoundError(
             "script file not found; pass --llm scripted:PATH with an existing TOML or JSON file",
-            file=str(file),
+            file=file,
         )
     text = file.read_text(encoding="utf-8")
     try:
@@ -290,10 +287,10 @@ def load_script(path: str | os.PathLike[str]) -> list[ScriptEntry]:
 
             data = tomllib.loads(text)
     except Exception as exc:
-        raise ConfigError(f"cannot parse the script: {exc}", file=str(file)) from exc
+        raise ConfigError(f"cannot parse the script: {exc}", file=file) from exc
     replies = data.get("replies") if isinstance(data, Mapping) else data
     if not isinstance(replies, list) or not replies:
-        raise ConfigError("a script needs a non-empty 'replies' list", file=str(file))
+        raise ConfigError("a script needs a non-empty 'replies' list", file=file)
     return [_entry_from_data(item, f"replies[{i}]", file) for i, item in enumerate(replies)]
 
 
@@ -301,20 +298,20 @@ def _entry_from_data(item: Any, where: str, file: Path) -> ScriptEntry:
     if isinstance(item, str):
         return ScriptEntry(text=item)
     if not isinstance(item, Mapping):
-        raise ConfigError("a reply must be a string or a table", path=where, file=str(file))
+        raise ConfigError("a reply must be a string or a table", path=where, file=file)
     unknown = set(item) - {"text", "tool_calls", "usage", "error", "chunk_size", "delay"}
     if unknown:
         raise ConfigError(
             f"unknown keys {sorted(unknown)}; a reply takes text, tool_calls, usage, error, "
             "chunk_size, delay",
             path=where,
-            file=str(file),
+            file=file,
         )
     calls = []
     for j, call in enumerate(item.get("tool_calls", [])):
         if not isinstance(call, Mapping) or "name" not in call:
             raise ConfigError(
-                "a tool call needs a 'name'", path=f"{where}.tool_calls[{j}]", file=str(file)
+                "a tool call needs a 'name'", path=f"{where}.tool_calls[{j}]", file=file
             )
         calls.append(ToolCall(str(call["name"]), call.get("args", {}), str(call.get("id", ""))))
     usage = item.get("usage")

@@ -47,44 +47,37 @@ def find_config_file(path: Path) -> Path:
     raise ConfigNotFoundError(f"{path} does not exist; pass a creature folder or its config file")
 
 
-# -- Reading files ------------------------------------------------------------------------------
-
-
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read one config file (TOML, YAML or JSON) into a dict; errors name the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read the config: {error}", file=str(path)) from error
+        raise ConfigError(f"cannot read the config: {error}", file=path) from error
     suffix = path.suffix.lower()
     if suffix == ".toml":
-        data = _parse_toml(text, path)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"invalid TOML: {error}", file=path) from error
     elif suffix in (".yaml", ".yml"):
         data = _parse_yaml(text, path)
     elif suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise ConfigError(f"invalid JSON: {error}", file=str(path)) from error
+            raise ConfigError(f"invalid JSON: {error}", file=path) from error
     else:
         raise ConfigError(
             f"unsupported config format {suffix!r}; use .toml (canonical), .yaml or .json",
-            file=str(path),
+            file=path,
         )
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigValidationError(
-            f"the config must be a table of keys, got {describe(data)}", file=str(path)
+            f"the config must be a table of keys, got {describe(data)}", file=path
         )
     return data
-
-
-def _parse_toml(text: str, path: Path) -> Any:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"invalid TOML: {error}", file=str(path)) from error
 
 
 def _parse_yaml(text: str, path: Path) -> Any:
@@ -94,9 +87,9 @@ def _parse_yaml(text: str, path: Path) -> Any:
         raise ConfigError(
             "reading YAML configs needs PyYAML; install it with "
             "`pip install 'kt-terrarium[yaml]'` or convert the file to creature.toml",
-            file=str(path),
+            file=path,
         ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"invalid YAML: {error}", file=str(path)) from error
+        raise ConfigError(f"invalid YAML: {error}", file=path) from error

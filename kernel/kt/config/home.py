@@ -33,6 +33,4 @@ def user_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"not valid TOML ({exc}); fix or remove the file", file=str(path)
-        ) from exc
+        raise ConfigError(f"not valid TOML ({exc}); fix or remove the file", file=path) from exc

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kt.config.problems import file_name, join_key
+from kt.config.problems import join_key
 from kt.errors import InterpolationError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -45,7 +45,7 @@ def _interpolate_string(text: str, env: Mapping[str, str], *, file: Path | None,
                 f"unclosed or nested '${{' in {text!r}; write ${{VAR}} or ${{VAR:default}} "
                 "(nesting is not supported; write $${ for a literal '${')",
                 path=path,
-                file=file_name(file),
+                file=file,
             )
         name, has_default, default = body.partition(":")
         if not _NAME.fullmatch(name):
@@ -53,7 +53,7 @@ def _interpolate_string(text: str, env: Mapping[str, str], *, file: Path | None,
                 f"malformed reference '${{{body}}}' in {text!r}; a variable name is letters, "
                 "digits and '_' (not starting with a digit), e.g. ${MODEL:gpt-4o}",
                 path=path,
-                file=file_name(file),
+                file=file,
             )
         if name in env:
             return env[name]

@@ -1,9 +1,7 @@
 """Loading a creature config: the ``base_config`` chain, per-file normalising, merging.
 
-:func:`load_creature_config` reads each file of the chain (:mod:`kt.config.files`),
-interpolates it (:mod:`kt.config.interpolate`), checks its keys and brings aliases and
-shorthands into canonical form, merges it over its bases, and validates the result
-(:mod:`kt.config.validate`).
+The steps are described in :mod:`kt.config`; reading, interpolation and validation live in
+:mod:`~kt.config.files`, :mod:`~kt.config.interpolate` and :mod:`~kt.config.validate`.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ import attrs
 
 from kt.config.files import find_config_file, read_config_file
 from kt.config.interpolate import interpolate
-from kt.config.problems import describe, file_name, raise_problems, unknown_key_message
+from kt.config.problems import describe, raise_problems, unknown_key_message
 from kt.config.schema import (
     ALIASES,
     CONTROLLER_FIELDS,
@@ -68,10 +66,7 @@ def load_creature_config(
             listed, ``.path`` is the first one's key path.
         ConfigError: A file cannot be read or parsed, or ``base_config`` forms a cycle.
     """
-    loader = _ChainLoader(
-        env=os.environ if env is None else env,
-        resolve_ref=resolve_ref,
-    )
+    loader = _ChainLoader(os.environ if env is None else env, resolve_ref)
     if isinstance(source, Mapping):
         folder = Path(base_dir).resolve() if base_dir is not None else None
         chain = loader.load_mapping(
@@ -99,8 +94,6 @@ def module_entry(value: str | Mapping[str, Any], *, output: bool = False) -> Any
     return structure(prepare_entry(data, cls), cls, file=None)
 
 
-# -- Keys ---------------------------------------------------------------------------------------
-
 # -- Loading a chain ----------------------------------------------------------------------------
 
 
@@ -125,10 +118,8 @@ class _ChainLoader:
         """Turn a path or an ``@`` reference into an existing config file."""
         text = os.fspath(source)
         if text.startswith("@"):
-            located = self._locate_config(self._resolve_reference(text, key=key, file=file))
-        else:
-            located = self._locate_config(Path(text).expanduser())
-        return located
+            return self._locate_config(self._resolve_reference(text, key=key, file=file))
+        return self._locate_config(Path(text).expanduser())
 
     def load_file(self, config_file: Path, *, stack: tuple[Path, ...]) -> _Chain:
         raw = read_config_file(config_file)
@@ -150,7 +141,7 @@ class _ChainLoader:
             raise ConfigValidationError(
                 f"prompt_mode must be 'concat' or 'replace', got {prompt_mode!r}",
                 path="prompt_mode",
-                file=file_name(file),
+                file=file,
             )
         if prompt_mode == "replace":
             no_inherit |= {"system_prompt_file", "system_prompt"}
@@ -186,7 +177,7 @@ class _ChainLoader:
             raise ConfigValidationError(
                 f"base_config must be a string (a path or @pack/path), got {describe(base_ref)}",
                 path="base_config",
-                file=file_name(file),
+                file=file,
             )
         base_file = self._locate_base(base_ref, folder=folder, file=file)
         chain = [*stack, *([file.resolve()] if file else [])]
@@ -195,7 +186,7 @@ class _ChainLoader:
             raise ConfigError(
                 f"base_config forms a cycle: {names}; remove base_config from one of these files",
                 path="base_config",
-                file=file_name(file),
+                file=file,
             )
         return self.load_file(base_file, stack=tuple(chain))
 
@@ -214,7 +205,7 @@ class _ChainLoader:
             f"base_config {base_ref!r} not found (looked for {candidates[0]}); fix the path, "
             "or use @pack/path for a creature from an installed pack",
             path="base_config",
-            file=file_name(file),
+            file=file,
         )
 
     def _locate_config(self, path: Path, *, key: str = "", file: Path | None = None) -> Path:
@@ -223,7 +214,7 @@ class _ChainLoader:
         except ConfigNotFoundError as error:
             if not key:
                 raise
-            raise ConfigNotFoundError(error.message, path=key, file=file_name(file)) from None
+            raise ConfigNotFoundError(error.message, path=key, file=file) from None
 
     def _resolve_reference(self, ref: str, *, key: str, file: Path | None) -> Path:
         resolved = self.resolve_ref(ref) if self.resolve_ref is not None else None
@@ -233,7 +224,7 @@ class _ChainLoader:
                 f"no package resolver knows {ref!r}; install the pack with `kt install {pack}` "
                 "(or pass resolve_ref= when loading from Python)",
                 path=key,
-                file=file_name(file),
+                file=file,
             )
         return Path(resolved)
 
@@ -243,7 +234,7 @@ class _ChainLoader:
         """Resolve a path named by a config: the naming config's folder first, then its bases."""
         if not isinstance(value, str) or not value:
             raise ConfigValidationError(
-                f"expected a file path, got {describe(value)}", path=key, file=file_name(file)
+                f"expected a file path, got {describe(value)}", path=key, file=file
             )
         if value.startswith("@"):
             resolved = self._resolve_reference(value, key=key, file=file)
@@ -260,7 +251,7 @@ class _ChainLoader:
             f"file {value!r} not found (looked in {', '.join(str(c) for c in candidates)}); "
             "create it or fix the path (relative paths start at the config's folder)",
             path=key,
-            file=file_name(file),
+            file=file,
         )
 
     def _resolve_layer_paths(
@@ -319,14 +310,14 @@ def _read_no_inherit(value: Any, *, file: Path | None) -> set[str]:
             f'no_inherit must be a list of key names, e.g. no_inherit = ["tools"]; '
             f"got {describe(value)}",
             path="no_inherit",
-            file=file_name(file),
+            file=file,
         )
     unknown = [key for key in value if key not in TOP_LEVEL_KEYS]
     if unknown:
         raise ConfigValidationError(
             "; ".join(unknown_key_message(key, TOP_LEVEL_KEYS) for key in unknown),
             path=f"no_inherit[{value.index(unknown[0])}]",
-            file=file_name(file),
+            file=file,
         )
     return {ALIASES.get(key, key) for key in value}
 
@@ -349,17 +340,17 @@ def _normalise_layer(data: dict[str, Any], *, file: Path | None) -> dict[str, An
     Done per file, before merging, so that a base written one way and a child written the
     other way still merge key by key (and entry by entry).
     """
-    problems: list[tuple[str, str]] = []
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            problems.append((str(key), unknown_key_message(key, TOP_LEVEL_KEYS)))
+    problems = [
+        (str(k), unknown_key_message(k, TOP_LEVEL_KEYS)) for k in data if k not in TOP_LEVEL_KEYS
+    ]
     for section, accepted in STRICT_SECTIONS.items():
         table = data.get(section)
         if isinstance(table, dict):
-            for key in table:
-                if key not in accepted:
-                    message = unknown_key_message(key, accepted)
-                    problems.append((f"{section}.{key}", message))
+            problems += [
+                (f"{section}.{k}", unknown_key_message(k, accepted))
+                for k in table
+                if k not in accepted
+            ]
     raise_problems(problems, file=file)
 
     data = dict(data)
@@ -368,14 +359,12 @@ def _normalise_layer(data: dict[str, Any], *, file: Path | None) -> dict[str, An
             _move_key(data, alias, data, canonical, problems, where=("", ""))
     controller = data.get("controller")
     controller = dict(controller) if isinstance(controller, dict) else controller
-    top_level_controller = {key: data[key] for key in CONTROLLER_FIELDS if key in data}
-    if top_level_controller:
-        if controller is None:
-            controller = {}
-        if isinstance(controller, dict):
-            for key in top_level_controller:
-                _move_key(data, key, controller, key, problems, where=("", "controller."))
+    if controller is None and any(key in data for key in CONTROLLER_FIELDS):
+        controller = {}
     if isinstance(controller, dict):
+        for key in CONTROLLER_FIELDS:
+            if key in data:
+                _move_key(data, key, controller, key, problems, where=("", "controller."))
         for key in PROMPT_SWITCHES:
             if key in controller:
                 _move_key(controller, key, data, key, problems, where=("controller.", ""))
@@ -492,7 +481,7 @@ def _build_creature_config(
 def _assemble_prompt(prompt_files: list[Path], inline: Any, file: Path | None) -> str:
     if inline is not None and not isinstance(inline, str):
         raise ConfigValidationError(
-            f"expected a string, got {describe(inline)}", path="system_prompt", file=file_name(file)
+            f"expected a string, got {describe(inline)}", path="system_prompt", file=file
         )
     parts = [_read_text(path, key="system_prompt_file", file=file) for path in prompt_files]
     if inline:
@@ -514,4 +503,4 @@ def _read_text(path: Path, *, key: str, file: Path | None) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read {path}: {error}", path=key, file=file_name(file)) from error
+        raise ConfigError(f"cannot read {path}: {error}", path=key, file=file) from error

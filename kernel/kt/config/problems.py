@@ -17,10 +17,10 @@ def raise_problems(problems: list[tuple[str, str]], *, file: Path | None) -> Non
         return
     first_path, first_message = problems[0]
     if len(problems) == 1:
-        raise ConfigValidationError(first_message, path=first_path, file=file_name(file))
+        raise ConfigValidationError(first_message, path=first_path, file=file)
     listed = "\n".join(f"  - {path or '(top level)'}: {message}" for path, message in problems)
     raise ConfigValidationError(
-        f"{len(problems)} problems in the config:\n{listed}", path=first_path, file=file_name(file)
+        f"{len(problems)} problems in the config:\n{listed}", path=first_path, file=file
     )
 
 
@@ -59,8 +59,3 @@ def describe(value: Any) -> str:
 def join_key(path: str, key: Any) -> str:
     """Append *key* to a dotted key path."""
     return f"{path}.{key}" if path else str(key)
-
-
-def file_name(file: Path | None) -> str | None:
-    """The file's name for an error, or ``None``."""
-    return str(file) if file is not None else None

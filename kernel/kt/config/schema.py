@@ -2,7 +2,8 @@
 
 :class:`CreatureConfig` is what :func:`kt.config.load_creature_config` returns. Validators
 raise :class:`FieldValueError` so that the error walker (:mod:`kt.config.validate`) can add the
-field name to the key path. ``docs/reference/config.md`` documents every key for users.
+field name to the key path (cattrs notes only the path of type errors).
+``docs/reference/config.md`` documents every key for users.
 """
 
 from __future__ import annotations
@@ -15,9 +16,6 @@ import attrs
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 """The system prompt of a creature whose chain sets neither a prompt file nor an inline prompt."""
-
-# attrs validators run inside cattrs' structuring. They raise FieldValueError so that the error
-# walker can add the field name to the key path (cattrs only notes the path of type errors).
 
 
 class ValueProblem(ValueError):
@@ -60,18 +58,19 @@ def _not_empty(_instance: Any, attribute: attrs.Attribute, value: str) -> None:
 
 
 def _unsupported(allowed: Any, why: str) -> Any:
-    """An attrs field accepted only at *allowed*: any other value is refused with *why*.
+    """A field accepted only at its default, *allowed*: any other value is refused with *why*.
 
     For keys of the reference's config format whose behaviour is not built (yet): a config
     that sets one fails loudly instead of being silently ignored. The field's metadata
-    carries *why*, so tests and docs can list them.
+    carries *why* under ``"unsupported"``, so tests and docs can list them.
     """
 
     def check(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         if value != allowed:
             raise FieldValueError(attribute.name, f"{value!r} is not supported: {why}")
 
-    return check
+    default = attrs.Factory(dict) if allowed == {} else allowed
+    return attrs.field(default=default, validator=check, metadata={"unsupported": why})
 
 
 def _zero_means_none(value: float | None) -> float | None:
@@ -119,10 +118,8 @@ class ControllerConfig:
     provider: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    auth_mode: str | None = attrs.field(
-        default=None,
-        validator=_unsupported(None, "keys come from `kt login` / keys.toml or api_key_env"),
-        metadata={"unsupported": True},
+    auth_mode: str | None = _unsupported(
+        None, "keys come from `kt login` / keys.toml or api_key_env"
     )
     variation: str | None = None
     temperature: float | None = attrs.field(default=None, validator=_at_least(0))
@@ -277,15 +274,11 @@ class OutputEntry(CodeEntry):
     """
 
     type: str
-    controller_direct: bool = attrs.field(
-        default=True,
-        validator=_unsupported(True, "the controller's text always streams to the output"),
-        metadata={"unsupported": True},
+    controller_direct: bool = _unsupported(
+        True, "the controller's text always streams to the output"
     )
-    named_outputs: Mapping[str, ModuleEntry] = attrs.field(
-        factory=dict,
-        validator=_unsupported({}, "outputs the model addresses by name are not built"),
-        metadata={"unsupported": True},
+    named_outputs: Mapping[str, ModuleEntry] = _unsupported(
+        {}, "outputs the model addresses by name are not built"
     )
 
 
@@ -437,34 +430,22 @@ class CreatureConfig:
     memory: Mapping[str, Any] = attrs.field(factory=dict)
     output_wiring: tuple[WiringEntry, ...] = ()
     skills: tuple[str, ...] = ()
-    skill_mode: Literal["dynamic", "static"] = attrs.field(
-        default="dynamic",
-        validator=_unsupported("dynamic", "skills are listed in an index the model reads"),
-        metadata={"unsupported": True},
+    skill_mode: Literal["dynamic", "static"] = _unsupported(
+        "dynamic", "skills are listed in an index the model reads"
     )
     skill_index_budget_bytes: int = attrs.field(default=4096, validator=_at_least(0))
-    include_tools_in_prompt: bool = attrs.field(
-        default=True,
-        validator=_unsupported(True, "tools always reach the model (natively or in the prompt)"),
-        metadata={"unsupported": True},
+    include_tools_in_prompt: bool = _unsupported(
+        True, "tools always reach the model (natively or in the prompt)"
     )
-    include_hints_in_prompt: bool = attrs.field(
-        default=True,
-        validator=_unsupported(True, "a text tool format always explains its syntax"),
-        metadata={"unsupported": True},
+    include_hints_in_prompt: bool = _unsupported(
+        True, "a text tool format always explains its syntax"
     )
-    framework_hint_overrides: Mapping[str, str] = attrs.field(
-        factory=dict,
-        validator=_unsupported({}, "there are no framework hint blocks to override"),
-        metadata={"unsupported": True},
+    framework_hint_overrides: Mapping[str, str] = _unsupported(
+        {}, "there are no framework hint blocks to override"
     )
     session_key: str | None = None
     on_node: str | None = None
-    default_plugins: tuple[str, ...] = attrs.field(
-        default=(),
-        validator=_unsupported((), "list plugins in [[plugins]] instead"),
-        metadata={"unsupported": True},
-    )
+    default_plugins: tuple[str, ...] = _unsupported((), "list plugins in [[plugins]] instead")
 
 
 # -- Keys: what a config file may say, derived from the schema -------------------------------

@@ -86,39 +86,27 @@ def _converter() -> Any:
         lambda type_: get_origin(type_) is Literal, _structure_literal
     )
 
-    def sequence_hook(type_: Any, conv: Any) -> Callable[[Any, Any], Any]:
-        inner = cols.homogenous_tuple_structure_factory(type_, conv)
+    def shape_checked(factory: Any, shape: Any, expected: str) -> Any:
+        # cattrs' own hooks accept any iterable or raise opaque errors for the wrong shape; a
+        # config value of the wrong shape gets a message that says what was expected.
+        def hook_factory(type_: Any, conv: Any) -> Callable[[Any, Any], Any]:
+            inner = factory(type_, conv)
 
-        def structure(value: Any, target: Any) -> Any:
-            if not isinstance(value, list | tuple):
-                raise ValueProblem(f"expected a list, got {describe(value)}")
-            return inner(value, target)
+            def structure(value: Any, target: Any) -> Any:
+                if not isinstance(value, shape):
+                    raise ValueProblem(f"expected {expected}, got {describe(value)}")
+                return inner(value, target)
 
-        return structure
+            return structure
 
-    def mapping_hook(type_: Any, conv: Any) -> Callable[[Any, Any], Any]:
-        inner = cols.mapping_structure_factory(type_, conv)
+        return hook_factory
 
-        def structure(value: Any, target: Any) -> Any:
-            if not isinstance(value, Mapping):
-                raise ValueProblem(f"expected a table, got {describe(value)}")
-            return inner(value, target)
-
-        return structure
-
-    def class_hook(cls: type, conv: Any) -> Callable[[Any, Any], Any]:
-        inner = make_dict_structure_fn(cls, conv)
-
-        def structure(value: Any, target: Any) -> Any:
-            if not isinstance(value, Mapping):
-                raise ValueProblem(f"expected a table, got {describe(value)}")
-            return inner(value, target)
-
-        return structure
-
-    converter.register_structure_hook_factory(cols.is_sequence, sequence_hook)
-    converter.register_structure_hook_factory(cols.is_mapping, mapping_hook)
-    converter.register_structure_hook_factory(attrs.has, class_hook)
+    sequences = shape_checked(cols.homogenous_tuple_structure_factory, list | tuple, "a list")
+    converter.register_structure_hook_factory(cols.is_sequence, sequences)
+    mappings = shape_checked(cols.mapping_structure_factory, Mapping, "a table")
+    converter.register_structure_hook_factory(cols.is_mapping, mappings)
+    classes = shape_checked(make_dict_structure_fn, Mapping, "a table")
+    converter.register_structure_hook_factory(attrs.has, classes)
     return converter
 
 

@@ -169,8 +169,8 @@ class _Validator:
         self, value: Any, kinds: list[str], schema: Mapping[str, Any], path: str
     ) -> tuple[bool, Any]:
         for kind in kinds:
-            if _is_json_type(value, kind):
-                return True, _normalise_number(value, kind)
+            if _is_json_type(value, kind):  # 5.0 is an integer in JSON schema; give the tool 5
+                return True, int(value) if kind == "integer" and isinstance(value, float) else value
         if self.coerce_strings and isinstance(value, str):
             for kind in kinds:
                 converted, ok = _coerce_text(value, kind)
@@ -257,12 +257,6 @@ def _is_json_type(value: Any, kind: str) -> bool:
         is_whole_float = actual == "number" and math.isfinite(value) and value.is_integer()
         return actual == "integer" or is_whole_float
     return actual == kind
-
-
-def _normalise_number(value: Any, kind: str) -> Any:
-    if kind == "integer" and isinstance(value, float):
-        return int(value)  # 5.0 is an integer in JSON schema; the function wants an int
-    return value
 
 
 def _coerce_text(text: str, kind: str) -> tuple[Any, bool]:

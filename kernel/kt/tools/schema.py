@@ -1,21 +1,9 @@
 """Argument schemas for tools: derive a JSON schema from a function's signature and docstring.
 
-Three steps, in the order the kernel uses them (the last two in :mod:`kt.tools.arguments`):
-
-1. :func:`derive_schema` runs once, when ``@tool`` decorates a function. It reads the signature
-   and docstring and produces the description, the JSON schema of the arguments and the name of
-   the parameter that receives the :class:`kt.tools.ToolContext`.
-2. :func:`validate_arguments` runs for every call, before the tool. It parses JSON text, checks
-   the arguments against the schema, fills in defaults and (for text tool-call formats, where
-   every value arrives as a string) converts strings to the declared types. All problems are
-   reported together, one line each, so the model can fix the call in one go.
-3. :func:`structure_arguments` turns the validated JSON values into the Python values the
-   annotations ask for: ``Enum`` members, tuples, sets, paths and dataclass / attrs instances.
-
-Only the subset of JSON schema that :func:`derive_schema` produces is understood by the
-validator: ``type`` (a name or a list of names), ``properties``, ``required``,
-``additionalProperties`` (``false`` or a schema), ``enum``, ``items``, ``prefixItems``,
-``minItems`` / ``maxItems``, ``anyOf`` and ``default``. Other keywords are ignored.
+:func:`derive_schema` runs once, when ``@tool`` decorates a function: it produces the
+description, the JSON schema of the arguments and the name of the parameter that receives the
+:class:`kt.tools.ToolContext`. Each call's arguments are then checked against that schema and
+turned into Python values by :mod:`kt.tools.arguments`, which uses the type helpers below.
 """
 
 from __future__ import annotations
@@ -29,7 +17,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableSequence, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -92,7 +80,7 @@ def derive_schema(fn: Callable[..., Any]) -> DerivedSchema:
     for name, param in signature.parameters.items():
         _reject_unsupported_kind(qualname, param)
         annotation = hints.get(name, inspect.Parameter.empty)
-        if _is_context_param(name, param, annotation, ToolContext):
+        if _is_context_param(name, param, annotation):
             if context_param is not None:
                 raise TypeError(
                     f"{qualname}(): both '{context_param}' and '{name}' ask for the ToolContext; "
@@ -162,16 +150,10 @@ def _reject_unsupported_kind(qualname: str, param: inspect.Parameter) -> None:
         )
 
 
-def _is_context_param(
-    name: str, param: inspect.Parameter, annotation: Any, context_type: type
-) -> bool:
-    annotation = _strip_annotated(annotation)
-    if annotation is context_type:
+def _is_context_param(name: str, param: inspect.Parameter, annotation: Any) -> bool:
+    arm = _optional_arm(annotation)
+    if unwrap(annotation if arm is None else arm) is ToolContext:
         return True
-    if is_union(annotation):
-        arms = [arm for arm in typing.get_args(annotation) if arm is not type(None)]
-        if len(arms) == 1 and _strip_annotated(arms[0]) is context_type:
-            return True
     return name in _CONTEXT_NAMES and param.annotation is inspect.Parameter.empty
 
 
@@ -187,15 +169,13 @@ def _parameter_schema(annotation: Any, default: Any) -> tuple[dict[str, Any], bo
         return schema, False
     schema = type_schema(annotation, ())
     if has_default:
-        is_json, value = _as_json(default)
-        if is_json:
-            schema["default"] = value
+        _add_default(schema, default)
     return schema, not has_default
 
 
 def _optional_arm(annotation: Any) -> Any | None:
     """The ``T`` of ``T | None`` (``Optional[T]``), or None when the annotation is not that."""
-    annotation = _strip_annotated(annotation)
+    annotation = unwrap(annotation)
     if not is_union(annotation):
         return None
     arms = typing.get_args(annotation)
@@ -213,19 +193,9 @@ class UnsupportedType(Exception):
 
 _PRIMITIVES: dict[Any, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
 NONE_TYPES = (None, type(None))
-ARRAY_TYPES = (
-    list,
-    set,
-    frozenset,
-    collections.abc.Sequence,
-    collections.abc.MutableSequence,
-    collections.abc.Set,
-    collections.abc.MutableSet,
-    collections.abc.Collection,
-    collections.abc.Iterable,
-)
 SET_TYPES = (set, collections.abc.Set, collections.abc.MutableSet)
-MAPPING_TYPES = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+ARRAY_TYPES = (list, frozenset, *SET_TYPES, Sequence, MutableSequence, Collection, Iterable)
+MAPPING_TYPES = (dict, Mapping, collections.abc.MutableMapping)
 
 
 def type_schema(tp: Any, stack: tuple[type, ...]) -> dict[str, Any]:
@@ -275,12 +245,6 @@ def unwrap(tp: Any) -> Any:
             tp = tp.__supertype__
         else:
             return tp
-
-
-def _strip_annotated(tp: Any) -> Any:
-    while typing.get_origin(tp) is typing.Annotated:
-        tp = typing.get_args(tp)[0]
-    return tp
 
 
 def is_union(tp: Any) -> bool:
@@ -387,9 +351,7 @@ def _class_schema(cls: type, stack: tuple[type, ...]) -> dict[str, Any]:
         if doc:
             prop["description"] = doc
         if field.has_default:
-            is_json, value = _as_json(field.default)
-            if is_json:
-                prop["default"] = value
+            _add_default(prop, field.default)
         properties[field.key] = prop
         if field.required:
             required.append(field.key)
@@ -439,7 +401,7 @@ def class_fields(cls: type, hints: Mapping[str, Any]) -> list[_ClassField]:
         if not field.init:
             continue
         annotation = hints.get(field.name, field.type if field.type is not None else Any)
-        key = getattr(field, "alias", None) or field.name.lstrip("_")
+        key = field.alias  # attrs strips the leading underscore of private fields
         required = field.default is attrs.NOTHING
         has_default = not required and not isinstance(field.default, attrs.Factory)
         fields.append(
@@ -452,16 +414,15 @@ def _typeddict_key_required(cls: type, name: str, annotation: Any) -> bool:
     # Python 3.11 computes ``__required_keys__`` before string annotations are evaluated, so
     # ``NotRequired[...]`` under ``from __future__ import annotations`` is missed there; the
     # resolved hint (kept by ``include_extras``) is the reliable answer.
-    origin = typing.get_origin(_strip_annotated(annotation))
-    if origin is typing.Required:
-        return True
-    if origin is typing.NotRequired:
-        return False
+    while (origin := typing.get_origin(annotation)) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if origin in (typing.Required, typing.NotRequired):
+        return origin is typing.Required
     return name in cls.__required_keys__
 
 
-def _as_json(value: Any) -> tuple[bool, Any]:
-    """Return ``(True, json_value)`` when *value* has a JSON form (enums by value, paths as str)."""
+def _add_default(schema: dict[str, Any], value: Any) -> None:
+    """Record *value* as ``default`` if it has a JSON form (enums by value, paths as str)."""
 
     def encode_special(obj: Any) -> Any:
         if isinstance(obj, enum.Enum):
@@ -473,9 +434,9 @@ def _as_json(value: Any) -> tuple[bool, Any]:
         raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
     try:
-        return True, json.loads(json.dumps(value, default=encode_special, allow_nan=False))
+        schema["default"] = json.loads(json.dumps(value, default=encode_special, allow_nan=False))
     except (TypeError, ValueError):
-        return False, None
+        pass  # the model is not told this default; the function still applies it
 
 
 def _type_name(tp: Any) -> str:
