@@ -13,6 +13,7 @@ The wire shape (for session files and the HTTP API) comes from one cattrs conver
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
@@ -560,10 +561,9 @@ def restore_requests(agent: Any, events: Iterable[Event | Mapping[str, Any]]) ->
 
 # -- Wire shape ---------------------------------------------------------------------------------
 
-_converter: Any = None
 
-
-def _make_converter() -> Any:
+@functools.cache  # built on first use: cattrs stays out of ``import kt``
+def _conv() -> Any:
     import cattrs
 
     conv = cattrs.Converter()
@@ -597,13 +597,6 @@ def _make_converter() -> Any:
         lambda v, _: v if isinstance(v, str) else tuple(conv.structure(p, ContentPart) for p in v),
     )
     return conv
-
-
-def _conv() -> Any:
-    global _converter
-    if _converter is None:
-        _converter = _make_converter()
-    return _converter
 
 
 def to_wire(event: Event) -> dict[str, Any]:

@@ -8,6 +8,7 @@ locks. Background tools and triggers run in the same nursery and re-enter throug
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -28,10 +29,12 @@ from kt.config import (
 )
 from kt.errors import (
     AgentNotStartedError,
+    AgentStateError,
     AgentStoppedError,
     AgentTerminatedError,
     ConfigError,
     ConfigValidationError,
+    UnknownNameError,
 )
 from kt.events import (
     CreatureStarted,
@@ -41,10 +44,12 @@ from kt.events import (
     Event,
     HistoryReplaced,
     MessageAppended,
+    ToolCallCompleted,
+    ToolCallStarted,
     TurnCompleted,
 )
 from kt.formats import ToolFormat
-from kt.history import merge_user_content
+from kt.history import merge_user_content, repair
 from kt.llm import (
     LLM,
     USE_CONFIG,
@@ -55,6 +60,7 @@ from kt.llm import (
     ToolCall,
     ToolSchema,
     Usage,
+    content_text,
 )
 from kt.plugins.hookspecs import RUNTIME_HOOKS
 from kt.plugins.kernel import Kernel
@@ -62,10 +68,18 @@ from kt.plugins.manager import new_plugin_manager, plugin_name
 from kt.plugins.runner import HookRunner
 from kt.results import ToolCallRecord, TurnResult
 from kt.runtime import assembly
+from kt.runtime.compaction import compact
 from kt.runtime.context import TurnContext
 from kt.runtime.controller import TurnRequest, run_turn
-from kt.runtime.executor import BACKGROUND_ARG, run_tool
+from kt.runtime.executor import (
+    BACKGROUND_ARG,
+    execute_call,
+    recordable_args,
+    result_message_text,
+    run_tool,
+)
 from kt.runtime.jobs import Job
+from kt.runtime.sessions import open_session
 from kt.runtime.stash import Stash
 from kt.runtime.termination import Termination
 from kt.specs import PromptSection, RenderedPrompt
@@ -78,14 +92,11 @@ ConfigSource = CreatureConfig | Mapping[str, Any] | str | os.PathLike[str]
 UserInput = str | Sequence[ContentPart]
 
 
-def _check_max_iterations(max_iterations: int | None) -> None:
-    if max_iterations is not None and max_iterations < 1:
-        raise ValueError(f"max_iterations must be at least 1, not {max_iterations}")
-
-
-def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None and (math.isnan(timeout) or timeout < 0):
-        raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
+def _call_soon(token: trio.lowlevel.TrioToken | None, fn: Callable[[], object]) -> None:
+    """Run *fn* in the agent's trio thread soon; nothing when that run is over."""
+    if token is not None:
+        with contextlib.suppress(trio.RunFinishedError):
+            token.run_sync_soon(fn)
 
 
 class Agent:
@@ -242,8 +253,6 @@ class Agent:
             model, llm_name = assembly.resolve_llm(creature_config, kernel, selector=llm_selector)
         store = None
         if session is not None and session is not False:
-            from kt.runtime.sessions import open_session
-
             store = open_session(
                 kernel,
                 session,
@@ -313,8 +322,6 @@ class Agent:
             return cls(entry, self) if callable(cls) else cls
         spec = registry.get(entry.type)
         if spec is None:
-            from kt.errors import UnknownNameError
-
             raise UnknownNameError(
                 f"unknown {kind} type '{entry.type}'."
                 f"{assembly._did_you_mean(entry.type, registry)} {kind.capitalize()} types come "
@@ -345,8 +352,6 @@ class Agent:
         for i, entry in enumerate(self.config.subagents):
             spec = self.kernel.subagents.get(entry.name)
             if spec is None:
-                from kt.errors import UnknownNameError
-
                 raise UnknownNameError(
                     f"unknown sub-agent '{entry.name}'."
                     f"{assembly._did_you_mean(entry.name, self.kernel.subagents)} Sub-agents "
@@ -534,11 +539,7 @@ class Agent:
             AgentStoppedError: after the agent stopped.
             ValueError: for a negative or NaN *timeout*, or *max_iterations* < 1.
         """
-        self._check_running()
-        if timeout is USE_CONFIG:
-            timeout = self.config.controller.turn_timeout
-        _check_timeout(timeout)
-        _check_max_iterations(max_iterations)
+        timeout = self._turn_timeout(timeout, max_iterations)
         return TurnStream(self, _normalise_input(input), timeout, max_iterations)
 
     async def run(
@@ -590,11 +591,7 @@ class Agent:
         """
         # The same turn as run_stream, without subscribing to its events: the caller wakes
         # once, when the turn ends, instead of once per batch of events.
-        self._check_running()
-        if timeout is USE_CONFIG:
-            timeout = self.config.controller.turn_timeout
-        _check_timeout(timeout)
-        _check_max_iterations(max_iterations)
+        timeout = self._turn_timeout(timeout, max_iterations)
         request = TurnRequest(
             _normalise_input(input), timeout=timeout, max_iterations=max_iterations
         )
@@ -602,16 +599,22 @@ class Agent:
         try:
             await request.done.wait()
         except trio.Cancelled:
-            token = self._token
-            if token is not None:
-                try:
-                    token.run_sync_soon(request.cancel)
-                except trio.RunFinishedError:
-                    pass
+            _call_soon(self._token, request.cancel)
             raise
         if request.result is None:
             raise AgentStoppedError(f"agent '{self.name}' stopped before the turn started")
         return request.result
+
+    def _turn_timeout(self, timeout: Any, max_iterations: int | None) -> float | None:
+        """The turn's timeout (the config's when not given), once both options are checked."""
+        self._check_running()
+        if timeout is USE_CONFIG:
+            timeout = self.config.controller.turn_timeout
+        if timeout is not None and (math.isnan(timeout) or timeout < 0):
+            raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
+        if max_iterations is not None and max_iterations < 1:
+            raise ValueError(f"max_iterations must be at least 1, not {max_iterations}")
+        return timeout
 
     def interrupt(self) -> None:
         """Interrupt the running turn, if any; callable from any task or thread.
@@ -634,10 +637,7 @@ class Agent:
         if in_loop:
             now()
         else:
-            try:
-                token.run_sync_soon(now)
-            except trio.RunFinishedError:
-                pass
+            _call_soon(token, now)
 
     def inject(self, input: UserInput, *, source: str = "trigger") -> trio.Event:
         """Queue a turn for *input* that nobody awaits (triggers, channels, background jobs).
@@ -797,11 +797,6 @@ class Agent:
         """
 
         async def job() -> None:
-            from kt.events import ToolCallCompleted
-            from kt.llm import content_text
-            from kt.results import ToolCallRecord
-            from kt.runtime.executor import result_message_text
-
             started, t0 = time.time(), trio.current_time()
             status, output, error = "cancelled", "", "the job was cancelled before it finished"
             images: list[ContentPart] = []  # a result's images come with its note
@@ -867,11 +862,7 @@ class Agent:
             AgentStateError: when the agent has already started.
         """
         if self._state != "built":
-            from kt.errors import AgentStateError
-
             raise AgentStateError("restore() must be called before the agent starts")
-        from kt.history import repair
-
         self.history = repair(messages)
         self.usage = usage or Usage()
         self.turn_index = turn_index
@@ -891,8 +882,6 @@ class Agent:
             Whether history was compacted. Failures leave history unchanged and publish
             ``CompactionSkipped``; they are not raised.
         """
-        from kt.runtime.compaction import compact
-
         keep = (
             self.config.compact.keep_recent_turns
             if keep_recent_turns is None
@@ -973,11 +962,9 @@ class Agent:
         Raises:
             AgentNotStartedError / AgentStoppedError: when the agent is not running.
         """
-        from kt.events import ToolCallStarted
-        from kt.runtime.executor import execute_call
-
         self._check_running()
-        call = ToolCall(name, {} if args is None else args, id=f"{name}_{uuid.uuid4().hex[:8]}")
+        args = recordable_args({} if args is None else args)
+        call = ToolCall(name, args, id=f"{name}_{uuid.uuid4().hex[:8]}")
         ctx = TurnContext(creature=self, turn_index=self.turn_index)
         await self.emit(ToolCallStarted(call_id=call.id, name=call.name, args=call.args))
         outcome = await execute_call(self, call, ctx, text_format=False, background_ok=False)
@@ -1182,14 +1169,7 @@ class TurnStream:
             return
         self._done = True
         self._recv.close()
-        request = self.request
-        token = self._agent._token
-        if token is None:
-            return
-        try:
-            token.run_sync_soon(request.cancel)
-        except trio.RunFinishedError:
-            pass
+        _call_soon(self._agent._token, self.request.cancel)
 
     def __del__(self) -> None:
         if not self._done:

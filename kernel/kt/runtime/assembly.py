@@ -324,13 +324,13 @@ def resolve_llm(
         model=model or controller.model or "",
         base_url=controller.base_url,
         api_key_env=controller.api_key_env,
-        options=_request_options(config),
+        options=request_options(config),
         base_dir=base_dir,
     )
     return spec.factory(profile), selector
 
 
-def _request_options(config: CreatureConfig) -> Mapping[str, Any]:
+def request_options(config: CreatureConfig) -> Mapping[str, Any]:
     c = config.controller
     options = {
         "temperature": c.temperature,
@@ -340,6 +340,3 @@ def _request_options(config: CreatureConfig) -> Mapping[str, Any]:
         "extra_body": dict(c.extra_body) or None,
     }
     return {k: v for k, v in options.items() if v is not None}
-
-
-request_options = _request_options

@@ -37,6 +37,7 @@ class Creature(Protocol):
     usage: Usage
     turn_index: int
     current_turn: Any
+    outputs: list[Any]
     runner: HookRunner
     stash: Stash
     unsafe_lock: trio.Lock

@@ -157,22 +157,22 @@ def recordable_args(args: Mapping[str, Any] | str) -> Mapping[str, Any] | str:
 
 
 def _parse_args(raw: Mapping[str, Any] | str) -> dict[str, Any]:
-    if isinstance(raw, str):
-        if raw == _TOO_DEEP:
-            raise ToolArgumentError(_TOO_DEEP_ERROR)
-        try:
-            parsed = json.loads(raw) if raw.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ToolArgumentError(
-                f"invalid JSON arguments ({exc.msg} at position {exc.pos}); "
-                "send the arguments as one JSON object"
-            ) from None
-        except RecursionError:
-            raise ToolArgumentError(_TOO_DEEP_ERROR) from None
-        if not isinstance(parsed, dict):
-            raise ToolArgumentError(f"arguments must be a JSON object, not {type(parsed).__name__}")
-    else:
-        parsed = dict(raw)
+    """*raw*, as :func:`recordable_args` returned it, as a dict (a mapping is checked already)."""
+    if not isinstance(raw, str):
+        return dict(raw)
+    if raw == _TOO_DEEP:
+        raise ToolArgumentError(_TOO_DEEP_ERROR)
+    try:
+        parsed = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ToolArgumentError(
+            f"invalid JSON arguments ({exc.msg} at position {exc.pos}); "
+            "send the arguments as one JSON object"
+        ) from None
+    except RecursionError:
+        raise ToolArgumentError(_TOO_DEEP_ERROR) from None
+    if not isinstance(parsed, dict):
+        raise ToolArgumentError(f"arguments must be a JSON object, not {type(parsed).__name__}")
     if _too_deep(parsed):
         raise ToolArgumentError(_TOO_DEEP_ERROR)
     return _valid_strings(parsed)
@@ -217,7 +217,8 @@ async def execute_call(
 
     Args:
         agent: The creature.
-        call: The call as the model made it (with an id).
+        call: The call as the model made it (with an id), its arguments passed through
+            :func:`recordable_args`.
         ctx: The turn.
         text_format: Argument values are strings to coerce by schema.
         background_ok: Whether ``run_in_background`` may be honoured.
@@ -273,7 +274,7 @@ async def execute_call(
         return await finish(
             "error", args=call.args, error=str(exc), error_type=ToolArgumentError.__name__
         )
-    call = attrs.evolve(call, args=args)
+    call = ToolCall(call.name, args, call.id)  # attrs.evolve costs ~1 µs more
     try:
         call = await agent.runner.chain("kt_pre_tool_call", "call", call, vetoable=True, ctx=ctx)
     except PluginBlockError as exc:
@@ -332,14 +333,17 @@ async def run_tool(agent: Creature, spec: ToolSpec, call: ToolCall, ctx: TurnCon
             stash=agent.stash,
             agent=agent,
         )
-    result: ToolResult | None = None
-    with trio.move_on_after(timeout if timeout else float("inf")) as scope:
-        if spec.concurrency_safe:
-            result = await _invoke(spec, kwargs)
-        else:
-            async with agent.unsafe_lock:
+    result: ToolResult | None = None  # stays None when the timeout cancels the call
+    if spec.inline and spec.concurrency_safe:  # no checkpoint to cancel at: no scope (~6 µs)
+        result = await _invoke(spec, kwargs)
+    else:
+        with trio.move_on_after(timeout if timeout else float("inf")):
+            if spec.concurrency_safe:
                 result = await _invoke(spec, kwargs)
-    if scope.cancelled_caught or result is None:
+            else:
+                async with agent.unsafe_lock:
+                    result = await _invoke(spec, kwargs)
+    if result is None:
         result = ToolResult(
             error=f"timed out after {timeout:g}s and was cancelled",
             metadata={"timeout": True, "error_type": "ToolTimeoutError"},
