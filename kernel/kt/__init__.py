@@ -22,101 +22,34 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_LAZY: dict[str, str] = {
-    # runtime
-    "Agent": "kt.runtime.agent",
-    "TurnStream": "kt.runtime.agent",
-    "Kernel": "kt.plugins.kernel",
-    "PluginInfo": "kt.plugins.kernel",
-    "TurnResult": "kt.results",
-    "ToolCallRecord": "kt.results",
-    "TurnContext": "kt.runtime.context",
-    "Stash": "kt.runtime.stash",
-    "StashKey": "kt.runtime.stash",
-    "CHANNEL_SERVICE": "kt.runtime.stash",
-    "Job": "kt.runtime.jobs",
-    # tools
-    "tool": "kt.tools",
-    "ToolSpec": "kt.tools",
-    "ToolResult": "kt.tools",
-    "ToolContext": "kt.tools",
-    # models
-    "LLM": "kt.llm",
-    "LLMRequest": "kt.llm",
-    "LLMResult": "kt.llm",
-    "LLMDone": "kt.llm",
-    "LLMBackendSpec": "kt.llm",
-    "LLMProfile": "kt.llm",
-    "Message": "kt.llm",
-    "ContentPart": "kt.llm",
-    "TextChunk": "kt.llm",
-    "ToolCall": "kt.llm",
-    "ToolSchema": "kt.llm",
-    "Usage": "kt.llm",
-    "USE_CONFIG": "kt.llm",
-    # formats and module specs
-    "ToolFormat": "kt.formats",
-    "ToolFormatSpec": "kt.formats",
-    "StreamParser": "kt.formats",
-    "SubAgentSpec": "kt.specs",
-    "TriggerSpec": "kt.specs",
-    "InputSpec": "kt.specs",
-    "OutputSpec": "kt.specs",
-    "ControllerSpec": "kt.specs",
-    "SessionStoreSpec": "kt.specs",
-    "TransportSpec": "kt.specs",
-    "PromptSection": "kt.specs",
-    "RenderedPrompt": "kt.specs",
-    "SessionReader": "kt.runtime.sessions",
-    # config
-    "CreatureConfig": "kt.config",
-    "load_creature_config": "kt.config",
-    # plugins
-    "hookimpl": "kt.plugins",
-}
-
-_ERRORS = (
-    "KTError",
-    "ConfigError",
-    "ConfigNotFoundError",
-    "ConfigValidationError",
-    "InterpolationError",
-    "UnknownNameError",
-    "ModuleLoadError",
-    "AgentStateError",
-    "AgentNotStartedError",
-    "AgentStoppedError",
-    "AgentTerminatedError",
-    "ToolError",
-    "ToolNotFoundError",
-    "ToolArgumentError",
-    "ToolExecutionError",
-    "ToolTimeoutError",
-    "ToolBlockedError",
-    "LLMError",
-    "LLMConnectionError",
-    "LLMTimeoutError",
-    "LLMRateLimitError",
-    "LLMContextOverflowError",
-    "LLMAuthError",
-    "LLMBadRequestError",
-    "LLMResponseError",
-    "LLMNotConfiguredError",
-    "ScriptExhaustedError",
-    "BudgetExceededError",
-    "TurnError",
-    "TurnCancelledError",
-    "TurnInterruptedError",
-    "TurnTimeoutError",
-    "SubAgentError",
-    "SubAgentNotFoundError",
-    "SubAgentDepthError",
-    "PluginError",
-    "PluginBlockError",
-    "PluginLoadError",
+# module -> the public names it holds, imported on first use
+_MODULES = {
+    "kt.runtime.agent": "Agent TurnStream",
+    "kt.plugins.kernel": "Kernel LazySpec PluginInfo",
+    "kt.results": "TurnResult ToolCallRecord",
+    "kt.runtime.context": "TurnContext",
+    "kt.runtime.stash": "Stash StashKey CHANNEL_SERVICE",
+    "kt.runtime.jobs": "Job",
+    "kt.tools": "tool ToolSpec ToolResult ToolContext",
+    "kt.llm": "LLM LLMRequest LLMResult LLMDone LLMBackendSpec LLMProfile Message ContentPart "
+    "TextChunk ToolCall ToolSchema Usage USE_CONFIG",
+    "kt.formats": "ToolFormat ToolFormatSpec StreamParser",
+    "kt.specs": "SubAgentSpec TriggerSpec InputSpec OutputSpec ControllerSpec SessionStoreSpec "
+    "TransportSpec PromptSection RenderedPrompt",
+    "kt.runtime.sessions": "SessionReader",
+    "kt.config": "CreatureConfig load_creature_config",
+    "kt.plugins": "hookimpl",
+    "kt.errors": "KTError ConfigError ConfigNotFoundError ConfigValidationError "
+    "InterpolationError UnknownNameError ModuleLoadError AgentStateError AgentNotStartedError "
+    "AgentStoppedError AgentTerminatedError ToolError ToolNotFoundError ToolArgumentError "
+    "ToolExecutionError ToolTimeoutError ToolBlockedError LLMError LLMConnectionError "
+    "LLMTimeoutError LLMRateLimitError LLMContextOverflowError LLMAuthError LLMBadRequestError "
+    "LLMResponseError LLMNotConfiguredError ScriptExhaustedError BudgetExceededError TurnError "
+    "TurnCancelledError TurnInterruptedError TurnTimeoutError SubAgentError "
+    "SubAgentNotFoundError SubAgentDepthError PluginError PluginBlockError PluginLoadError "
     "RegistryClashError",
-)
-_LAZY.update(dict.fromkeys(_ERRORS, "kt.errors"))
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names.split()}
 
 # public submodules, by the name users write after ``kt.``
 _SUBMODULES = {
@@ -149,11 +82,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from kt import config, errors, events, history, testing  # noqa: F401
-    from kt.config import (  # noqa: F401
-        CreatureConfig,
-        home,  # noqa: F401
-        load_creature_config,
-    )
+    from kt.config import CreatureConfig, home, load_creature_config  # noqa: F401
     from kt.errors import *  # noqa: F403
     from kt.formats import StreamParser, ToolFormat, ToolFormatSpec  # noqa: F401
     from kt.llm import (  # noqa: F401
@@ -171,11 +100,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         ToolSchema,
         Usage,
     )
-    from kt.plugins import (
-        hookimpl,  # noqa: F401
-        hookspecs,  # noqa: F401
-    )
-    from kt.plugins.kernel import Kernel, PluginInfo  # noqa: F401
+    from kt.plugins import hookimpl, hookspecs  # noqa: F401
+    from kt.plugins.kernel import Kernel, LazySpec, PluginInfo  # noqa: F401
     from kt.results import ToolCallRecord, TurnResult  # noqa: F401
     from kt.runtime.agent import Agent, TurnStream  # noqa: F401
     from kt.runtime.context import TurnContext  # noqa: F401

@@ -18,14 +18,16 @@ placeholders) are passed separately from the SQL, as the model should do for any
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 import kt
+
+if TYPE_CHECKING:  # imported when the tool runs: a kernel loads this module for every creature
+    import sqlite3
 
 __all__ = ["DatabaseOptions", "database"]
 
@@ -48,6 +50,8 @@ class DatabaseOptions:
 
 
 def _connect(ctx: kt.ToolContext, options: DatabaseOptions) -> sqlite3.Connection:
+    import sqlite3
+
     file = ctx.resolve_path(options.path)
     if options.read_only:
         if not file.is_file():
@@ -78,6 +82,8 @@ def _build(options: DatabaseOptions) -> kt.ToolSpec:
             params: Values for the ? placeholders, in order.
             ctx: Injected by the kernel.
         """
+        import sqlite3
+
         try:
             with _connect(ctx, options) as connection:
                 cursor = connection.execute(query, params or [])

@@ -14,11 +14,39 @@ schema), and a block left open at the end of a reply is plain text. See
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import kt
-from kt_formats.bracket import BracketFormat
-from kt_formats.xml import XMLFormat
+
+if TYPE_CHECKING:  # each format's module loads when a creature first uses it
+    from kt_formats.bracket import BracketFormat
+    from kt_formats.xml import XMLFormat
 
 __all__ = ["BracketFormat", "XMLFormat"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BracketFormat":
+        from kt_formats.bracket import BracketFormat
+
+        return BracketFormat
+    if name == "XMLFormat":
+        from kt_formats.xml import XMLFormat
+
+        return XMLFormat
+    raise AttributeError(f"module 'kt_formats' has no attribute {name!r}")
+
+
+def _bracket() -> BracketFormat:
+    from kt_formats.bracket import BracketFormat
+
+    return BracketFormat()
+
+
+def _xml() -> XMLFormat:
+    from kt_formats.xml import XMLFormat
+
+    return XMLFormat()
 
 
 @kt.hookimpl
@@ -27,12 +55,12 @@ def kt_tool_formats() -> list[kt.ToolFormatSpec]:
     return [
         kt.ToolFormatSpec(
             "bracket",
-            BracketFormat,
+            _bracket,
             "[/name] @@key=value lines, body, [name/]: for models without function calling",
         ),
         kt.ToolFormatSpec(
             "xml",
-            XMLFormat,
+            _xml,
             '<name key="value">body</name>: for models without function calling',
         ),
     ]

@@ -15,7 +15,6 @@ once the goal is reached.
 from __future__ import annotations
 
 import kt
-from kt_tools import scratchpad_of
 
 kt_requires = ("kt_tools",)
 
@@ -38,6 +37,8 @@ class GoalTermination:
 
     def reached(self, creature: kt.Agent) -> bool:
         """Whether the creature's scratchpad says the goal is reached."""
+        from kt_tools import scratchpad_of  # the scratchpad tool's module, loaded on first use
+
         value = scratchpad_of(creature).get(self.key, "")
         return str(value).strip().lower() in TRUE_WORDS
 

@@ -30,14 +30,16 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
 
 from kt import LLMProfile, Usage
 from kt.config.home import kt_home
 from kt.errors import ConfigError, ConfigValidationError
+
+if TYPE_CHECKING:  # imported where the catalog is first read: kernels load this module
+    import cattrs
 
 __all__ = [
     "CATALOG_FILE",
@@ -172,6 +174,8 @@ class ModelInfo:
 
 @functools.cache
 def _converter() -> cattrs.Converter:
+    import cattrs
+
     return cattrs.Converter(forbid_extra_keys=True)  # built on first use: it is not cheap
 
 

@@ -22,18 +22,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import kt
-from kt_mcp.events import (
-    MCPElicitation,
-    MCPProgress,
-    MCPSamplingApproval,
-    MCPServerConnected,
-    MCPServerDisconnected,
-    MCPServerFailed,
-    MCPServerListChanged,
-)
 
 if TYPE_CHECKING:
     import click
+
+    from kt_mcp.events import (
+        MCPElicitation,
+        MCPProgress,
+        MCPSamplingApproval,
+        MCPServerConnected,
+        MCPServerDisconnected,
+        MCPServerFailed,
+        MCPServerListChanged,
+    )
 
 __all__ = [
     "MCPElicitation",
@@ -50,6 +51,15 @@ __all__ = [
     "kt_prompt_sections",
     "kt_web_routes",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The event classes, imported on first use: a creature without MCP servers never needs them."""
+    if name.startswith("MCP") and name in __all__:
+        from kt_mcp import events
+
+        return getattr(events, name)
+    raise AttributeError(f"module 'kt_mcp' has no attribute {name!r}")
 
 
 @kt.hookimpl

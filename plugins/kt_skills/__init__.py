@@ -20,6 +20,8 @@ with ``skill(name=...)``; a user message ``/release-notes v2.1`` runs one direct
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 import kt
@@ -136,17 +138,19 @@ def _disabled(name: str) -> str:
 
 
 @kt.hookimpl
-def kt_tools() -> list[kt.ToolSpec]:
+def kt_tools() -> list[kt.ToolSpec | kt.LazySpec]:
     """Offer the ``skill`` and ``skill_manage`` tools to creatures that list them."""
-    from kt_skills.manage import skill_manage
-
-    return [skill, skill_manage]
+    return [skill, kt.LazySpec("skill_manage", "kt_skills.manage:skill_manage")]
 
 
 @kt.hookimpl
 def kt_triggers() -> list[kt.TriggerSpec]:
     """The ``skill_nudge`` trigger type."""
-    from kt_skills.nudge import skill_nudge_trigger
+
+    def skill_nudge_trigger(entry: Any, agent: Any) -> Any:
+        from kt_skills.nudge import skill_nudge_trigger
+
+        return skill_nudge_trigger(entry, agent)
 
     return [
         kt.TriggerSpec(

@@ -10,15 +10,16 @@ See ``docs/reference/subagents.md``.
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING, Any
+
 import kt
 from kt_subagents.builtins import BUILTINS, SubAgentDefinition, render_prompt
-from kt_subagents.subagent import (
-    DEPTH,
-    SubAgentEvent,
-    SubAgentSettings,
-    make_factory,
-    offered_subagents,
-)
+
+if TYPE_CHECKING:  # the runtime module loads when a creature first builds a sub-agent
+    from kt_subagents.subagent import DEPTH, SubAgentEvent, SubAgentSettings, offered_subagents
+
+_RUNTIME = "kt_subagents.subagent"
 
 __all__ = [
     "BUILTINS",
@@ -32,6 +33,14 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name in ("DEPTH", "SubAgentEvent", "SubAgentSettings", "offered_subagents"):
+        from kt_subagents import subagent
+
+        return getattr(subagent, name)
+    raise AttributeError(f"module 'kt_subagents' has no attribute {name!r}")
+
+
 def subagent_spec(definition: SubAgentDefinition) -> kt.SubAgentSpec:
     """The ``kt.SubAgentSpec`` for *definition*, for plugins that offer sub-agents of their own.
 
@@ -39,7 +48,13 @@ def subagent_spec(definition: SubAgentDefinition) -> kt.SubAgentSpec:
     write a :class:`SubAgentDefinition` from scratch, and return the spec from your plugin's
     ``kt_subagents`` hook.
     """
-    return kt.SubAgentSpec(definition.name, make_factory(definition), definition.description)
+
+    def factory(entry: Any, parent: Any) -> kt.ToolSpec:
+        from kt_subagents.subagent import make_factory
+
+        return make_factory(definition)(entry, parent)
+
+    return kt.SubAgentSpec(definition.name, factory, definition.description)
 
 
 @kt.hookimpl
@@ -51,7 +66,9 @@ def kt_subagents() -> list[kt.SubAgentSpec]:
 @kt.hookimpl
 def kt_prompt_sections(creature: kt.Agent) -> list[kt.PromptSection]:
     """Tell a creature's model which sub-agents it has and how delegation works."""
-    offered = offered_subagents(creature)
+    if _RUNTIME not in sys.modules:
+        return []  # no creature has built a sub-agent yet: none is offered
+    offered = sys.modules[_RUNTIME].offered_subagents(creature)
     if not offered:
         return []
     lines = [

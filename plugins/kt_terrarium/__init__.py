@@ -158,12 +158,25 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-@kt.hookimpl
-def kt_tools() -> list[kt.ToolSpec]:
-    """The privileged ``group_*`` tools the engine gives a terrarium's root creatures."""
-    from kt_terrarium.graph_tools import PRIVILEGED_TOOLS
+GRAPH_TOOLS = (
+    "group_status",
+    "group_add_node",
+    "group_remove_node",
+    "group_start_node",
+    "group_stop_node",
+    "group_channel",
+    "group_connect",
+    "group_wire",
+    "group_send",
+)
+"""The names of ``graph_tools.PRIVILEGED_TOOLS``, so that a kernel registers them without
+importing the engine's modules (a test checks that the two lists agree)."""
 
-    return list(PRIVILEGED_TOOLS)
+
+@kt.hookimpl
+def kt_tools() -> list[kt.LazySpec]:
+    """The privileged ``group_*`` tools the engine gives a terrarium's root creatures."""
+    return [kt.LazySpec(name, f"kt_terrarium.graph_tools:{name}") for name in GRAPH_TOOLS]
 
 
 @kt.hookimpl

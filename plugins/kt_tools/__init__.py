@@ -29,36 +29,16 @@ Public names for front ends and Python code: the events :class:`UserQuestion`,
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 import kt
-from kt_tools.comms import send_message, stop_task
-from kt_tools.data import (
-    ScratchpadWritten,
-    apply_scratchpad_event,
-    json_read,
-    json_write,
-    scratchpad,
-    scratchpad_of,
-)
-from kt_tools.files import edit, multi_edit, read, write
-from kt_tools.interact import (
-    CardShown,
-    UserQuestion,
-    UserReply,
-    answer,
-    ask_user,
-    info,
-    pending_questions,
-    show_card,
-)
-from kt_tools.notebook import notebook_edit, notebook_read
-from kt_tools.search import glob, grep, tree
-from kt_tools.secrets import backend_key_vars, known_secrets, redact
-from kt_tools.shell import bash, python
-from kt_tools.web import web_fetch, web_search
+
+if TYPE_CHECKING:  # for type checkers; at run time each module loads on first use
+    from kt_tools.data import ScratchpadWritten, scratchpad_of
+    from kt_tools.interact import CardShown, UserQuestion, UserReply, answer, pending_questions
 
 __all__ = [
     "TOOLS",
@@ -71,36 +51,63 @@ __all__ = [
     "scratchpad_of",
 ]
 
-TOOLS: tuple[kt.ToolSpec, ...] = (
-    bash,
-    python,
-    read,
-    write,
-    edit,
-    multi_edit,
-    glob,
-    grep,
-    tree,
-    notebook_read,
-    notebook_edit,
-    json_read,
-    json_write,
-    scratchpad,
-    info,
-    ask_user,
-    send_message,
-    stop_task,
-    web_fetch,
-    web_search,
-    show_card,
-)
-"""Every tool this plugin offers, with default options."""
+TOOL_MODULES: dict[str, str] = {
+    "bash": "shell",
+    "python": "shell",
+    "read": "files",
+    "write": "files",
+    "edit": "files",
+    "multi_edit": "files",
+    "glob": "search",
+    "grep": "search",
+    "tree": "search",
+    "notebook_read": "notebook",
+    "notebook_edit": "notebook",
+    "json_read": "data",
+    "json_write": "data",
+    "scratchpad": "data",
+    "info": "interact",
+    "ask_user": "interact",
+    "send_message": "comms",
+    "stop_task": "comms",
+    "web_fetch": "web",
+    "web_search": "web",
+    "show_card": "interact",
+}
+"""Every tool this plugin offers -> the module (under ``kt_tools``) that defines it, under the
+tool's name. Tool modules are imported when a tool is first used, not when the plugin loads:
+building a kernel then costs no tool's imports and schema (``kernel.tools`` loads each entry
+when it is read)."""
+
+_PUBLIC = {
+    "CardShown": "interact",
+    "UserQuestion": "interact",
+    "UserReply": "interact",
+    "answer": "interact",
+    "pending_questions": "interact",
+    "ScratchpadWritten": "data",
+    "scratchpad_of": "data",
+}
+
+_SCRATCHPAD_WRITE = "scratchpad_write"  # ScratchpadWritten.type, without importing its module
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TOOLS":  # every tool with default options, in TOOL_MODULES' order
+        return tuple(_tool(tool) for tool in TOOL_MODULES)
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f"kt_tools.{_PUBLIC[name]}"), name)
+    raise AttributeError(f"module 'kt_tools' has no attribute {name!r}")
+
+
+def _tool(name: str) -> kt.ToolSpec:
+    return getattr(importlib.import_module(f"kt_tools.{TOOL_MODULES[name]}"), name)
 
 
 @kt.hookimpl
-def kt_tools() -> list[kt.ToolSpec]:
-    """Offer the built-in tools."""
-    return list(TOOLS)
+def kt_tools() -> list[kt.LazySpec]:
+    """Offer the built-in tools, each imported when it is first used."""
+    return [kt.LazySpec(name, f"kt_tools.{module}:{name}") for name, module in TOOL_MODULES.items()]
 
 
 @kt.hookimpl
@@ -111,6 +118,8 @@ def kt_post_tool_call(call: kt.ToolCall, result: kt.ToolResult, ctx: Any) -> kt.
     stored in the session and sent to the model, and no key may be (see
     :mod:`kt_tools.secrets`).
     """
+    from kt_tools.secrets import backend_key_vars, known_secrets, redact
+
     kernel = getattr(ctx.creature, "kernel", None)
     environ = getattr(kernel, "env", None) or {}
     secrets = known_secrets(environ, key_vars=backend_key_vars(kernel))
@@ -132,6 +141,8 @@ def kt_post_tool_call(call: kt.ToolCall, result: kt.ToolResult, ctx: Any) -> kt.
 @kt.hookimpl
 def kt_session_restore(creature: Any, reader: Any) -> None:
     """Rebuild a resumed creature's scratchpad from its recorded ``scratchpad_write`` events."""
+    from kt_tools.data import ScratchpadWritten, apply_scratchpad_event
+
     for logged in reader.events(type=ScratchpadWritten.type, creature=creature.name):
         wire = logged.wire
         apply_scratchpad_event(
@@ -149,5 +160,8 @@ def kt_event(event: kt.events.Event, creature: Any) -> None:
     The tool applies its own changes at once; this makes a replay of recorded events (session
     resume) rebuild the scratchpad. Applying a change twice is harmless.
     """
-    if event.type == ScratchpadWritten.type and isinstance(event, ScratchpadWritten):
-        apply_scratchpad_event(creature, event)
+    if event.type == _SCRATCHPAD_WRITE:  # the tool's module is loaded: it made the event
+        from kt_tools.data import ScratchpadWritten, apply_scratchpad_event
+
+        if isinstance(event, ScratchpadWritten):
+            apply_scratchpad_event(creature, event)

@@ -26,9 +26,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 import kt
-from kt_triggers.cron import Cron, EveryMinutes, Schedule, resolve_timezone
-from kt_triggers.errors import TriggerConfigError
-from kt_triggers.tools import TRIGGER_TOOLS, build_schedule
 
 __all__ = [
     "CLOCK",
@@ -49,9 +46,15 @@ __all__ = [
     "resolve_timezone",
 ]
 
-# The running parts import trio, which costs more than everything else here together; they
-# load on first use, so building a kernel (as `kt --help` does) stays cheap.
+# Every part loads on first use (the running parts import trio), so building a kernel (as
+# `kt --help` does) imports no more than this module.
 _LAZY = {
+    "Cron": "kt_triggers.cron",
+    "EveryMinutes": "kt_triggers.cron",
+    "Schedule": "kt_triggers.cron",
+    "resolve_timezone": "kt_triggers.cron",
+    "TriggerConfigError": "kt_triggers.errors",
+    "build_schedule": "kt_triggers.tools",
     "CLOCK": "kt_triggers.clock",
     "Clock": "kt_triggers.clock",
     "TrioClock": "kt_triggers.clock",
@@ -76,6 +79,9 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from kt_triggers.clock import CLOCK, Clock, TrioClock, WallClock  # noqa: F401
+    from kt_triggers.cron import Cron, EveryMinutes, Schedule, resolve_timezone  # noqa: F401
+    from kt_triggers.errors import TriggerConfigError  # noqa: F401
+    from kt_triggers.tools import build_schedule  # noqa: F401
     from kt_triggers.triggers import (  # noqa: F401
         ChannelTrigger,
         ScheduleTrigger,
@@ -151,6 +157,7 @@ async def kt_session_restore(creature: kt.Agent, reader: Any) -> None:
 
 
 @kt.hookimpl
-def kt_tools() -> list[kt.ToolSpec]:
-    """Contribute ``add_timer``, ``add_schedule`` and ``watch_channel``."""
-    return list(TRIGGER_TOOLS)
+def kt_tools() -> list[kt.LazySpec]:
+    """Contribute ``add_timer``, ``add_schedule`` and ``watch_channel`` (``TRIGGER_TOOLS``)."""
+    names = ("add_timer", "add_schedule", "watch_channel")
+    return [kt.LazySpec(name, f"kt_triggers.tools:{name}") for name in names]

@@ -104,7 +104,9 @@ def kt_tools() -> list[ToolSpec]:
     its config lists it (or ``Agent.build(tools=...)`` passes it).
 
     Returns:
-        A list of :class:`kt.ToolSpec` (a ``@kt.tool`` function is one).
+        A list of :class:`kt.ToolSpec` (a ``@kt.tool`` function is one), or of
+        :class:`kt.LazySpec` (``kt.LazySpec("bash", "kt_tools.shell:bash")``): a tool whose
+        module is imported when the tool is first used, so loading the plugin stays cheap.
 
     Use in creature plugins:
         Not called.

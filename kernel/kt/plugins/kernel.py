@@ -46,15 +46,50 @@ from kt.plugins.manager import (
     new_plugin_manager,
 )
 
-__all__ = ["Kernel", "PluginInfo", "Registry", "RegistryClash"]
+__all__ = ["Kernel", "LazySpec", "PluginInfo", "Registry", "RegistryClash"]
 
 T = TypeVar("T")
 
 log = logging.getLogger("kt.plugins")
 
 
+@attrs.frozen
+class LazySpec:
+    """A spec a registration hook names without importing it: imported when first read.
+
+    ``kt.LazySpec("bash", "kt_tools.shell:bash")`` registers ``bash`` and imports its module
+    when ``kernel.tools["bash"]`` is first read, so building a kernel imports no tool module.
+
+    Attributes:
+        name: The registered name, which the imported spec must have too.
+        target: Where the spec is: ``"module:attribute"``.
+    """
+
+    name: str
+    target: str
+
+    def load(self, kind: str, plugin: str) -> Any:
+        """Import the spec, marked as *plugin*'s (a failed import is a ``ModuleLoadError``)."""
+        from kt.config.modules import load_object
+
+        module, _, attr = self.target.partition(":")
+        spec = load_object(module, attr, path=f"plugin {plugin}, {kind} {self.name}", file=None)
+        if getattr(spec, "name", None) != self.name:
+            raise PluginLoadError(
+                f"plugin '{plugin}' registers {kind} '{self.name}' as {self.target}, which is "
+                f"named '{getattr(spec, 'name', None)}'; fix the name in its registration hook"
+            )
+        return _stamped(spec, plugin)
+
+
+def _stamped(spec: Any, plugin: str) -> Any:
+    """*spec* with its ``plugin`` field filled in, when it has one that is empty."""
+    unmarked = hasattr(spec, "plugin") and not spec.plugin
+    return attrs.evolve(spec, plugin=plugin) if unmarked else spec
+
+
 class Registry(Mapping[str, T], Generic[T]):
-    """Specs by name, remembering which plugin contributed each.
+    """Specs by name, remembering which plugin contributed each; a lazy one loads on first read.
 
     Args:
         kind: What the registry holds (``"tool"``), for messages.
@@ -89,7 +124,13 @@ class Registry(Mapping[str, T], Generic[T]):
         return self._origins[name]
 
     def __getitem__(self, name: str) -> T:
-        return self._items[name]
+        item = self._items[name]
+        if type(item) is LazySpec:
+            item = self._items[name] = item.load(self.kind, self._origins[name])
+        return item
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items  # without loading it
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -296,9 +337,7 @@ class Kernel:
                     failed.add(name)
                     continue
                 for spec in specs if isinstance(specs, list | tuple) else [specs]:
-                    if hasattr(spec, "plugin") and not spec.plugin:
-                        spec = attrs.evolve(spec, plugin=name)
-                    self._register(registry, spec, name)
+                    self._register(registry, _stamped(spec, name), name)
         for name in failed:
             self.pm.unregister(name=name)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Collection, Iterable
-from types import FunctionType, ModuleType
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -32,6 +32,7 @@ import kt.plugins.hookspecs as hookspecs
 from kt.plugins.entrypoints import (
     ENTRY_POINT_GROUP,
     PluginEntryPoint,
+    _normal,
     installation_stamp,
     installed_entry_points,
 )
@@ -68,42 +69,70 @@ class KtPluginManager(pluggy.PluginManager):
     """pluggy's manager, made cheap to fill again with the same plugins.
 
     Registering a plugin makes pluggy look at every attribute (most are imports, classes and
-    dunder methods) with :func:`inspect.isroutine`, and read each hook's signature. Here a
-    plain function is checked for the marker directly, a class or constant is rejected at
-    once, and a hook function keeps its signature in ``__signature__`` (where
-    :func:`inspect.signature` looks first), so a second kernel costs about a millisecond.
-    Anything else is parsed as pluggy always does.
+    dunder methods) and read each hook's signature. A plugin that lives as long as the process
+    (:meth:`register_lasting`) and a hookspec module are read only once: the next manager adds
+    the same ``HookImpl`` and ``HookSpec`` objects, which pluggy never changes, so a second
+    kernel costs well under a millisecond.
     """
 
-    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
-        """The parent's parser, with a fast path for plain functions, classes and constants."""
-        if type(plugin) is ModuleType:
-            value = plugin.__dict__.get(name)
-        elif name in getattr(plugin, "__dict__", ()):
-            return super().parse_hookimpl_opts(plugin, name)  # set on the instance itself
-        else:
-            value = getattr(type(plugin), name, None)  # a method's function, unbound
-        if type(value) is FunctionType:
-            opts = getattr(value, "kt_impl", None)
-            if not isinstance(opts, dict):
-                return None
-            _keep_signature(value)
-            return opts
-        if value is None or isinstance(value, type) or not callable(value):
-            return None  # never a routine, so pluggy would say no too
-        return super().parse_hookimpl_opts(plugin, name)
+    def register_lasting(self, plugin: Any, name: str) -> str | None:
+        """:meth:`register` an entry point's object, scanning it once per process.
 
-    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
-        """The parent's parser; a specification keeps its signature too."""
-        opts = super().parse_hookspec_opts(module_or_class, name)
-        if opts is not None:
-            _keep_signature(getattr(module_or_class, name))
-        return opts
+        The hooks found are reused while the plugin has as many attributes and the same hook
+        functions as when it was scanned (a hook monkeypatched or added is seen).
+        """
+        if name in self._name2plugin or self.is_registered(plugin):
+            return self.register(plugin, name)  # blocked or taken: pluggy's answer
+        found = _scanned.get((id(plugin), name))
+        if found is None or not _unchanged(plugin, *found):
+            impls = [
+                (attr, pluggy.HookImpl(plugin, name, getattr(plugin, attr), opts))
+                for attr in dir(plugin)
+                if (opts := self.parse_hookimpl_opts(plugin, attr)) is not None
+            ]
+            found = (plugin, len(getattr(plugin, "__dict__", ())), impls)
+            _scanned[(id(plugin), name)] = found
+        self._name2plugin[name] = plugin
+        for attr, impl in found[2]:  # what pluggy's register does with each hook it finds
+            hook_name = impl.opts.get("specname") or attr
+            if (hook := getattr(self.hook, hook_name, None)) is None:
+                setattr(self.hook, hook_name, hook := pluggy.HookCaller(hook_name, self._hookexec))
+            elif hook.has_spec():
+                self._verify_hook(hook, impl)
+                hook._maybe_apply_history(impl)
+            hook._add_hookimpl(impl)
+        return name
+
+    def add_hookspecs(self, module_or_class: Any) -> None:
+        """pluggy's, reading each hookspec module once per process."""
+        specs = _specs.get(module_or_class)
+        if specs is None or any(
+            getattr(module_or_class, spec.name, None) is not spec.function
+            or getattr(getattr(self.hook, spec.name, None), "spec", None) is not None
+            for spec in specs
+        ):  # new, changed, or added twice (pluggy says what is wrong)
+            super().add_hookspecs(module_or_class)
+            if type(module_or_class) is ModuleType:
+                specs = [c.spec for c in vars(self.hook).values() if c.spec is not None]
+                _specs[module_or_class] = [s for s in specs if s.namespace is module_or_class]
+            return
+        for spec in specs:  # what pluggy's HookCaller.set_specification does
+            if (hook := getattr(self.hook, spec.name, None)) is None:
+                setattr(self.hook, spec.name, hook := pluggy.HookCaller(spec.name, self._hookexec))
+            hook.spec, hook._call_history = spec, [] if spec.opts.get("historic") else None
+            for impl in hook.get_hookimpls():
+                self._verify_hook(hook, impl)
 
 
-def _keep_signature(function: Any) -> None:
-    if type(function) is FunctionType and "__signature__" not in function.__dict__:
-        function.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
+_specs: dict[ModuleType, list[Any]] = {}  # hookspec module -> the HookSpecs read from it
+_scanned: dict[tuple[int, str], tuple[Any, int, list[tuple[str, pluggy.HookImpl]]]] = {}
+"""(id, name) -> (plugin, its attribute count, (attribute, HookImpl) for each hook in it)."""
+
+
+def _unchanged(plugin: Any, kept: Any, size: int, impls: list[tuple[str, Any]]) -> bool:
+    if kept is not plugin or size != len(getattr(plugin, "__dict__", ())):  # a hook added?
+        return False
+    return all(getattr(plugin, attr, None) == impl.function for attr, impl in impls)
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -178,10 +207,6 @@ _IMPORT_NAMES = {
 }
 
 
-def _normal(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 class _Loader:
     """Loads entry points depth-first, each plugin after the plugins it requires."""
 
@@ -218,10 +243,12 @@ class _Loader:
             return self.fail(name, f"{type(exc).__name__}: {exc}" + (f"; {hint}" if hint else ""))
         except Exception as exc:  # one broken plugin must not take the others down
             return self.fail(name, f"{type(exc).__name__}: {exc}")
-        return self.register(name, plugin, chain)
+        return self.register(name, plugin, chain, lasting=True)
 
-    def register(self, name: str, plugin: object, chain: tuple[str, ...] = ()) -> bool:
-        """Register *plugin* after the plugins it requires."""
+    def register(
+        self, name: str, plugin: object, chain: tuple[str, ...] = (), lasting: bool = False
+    ) -> bool:
+        """Register *plugin* after the plugins it requires (*lasting*: an entry point's)."""
         for needed in plugin_requires(plugin):
             if not self.load(needed, (*chain, name)):
                 why = self.failed.get(needed, "is blocked")
@@ -229,7 +256,10 @@ class _Loader:
                     return False
                 return self.fail(name, f"requires plugin '{needed}', which failed: {why}")
         try:
-            self.pm.register(plugin, name=name)
+            if lasting and isinstance(self.pm, KtPluginManager):
+                self.pm.register_lasting(plugin, name)
+            else:
+                self.pm.register(plugin, name=name)
         except Exception as exc:
             return self.fail(name, f"{type(exc).__name__}: {exc}")
         return True
