@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from kt.errors import KTError
@@ -53,10 +54,14 @@ def install(app: Any, host: Any, lab: Lab, env: Mapping[str, str]) -> None:
 def adopt(host: Any) -> list[str]:
     """Take back the creatures this host placed before it went away; their session ids.
 
-    The engine joins them by their recorded channels and wires again, so creatures that
-    shared a graph come back as one ``terrarium`` session (named after its creatures), a
-    creature alone as a ``creature`` session. Redis that cannot be reached now is logged, not
-    raised: the server still starts (its ``/readyz`` says 503 until Redis answers).
+    The engine joins them by their recorded channels and wires again. A graph that also had
+    creatures here (a terrarium's privileged root) is resumed from its session file with the
+    creatures taken back joined as they are, so the whole terrarium comes back as the session
+    it was. Otherwise creatures that shared a graph come back as one ``terrarium`` session
+    (named after its creatures), a creature alone as a ``creature`` session. Redis that cannot
+    be reached now is logged, not raised: the server still starts (its ``/readyz`` says 503
+    until Redis answers); so is a session file that cannot be resumed (the creatures taken
+    back stay, as a session of their own).
     """
     studio = host.studio
     engine = studio.engine
@@ -65,17 +70,52 @@ def adopt(host: Any) -> list[str]:
     except KTError as error:
         log.warning("lab host: cannot take back the creatures placed before a restart: %s", error)
         return []
-    graphs: dict[str, list[str]] = {}
+    graphs: dict[str, list[Any]] = {}
     for handle in handles:
-        graphs.setdefault(engine.graph_of(handle.id), []).append(handle.id)
+        graphs.setdefault(engine.graph_of(handle.id), []).append(handle)
     sessions = []
-    for ids in graphs.values():
-        kind = "creature" if len(ids) == 1 else "terrarium"
-        name = " + ".join(ids)
-        session = host.run(studio.sessions.adopt, kind, name, ADOPTED_FROM + ",".join(ids), ids)
+    for group in graphs.values():
+        ids = [handle.id for handle in group]
+        session = _resume_with(host, group) or host.run(
+            studio.sessions.adopt,
+            "creature" if len(ids) == 1 else "terrarium",
+            " + ".join(ids),
+            ADOPTED_FROM + ",".join(ids),
+            ids,
+        )
         sessions.append(session.session_id)
-        log.info("lab host: took back %s %s as session %s", kind, name, session.session_id)
+        log.info("lab host: took back %s as session %s", " + ".join(ids), session.session_id)
     return sessions
+
+
+def _resume_with(host: Any, group: list[Any]) -> Any:
+    """Resume the session file *group*'s graph was recorded in, with *group* as hosted.
+
+    Returns:
+        The live session, or ``None`` when there is nothing to resume: no file recorded, the
+        creatures' records disagree, or the file has no creature beyond *group* (logged when
+        resuming failed).
+    """
+    recorded = {handle.recorded_session for handle in group}
+    if len(recorded) != 1 or None in recorded:
+        return None
+    (path,) = recorded
+    ids = {handle.id for handle in group}
+    try:
+        if set(_recorded_creatures(path)) <= ids:
+            return None  # every creature of the graph is back already
+        return host.run(host.studio.resume, Path(path).name, hosted=tuple(sorted(ids)))
+    except (KTError, OSError) as error:
+        log.warning("lab host: cannot resume %s around the creatures taken back: %s", path, error)
+        return None
+
+
+def _recorded_creatures(path: str) -> list[str]:
+    """The creatures a graph session file recorded (``kt_sessions`` reads it)."""
+    import kt_sessions
+
+    with kt_sessions.SessionReader(path) as reader:
+        return [creature for creature in reader.creatures if creature]
 
 
 def _readiness(host: Any, lab: Lab) -> Any:

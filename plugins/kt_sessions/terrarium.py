@@ -24,7 +24,7 @@ import datetime
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,7 @@ async def resume_terrarium(
     llm: Any = None,
     llm_selector: str | None = None,
     session_dir: str | os.PathLike[str] | None = None,
+    hosted: Collection[str] = (),
 ) -> list[str]:
     """Rebuild a recorded graph into *engine* (a running ``kt_terrarium.Terrarium``) and start it.
 
@@ -124,6 +125,9 @@ async def resume_terrarium(
             engine's or the config's model.
         llm_selector: A selector for every creature.
         session_dir: Where names are looked up.
+        hosted: Recorded creatures the engine hosts already (taken back from their workers
+            with ``Terrarium.adopt``): joined as they are, not built again; the channels they
+            are on are the ones the others join.
 
     Returns:
         The creature ids, in the order they were added.
@@ -134,17 +138,19 @@ async def resume_terrarium(
     from kt_sessions.reader import SessionReader
 
     configs = dict(configs or {})
+    hosted = set(hosted)
     with SessionReader(session, session_dir=session_dir) as reader:
         graph = _Graph.replay(reader)
-        states = {cid: reader.state(cid) for cid in graph.creatures}
-    missing = [c for c in graph.creatures if c not in configs and not graph.sources.get(c)]
+        built = [cid for cid in graph.creatures if cid not in hosted]
+        states = {cid: reader.state(cid) for cid in built}
+    missing = [c for c in built if c not in configs and not graph.sources.get(c)]
     if missing:
         raise SessionError(
             f"creatures {', '.join(missing)} were not built from a folder, so the session cannot "
             "rebuild them; pass configs={id: config} for them"
         )
     backends = engine.kernel.llm_backends
-    for cid in graph.creatures:
+    for cid in built:
         config = configs.get(cid) or graph.sources[cid]
         options: dict[str, Any] = {}
         if llm is not None:
@@ -171,7 +177,9 @@ async def resume_terrarium(
             turn_index=states[cid].turn_index,
         )
     homes: dict[str, str] = {}  # channel -> a creature whose graph holds it
-    for (channel, direction, creature), (kind, description) in graph.edges.items():
+    # The hosted creatures' edges first: their channels exist, and the others join them there.
+    edges = sorted(graph.edges.items(), key=lambda edge: edge[0][2] not in hosted)
+    for (channel, direction, creature), (kind, description) in edges:
         home = homes.setdefault(channel, creature)
         await engine.add_edge(
             creature,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,12 @@ class Studio:
         }
 
     async def resume(
-        self, name: str, *, llm: str | None = None, saved: SavedSessions | None = None
+        self,
+        name: str,
+        *,
+        llm: str | None = None,
+        saved: SavedSessions | None = None,
+        hosted: Collection[str] = (),
     ) -> Any:
         """Resume a saved session into the engine as a live session.
 
@@ -129,6 +134,8 @@ class Studio:
             name: The saved session (name or unique prefix).
             llm: A model selector for its creatures (default: as recorded).
             saved: Where to look *name* up (default: :attr:`persistence`).
+            hosted: Its creatures the engine hosts already (a lab host took them back from
+                their workers): joined as they are, and part of the live session.
 
         Returns:
             The new :class:`~kt_studio.values.LiveSession` (a new session file continues the
@@ -150,6 +157,8 @@ class Studio:
         options: dict[str, Any] = {"configs": configs}
         if llm:
             options["llm_selector"] = llm
+        if hosted:
+            options["hosted"] = tuple(hosted)
         kind, earlier = await trio.to_thread.run_sync(_copied_records, path)
         if kind != "terrarium":
             raise StudioConflictError(
@@ -159,7 +168,8 @@ class Studio:
         with self._stores.gathering(earlier):  # one new, whole file (see kt_studio.stores)
             ids = await self.engine.resume(path, **options)
         for creature_id in ids:
-            await self._restore(self.engine[creature_id])
+            if creature_id not in hosted:
+                await self._restore(self.engine[creature_id])
         kind = "terrarium" if len(ids) > 1 else "creature"
         return self.sessions.adopt(kind, path.name.removesuffix(".ktsession"), str(path), ids)
 

@@ -476,7 +476,9 @@ class Terrarium:
         the transport kept it: the channels it listened and sent on (name, kind,
         description) and its output wires to the other creatures taken back, so creatures
         that shared a graph share one again. Creatures whose ids are taken here are left
-        alone; edges and wires to creatures not taken back are not restored.
+        alone. Edges and wires to creatures not taken back (local ones, such as a terrarium's
+        privileged root) come back when the graph's session is resumed with them as
+        ``hosted`` (``handle.recorded_session`` names the file; :meth:`resume`).
 
         Args:
             transport: The transport's name (its options name this host, e.g. ``host=``).
@@ -498,6 +500,7 @@ class Terrarium:
             handle = self._hosting.adopted(
                 placement.creature_id, transport, placement, link, catching_up
             )
+            handle.recorded_session = (place or {}).get("session")
             self._hosting.place(handle, self._book.new_graph(origin="adopted", session=session))
             adopted.append((handle, place))
         await self._rejoin(adopted)
@@ -950,7 +953,9 @@ class Terrarium:
 
         Creatures come back under their recorded ids with their conversations; channels,
         listen/send edges and output wires are restored, and recording goes on in a new
-        session file linked to the old one. Use it on a fresh engine::
+        session file linked to the old one. Use it on a fresh engine, or on one that took
+        some of the graph's creatures back with :meth:`adopt` (name them in ``hosted=``: they
+        are joined as they are, not built again)::
 
             async with kt_terrarium.Terrarium(session_dir=...) as engine:
                 await engine.resume("swe_team_20261121-...")
@@ -958,7 +963,7 @@ class Terrarium:
         Args:
             session: The session file, or a name the store finds.
             **options: Store options (``llm=``, ``llm_selector=``, ``configs=``,
-                ``session_dir=`` for ``kt_sessions``).
+                ``session_dir=``, ``hosted=`` for ``kt_sessions``).
 
         Returns:
             The creature ids, in the order they were added.

@@ -251,7 +251,9 @@ def topology(state: EngineState, creature_id: str) -> dict[str, Any]:
     """*creature_id*'s place in its graph, as plain data a transport can keep.
 
     Returns:
-        ``graph`` (its graph's id), ``listen`` and ``send`` (channel names, sorted),
+        ``graph`` (its graph's id), ``session`` (the graph's session file here, or ``None``:
+        what rebuilds the graph's local creatures after a restart), ``listen`` and ``send``
+        (channel names, sorted),
         ``channels`` (name → ``kind`` and ``description``, for those channels) and ``wires``
         (its output wires: ``target`` and the options of ``Terrarium.wire``).
     """
@@ -298,8 +300,10 @@ def _place(
         }
         for wire in sorted(handle.wires, key=lambda w: w.edge_id)
     ]
+    session = getattr(graph.store, "path", None)
     return {
         "graph": handle.graph_id,
+        "session": str(session) if session else None,
         "listen": list(listen),
         "send": list(send),
         "channels": channels,

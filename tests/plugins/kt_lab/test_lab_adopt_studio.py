@@ -65,3 +65,63 @@ async def test_a_terrarium_comes_back_as_one_session(workers, redis_server, tmp_
         await host.wait_idle()
         heard = [e.input for e in drain(events) if e.type == "turn_started" and e.creature == "ear"]
         assert heard == ["[Channel 'news' from speaker]: hi"]
+
+
+def place_with_a_local_root_and_leave(tmp_path, monkeypatch, url: str) -> None:
+    """A terrarium as a lab host runs one: its privileged root here, its member on a worker."""
+    folder = tmp_path / "root"
+    folder.mkdir()
+    (folder / "creature.toml").write_text(
+        'name = "root"\n[controller]\nllm = "scripted:replies.toml"\n', encoding="utf-8"
+    )
+    (folder / "replies.toml").write_text(
+        '[[replies]]\ntext = "Noted."\n[[replies]]\ntext = "Still here."\n', encoding="utf-8"
+    )
+    host = studio_host(tmp_path, monkeypatch, url)
+    try:
+        engine_ = host.studio.engine
+        host.run(engine_.add_creature, str(folder), is_privileged=True)
+        host.run(
+            engine_.add_creature, {"name": "ear"}, transport="redis", llm_selector="labscript/echo"
+        )
+        host.run(engine_.connect, "root", "ear", channel="tasks", kind="queue")
+        host.run(engine_["root"].run, "remember the plan")
+        host.run(setattr, engine_, "leave_remote", True)
+    finally:
+        host.close()  # the root stops with the host; its session file stays
+
+
+async def test_a_terrarium_with_a_local_root_comes_back_whole(
+    workers, redis_server, tmp_path, monkeypatch
+):
+    await start(workers, "w1")
+    url = redis_server.url
+    await trio.to_thread.run_sync(place_with_a_local_root_and_leave, tmp_path, monkeypatch, url)
+
+    def adopt_and_look() -> tuple[list, dict, list, list[str]]:
+        host = studio_host(tmp_path, monkeypatch, url)
+        try:
+            lab_host.adopt(host)
+            engine_ = host.studio.engine
+            sessions = [
+                (s.kind, sorted(c.id for c in s.creatures))
+                for s in host.run(host.studio.sessions.list)
+            ]
+            root = host.run(engine_.status, "root")
+            history = [(m.role, m.content) for m in engine_["root"].agent.history]
+            events = host.run(engine_.subscribe, creature_events=True)
+            host.run(engine_.send, "tasks", "hello", sender="root")
+            host.run(engine_.wait_idle)
+            heard = [
+                e.input for e in drain(events) if e.type == "turn_started" and e.creature == "ear"
+            ]
+            host.run(setattr, engine_, "leave_remote", True)
+            return sessions, root, history, heard
+        finally:
+            host.close()
+
+    sessions, root, history, heard = await trio.to_thread.run_sync(adopt_and_look)
+    assert sessions == [("terrarium", ["ear", "root"])]  # one session: the terrarium, whole
+    assert (root["send"], root["privileged"]) == (["tasks"], True)
+    assert ("user", "remember the plan") in history and ("assistant", "Noted.") in history
+    assert heard == ["[Channel 'tasks' from root]: hello"]  # the channel joins them again
