@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import kt
 from kt.errors import KTError
 from kt_lab.status import Lab
 
@@ -102,7 +103,7 @@ def _resume_with(host: Any, group: list[Any]) -> Any:
     (path,) = recorded
     ids = {handle.id for handle in group}
     try:
-        if set(_recorded_creatures(path)) <= ids:
+        if set(_recorded_creatures(path, host.studio.kernel)) <= ids:
             return None  # every creature of the graph is back already
         return host.run(host.studio.resume, Path(path).name, hosted=tuple(sorted(ids)))
     except (KTError, OSError) as error:
@@ -110,11 +111,9 @@ def _resume_with(host: Any, group: list[Any]) -> Any:
         return None
 
 
-def _recorded_creatures(path: str) -> list[str]:
-    """The creatures a graph session file recorded (``kt_sessions`` reads it)."""
-    import kt_sessions
-
-    with kt_sessions.SessionReader(path) as reader:
+def _recorded_creatures(path: str, kernel: Any) -> list[str]:
+    """The creatures a graph session file recorded (the loaded session store reads it)."""
+    with kt.SessionReader(path, kernel=kernel) as reader:
         return [creature for creature in reader.creatures if creature]
 
 
