@@ -31,7 +31,7 @@ So any number of session files can be open in one process, and read from any thr
 two open files, or a reader on another thread, would overwrite under each other.
 
 The few statements the recorder runs for every event are built from these models once per
-store and then run with new values (:class:`Prepared`). Building and rendering a peewee query
+process and then run with new values (:class:`Prepared`). Building and rendering a peewee query
 costs 50 to 90 µs, several times the SQLite statement itself: with a fresh query per
 statement, recording a turn of the session benchmark took 2.3 ms instead of 0.8 ms.
 """
@@ -40,8 +40,10 @@ statement, recording a turn of the session benchmark took 2.3 ms instead of 0.8 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,7 @@ __all__ = [
     "Vector",
     "create_schema",
     "write_empty_session",
+    "write_transaction",
     "fts_command",
     "get_meta",
     "open_database",
@@ -104,6 +107,14 @@ def private_file(path: str | os.PathLike[str]) -> Path:
         The path.
     """
     path = Path(path)
+    fd = _create_private(path)
+    if fd is not None:
+        os.close(fd)
+    return path
+
+
+def _create_private(path: Path) -> int | None:
+    """:func:`private_file`, leaving a new file open for writing: its descriptor, or ``None``."""
     folder = path.parent
     if not folder.exists():
         folder.mkdir(parents=True, mode=0o700, exist_ok=True)
@@ -111,12 +122,13 @@ def private_file(path: str | os.PathLike[str]) -> Path:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        return path
+        return None
     try:
         os.fchmod(fd, 0o600)
-    finally:
+    except BaseException:
         os.close(fd)
-    return path
+        raise
+    return fd
 
 
 def open_database(
@@ -391,8 +403,8 @@ class Block(_Model):
 class BlockFTS(FTS5Model):
     """``block_fts``: the FTS5 index of ``block.content`` (external content, rowid = block id).
 
-    Written in the same transaction as its block; ``BlockFTS.match(...)`` and
-    ``BlockFTS.bm25()`` query it.
+    Written by the recorder once per turn for the turn's blocks (:mod:`kt_sessions.store`);
+    ``BlockFTS.match(...)`` and ``BlockFTS.bm25()`` query it.
     """
 
     content = SearchField()
@@ -465,7 +477,9 @@ def write_empty_session(path: str | os.PathLike[str]) -> Path:
     """Create *path* as an empty session file (every table, WAL mode), private like every one.
 
     Creating the schema statement by statement costs tens of SQLite statements and a commit
-    per new file; a file made once per process and copied costs one write.
+    per new file; a file made once per process and copied costs one write. A new file is
+    written through the descriptor that created it: reopened with ``O_TRUNC``, ext4 started
+    writing it out on ``close`` (``auto_da_alloc``, for files replaced by truncation).
 
     Returns:
         The path.
@@ -480,8 +494,10 @@ def write_empty_session(path: str | os.PathLike[str]) -> Path:
             create_schema(db)
             db.close()  # the last connection checkpoints and removes the WAL
             _EMPTY_FILE = template.read_bytes()
-    path = private_file(path)
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    path = Path(path)
+    fd = _create_private(path)
+    if fd is None:  # an empty file is there already: fill it, keeping its mode
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, _EMPTY_FILE)
     finally:
@@ -549,16 +565,17 @@ def param(field: pw.Field) -> pw.SQL:
 
 
 class Prepared:
-    """A peewee query rendered to SQL once, run many times with new values.
+    """A peewee query rendered to SQL once, run many times with new values, on any database.
 
     The query is built as usual from the models, with :func:`param` where a value goes.
     :meth:`run` and :meth:`run_many` pass each value through its field's own ``db_value``
     where the field defines one (:class:`JSONText` columns take Python values, as in any
-    peewee query), and execute the rendered statement. It is for the statements recording runs
-    for every event; anywhere else, build the query.
+    peewee query), and execute the rendered statement on the database they are given. The SQL
+    does not depend on the file, so a statement is rendered once per process and shared by
+    every open store. It is for the statements recording runs for every event, and the few it
+    runs to open a file; anywhere else, build the query.
 
     Args:
-        db: The database to render for and run on.
         query: The query, with :func:`param` for values and no other parameters.
         fields: The fields that have a :func:`param`.
 
@@ -566,11 +583,10 @@ class Prepared:
         ValueError: *query* has parameters that are not :func:`param` ones.
     """
 
-    def __init__(self, db: pw.Database, query: pw.Query, fields: Iterable[pw.Field]) -> None:
-        self.sql, params = db.get_sql_context().sql(query).query()
+    def __init__(self, query: pw.Query, fields: Iterable[pw.Field]) -> None:
+        self.sql, params = _RENDERER.get_sql_context().sql(query).query()
         if params:
             raise ValueError(f"a prepared query takes values as param(field) only: {self.sql}")
-        self.db = db
         fields = list(fields)
         self._names = frozenset(field.name for field in fields)
         # Only fields that change a value's representation convert it; the others only check
@@ -579,24 +595,49 @@ class Prepared:
         self._defaults: dict[str, Any] = {}
 
     @classmethod
-    def insert(cls, db: pw.Database, model: type[pw.Model], *, replace: bool = False) -> Prepared:
+    def insert(cls, model: type[pw.Model], *, replace: bool = False) -> Prepared:
         """One-row ``INSERT`` (``INSERT OR REPLACE`` with *replace*) of every column of *model*.
 
         As with ``model.insert(...)``, a column given no value takes its field's default
         (``NULL`` without one), and an ``AutoField`` is left to SQLite.
 
         Args:
-            db: The database to render for and run on.
             model: The model.
             replace: Replace a row with the same primary key or unique index.
         """
-        fields = [f for f in model._meta.sorted_fields if not isinstance(f, pw.AutoField)]
+        fields = _value_fields(model)
         build = model.replace if replace else model.insert
-        prepared = cls(db, build({field: param(field) for field in fields}), fields)
+        prepared = cls(build({field: param(field) for field in fields}), fields)
+        prepared._take_defaults(fields)
+        return prepared
+
+    @classmethod
+    def upsert(
+        cls, model: type[pw.Model], key: Iterable[pw.Field], update: Iterable[pw.Field]
+    ) -> Prepared:
+        """One-row ``INSERT`` of every column of *model* that updates *update* on a *key* clash.
+
+        A row that is new takes the defaults of the columns given no value (as
+        :meth:`insert`); a row that exists keeps every column but *update*, which take the
+        values given (a column of *update* given no value gets its default there too).
+
+        Args:
+            model: The model.
+            key: The primary key or unique index that decides whether the row exists.
+            update: The columns an existing row takes from the new values.
+        """
+        fields = _value_fields(model)
+        query = model.insert({field: param(field) for field in fields}).on_conflict(
+            conflict_target=list(key), update={field: param(field) for field in update}
+        )
+        prepared = cls(query, fields)
+        prepared._take_defaults(fields)
+        return prepared
+
+    def _take_defaults(self, fields: Iterable[pw.Field]) -> None:
         for field in fields:
             default = field.default() if callable(field.default) else field.default
-            prepared._defaults[field.name] = field.db_value(default)  # a str or number: shared
-        return prepared
+            self._defaults[field.name] = field.db_value(default)  # a str or number: shared
 
     def _values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         if not self._names.issuperset(values):
@@ -608,21 +649,54 @@ class Prepared:
                 row[name] = convert(values[name])
         return row
 
-    def run(self, **values: Any) -> Any:
-        """Execute with *values* (by field name); returns the cursor (``lastrowid``).
+    def run(self, db: pw.Database, /, **values: Any) -> sqlite3.Cursor:
+        """Execute on *db* with *values* (by field name); returns the cursor (``lastrowid``).
+
+        The statement goes to *db*'s SQLite connection directly: peewee's own way adds a
+        third to a short insert. So an error is SQLite's (``sqlite3.Error``), not peewee's.
 
         Raises:
             ValueError: a value for a field the statement does not have.
         """
-        return self.db.execute_sql(self.sql, self._values(values))
+        return db.connection().execute(self.sql, self._values(values))
 
-    def run_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Execute once per row of values (``executemany``), in the caller's transaction.
+    def run_many(self, db: pw.Database, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Execute on *db* once per row of values (``executemany``), in the caller's transaction.
 
         Raises:
             ValueError: a value for a field the statement does not have.
         """
-        self.db.cursor().executemany(self.sql, [self._values(row) for row in rows])
+        db.connection().executemany(self.sql, [self._values(row) for row in rows])
+
+
+@contextlib.contextmanager
+def write_transaction(db: pw.Database) -> Iterator[None]:
+    """Commit what the block writes on *db* as one transaction (rolled back on an exception).
+
+    What ``db.atomic()`` does, at a third of its cost for the short transactions recording
+    makes for every event: ``BEGIN`` and ``COMMIT`` on the SQLite connection itself. Inside a
+    transaction already open (an ``atomic()`` block), it is ``atomic()``: a savepoint.
+    """
+    connection = db.connection()
+    if connection.in_transaction:
+        with db.atomic():
+            yield
+        return
+    connection.execute("BEGIN")
+    try:
+        yield
+        connection.execute("COMMIT")
+    finally:
+        if connection.in_transaction:  # the block, or the commit itself, failed
+            connection.execute("ROLLBACK")
+
+
+_RENDERER = pw.SqliteDatabase(None)  # renders SQL for SQLite; never connected
+
+
+def _value_fields(model: type[pw.Model]) -> list[pw.Field]:
+    """The columns of *model* an insert gives values for (every one but an ``AutoField``)."""
+    return [f for f in model._meta.sorted_fields if not isinstance(f, pw.AutoField)]
 
 
 def _converts(field: pw.Field) -> bool:

@@ -4,8 +4,9 @@ What is searched. Every message appended to a creature's history becomes a *bloc
 written: the user's input, the assistant's reply (with its tool calls as ``[tool:name] args``),
 each tool result (``[result:name] output``), compaction summaries, sub-agent outputs and channel
 messages. Texts longer than 4,000 characters are cut into several blocks. The FTS5 index is
-updated in the same transaction as the event, so full-text search needs no indexing step and
-finds text from runs still being written.
+updated by the recorder at the end of each turn (within a second during a long one; see
+:mod:`kt_sessions.store`), so full-text search needs no indexing step and finds text from runs
+still being written, up to their last completed turn.
 
 Vectors are built on demand (:meth:`MemoryIndex.index`, ``kt embedding``, the
 ``search_memory`` tool), incrementally: only blocks added since the last indexing are

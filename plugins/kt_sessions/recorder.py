@@ -20,6 +20,7 @@ registered last (``session=``) records and the other stays idle.
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import time
 import uuid
@@ -221,22 +222,30 @@ class SessionRecorder:
             self._path = new_session_path(creature.name, self._session_dir)
         if self._store is None or self._store.closed:
             self._idle = True  # if the file cannot be opened, say so once, not on every event
-            self._store = SessionStore.open(self._path, durability=self._durability)
+            self._store = SessionStore.open(
+                self._path, durability=self._durability, creature=creature.name
+            )
             self._idle = False
             self._path = self._store.path  # a migrated file is written beside the old one
+        else:
+            self._store.claim(creature.name)
         creature.stash[_RECORDER] = self
         store = self._store
         store.users += 1
-        store.mark_running(creature.name)
-        store.add_creature(creature.name)
-        last = store.last_event_id(creature.name)
-        preloaded = self.preloaded
-        if preloaded is not None and preloaded.last_event_id == last:
-            self.state = preloaded
-        else:
-            from kt_sessions.replay import load_state
+        if store.fresh:  # a file this store just made: no events, nothing to read
+            from kt_sessions.state import CreatureState
 
-            self.state = load_state(store.db, creature.name)
+            last = 0
+            self.state = CreatureState(creature.name)
+        else:
+            last = store.last_event_id(creature.name)
+            preloaded = self.preloaded
+            if preloaded is not None and preloaded.last_event_id == last:
+                self.state = preloaded
+            else:
+                from kt_sessions.replay import load_state
+
+                self.state = load_state(store.db, creature.name)
         self.preloaded = None
         self._previous_last_event = last
         self.creature = creature
@@ -279,11 +288,17 @@ class SessionRecorder:
 
 
 def _unstructure_config(config: Any) -> dict[str, Any]:
+    return _config_converter().unstructure(config)
+
+
+@functools.cache
+def _config_converter() -> Any:
+    """The converter that records configs: made once (making one costs milliseconds)."""
     import cattrs
 
     converter = cattrs.Converter()
     converter.register_unstructure_hook(Path, str)
-    return converter.unstructure(config)
+    return converter
 
 
 def open_recorder(

@@ -10,15 +10,25 @@ reported done that is not on disk. Streamed text (``text_delta``) is the excepti
 buffered and written in batches (:data:`DELTA_BATCH` chunks, or :data:`DELTA_SECONDS` seconds
 after the first buffered one, or with the next other event, whichever comes first), so a killed
 process loses at most the last second of a reply that was still streaming.
+
+Memory blocks (the texts full-text search finds) are written with their event; their FTS5 index
+entries are written with the turn's ``turn_completed`` event, or with the first event
+:data:`INDEX_SECONDS` after the oldest block still unindexed (a long turn of tool calls), or by
+:meth:`SessionStore.flush`. FTS5 writes an index segment per transaction that changes it:
+indexing each message in its own event's transaction made recording a turn 15 % slower.
+A search from another connection finds what was said up to the last completed turn; the
+``search_memory`` tool flushes first, so a creature finds its own turn too. Blocks of a turn a
+killed process never completed are indexed when the file is next opened for writing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +53,7 @@ from kt_sessions.db import (
     Turn,
     Usage,
     param,
+    write_transaction,
 )
 from kt_sessions.errors import SessionBusyError, SessionFormatError
 from kt_sessions.finder import SUFFIX
@@ -51,6 +62,7 @@ from kt_sessions.wire import BASE_FIELDS, dumps, event_fields, row_to_wire
 __all__ = [
     "DELTA_BATCH",
     "DELTA_SECONDS",
+    "INDEX_SECONDS",
     "SUFFIX",
     "SessionStore",
     "check_not_busy",
@@ -60,10 +72,15 @@ __all__ = [
 
 DELTA_BATCH = 32
 DELTA_SECONDS = 1.0
+INDEX_SECONDS = 1.0
 _BLOCK_CHARS = 4000  # longer texts are split into several memory blocks
 _TOOL_ARGS_CHARS = 1000
 # Memory searches and their results would only find themselves next time.
 _NOT_INDEXED_TOOLS = frozenset({"search_memory"})
+# FTS5 keeps one row per indexed row in its ``_docsize`` table: the highest is the last block
+# indexed, as blocks are indexed in id order.
+_LAST_INDEXED_BLOCK = f'SELECT MAX(id) FROM "{BlockFTS._meta.table_name}_docsize"'
+_BLOCKS_AFTER = f'SELECT id, content FROM "{Block._meta.table_name}" WHERE id > ? ORDER BY id'
 
 
 def owner_alive(owner: Mapping[str, Any] | None) -> bool:
@@ -107,6 +124,28 @@ def wire_text(content: Any) -> str:
     )
 
 
+@contextlib.contextmanager
+def _unsynced_log_header(db: Any, durability: str) -> Iterator[None]:
+    """Let the first transaction of a new file create its write-ahead log without an fsync.
+
+    SQLite syncs the header of a write-ahead log when it starts one (and, for a new log file,
+    the folder), which made the fsync latency of a busy disk, up to ten milliseconds, the cost
+    of opening a new session. That sync protects the frames of an older log still in the file
+    from being replayed after a power cut; a new file's log has none. With ``normal``
+    durability no commit is synced either (a power cut may lose the last ones; a killed
+    process loses nothing), so nothing is given up. ``full`` keeps every sync.
+    """
+    if durability != "normal":
+        yield
+        return
+    connection = db.connection()
+    connection.execute("PRAGMA synchronous=OFF")
+    try:
+        yield
+    finally:
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+
 class SessionStore:
     """An open session file, for writing.
 
@@ -116,16 +155,21 @@ class SessionStore:
     Attributes:
         path: The file.
         db: The peewee database (the models of :mod:`kt_sessions.db` run on it).
+        fresh: The store created the file and nothing was logged into it yet: every creature's
+            state is empty, with no need to read it.
     """
 
-    def __init__(self, path: Path, db: Any) -> None:
+    def __init__(self, path: Path, db: Any, *, fresh: bool = False) -> None:
         self.path = path
         self.db = db
+        self.fresh = fresh
+        self._unindexed: list[dict[str, Any]] = []  # blocks written, not yet in the FTS index
+        self._unindexed_since = 0.0  # time.monotonic() of the oldest of them
         self._pending: list[dict[str, Any]] = []
         self.pending_since: float | None = None  # time.monotonic() of the oldest buffered delta
         self.users = 0  # recorders sharing this store; the last one to leave closes it
         self.closed = False
-        self._hot = _HotPath(db)
+        self._hot = _statements()
 
     # -- Opening -------------------------------------------------------------------------------
 
@@ -136,6 +180,7 @@ class SessionStore:
         *,
         durability: str = "normal",
         meta: Mapping[str, Any] | None = None,
+        creature: str | None = None,
     ) -> SessionStore:
         """Open *path* for writing, creating it (and its folder) when it does not exist.
 
@@ -147,6 +192,8 @@ class SessionStore:
             path: The session file.
             durability: ``normal`` or ``full`` (see :func:`kt_sessions.db.open_database`).
             meta: Meta values for a new file (name, lineage ...).
+            creature: Claim the file for this creature (:meth:`claim`), in the transaction
+                that writes a new file's meta.
 
         Raises:
             SessionFormatError: the file is not a session, or is newer than this plugin.
@@ -175,7 +222,7 @@ class SessionStore:
                     f"reads up to {_db.SCHEMA_VERSION}); upgrade kt-terrarium"
                 )
             _db.create_schema(db)  # tables a file of this schema version may lack
-        store = cls(path, db)
+        store = cls(path, db, fresh=new)
         if new:
             now = time.time()
             values = {
@@ -190,46 +237,86 @@ class SessionStore:
                 "creatures": [],
             }
             values.update(meta or {})
-            store.set_meta(**values)
-        else:
-            try:
-                check_not_busy(path, store.get_meta("status"), store.get_meta("owner"))
-            except SessionBusyError:
-                db.close()
-                raise
+            with _unsynced_log_header(db, durability), write_transaction(db):
+                store._write_meta(values)
+                if creature is not None:
+                    store._write_meta(store._claim_values(creature))
+            return store
+        status, owner = store.get_meta("status"), store.get_meta("owner")
+        try:
+            check_not_busy(path, status, owner)
+        except SessionBusyError:
+            db.close()
+            raise
+        if not (status == "running" and owner_alive(owner)):  # else its writer indexes them
+            store._index_leftover_blocks()
+        if creature is not None:
+            store.claim(creature)
         return store
 
     # -- Meta ----------------------------------------------------------------------------------
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """One meta value (JSON-decoded), or *default*."""
-        return _db.get_meta(self.db, key, default)
+        row = self._hot.get_meta.run(self.db, key=key).fetchone()
+        return default if row is None else SessionMeta.value.python_value(row[0])
 
     def set_meta(self, **values: Any) -> None:
         """Set meta values (JSON-encoded) in one transaction."""
-        with self.db.atomic():
-            _db.set_meta(self.db, values)
+        with write_transaction(self.db):
+            self._write_meta(values)
+
+    def _write_meta(self, values: Mapping[str, Any]) -> None:
+        rows = [{"key": key, "value": value} for key, value in values.items()]
+        self._hot.set_meta.run_many(self.db, rows)
+
+    def claim(self, creature: str) -> None:
+        """Record that this process now writes the session and records *creature* in it.
+
+        What :meth:`mark_running` and :meth:`add_creature` do, in one transaction.
+        """
+        with write_transaction(self.db):
+            self._write_meta(self._claim_values(creature))
+
+    def _claim_values(self, creature: str) -> dict[str, Any]:
+        values = self._running_values(creature)
+        creatures = self.get_meta("creatures", [])
+        if creature not in creatures:
+            values["creatures"] = [*creatures, creature]
+        return values
 
     def mark_running(self, creature: str) -> None:
         """Record that this process now writes the session, and records *creature*."""
+        with write_transaction(self.db):
+            self._write_meta(self._running_values(creature))
+
+    def _running_values(self, creature: str) -> dict[str, Any]:
         owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         recording = self.get_meta("recording", {}) or {}
         recording[creature] = owner
-        self.set_meta(status="running", owner=owner, recording=recording, last_active=time.time())
+        return {
+            "status": "running",
+            "owner": owner,
+            "recording": recording,
+            "last_active": time.time(),
+        }
 
     def release(self, creature: str) -> None:
         """*creature* stopped recording; the last one out marks the session ``paused``."""
-        recording = self.get_meta("recording", {}) or {}
-        recording.pop(creature, None)
-        self.set_meta(recording=recording, last_active=time.time())
-        if self.users <= 0:
-            self.set_meta(status="paused", owner=None)
+        with write_transaction(self.db):
+            recording = self.get_meta("recording", {}) or {}
+            recording.pop(creature, None)
+            values = {"recording": recording, "last_active": time.time()}
+            if self.users <= 0:
+                values |= {"status": "paused", "owner": None}
+            self._write_meta(values)
 
     def add_creature(self, name: str) -> None:
         """List *name* among the session's creatures (meta ``creatures``)."""
-        creatures = self.get_meta("creatures", [])
-        if name not in creatures:
-            self.set_meta(creatures=[*creatures, name])
+        with write_transaction(self.db):
+            creatures = self.get_meta("creatures", [])
+            if name not in creatures:
+                self._write_meta({"creatures": [*creatures, name]})
 
     # -- The log -------------------------------------------------------------------------------
 
@@ -250,15 +337,23 @@ class SessionStore:
             self.flush()
 
     def flush(self) -> None:
-        """Write and commit the buffered text chunks."""
-        if self._pending:
-            with self.db.atomic():
-                self._write_pending()
+        """Write and commit the buffered text chunks, and index the blocks not yet indexed."""
+        if self._pending or self._unindexed:
+            kept = self._keep()
+            try:
+                with write_transaction(self.db):
+                    self._write_pending()
+                    self._index_blocks()
+            except BaseException:
+                self._restore(kept)
+                raise
 
     def _write_pending(self) -> None:
-        rows, self._pending = self._pending, []
-        self.pending_since = None
-        self._hot.insert_event.run_many(rows)
+        if self._pending:
+            self.fresh = False
+            rows, self._pending = self._pending, []
+            self.pending_since = None
+            self._hot.insert_event.run_many(self.db, rows)
 
     def append(self, event: KernelEvent) -> int:
         """Write *event* (after any buffered chunks) and what derives from it; commit.
@@ -291,18 +386,40 @@ class SessionStore:
         return None
 
     def _append(self, wire: Mapping[str, Any], data: Mapping[str, Any]) -> int:
-        with self.db.atomic():
-            if self._pending:
+        self.fresh = False
+        kept = self._keep()
+        try:
+            with write_transaction(self.db):
                 self._write_pending()
-            event_id = self._hot.insert_event.run(
-                creature=wire["creature"],
-                type=wire["type"],
-                turn_index=wire["turn_index"],
-                timestamp=wire["timestamp"],
-                data=data,
-            ).lastrowid
-            self.derive(wire, event_id)
+                event_id = self._hot.insert_event.run(
+                    self.db,
+                    creature=wire["creature"],
+                    type=wire["type"],
+                    turn_index=wire["turn_index"],
+                    timestamp=wire["timestamp"],
+                    data=data,
+                ).lastrowid
+                handler = _DERIVATIONS.get(wire["type"])
+                if handler is not None:
+                    handler(self, wire, event_id)
+                if self._unindexed and (
+                    wire["type"] == "turn_completed"
+                    or time.monotonic() - self._unindexed_since >= INDEX_SECONDS
+                ):
+                    self._index_blocks()
+        except BaseException:
+            self._restore(kept)
+            raise
         return event_id
+
+    def _keep(self) -> tuple[Any, ...]:
+        """What is still to be written, to :meth:`_restore` if a transaction is rolled back."""
+        return self._pending, self.pending_since, self._unindexed[:]
+
+    def _restore(self, kept: tuple[Any, ...]) -> None:
+        # A rolled-back transaction wrote nothing: its blocks are gone (their ids are given to
+        # the next ones, which must not inherit their index entries), the rest is still to do.
+        self._pending, self.pending_since, self._unindexed = kept
 
     def last_event_id(self, creature: str | None = None) -> int:
         """The highest event id (of *creature*), 0 for none."""
@@ -325,28 +442,28 @@ class SessionStore:
         """Update the derived tables for one event (inside the caller's transaction).
 
         Works on the wire shape, so a migration can rebuild every table from stored rows
-        without knowing the event classes (plugin events included).
+        without knowing the event classes (plugin events included). Its memory blocks are
+        indexed at once (recording defers that to the end of the turn: :meth:`append`).
         """
         handler = _DERIVATIONS.get(wire["type"])
         if handler is not None:
             handler(self, wire, event_id)
+        self._index_blocks()
 
     def _creature_started(self, wire: Mapping[str, Any], event_id: int) -> None:
-        plugins, tools = wire.get("plugins", []), wire.get("tools", [])
-        Creature.insert(
+        self._hot.creature_started.run(
+            self.db,
             name=wire["creature"],
             config=wire.get("config", {}),
-            plugins=plugins,
-            tools=tools,
+            plugins=wire.get("plugins", []),
+            tools=wire.get("tools", []),
             first_event_id=event_id,
             started_at=wire["timestamp"],
-        ).on_conflict(
-            conflict_target=[Creature.name],
-            update={Creature.plugins: plugins, Creature.tools: tools},
-        ).execute(self.db)
+        )
 
     def _turn_started(self, wire: Mapping[str, Any], event_id: int) -> None:
         self._hot.insert_turn.run(
+            self.db,
             creature=wire["creature"],
             turn_index=wire["turn_index"],
             source=wire.get("source", "user"),
@@ -359,6 +476,7 @@ class SessionStore:
     def _turn_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
         result = wire["result"]
         self._hot.complete_turn.run(
+            self.db,
             status=result["status"],
             text=result.get("text", ""),
             usage=result.get("usage", {}),
@@ -368,7 +486,7 @@ class SessionStore:
             creature=wire["creature"],
             turn_index=wire["turn_index"],
         )
-        self._hot.set_meta.run(key="last_active", value=wire["timestamp"])
+        self._hot.set_meta.run(self.db, key="last_active", value=wire["timestamp"])
 
     def _llm_call_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
         # Usage is summed per model call, so a call of a turn that never completed (a crash)
@@ -376,12 +494,12 @@ class SessionStore:
         usage = wire.get("usage") or {}
         if not any(usage.values()):
             return
-        row = self._hot.usage_totals.run(creature=wire["creature"]).fetchone()
+        row = self._hot.usage_totals.run(self.db, creature=wire["creature"]).fetchone()
         totals = Usage.totals.python_value(row[0]) if row else {}
         for field, count in usage.items():
             if isinstance(count, int | float):
                 totals[field] = totals.get(field, 0) + count
-        self._hot.set_usage.run(creature=wire["creature"], totals=totals)
+        self._hot.set_usage.run(self.db, creature=wire["creature"], totals=totals)
 
     def _message_appended(self, wire: Mapping[str, Any], event_id: int) -> None:
         message = wire["message"]
@@ -405,16 +523,24 @@ class SessionStore:
             text = "\n".join(filter(None, [text, *calls]))
         else:
             kind = role
-        self.add_blocks(wire, event_id, kind, tool_name, text)
+        self._add_blocks(wire, event_id, kind, tool_name, text)
 
     def add_blocks(
         self, wire: Mapping[str, Any], event_id: int, kind: str, tool_name: str, text: str
     ) -> None:
         """Index *text* for memory search: one block per :data:`_BLOCK_CHARS` characters."""
+        self._add_blocks(wire, event_id, kind, tool_name, text)
+        self._index_blocks()
+
+    def _add_blocks(
+        self, wire: Mapping[str, Any], event_id: int, kind: str, tool_name: str, text: str
+    ) -> None:
+        """Write *text*'s blocks; they join the full-text index with :meth:`_index_blocks`."""
         text = text.strip()
         for start in range(0, len(text), _BLOCK_CHARS):
             piece = text[start : start + _BLOCK_CHARS]
             block_id = self._hot.insert_block.run(
+                self.db,
                 event_id=event_id,
                 creature=wire["creature"],
                 turn_index=wire["turn_index"],
@@ -423,7 +549,29 @@ class SessionStore:
                 timestamp=wire["timestamp"],
                 content=piece,
             ).lastrowid
-            self._hot.index_block.run(rowid=block_id, content=piece)
+            if not self._unindexed:
+                self._unindexed_since = time.monotonic()
+            self._unindexed.append({"rowid": block_id, "content": piece})
+
+    def _index_blocks(self) -> None:
+        """Add the blocks written since the last call to the full-text index (same transaction).
+
+        FTS5 writes a new index segment with every transaction that changes it, so blocks are
+        indexed once per turn rather than in each message's own transaction (module docs).
+        """
+        if self._unindexed:
+            rows, self._unindexed = self._unindexed, []
+            self._hot.index_block.run_many(self.db, rows)
+
+    def _index_leftover_blocks(self) -> None:
+        """Index blocks a process wrote but did not index before it ended (killed mid-turn)."""
+        indexed = self.db.execute_sql(_LAST_INDEXED_BLOCK).fetchone()[0] or 0
+        rows = self.db.execute_sql(_BLOCKS_AFTER, (indexed,)).fetchall()
+        if rows:
+            with write_transaction(self.db):
+                self._hot.index_block.run_many(
+                    self.db, [{"rowid": rowid, "content": content} for rowid, content in rows]
+                )
 
     def _tool_call_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
         if not wire.get("background"):
@@ -473,21 +621,20 @@ class SessionStore:
         ).on_conflict(
             conflict_target=[SubAgentRun.creature, SubAgentRun.call_id], update=values
         ).execute(self.db)
-        self.add_blocks(wire, event_id, "subagent", wire["name"], wire.get("output", ""))
+        self._add_blocks(wire, event_id, "subagent", wire["name"], wire.get("output", ""))
 
     def _session_attached(self, wire: Mapping[str, Any], event_id: int) -> None:
-        values = {
-            Creature.config: wire.get("config", {}),
-            Creature.source: wire.get("source"),
-            Creature.pwd: wire.get("pwd", ""),
-            Creature.model: wire.get("model", ""),
-        }
-        Creature.insert({Creature.name: wire["creature"], **values}).on_conflict(
-            conflict_target=[Creature.name], update=values
-        ).execute(self.db)
+        self._hot.session_attached.run(
+            self.db,
+            name=wire["creature"],
+            config=wire.get("config", {}),
+            source=wire.get("source"),
+            pwd=wire.get("pwd", ""),
+            model=wire.get("model", ""),
+        )
 
     def _compaction_completed(self, wire: Mapping[str, Any], event_id: int) -> None:
-        self.add_blocks(wire, event_id, "summary", "", wire.get("summary", ""))
+        self._add_blocks(wire, event_id, "summary", "", wire.get("summary", ""))
 
     def _scratchpad(self, wire: Mapping[str, Any], event_id: int) -> None:
         key = str(wire.get("key", ""))
@@ -536,7 +683,7 @@ class SessionStore:
             timestamp=wire["timestamp"],
         ).execute(self.db)
         if content:
-            self.add_blocks(wire, event_id, "channel", str(wire.get("channel", "")), content)
+            self._add_blocks(wire, event_id, "channel", str(wire.get("channel", "")), content)
 
     # -- Snapshots and creatures ---------------------------------------------------------------
 
@@ -556,42 +703,64 @@ class SessionStore:
         self.db.close()
 
 
-class _HotPath:
-    """The statements run for every event, built from the models once per store.
+class _Statements:
+    """The statements run for every event, and to open a file: built once per process.
 
     Each is an ordinary peewee query over :mod:`kt_sessions.db`'s models, rendered once
-    (:class:`kt_sessions.db.Prepared`): rebuilding them per event would triple the cost of
-    recording (``docs/concepts/decisions.md``, "Sessions").
+    (:class:`kt_sessions.db.Prepared`) and run on each store's database: rebuilding them per
+    event would triple the cost of recording, and per store they cost a new session a
+    millisecond (``docs/concepts/decisions.md``, "Sessions").
     """
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self) -> None:
         def columns(model: Any, *names: str) -> list[Any]:
             return [getattr(model, name) for name in names]
 
-        self.insert_event = Prepared.insert(db, Event)
-        self.insert_turn = Prepared.insert(db, Turn)
+        self.insert_event = Prepared.insert(Event)
+        self.insert_turn = Prepared.insert(Turn)
         fields = columns(Turn, "status", "text", "usage", "tool_calls", "ended_at", "last_event_id")
         where = [Turn.creature, Turn.turn_index]
         self.complete_turn = Prepared(
-            db,
             Turn.update({field: param(field) for field in fields}).where(
                 (Turn.creature == param(Turn.creature))
                 & (Turn.turn_index == param(Turn.turn_index))
             ),
             [*fields, *where],
         )
-        self.set_meta = Prepared.insert(db, SessionMeta, replace=True)
+        self.set_meta = Prepared.insert(SessionMeta, replace=True)
+        self.get_meta = Prepared(
+            SessionMeta.select(SessionMeta.value).where(SessionMeta.key == param(SessionMeta.key)),
+            [SessionMeta.key],
+        )
         self.usage_totals = Prepared(
-            db,
             Usage.select(Usage.totals).where(Usage.creature == param(Usage.creature)),
             [Usage.creature],
         )
-        self.set_usage = Prepared.insert(db, Usage, replace=True)
-        self.insert_block = Prepared.insert(db, Block)
+        self.set_usage = Prepared.insert(Usage, replace=True)
+        self.insert_block = Prepared.insert(Block)
         index_fields = [BlockFTS.rowid, BlockFTS.content]
         self.index_block = Prepared(
-            db, BlockFTS.insert({field: param(field) for field in index_fields}), index_fields
+            BlockFTS.insert({field: param(field) for field in index_fields}), index_fields
         )
+        self.creature_started = Prepared.upsert(
+            Creature, key=[Creature.name], update=columns(Creature, "plugins", "tools")
+        )
+        self.session_attached = Prepared.upsert(
+            Creature,
+            key=[Creature.name],
+            update=columns(Creature, "config", "source", "pwd", "model"),
+        )
+
+
+_STATEMENTS: _Statements | None = None
+
+
+def _statements() -> _Statements:
+    """The process's :class:`_Statements`, built on first use."""
+    global _STATEMENTS
+    if _STATEMENTS is None:
+        _STATEMENTS = _Statements()
+    return _STATEMENTS
 
 
 _DERIVATIONS = {

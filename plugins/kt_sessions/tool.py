@@ -44,6 +44,7 @@ async def search_memory(
     if k < 1:
         return kt.ToolResult(error="k must be at least 1")
     agent = ctx.agent
+    store.flush()  # this turn's blocks join the full-text index now, not when the turn ends
     index = recorder.memory if recorder.memory is not None else MemoryIndex(store.db)
     recorder.memory = index
     index.kernel = agent.kernel

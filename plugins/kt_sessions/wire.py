@@ -34,7 +34,12 @@ BASE_FIELDS = ("type", "creature", "turn_index", "timestamp")
 
 def dumps(value: Any) -> str:
     """Compact JSON; non-JSON values (sets, paths) become strings rather than failing."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
+
+
+# One encoder for every call: json.dumps with options builds a new one each time, which costs
+# as much as encoding a small event.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def event_fields(event: Event) -> dict[str, Any]:

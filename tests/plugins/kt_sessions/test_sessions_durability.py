@@ -202,6 +202,21 @@ async def test_files_are_private_whatever_the_umask(kernel, tmp_path):
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
 
 
+async def test_a_new_file_records_with_the_durability_asked_for(kernel, tmp_path):
+    # A new file's first transaction runs unsynced (kt_sessions.store): what follows must not.
+    for durability, level in (("normal", 1), ("full", 2)):
+        recorder = kt_sessions.SessionRecorder(
+            tmp_path / f"{durability}.ktsession", durability=durability
+        )
+        agent = await kt.Agent.build(
+            {"name": "d"}, llm=ScriptedLLM(["hi"]), kernel=kernel, session=recorder
+        )
+        async with agent:
+            await agent.run("x")
+            synchronous = agent.session.store.db.execute_sql("PRAGMA synchronous").fetchone()
+            assert synchronous == (level,), durability
+
+
 def test_a_lone_surrogate_in_a_reply_does_not_stop_kt_run(kt_cmd, tmp_path):
     folder = tmp_path / "creature"
     folder.mkdir()

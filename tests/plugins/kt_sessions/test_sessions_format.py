@@ -186,14 +186,28 @@ async def test_file_names_with_uri_characters_are_read_and_resumed(kernel, tmp_p
 def test_a_prepared_statement_converts_like_the_model_and_takes_only_its_own_values(tmp_path):
     store = SessionStore.open(tmp_path / "x.ktsession")
     try:
-        insert = _db.Prepared.insert(store.db, _db.Turn)
-        insert.run(creature="c", turn_index=1, started_at=2.0, usage={"total_tokens": 3})
+        insert = _db.Prepared.insert(_db.Turn)
+        insert.run(store.db, creature="c", turn_index=1, started_at=2.0, usage={"total_tokens": 3})
         row = _db.Turn.select().where(_db.Turn.creature == "c").get(store.db)
         assert (row.status, row.usage, row.ended_at) == ("running", {"total_tokens": 3}, None)
         with pytest.raises(ValueError, match="colour: not a value of INSERT INTO"):
-            insert.run(creature="c", turn_index=2, colour="red")
+            insert.run(store.db, creature="c", turn_index=2, colour="red")
         literal = _db.Event.select().where(_db.Event.creature == "c")
         with pytest.raises(ValueError, match="param"):
-            _db.Prepared(store.db, literal, [])
+            _db.Prepared(literal, [])
+    finally:
+        store.close()
+
+
+def test_a_prepared_upsert_inserts_with_defaults_and_updates_only_its_columns(tmp_path):
+    store = SessionStore.open(tmp_path / "x.ktsession")
+    try:
+        upsert = _db.Prepared.upsert(
+            _db.Creature, key=[_db.Creature.name], update=[_db.Creature.tools]
+        )
+        upsert.run(store.db, name="c", config={"a": 1}, tools=["t1"])
+        upsert.run(store.db, name="c", config={"a": 2}, tools=["t2"])
+        row = _db.Creature.select().where(_db.Creature.name == "c").get(store.db)
+        assert (row.config, row.tools, row.plugins, row.pwd) == ({"a": 1}, ["t2"], [], "")
     finally:
         store.close()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 
 import pytest
+import trio
+from kt_sessions_helpers import crash_image
 
 import kt
 import kt_sessions
@@ -12,6 +15,7 @@ from kt.testing import ScriptedLLM, ScriptEntry, ToolCall
 from kt_sessions import db as _db
 from kt_sessions.errors import EmbeddingMismatchError, MemoryIndexError
 from kt_sessions.memory import HashingEmbedder, MemoryIndex, make_embedder
+from kt_sessions.store import SessionStore
 
 TOPICS = [
     "We will deploy the web service to staging tomorrow morning.",
@@ -119,6 +123,96 @@ async def test_search_memory_tool_finds_earlier_rounds(kernel, session_dir):
     assert lines[0] == "Found 2 result(s) for: deploy"
     assert lines[1].startswith("#1 [round 1] ") and "(recall)" in lines[1]
     assert "deploy" in call.output and "staging" in call.output
+
+
+async def test_search_memory_finds_the_turn_it_runs_in(kernel, session_dir):
+    config = {"name": "now", "tools": [{"name": "search_memory"}]}
+    llm = ScriptedLLM([ToolCall("search_memory", {"query": "zebra"}), "Found it."])
+    agent = await kt.Agent.build(
+        config, llm=llm, kernel=kernel, session=True, session_dir=session_dir
+    )
+    async with agent:
+        result = await agent.run("Remember the zebra crossing.")
+    (call,) = result.tool_calls
+    assert call.output.splitlines()[0] == "Found 1 result(s) for: zebra"
+    assert "Remember the zebra crossing." in call.output
+
+
+async def test_a_turn_a_killed_process_left_open_is_searchable_once_reopened(
+    kernel, session_dir, tmp_path
+):
+    copied = trio.Event()
+    image = tmp_path / "killed.ktsession"
+
+    @kt.tool
+    async def wait_here() -> str:
+        """Wait until the test has copied the session file."""
+        crash_image(agent.session.path, image)
+        copied.set()
+        return "copied"
+
+    llm = ScriptedLLM([ToolCall("wait_here", {}), "done"])
+    agent = await kt.Agent.build(
+        {"name": "cut"},
+        llm=llm,
+        tools=[wait_here],
+        kernel=kernel,
+        session=True,
+        session_dir=session_dir,
+    )
+    async with agent:
+        await agent.run("Plan the okapi migration.")
+    assert copied.is_set()
+    with kt_sessions.SessionReader(agent.session.path) as reader:  # completed: indexed
+        assert [h.kind for h in reader.search("okapi", mode="fts")] == ["user"]
+    SessionStore.open(image).close()  # what resuming the killed run does first
+    with kt_sessions.SessionReader(image) as reader:
+        hits = reader.search("okapi", mode="fts")
+        assert [(h.kind, h.content) for h in hits] == [("user", "Plan the okapi migration.")]
+
+
+def test_a_long_turn_indexes_its_blocks_within_a_second(tmp_path, monkeypatch):
+    from kt_sessions import store as store_module
+
+    store = SessionStore.open(tmp_path / "long.ktsession")
+    base = {"creature": "c", "turn_index": 1, "timestamp": 1.0}
+
+    def said(text):
+        message = {"role": "user", "content": text, "tool_calls": [], "meta": {}}
+        store.append_wire({**base, "type": "message_appended", "message": message})
+
+    try:
+        store.append_wire({**base, "type": "turn_started", "input": "x", "source": "user"})
+        said("first giraffe")
+        monkeypatch.setattr(store_module, "INDEX_SECONDS", 0.0)
+        said("second giraffe")  # the oldest unindexed block is old enough: both are indexed
+        with kt_sessions.SessionReader(store.path) as reader:
+            assert len(reader.search("giraffe", mode="fts")) == 2
+    finally:
+        store.close()
+
+
+def test_blocks_a_failed_transaction_did_not_index_are_indexed_by_the_next(tmp_path, monkeypatch):
+    store = SessionStore.open(tmp_path / "failing.ktsession")
+    base = {"creature": "c", "turn_index": 1, "timestamp": 1.0}
+    message = {"role": "user", "content": "a quiet zebra", "tool_calls": [], "meta": {}}
+    ended = {**base, "type": "turn_completed", "result": {"status": "completed"}}
+
+    def disk_error(*args):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    try:
+        store.append_wire({**base, "type": "turn_started", "input": "x", "source": "user"})
+        store.append_wire({**base, "type": "message_appended", "message": message})
+        with monkeypatch.context() as patch:
+            patch.setattr(store._hot.index_block, "run_many", disk_error)
+            with pytest.raises(sqlite3.OperationalError):
+                store.append_wire(ended)  # rolled back, index entries included
+        store.append_wire(ended)
+        with kt_sessions.SessionReader(store.path) as reader:
+            assert [h.content for h in reader.search("zebra", mode="fts")] == ["a quiet zebra"]
+    finally:
+        store.close()
 
 
 async def test_search_memory_semantic_builds_the_index_it_needs(kernel, session_dir):

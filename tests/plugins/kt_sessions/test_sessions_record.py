@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from typing import ClassVar
@@ -247,11 +248,16 @@ async def test_two_creatures_can_share_one_file(kernel, session_dir):
         async with second:
             await first.run("one")
             await second.run("two")
+            meta = {k: json.loads(v) for k, v in rows(first.session.path, "SELECT * FROM meta")}
+            assert meta["status"] == "running" and meta["owner"]["pid"] == os.getpid()
+            assert set(meta["recording"]) == {"lead", "helper"}
+            assert meta["creatures"] == ["lead", "helper"]
     assert second.session.path == first.session.path
     with kt_sessions.SessionReader(first.session.path) as reader:
         assert reader.creatures == ["lead", "helper"]
         assert [t.text for t in reader.turns()] == ["lead reply", "helper reply"]
         assert reader.meta["status"] == "paused"
+        assert reader.meta["owner"] is None and reader.meta["recording"] == {}
 
 
 @attrs.frozen(kw_only=True)
