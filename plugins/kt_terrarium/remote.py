@@ -15,6 +15,7 @@ the creature as turns.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import uuid
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from kt import USE_CONFIG
+from kt import USE_CONFIG, TurnStream
 from kt.errors import AgentNotStartedError, AgentStoppedError, KTError
 from kt.events import (
     Event,
@@ -895,57 +896,26 @@ class RemoteBody:
         self._by_turn.clear()
 
 
-class RemoteTurnStream:
+class RemoteTurnStream(TurnStream):
     """The events of one turn of a creature hosted elsewhere (``Agent.run_stream``'s contract).
 
     An async iterator and an async context manager; the last event is the turn's
-    ``TurnCompleted``. Leaving early cancels the turn there.
+    ``TurnCompleted``. Leaving early cancels the turn there; a link that fails before the turn
+    completed raises its error from the iteration.
     """
 
     def __init__(
         self, body: RemoteBody, awaited: _Awaited, receive: trio.MemoryReceiveChannel[Event]
     ) -> None:
-        self._body = body
+        super().__init__(receive, functools.partial(body._cancel, awaited))
         self._awaited = awaited
-        self._receive = receive
-        self._done = False
 
-    def __aiter__(self) -> RemoteTurnStream:
-        return self
+    def _ended_early(self) -> None:
+        if self._awaited.error is not None:
+            raise self._awaited.error from None
 
-    async def __anext__(self) -> Event:
-        if self._done:
-            raise StopAsyncIteration
-        try:
-            event = await self._receive.receive()
-        except trio.Cancelled:
-            self._abandon()
-            raise
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            self._done = True
-            if self._awaited.error is not None:
-                raise self._awaited.error from None
-            raise StopAsyncIteration from None
-        if isinstance(event, TurnCompleted):
-            self._done = True
-        return event
-
-    async def __aenter__(self) -> RemoteTurnStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._abandon()
-
-    async def aclose(self) -> None:
-        """Stop reading; cancels the turn if it has not completed."""
-        self._abandon()
-
-    def _abandon(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._receive.close()
-        self._body._cancel(self._awaited)
+    def __del__(self) -> None:
+        pass  # cancelling posts to the link, which a garbage collection may find closed
 
 
 def refuse_what_cannot_cross(

@@ -9,6 +9,7 @@ locks. Background tools and triggers run in the same nursery and re-enter throug
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import time
@@ -396,9 +397,7 @@ class Agent:
         try:
             self._queue_send, queue_recv = trio.open_memory_channel[TurnRequest](math.inf)
             self._queue_recv = queue_recv
-            self._prepare_tools()
-            self.system_prompt = await self._assemble_prompt()
-            self._system_message = Message("system", self.system_prompt)
+            await self._offer_tools()
             await self.emit(
                 CreatureStarted(
                     config=_config_summary(self.config),
@@ -435,8 +434,7 @@ class Agent:
         self._state = "stopping"
         assert self._nursery is not None and self._queue_send is not None
         self._queue_send.close()
-        for request in self._pending_requests():
-            request.abandon()  # their run() raises AgentStoppedError
+        self._abandon_queued()  # their run() raises AgentStoppedError
         self._nursery.cancel_scope.cancel()
         try:
             await self._nursery_cm.__aexit__(None, None, None)
@@ -485,14 +483,12 @@ class Agent:
         with trio.CancelScope() as self._serving:
             await self.input.run(self)
 
-    def _pending_requests(self) -> list[TurnRequest]:
-        pending = []
+    def _abandon_queued(self) -> None:
         while self._queue_recv is not None:
             try:
-                pending.append(self._queue_recv.receive_nowait())
+                self._queue_recv.receive_nowait().abandon()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 break
-        return pending
 
     def _creature_pm_names(self) -> list[str]:
         return [name for name, _ in self._creature_pm.list_name_plugin()]
@@ -539,8 +535,17 @@ class Agent:
             AgentStoppedError: after the agent stopped.
             ValueError: for a negative or NaN *timeout*, or *max_iterations* < 1.
         """
-        timeout = self._turn_timeout(timeout, max_iterations)
-        return TurnStream(self, _normalise_input(input), timeout, max_iterations)
+        send, receive = trio.open_memory_channel[Event](math.inf)
+        request = self._queue_turn(
+            input,
+            timeout,
+            max_iterations,
+            deliver=send.send_nowait,
+            abandon_reader=send.close,
+        )
+        return TurnStream(
+            receive, functools.partial(_call_soon, self._token, request.cancel), request
+        )
 
     async def run(
         self,
@@ -591,11 +596,7 @@ class Agent:
         """
         # The same turn as run_stream, without subscribing to its events: the caller wakes
         # once, when the turn ends, instead of once per batch of events.
-        timeout = self._turn_timeout(timeout, max_iterations)
-        request = TurnRequest(
-            _normalise_input(input), timeout=timeout, max_iterations=max_iterations
-        )
-        self._submit(request)
+        request = self._queue_turn(input, timeout, max_iterations)
         try:
             await request.done.wait()
         except trio.Cancelled:
@@ -605,8 +606,10 @@ class Agent:
             raise AgentStoppedError(f"agent '{self.name}' stopped before the turn started")
         return request.result
 
-    def _turn_timeout(self, timeout: Any, max_iterations: int | None) -> float | None:
-        """The turn's timeout (the config's when not given), once both options are checked."""
+    def _queue_turn(
+        self, input: UserInput, timeout: Any, max_iterations: int | None, **reader: Any
+    ) -> TurnRequest:
+        """Check the options of ``run`` / ``run_stream`` and queue their turn."""
         self._check_running()
         if timeout is USE_CONFIG:
             timeout = self.config.controller.turn_timeout
@@ -614,7 +617,11 @@ class Agent:
             raise ValueError(f"timeout must be a non-negative number of seconds, not {timeout!r}")
         if max_iterations is not None and max_iterations < 1:
             raise ValueError(f"max_iterations must be at least 1, not {max_iterations}")
-        return timeout
+        request = TurnRequest(
+            _normalise_input(input), timeout=timeout, max_iterations=max_iterations, **reader
+        )
+        self._submit(request)
+        return request
 
     def interrupt(self) -> None:
         """Interrupt the running turn, if any; callable from any task or thread.
@@ -650,9 +657,8 @@ class Agent:
             stopped); a trigger waits on it so its firings never pile up behind a slow turn.
         """
         self._check_running()
-        assert self._queue_send is not None
         request = TurnRequest(_normalise_input(input), source=source)
-        self._queue_send.send_nowait(request)
+        self._submit(request)
         return request.done
 
     def subscribe(self) -> trio.MemoryReceiveChannel[Event]:
@@ -699,8 +705,7 @@ class Agent:
             self._serving.cancel()  # serve() returns: the run is over
         if self.current_turn is not None:
             self.current_turn.terminate(reason)
-        for request in self._pending_requests():
-            request.abandon()
+        self._abandon_queued()
         await self.emit(CreatureTerminated(limit=limit, reason=reason))
 
     def _submit(self, request: TurnRequest) -> None:
@@ -727,9 +732,7 @@ class Agent:
             AgentNotStartedError / AgentStoppedError: when the agent is not running.
             ValueError: when *job_id* is already taken.
         """
-        self._check_running()
         job = self._new_job(name=name, kind=kind, job_id=job_id)
-        assert self._nursery is not None
         self._nursery.start_soon(job._run, fn, args)
         return job
 
@@ -746,9 +749,7 @@ class Agent:
         ``fn`` calls ``task_status.started()`` when it can do its work (a listener is bound, a
         timer is armed), so nothing it should see can happen before it exists.
         """
-        self._check_running()
         job = self._new_job(name=name, kind=kind, job_id=job_id)
-        assert self._nursery is not None
 
         async def run(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED):
             await job._run(fn, args, task_status=task_status)
@@ -780,6 +781,8 @@ class Agent:
         return job.cancel() if job is not None else False
 
     def _new_job(self, *, name: str, kind: str, job_id: str | None) -> Job:
+        self._check_running()
+        assert self._nursery is not None
         job_id = job_id or f"{kind}_{uuid.uuid4().hex[:8]}"
         if job_id in self.jobs and self.jobs[job_id].status == "running":
             raise ValueError(f"a job with id '{job_id}' is already running")
@@ -933,9 +936,7 @@ class Agent:
             raise ValueError(f"tool names already taken: {', '.join(taken)}; rename them")
         self.tools.update((spec.name, spec) for spec in specs)
         if self._state == "running":
-            self._prepare_tools()
-            self.system_prompt = await self._assemble_prompt()
-            self._system_message = Message("system", self.system_prompt)
+            await self._offer_tools()
         return specs
 
     async def call_tool(
@@ -986,7 +987,8 @@ class Agent:
             model=self.config.controller.model,
         )
 
-    def _prepare_tools(self) -> None:
+    async def _offer_tools(self) -> None:
+        """Prepare the native schemas and the system prompt, both from :attr:`tools`."""
         schemas = []
         self.body_args = {}
         for spec in self.tools.values():
@@ -1002,6 +1004,8 @@ class Agent:
             schemas.append(ToolSchema(spec.name, spec.description, params))
             self.body_args[spec.name] = spec.text_body_arg
         self._tool_schemas = tuple(schemas)
+        self.system_prompt = await self._assemble_prompt()
+        self._system_message = Message("system", self.system_prompt)
 
     async def _assemble_prompt(self) -> str:
         specs = list(self.tools.values())
@@ -1080,7 +1084,10 @@ class Agent:
             and event.turn_index == turn.turn_index
             and not isinstance(event, MessageAppended)
         ):
-            turn.deliver(event)
+            try:
+                turn.deliver(event)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # the reader left; the turn is being cancelled
         for channel in list(self._subscribers):
             try:
                 channel.send_nowait(event)
@@ -1089,11 +1096,12 @@ class Agent:
 
     async def _hook_failed(self, hook: str, plugin: str, exc: BaseException) -> None:
         event = ErrorOccurred(
+            creature=self.name,
+            turn_index=self.turn_index,
             message=f"plugin '{plugin}' failed in {hook}: {type(exc).__name__}: {exc}",
             error_type=type(exc).__name__,
             source=f"plugin:{plugin}:{hook}",
         )
-        event = attrs.evolve(event, creature=self.name, turn_index=self.turn_index)
         if hook != "kt_event":  # never feed a failing observer its own failure
             await self.runner.notify("kt_event", event=event, creature=self)
         self._deliver(event)
@@ -1104,32 +1112,23 @@ class TurnStream:
 
     An async iterator and an async context manager. Leaving the ``async with`` block (or
     dropping the stream) before ``TurnCompleted`` cancels the turn.
+
+    Args:
+        receive: The channel the turn's events arrive on.
+        cancel: Called once when the reader leaves before ``TurnCompleted``: cancels the turn.
+        request: The queued turn (internal; ``None`` for a turn that runs elsewhere).
     """
 
     def __init__(
         self,
-        agent: Agent,
-        input: str | tuple[ContentPart, ...],
-        timeout: float | None,
-        max_iterations: int | None,
+        receive: trio.MemoryReceiveChannel[Event],
+        cancel: Callable[[], None],
+        request: TurnRequest | None = None,
     ) -> None:
-        self._agent = agent
-        self._send, self._recv = trio.open_memory_channel[Event](math.inf)
+        self._recv = receive
+        self._cancel = cancel
         self._done = False
-        self.request = TurnRequest(
-            input,
-            timeout=timeout,
-            max_iterations=max_iterations,
-            deliver=self._deliver,
-            abandon_reader=self._send.close,
-        )
-        agent._submit(self.request)
-
-    def _deliver(self, event: Event) -> None:
-        try:
-            self._send.send_nowait(event)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass  # the reader left; the turn is being cancelled
+        self.request = request
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
@@ -1149,10 +1148,14 @@ class TurnStream:
             raise
         except (trio.EndOfChannel, trio.ClosedResourceError):
             self._done = True
+            self._ended_early()
             raise StopAsyncIteration from None
         if isinstance(event, TurnCompleted):
             self._done = True
         return event
+
+    def _ended_early(self) -> None:
+        """The channel closed before ``TurnCompleted``; a subclass may raise why."""
 
     async def __aenter__(self) -> TurnStream:
         return self
@@ -1169,7 +1172,7 @@ class TurnStream:
             return
         self._done = True
         self._recv.close()
-        _call_soon(self._agent._token, self.request.cancel)
+        self._cancel()
 
     def __del__(self) -> None:
         if not self._done:

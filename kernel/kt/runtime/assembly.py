@@ -224,12 +224,11 @@ def resolve_format(config: CreatureConfig, kernel: Kernel) -> ToolFormat:
         return NATIVE
     spec = kernel.tool_formats.get(name)
     if spec is None:
-        file = str(config.files[-1]) if config.files else None
         raise UnknownNameError(
             f"unknown tool format '{name}'.{_did_you_mean(name, kernel.tool_formats)} Text "
             "formats come from the kt_formats plugin.",
             path="controller.tool_format",
-            file=file,
+            file=str(config.files[-1]) if config.files else None,
         )
     return spec.factory()
 
@@ -250,15 +249,6 @@ def resolve_controller(config: CreatureConfig, kernel: Kernel) -> Any:
             file=str(config.files[-1]) if config.files else None,
         )
     return spec.factory
-
-
-def split_selector(selector: str) -> tuple[str, str]:
-    """``"openai/gpt-4o"`` → (``openai``, ``gpt-4o``); ``"scripted:replies.toml"`` likewise."""
-    for sep in (":", "/"):
-        if sep in selector:
-            backend, _, rest = selector.partition(sep)
-            return backend, rest
-    return selector, ""
 
 
 def build_profile(profile: LLMProfile, kernel: Kernel) -> LLM:
@@ -309,7 +299,8 @@ def resolve_llm(
             f"--llm BACKEND/MODEL (installed backends: {backends}; `--llm scripted:FILE` plays "
             "a reply file offline)."
         )
-    backend, model = split_selector(selector)
+    # "openai/gpt-4o", "scripted:replies.toml": a ':' comes first, so a path may hold '/'
+    backend, _, model = selector.partition(":" if ":" in selector else "/")
     spec = kernel.llm_backends.get(backend)
     if spec is None:
         raise UnknownNameError(

@@ -151,7 +151,7 @@ class _Turn:
 
     def unique_call_id(self, call: ToolCall) -> str:
         """An id for *call* no other call of this turn has (a model may repeat or omit ids)."""
-        wanted = call.id or _call_id(call.name)
+        wanted = call.id or f"{call.name}_{uuid.uuid4().hex[:8]}"
         chosen, n = wanted, 1
         while chosen in self.call_ids:
             n += 1
@@ -162,10 +162,6 @@ class _Turn:
     @property
     def records(self) -> list[ToolCallRecord]:
         return [r.outcomes[c.id].record for r in self.rounds for c in r.calls if c.id in r.outcomes]
-
-
-def _call_id(name: str) -> str:
-    return f"{name}_{uuid.uuid4().hex[:8]}"
 
 
 async def run_turn(agent: Creature, request: TurnRequest) -> TurnResult:
@@ -422,7 +418,7 @@ async def _append_assistant(
     )
 
 
-async def _append_results(agent: Creature, turn: _Turn, round_: _Round, missing: str = "") -> None:
+async def _append_results(agent: Creature, turn: _Turn, round_: _Round) -> None:
     """Feed results back in call order: ``tool`` messages (native) or one user message (text)."""
     if round_.results_appended or not round_.calls:
         return
@@ -430,7 +426,7 @@ async def _append_results(agent: Creature, turn: _Turn, round_: _Round, missing:
     texts = []
     for call in round_.calls:
         outcome = round_.outcomes.get(call.id)
-        texts.append((call, outcome.text if outcome else missing or MISSING_RESULT))
+        texts.append((call, outcome.text if outcome else MISSING_RESULT))
     if agent.tool_format.native:
         for call, text in texts:
             await agent.append(

@@ -229,28 +229,16 @@ async def execute_call(
     started = time.time()
     t0 = trio.current_time()
 
-    async def finish(
-        status: str,
-        *,
-        args: Mapping[str, Any] | str,
-        output: str = "",
-        error: str | None = None,
-        error_type: str | None = None,
-        background: bool = False,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> Outcome:
+    async def finish(status: str, **fields: Any) -> Outcome:
+        """Record the call as it stands now (``ToolCallRecord`` *fields*) and publish it."""
         record = ToolCallRecord(
             id=call.id,
             name=call.name,
-            args=args,
+            args=call.args,
             status=status,  # type: ignore[arg-type]
-            output=output,
-            error=error,
-            error_type=error_type,
             started_at=started,
             duration=trio.current_time() - t0,
-            background=background,
-            metadata=dict(metadata or {}),
+            **fields,
         )
         await agent.emit(ToolCallCompleted.from_record(record), turn_index=ctx.turn_index)
         return Outcome(record, result_message_text(record))
@@ -261,7 +249,6 @@ async def execute_call(
         available = ", ".join(agent.tools) or "none"
         return await finish(
             "error",
-            args=call.args,
             error=f"unknown tool '{call.name}'; available tools: {available}",
             error_type=ToolNotFoundError.__name__,
         )
@@ -271,19 +258,16 @@ async def execute_call(
             background = _as_bool(args.pop(BACKGROUND_ARG)) and background_ok
         args = arguments.validate_arguments(spec.parameters, args, coerce_strings=text_format)
     except ToolArgumentError as exc:
-        return await finish(
-            "error", args=call.args, error=str(exc), error_type=ToolArgumentError.__name__
-        )
+        return await finish("error", error=str(exc), error_type=ToolArgumentError.__name__)
     call = ToolCall(call.name, args, call.id)  # attrs.evolve costs ~1 µs more
     try:
         call = await agent.runner.chain("kt_pre_tool_call", "call", call, vetoable=True, ctx=ctx)
     except PluginBlockError as exc:
-        return await finish("blocked", args=args, error=str(exc), error_type="ToolBlockedError")
+        return await finish("blocked", error=str(exc), error_type="ToolBlockedError")
     spec = agent.tools.get(call.name)
     if spec is None:
         return await finish(
             "error",
-            args=call.args,
             error=f"a plugin renamed the call to unknown tool '{call.name}'",
             error_type=ToolNotFoundError.__name__,
         )
@@ -293,7 +277,6 @@ async def execute_call(
         agent.start_background_call(spec, call, ctx)
         return await finish(
             "running",
-            args=call.args,
             output=(
                 f"Started in the background as job {job_id}. Its result will arrive in a later "
                 "message; continue with other work meanwhile."
@@ -304,7 +287,6 @@ async def execute_call(
     status = "ok" if result.ok else ("timeout" if result.metadata.get("timeout") else "error")
     outcome = await finish(
         status,
-        args=call.args,
         output=content_text(result.output),  # records and UIs: "[image]", never base64
         error=result.error,
         error_type=result.metadata.get("error_type") if not result.ok else None,
