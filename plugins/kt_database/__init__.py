@@ -120,12 +120,21 @@ def _options(given: Mapping[str, Any], current: DatabaseOptions) -> DatabaseOpti
     return attrs.evolve(current, **given)
 
 
-database = _build(DatabaseOptions())
+def __getattr__(name: str) -> Any:
+    """``database``, the tool with the default options, built at first use (PEP 562).
+
+    Building a tool reads its docstring, so a kernel that never offers the tool never pays for
+    it: the registration below names it with a :class:`kt.LazySpec`.
+    """
+    if name != "database":
+        raise AttributeError(f"module 'kt_database' has no attribute {name!r}")
+    globals()["database"] = spec = _build(DatabaseOptions())
+    return spec
 
 
 @kt.hookimpl
-def kt_tools() -> list[kt.ToolSpec]:
-    return [database]
+def kt_tools() -> list[kt.LazySpec]:
+    return [kt.LazySpec("database", "kt_database:database")]
 
 
 @kt.hookimpl

@@ -21,10 +21,11 @@ Every escalation (an axis reaching soft, then hard) is announced once: as a
 model reads in its next request. Counting tool calls when they are admitted, rather than when
 they finish, keeps the hard limit exact when a model asks for several calls at once.
 
-This module holds the whole feature: the ``budgets`` table (:class:`BudgetOptions`), the
-:class:`BudgetAlarm` event, the spending rules (:class:`Budget`) and the hooks
-(:class:`BudgetHooks`). Tool calls are admitted by :class:`kt_guard.Guard`, which puts the
-budget between the sandbox and the permission gate.
+This module holds the feature: the ``budgets`` table (:class:`BudgetOptions`), the
+:class:`BudgetAlarm` event and the spending rules (:class:`Budget`). Its hooks are
+:class:`kt_guard.hooks.BudgetHooks`, which load this module once a creature sets budgets. Tool
+calls are admitted by :class:`kt_guard.Guard`, which puts the budget between the sandbox and
+the permission gate.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import attrs
 import kt
 from kt.errors import BudgetExceededError, PluginBlockError
 from kt.events import Event
-from kt_guard.feature import Feature, now
+from kt_guard.feature import now
 from kt_guard.options import GuardConfigError, check_table, describe, positive
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
     "Budget",
     "BudgetAlarm",
     "BudgetExhaustedError",
-    "BudgetHooks",
     "BudgetOptions",
     "BudgetState",
     "Limit",
@@ -366,92 +366,3 @@ class Budget:
         if axis == "model_calls":
             return f"{at} This is your last model call; give your final answer now."
         return f"{at} Tool calls are refused from now on; give your final answer now."
-
-
-# -- Hooks -------------------------------------------------------------------------------------
-
-_BUDGET = kt.StashKey[Budget | None]()  # in the guard's stash: None when it sets no budgets
-
-
-class BudgetHooks(Feature):
-    """The budget's hooks, part of every :class:`kt_guard.Guard`.
-
-    They count turns, model calls and tokens, start the wall clock, admit model calls and
-    sub-agents, and tell the model its limits. A creature whose guard sets no ``budgets`` is
-    not counted.
-    """
-
-    def budget_of(self, agent: kt.Agent) -> Budget | None:
-        """This guard's budget for *agent*, or ``None`` when it sets no ``budgets``."""
-        stash = self.guard_stash(agent)
-        if _BUDGET not in stash:
-            options = self.guard_options(agent).budgets
-            stash[_BUDGET] = None if options is None else Budget(options, BudgetState())
-        return stash[_BUDGET]
-
-    def budget_status(self, agent: kt.Agent) -> dict[str, dict[str, float | None]]:
-        """``{axis: {"used", "soft", "hard"}}`` for *agent*'s limited axes (``{}`` if none)."""
-        budget = self.budget_of(agent)
-        return {} if budget is None else budget.status()
-
-    @kt.hookimpl(specname="kt_creature_started")
-    def budget_creature_started(self, creature: kt.Agent) -> None:
-        """Start the wall clock."""
-        budget = self.budget_of(creature)
-        if budget is not None:
-            budget.start()
-
-    @kt.hookimpl(specname="kt_prompt_sections")
-    def budget_prompt_sections(self, creature: kt.Agent) -> list[kt.PromptSection]:
-        """Tell the model its limits and what the ``[budget ...]`` notes mean."""
-        budget = self.budget_of(creature)
-        if budget is None:
-            return []
-        return [kt.PromptSection("kt_guard.budget", budget.prompt_text())]
-
-    @kt.hookimpl(specname="kt_turn_started")
-    async def budget_turn_started(self, ctx: kt.TurnContext) -> None:
-        """Count the turn."""
-        budget = self.budget_of(ctx.creature)
-        if budget is not None:
-            await budget.turn_started(ctx.creature)
-
-    @kt.hookimpl(specname="kt_pre_llm_call")
-    async def budget_pre_llm_call(
-        self, request: kt.LLMRequest, ctx: kt.TurnContext
-    ) -> kt.LLMRequest | None:
-        """Admit the model call and hand the model the alarms it has not read yet."""
-        budget = self.budget_of(ctx.creature)
-        if budget is None:
-            return None
-        alarms = await budget.admit_model_call(ctx.creature)
-        return _with_note(request, "\n".join(alarms)) if alarms else None
-
-    @kt.hookimpl(specname="kt_post_llm_call")
-    async def budget_post_llm_call(self, result: kt.LLMResult, ctx: kt.TurnContext) -> None:
-        """Count the call's tokens."""
-        budget = self.budget_of(ctx.creature)
-        if budget is not None:
-            await budget.record_usage(ctx.creature, result.usage)
-
-    @kt.hookimpl(specname="kt_pre_subagent")
-    async def budget_pre_subagent(self, ctx: kt.TurnContext) -> None:
-        """Refuse new sub-agents once tokens or wall time ran out."""
-        budget = self.budget_of(ctx.creature)
-        if budget is not None:
-            await budget.check_work(ctx.creature, "sub-agents")
-
-
-def _with_note(request: kt.LLMRequest, note: str) -> kt.LLMRequest:
-    """The request with *note* added where the model reads it next.
-
-    Appended to the last message when that is a tool result or a user message (so roles keep
-    alternating for strict providers), else as a new user message. The history is not changed.
-    """
-    messages = list(request.messages)
-    last = messages[-1] if messages else None
-    if last is not None and last.role in ("tool", "user") and isinstance(last.content, str):
-        messages[-1] = attrs.evolve(last, content=f"{last.content}\n\n{note}")
-    else:
-        messages.append(kt.Message("user", note))
-    return attrs.evolve(request, messages=tuple(messages))

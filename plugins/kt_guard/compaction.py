@@ -20,7 +20,8 @@ summary was being written, and leaves history untouched if summarising fails (pu
 * ``keep_recent_turns = 0`` is treated as 1: the turn in progress is always kept.
 
 The feature has no guard options: it follows the ``[compact]`` table of every creature its
-guard serves. Its hooks are :class:`CompactionHooks`.
+guard serves. Its hooks are :class:`kt_guard.hooks.CompactionHooks`, which load this module
+at the first model call's end.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ from typing import Any
 import attrs
 
 import kt
-from kt_guard.feature import Feature, now
+from kt_guard.feature import now
 from kt_guard.options import GuardConfigError
 
 __all__ = [
-    "CompactionHooks",
     "CompactionState",
     "consider",
     "context_limit",
@@ -188,26 +188,3 @@ async def summarise_with_compact_model(
         if isinstance(chunk, kt.TextChunk):
             parts.append(chunk.text)
     return "".join(parts).strip()
-
-
-# -- Hooks -------------------------------------------------------------------------------------
-
-
-class CompactionHooks(Feature):
-    """The compaction policy's hooks, part of every :class:`kt_guard.Guard`.
-
-    Its state is the creature's, not the guard's: two guards on one creature still run one
-    compaction at a time.
-    """
-
-    @kt.hookimpl(specname="kt_post_llm_call")
-    def compaction_post_llm_call(self, result: kt.LLMResult, ctx: kt.TurnContext) -> None:
-        """Start a background compaction once the prompt passed the threshold."""
-        consider(ctx.creature, result.usage)
-
-    @kt.hookimpl(specname="kt_compact", trylast=True)  # a creature's own strategy wins
-    async def compaction_compact(
-        self, messages: tuple[kt.Message, ...], creature: kt.Agent
-    ) -> str | None:
-        """Summarise with ``compact.compact_model`` when the creature names one."""
-        return await summarise_with_compact_model(creature, messages)

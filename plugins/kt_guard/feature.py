@@ -1,12 +1,16 @@
 """The base of the guard's features: what a feature's hooks get from the guard they belong to.
 
-A guard (:class:`kt_guard.Guard`) is one plugin object made of four features, each a class of
-hooks in its own module:
+A guard (:class:`kt_guard.Guard`) is one plugin object made of four features. Each feature's
+rules live in its own module, and its hooks in a class of :mod:`kt_guard.hooks`:
 
-* :class:`~kt_guard.budget.BudgetHooks`: turns, model calls, tool calls, tokens, wall time;
-* :class:`~kt_guard.permissions.PermissionHooks`: the approval gate, approvals after a resume;
-* :class:`~kt_guard.sandbox.SandboxHooks`: the paths, hosts and shell commands tools may use;
-* :class:`~kt_guard.compaction.CompactionHooks`: background compaction past a token threshold.
+* :class:`~kt_guard.hooks.BudgetHooks` (:mod:`kt_guard.budget`): turns, model calls, tool
+  calls, tokens, wall time;
+* :class:`~kt_guard.hooks.PermissionHooks` (:mod:`kt_guard.permissions`): the approval gate,
+  approvals after a resume;
+* :class:`~kt_guard.hooks.SandboxHooks` (:mod:`kt_guard.sandbox`): the paths, hosts and shell
+  commands tools may use;
+* :class:`~kt_guard.hooks.CompactionHooks` (:mod:`kt_guard.compaction`): background compaction
+  past a token threshold.
 
 Because the guard registers as one plugin, several features implement the same hook, each
 under a method name of its own that names the hook with ``specname``; pluggy calls every one::

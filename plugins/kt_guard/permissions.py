@@ -14,8 +14,9 @@ waited) become pending again. Their tool call died with the process (the model s
 as interrupted and usually retries it); answering such a request ``allow_once`` lets the first
 call with exactly the same tool and arguments through without asking again.
 
-This module holds the whole feature: the ``permissions`` table (:class:`PermissionOptions`),
-the approval events, the gate and the answers, and the hooks (:class:`PermissionHooks`). The
+This module holds the feature: the ``permissions`` table (:class:`PermissionOptions`),
+the approval events, the gate and the answers. Its hooks are
+:class:`kt_guard.hooks.PermissionHooks`, which load this module once it is needed. The
 gate runs in :class:`kt_guard.Guard`'s tool-call check, after the sandbox and the budget: a
 person is never asked about a call they would refuse anyway.
 """
@@ -46,7 +47,7 @@ from kt.events import (
     pending_requests,
     restore_requests,
 )
-from kt_guard.feature import Feature
+from kt_guard.hooks import APPROVAL_BOOK
 from kt_guard.options import GuardConfigError, check_table, describe, strings
 from kt_guard.shellparse import (
     SHELL_TOOLS,
@@ -61,10 +62,11 @@ from kt_guard.shellparse import (
 __all__ = [
     "APPROVAL_CHOICES",
     "DECISIONS",
+    "RESTORED_TYPES",
     "ApprovalAnswered",
+    "ApprovalBook",
     "ApprovalError",
     "ApprovalRequested",
-    "PermissionHooks",
     "PermissionOptions",
     "Rule",
     "answer",
@@ -314,7 +316,8 @@ class ApprovalAnswered(Event):
 
 _ELIDE = 80
 _CLEANUP_DEADLINE = 5.0
-_RESTORED_TYPES = ("approval_requested", "approval_answered", "user_answered")
+RESTORED_TYPES = ("approval_requested", "approval_answered", "user_answered")
+"""The event types that rebuild a resumed creature's approvals."""
 
 
 class ApprovalError(KTError):
@@ -322,7 +325,7 @@ class ApprovalError(KTError):
 
 
 @attrs.define(eq=False)
-class _Book:
+class ApprovalBook:
     """A creature's approvals: standing grants, requests restored from a log, early answers."""
 
     session_tools: set[str] = attrs.Factory(set)
@@ -332,11 +335,8 @@ class _Book:
     answered: set[str] = attrs.Factory(set)  # answered through answer(), maybe not yet published
 
 
-_BOOK = kt.StashKey[_Book]()
-
-
-def _book(agent: kt.Agent) -> _Book:
-    return agent.stash.setdefault(_BOOK, _Book())
+def _book(agent: kt.Agent) -> ApprovalBook:
+    return agent.stash.setdefault(APPROVAL_BOOK, ApprovalBook())
 
 
 def _fingerprint(tool: str, args: Mapping[str, Any]) -> tuple[str, str]:
@@ -549,7 +549,7 @@ def restore_approvals(agent: kt.Agent, events: Iterable[Event | Mapping[str, Any
     for item in events:
         event = item
         if isinstance(item, Mapping):
-            if item.get("type") not in _RESTORED_TYPES:
+            if item.get("type") not in RESTORED_TYPES:
                 continue
             event = from_wire(item)
         relevant.append(event)
@@ -564,71 +564,3 @@ def restore_approvals(agent: kt.Agent, events: Iterable[Event | Mapping[str, Any
         elif isinstance(event, UserAnswered):
             book.restored.pop(event.request_id, None)
     restore_requests(agent, relevant)
-
-
-# -- Hooks -------------------------------------------------------------------------------------
-
-
-class PermissionHooks(Feature):
-    """The permission gate's hooks, part of every :class:`kt_guard.Guard`.
-
-    The gate itself (:meth:`permissions_gate`) runs in the guard's tool-call check. The hooks
-    tell the model that calls may wait for approval, publish answers given to restored
-    requests, and restore approvals when ``kt_sessions`` resumes a creature. The approvals are
-    the creature's, not the guard's: :func:`answer` needs only the agent.
-    """
-
-    async def permissions_gate(self, call: kt.ToolCall, ctx: kt.TurnContext) -> None:
-        """Refuse *call*, let it through, or wait for a person, by this guard's rules.
-
-        Raises:
-            PluginBlockError: the call is refused (see :func:`gate`).
-        """
-        options = self.guard_options(ctx.creature).permissions
-        if options is None:
-            return
-        args = call.args if isinstance(call.args, Mapping) else {}
-        subject = _subject(ctx.creature.tools.get(call.name), args)
-        await gate(ctx.creature, options, call, subject=subject, turn_index=ctx.turn_index)
-
-    @kt.hookimpl(specname="kt_creature_started")
-    async def permissions_creature_started(self, creature: kt.Agent) -> None:
-        """Publish answers given to restored requests before the creature started."""
-        await publish_unsent(creature)
-
-    @kt.hookimpl(specname="kt_prompt_sections")
-    def permissions_prompt_sections(self, creature: kt.Agent) -> list[kt.PromptSection]:
-        """Tell the model that some calls need approval, and which are never allowed."""
-        options = self.guard_options(creature).permissions
-        if options is None:
-            return []
-        text = (
-            "## Approvals\nSome tool calls wait for the user's approval before they run. A "
-            'call that was refused says "Permission denied": do not retry it.'
-        )
-        if options.deny:
-            text += f"\nNever allowed: {', '.join(r.text for r in options.deny)}."
-        return [kt.PromptSection("kt_guard.permissions", text)]
-
-    @kt.hookimpl(specname="kt_session_restore")
-    def permissions_session_restore(self, creature: kt.Agent, reader: Any) -> None:
-        """Reopen approvals a resumed creature had pending, and its session grants."""
-        logged = reader.events(type=_RESTORED_TYPES, creature=creature.name)
-        restore_approvals(creature, [entry.wire for entry in logged])
-
-    @kt.hookimpl(specname="kt_event")
-    def permissions_event(self, event: Event, creature: kt.Agent) -> None:
-        """Apply answers to restored requests, whoever gave them (a UI, the API, a script)."""
-        if isinstance(event, UserAnswered):
-            record = apply_restored_answer(creature, event)
-            if record is not None and creature.is_running:
-                creature.start_job(creature.emit, record, name="approval_answered", kind="task")
-
-
-def _subject(spec: kt.ToolSpec | None, args: Mapping[str, Any]) -> str:
-    """A call's main argument (the command, the path ...) for ``tool(pattern)`` rules."""
-    if spec is not None:
-        value = args.get(spec.text_body_arg)
-        if isinstance(value, str):
-            return value
-    return next((v for v in args.values() if isinstance(v, str)), "")

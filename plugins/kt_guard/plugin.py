@@ -1,9 +1,10 @@
 """The guard: one plugin object made of four features, and its options.
 
-:class:`Guard` inherits the hooks of its features (:mod:`kt_guard.budget`,
-:mod:`kt_guard.permissions`, :mod:`kt_guard.sandbox`, :mod:`kt_guard.compaction`) and adds what
-they share: reading its options for a creature, failing closed when they are bad, and the
-tool-call check, the one place where the order of the features matters.
+:class:`Guard` inherits the hooks of its features (:mod:`kt_guard.hooks`; the features
+themselves are :mod:`kt_guard.budget`, :mod:`kt_guard.permissions`, :mod:`kt_guard.sandbox`,
+:mod:`kt_guard.compaction`, each imported once a creature needs it) and adds what they share:
+reading its options for a creature, failing closed when they are bad, and the tool-call check,
+the one place where the order of the features matters.
 
 A guard keeps no state of its own. What it enforces for a creature (its options, the budget
 spent, the sandbox resolved against the creature's working directory) lives in that creature's
@@ -14,18 +15,20 @@ two guards never share counters.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 import kt
 from kt.errors import PluginBlockError
 from kt.events import ErrorOccurred
-from kt_guard.budget import BudgetHooks, BudgetOptions, parse_budgets
-from kt_guard.compaction import CompactionHooks
+from kt_guard.hooks import BudgetHooks, CompactionHooks, PermissionHooks, SandboxHooks
 from kt_guard.options import GuardConfigError, check_table
-from kt_guard.permissions import PermissionHooks, PermissionOptions, parse_permissions
-from kt_guard.sandbox import SandboxHooks, SandboxOptions, parse_sandbox
+
+if TYPE_CHECKING:  # annotations only: a feature's module loads when a creature sets it
+    from kt_guard.budget import BudgetOptions
+    from kt_guard.permissions import PermissionOptions
+    from kt_guard.sandbox import SandboxOptions
 
 __all__ = ["ConfiguredGuard", "Guard", "GuardOptions", "parse_options"]
 
@@ -60,14 +63,20 @@ def parse_options(raw: Mapping[str, Any], *, where: str = "plugins[kt_guard]") -
         GuardConfigError: naming the bad key and what it accepts.
     """
     table = check_table(raw, _TABLES, where)
-    budgets, permissions, sandbox = (table.get(key) for key in _TABLES)
-    return GuardOptions(
-        budgets=None if budgets is None else parse_budgets(budgets, f"{where}.budgets"),
-        permissions=None
-        if permissions is None
-        else parse_permissions(permissions, f"{where}.permissions"),
-        sandbox=None if sandbox is None else parse_sandbox(sandbox, f"{where}.sandbox"),
-    )
+    parsed: dict[str, Any] = {}
+    if table.get("budgets") is not None:
+        from kt_guard.budget import parse_budgets
+
+        parsed["budgets"] = parse_budgets(table["budgets"], f"{where}.budgets")
+    if table.get("permissions") is not None:
+        from kt_guard.permissions import parse_permissions
+
+        parsed["permissions"] = parse_permissions(table["permissions"], f"{where}.permissions")
+    if table.get("sandbox") is not None:
+        from kt_guard.sandbox import parse_sandbox
+
+        parsed["sandbox"] = parse_sandbox(table["sandbox"], f"{where}.sandbox")
+    return GuardOptions(**parsed)
 
 
 @attrs.define(eq=False)

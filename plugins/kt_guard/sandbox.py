@@ -28,8 +28,9 @@ What is checked, for every tool (not only the built-in ones):
   the command runs in after any ``cd``. The ``python`` tool runs arbitrary code: it is refused
   while the shell is restricted unless ``allow_python = true``.
 
-This module holds the whole feature: the ``sandbox`` table (:class:`SandboxOptions`), the
-policy (:class:`SandboxPolicy`) and the hooks (:class:`SandboxHooks`). The check runs first in
+This module holds the feature: the ``sandbox`` table (:class:`SandboxOptions`) and the
+policy (:class:`SandboxPolicy`). Its hooks are :class:`kt_guard.hooks.SandboxHooks`, which load
+this module once a creature sets a sandbox. The check runs first in
 :class:`kt_guard.Guard`'s tool-call check, before the budget and the permission gate.
 """
 
@@ -43,10 +44,7 @@ from typing import Any
 
 import attrs
 
-import kt
-from kt.config.home import kt_home
 from kt.errors import PluginBlockError
-from kt_guard.feature import Feature
 from kt_guard.options import GuardConfigError, check_table, describe, strings
 from kt_guard.shellparse import (
     SHELL_TOOLS,
@@ -57,7 +55,7 @@ from kt_guard.shellparse import (
     simple_commands,
 )
 
-__all__ = ["SandboxHooks", "SandboxOptions", "SandboxPolicy", "parse_sandbox"]
+__all__ = ["SandboxOptions", "SandboxPolicy", "parse_sandbox"]
 
 WRITE_TOOLS = frozenset({"write", "edit", "multi_edit", "notebook_edit", "json_write"})
 CODE_TOOLS = frozenset({"python"})
@@ -426,60 +424,3 @@ def _command_paths(program: str, args: tuple[str, ...]) -> tuple[list[str], list
         reads = [o for o in operands[:-1] if ":" not in o or _looks_like_path(o)]
         return operands[-1:], reads + [o for o in options if _looks_like_path(o)]
     return [], [w for w in [*operands, *options] if _looks_like_path(w) and "://" not in w]
-
-
-# -- Hooks -------------------------------------------------------------------------------------
-
-_POLICY = kt.StashKey[SandboxPolicy | None]()  # in the guard's stash: None without a sandbox
-
-
-class SandboxHooks(Feature):
-    """The sandbox's hooks, part of every :class:`kt_guard.Guard`.
-
-    The check itself (:meth:`sandbox_check`) runs in the guard's tool-call check; the hook
-    describes the policy in the system prompt.
-    """
-
-    def sandbox_of(self, agent: kt.Agent) -> SandboxPolicy | None:
-        """This guard's sandbox for *agent*, resolved against its working directory."""
-        stash = self.guard_stash(agent)
-        if _POLICY not in stash:
-            options = self.guard_options(agent).sandbox
-            stash[_POLICY] = (
-                None
-                if options is None
-                else SandboxPolicy(
-                    options,
-                    working_dir=agent.working_dir,
-                    home=Path.home(),
-                    kt_home=kt_home(agent.kernel.env),
-                )
-            )
-        return stash[_POLICY]
-
-    def sandbox_check(self, call: kt.ToolCall, ctx: kt.TurnContext) -> None:
-        """Refuse *call* when this guard's sandbox forbids it.
-
-        A tool writes when it is one of the file-writing tools, or is declared
-        ``concurrency_safe=False`` and is not a shell (whose commands are checked as commands).
-
-        Raises:
-            PluginBlockError: ``Sandbox denied [<axis>]: ...``.
-        """
-        policy = self.sandbox_of(ctx.creature)
-        if policy is None:
-            return
-        spec = ctx.creature.tools.get(call.name)
-        writes = call.name in WRITE_TOOLS or (
-            spec is not None and not spec.concurrency_safe and call.name not in SHELL_TOOLS
-        )
-        args = call.args if isinstance(call.args, Mapping) else {}
-        policy.check(call.name, args, writes=writes)
-
-    @kt.hookimpl(specname="kt_prompt_sections")
-    def sandbox_prompt_sections(self, creature: kt.Agent) -> list[kt.PromptSection]:
-        """Describe the policy, so the model stays inside it."""
-        policy = self.sandbox_of(creature)
-        if policy is None:
-            return []
-        return [kt.PromptSection("kt_guard.sandbox", policy.prompt_text())]

@@ -16,6 +16,7 @@ Treat it as one layer beside the guard's path and permission rules, never as the
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -31,29 +32,35 @@ POLICIES = ("annotate", "redact", "block")
 REDACTED = "[removed: possible prompt injection]"
 
 # Each pattern names what it finds; patterns are case-insensitive and match within a line.
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.IGNORECASE | re.MULTILINE))
-    for name, pattern in (
-        (
-            "override of earlier instructions",
-            r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|"
-            r"all|any|your|the system)\b[^.\n]{0,20}\b(instructions?|prompts?|rules|directions)",
-        ),
-        ("new identity", r"\byou are now\b[^.\n]{0,60}|\bfrom now on,? you (are|will|must)\b"),
-        (
-            "fake role header",
-            r"^\s*(#{1,6}\s*)?(system|assistant|developer)\s*(prompt|message)?\s*:"
-            r"|<\|?(im_start|system|endoftext)\|?>|\[/?(system|inst)\]",
-        ),
-        (
-            "request to reveal secrets",
-            r"\b(reveal|print|show|send|leak|exfiltrate)\b[^.\n]{0,40}"
-            r"\b(system prompt|api[_ -]?keys?|secrets?|passwords?|credentials|tokens?)\b",
-        ),
-        ("hidden Unicode", "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"),
-        ("Unicode tag characters", "[\U000e0000-\U000e007f]"),
-    )
+_PATTERN_SOURCES = (
+    (
+        "override of earlier instructions",
+        r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|"
+        r"all|any|your|the system)\b[^.\n]{0,20}\b(instructions?|prompts?|rules|directions)",
+    ),
+    ("new identity", r"\byou are now\b[^.\n]{0,60}|\bfrom now on,? you (are|will|must)\b"),
+    (
+        "fake role header",
+        r"^\s*(#{1,6}\s*)?(system|assistant|developer)\s*(prompt|message)?\s*:"
+        r"|<\|?(im_start|system|endoftext)\|?>|\[/?(system|inst)\]",
+    ),
+    (
+        "request to reveal secrets",
+        r"\b(reveal|print|show|send|leak|exfiltrate)\b[^.\n]{0,40}"
+        r"\b(system prompt|api[_ -]?keys?|secrets?|passwords?|credentials|tokens?)\b",
+    ),
+    ("hidden Unicode", "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"),
+    ("Unicode tag characters", "[\U000e0000-\U000e007f]"),
 )
+
+
+@functools.cache
+def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The compiled patterns, compiled at the first scan: loading the plugin costs none."""
+    return tuple(
+        (name, re.compile(pattern, re.IGNORECASE | re.MULTILINE))
+        for name, pattern in _PATTERN_SOURCES
+    )
 
 
 @attrs.frozen
@@ -76,7 +83,7 @@ class Finding:
 def scan(text: str) -> list[Finding]:
     """Every suspicious span in *text*, in order of position."""
     findings = []
-    for kind, pattern in _PATTERNS:
+    for kind, pattern in _patterns():
         for match in pattern.finditer(text):
             excerpt = match.group(0).encode("unicode_escape").decode("ascii")[:80]
             findings.append(Finding(kind, match.start(), match.end(), excerpt))

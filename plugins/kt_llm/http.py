@@ -372,18 +372,19 @@ async def retrying(
 
 # -- Errors -------------------------------------------------------------------------------------
 
-_OVERFLOW_MARKERS = re.compile(
+# Patterns here are strings, compiled by ``re`` at their first use (and cached there), so
+# importing a backend compiles none: most processes never see an error or a data URL.
+_OVERFLOW_MARKERS = (
     r"context[ _-]?length|context[ _-]?window|maximum context|too many tokens|too long|"
     r"prompt is too long|exceeds the (?:maximum|max)|maximum number of tokens|"
-    r"token limit|input token count|request too large|reduce the length",
-    re.IGNORECASE,
+    r"token limit|input token count|request too large|reduce the length"
 )
 _MAX_MESSAGE = 300
 
 
 def is_context_overflow(text: str) -> bool:
     """Whether a provider's error text says the request does not fit the context window."""
-    return bool(_OVERFLOW_MARKERS.search(text))
+    return bool(re.search(_OVERFLOW_MARKERS, text, re.IGNORECASE))
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
@@ -770,14 +771,12 @@ def merged_options(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
-_DATA_URL = re.compile(
-    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),(?P<data>.*)$", re.S
-)
+_DATA_URL = r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),(?P<data>.*)$"
 
 
 def data_url(url: str) -> tuple[str, str] | None:
     """Split a base64 ``data:`` URL into ``(media_type, base64_data)``; ``None`` for others."""
-    match = _DATA_URL.match(url)
+    match = re.match(_DATA_URL, url, re.S)  # compiled at first use (see _OVERFLOW_MARKERS)
     if match is None or ";base64" not in match["params"]:
         return None
     return match["mime"] or "application/octet-stream", match["data"]

@@ -28,7 +28,7 @@ import functools
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -231,16 +231,56 @@ def _read_tables(path: Path, *, what: str) -> dict[str, ModelFacts]:
 @functools.cache
 def shipped_catalog() -> dict[str, ModelFacts]:
     """The shipped catalog, ``provider/model`` → facts (read once per process)."""
-    return _read_tables(CATALOG_FILE, what="the model catalog")
+    return dict(_shipped_tables().items())
+
+
+# The shipped file is a head (its source and the presets table) followed by one table per
+# model, each opening a line with ``["provider/model"]``. Parsing the whole file takes tens of
+# milliseconds, and building a backend looks up one model, so the file is cut at those lines
+# and each model's table is parsed when it is first looked up.
+_TABLE_START = '\n["'
+
+
+@functools.cache
+def _catalog_parts() -> tuple[str, dict[str, str]]:
+    """The shipped file's head, and each model's table text by ``provider/model``."""
+    head, *tables = CATALOG_FILE.read_text(encoding="utf-8").split(_TABLE_START)
+    return head, {table.partition('"]')[0]: '["' + table for table in tables}
+
+
+class _ShippedTables(Mapping[str, ModelFacts]):
+    """The shipped catalog as a mapping whose tables are parsed when first read."""
+
+    def __init__(self) -> None:
+        self._texts = _catalog_parts()[1]
+        self._facts: dict[str, ModelFacts] = {}
+
+    def __getitem__(self, name: str) -> ModelFacts:
+        if name not in self._facts:
+            table = tomllib.loads(self._texts[name])[name]
+            self._facts[name] = facts_from(table, path=f"{CATALOG_FILE.name}: {name}")
+        return self._facts[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._texts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
+@functools.cache
+def _shipped_tables() -> _ShippedTables:
+    return _ShippedTables()
 
 
 @functools.cache
 def shipped_presets() -> dict[str, tuple[str, ...]]:
     """The preset model ids of each provider, from the shipped catalog (default model first)."""
-    # The presets table comes before the first model's: parse only that head, since this runs
-    # whenever a kernel loads the backend plugins, and the whole file takes ~50 ms to parse.
-    head = CATALOG_FILE.read_text(encoding="utf-8").split('\n["', 1)[0]
-    data = tomllib.loads(head)
+    # The presets table is in the head: this runs whenever a kernel loads the backend plugins.
+    data = tomllib.loads(_catalog_parts()[0])
     return {provider: tuple(models) for provider, models in data.get("presets", {}).items()}
 
 
@@ -284,7 +324,9 @@ class ModelCatalog:
     ) -> None:
         env = os.environ if env is None else env
         self.user_file = kt_home(env) / "models.toml"
-        self.shipped = dict(shipped_catalog() if shipped is None else shipped)
+        self.shipped: Mapping[str, ModelFacts] = (
+            _shipped_tables() if shipped is None else dict(shipped)
+        )
         self.user = _read_tables(self.user_file, what="your model facts")
 
     def names(self, provider: str | None = None) -> list[str]:

@@ -33,20 +33,21 @@ __all__ = ["effort_for", "is_reasoning_model"]
 
 _ORDER = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
-# (pattern on the bare model id, accepted values); first match wins
-_FAMILIES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (re.compile(r"^gpt-5\.1"), ("none", "low", "medium", "high")),
-    (re.compile(r"^gpt-(5\.\d+|[6-9])"), ("none", "low", "medium", "high", "xhigh")),
-    (re.compile(r"^gpt-5"), ("minimal", "low", "medium", "high")),
-    (re.compile(r"^o\d"), ("low", "medium", "high")),
-    (re.compile(r"^(gpt-4|gpt-3\.5|chatgpt-4o)"), ()),
+# (pattern on the bare model id, accepted values); first match wins. The patterns are compiled
+# by ``re`` at their first use: a backend that never sets an effort compiles none.
+_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"^gpt-5\.1", ("none", "low", "medium", "high")),
+    (r"^gpt-(5\.\d+|[6-9])", ("none", "low", "medium", "high", "xhigh")),
+    (r"^gpt-5", ("minimal", "low", "medium", "high")),
+    (r"^o\d", ("low", "medium", "high")),
+    (r"^(gpt-4|gpt-3\.5|chatgpt-4o)", ()),
 )
 
 
 def _family(model: str) -> tuple[str, ...] | None:
     bare = model.rsplit("/", 1)[-1].lower()
     for pattern, accepted in _FAMILIES:
-        if pattern.match(bare):
+        if re.match(pattern, bare):
             return accepted
     return None
 

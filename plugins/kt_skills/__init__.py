@@ -20,6 +20,7 @@ with ``skill(name=...)``; a user message ``/release-notes v2.1`` runs one direct
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import attrs
@@ -101,8 +102,7 @@ def disable_skill(agent: kt.Agent, name: str) -> None:
 # -- The skill tool -----------------------------------------------------------------------------
 
 
-@kt.tool(name=TOOL_NAME)
-async def skill(name: str, ctx: kt.ToolContext, arguments: str = "") -> kt.ToolResult:
+async def _skill(name: str, ctx: kt.ToolContext, arguments: str = "") -> kt.ToolResult:
     """Load a skill, step-by-step instructions for one kind of task, by its listed name.
 
     The skills are listed under "Skills" in your instructions. Call this before you start such
@@ -127,6 +127,19 @@ async def skill(name: str, ctx: kt.ToolContext, arguments: str = "") -> kt.ToolR
     return kt.ToolResult(output=skill_text(found.skills[name], arguments), metadata={"skill": name})
 
 
+@functools.cache
+def _skill_tool() -> kt.ToolSpec:
+    """The ``skill`` tool, built when first offered: building it reads the docstring above."""
+    return kt.tool(_skill, name=TOOL_NAME)
+
+
+def __getattr__(name: str) -> Any:
+    """``skill``, the tool (built at first use, PEP 562)."""
+    if name != "skill":
+        raise AttributeError(f"module 'kt_skills' has no attribute {name!r}")
+    return _skill_tool()
+
+
 def _disabled(name: str) -> str:
     return (
         f"skill '{name}' is disabled for this creature; enable it with skills = [\"{name}\"] in "
@@ -140,7 +153,10 @@ def _disabled(name: str) -> str:
 @kt.hookimpl
 def kt_tools() -> list[kt.ToolSpec | kt.LazySpec]:
     """Offer the ``skill`` and ``skill_manage`` tools to creatures that list them."""
-    return [skill, kt.LazySpec("skill_manage", "kt_skills.manage:skill_manage")]
+    return [
+        kt.LazySpec(TOOL_NAME, "kt_skills:skill"),
+        kt.LazySpec("skill_manage", "kt_skills.manage:skill_manage"),
+    ]
 
 
 @kt.hookimpl
@@ -182,7 +198,7 @@ async def kt_creature_started(creature: kt.Agent) -> None:
     for warning in found.warnings:
         await creature.emit(AgentWarning(message=warning, source="kt_skills"))
     if creature.config.skills and TOOL_NAME not in creature.tools and any(found.enabled.values()):
-        await creature.add_tools([skill])
+        await creature.add_tools([_skill_tool()])
 
 
 @kt.hookimpl

@@ -87,15 +87,15 @@ def _converter() -> Any:
     )
 
     def shape_checked(factory: Any, shape: Any, expected: str) -> Any:
-        # cattrs' own hooks accept any iterable or raise opaque errors for the wrong shape; a
-        # config value of the wrong shape gets a message that says what was expected.
+        # cattrs' hooks take any iterable or raise opaque errors for a wrong shape; these say what
+        # was expected. A hook is generated at its first value: a config pays for its tables only.
         def hook_factory(type_: Any, conv: Any) -> Callable[[Any, Any], Any]:
-            inner = factory(type_, conv)
+            inner = functools.cache(lambda: factory(type_, conv))
 
             def structure(value: Any, target: Any) -> Any:
                 if not isinstance(value, shape):
                     raise ValueProblem(f"expected {expected}, got {describe(value)}")
-                return inner(value, target)
+                return inner()(value, target)
 
             return structure
 
