@@ -466,7 +466,7 @@ class Terrarium:
                 with trio.CancelScope(shield=True):
                     await self.remove_creature(handle.id)
                 raise
-        return await self._kept(handle)
+        return await self._kept(handle, placed=handle.transport is not None)
 
     async def adopt(self, transport: str, *, session: Any = None) -> list[CreatureHandle]:
         """Take back the creatures *transport* placed for this engine before it restarted.
@@ -538,13 +538,13 @@ class Terrarium:
                     options = {k: v for k, v in wire.items() if k != "target"}
                     await self.wire(handle.id, wire["target"], **options)
 
-    async def _kept(self, change: T) -> T:
+    async def _kept(self, change: T, *, placed: bool = False) -> T:
         """*change*, once remote creatures' places are kept with their placements.
 
         A host killed right after a graph change then comes back with it (:meth:`adopt`).
         Without remote creatures this returns at once.
         """
-        await self._transports.settle()
+        await self._transports.settle(placed=placed)
         return change
 
     async def _start(self, handle: CreatureHandle) -> None:

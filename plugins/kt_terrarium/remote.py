@@ -103,6 +103,7 @@ class TransportPool:
         self._recording = False
         self.kept_version = -1  # the state's version every remote creature's place was kept at
         self.tried_version = -1  # the state's version the last whole pass was made for
+        self.keeping = False  # whether the last pass found a link that keeps places
         self._kept = trio.Event()
         self._open: dict[str, Transport] = {}
         self._lock = trio.Lock()
@@ -225,14 +226,16 @@ class TransportPool:
         while self.kept_version != self.state.version:
             await self._kept.wait()
 
-    async def settle(self) -> None:
+    async def settle(self, *, placed: bool = False) -> None:
         """Wait until the places as they stand now were written, or tried and not kept.
 
         The engine's graph changes return after it, so a change reported done is kept with
         the placements unless the transport failed (logged; the next change writes it) or
-        took longer than :data:`KEEP_WAIT` seconds (it is still being written).
+        took longer than :data:`KEEP_WAIT` seconds (it is still being written). Returns at
+        once while no link keeps places (a transport without ``record_graph``), unless the
+        change *placed* a creature (its link may be the first that does).
         """
-        if not self._recording or self.state is None:
+        if not self._recording or self.state is None or not (self.keeping or placed):
             return
         version = self.state.version
         with trio.move_on_after(KEEP_WAIT) as waited:
@@ -266,10 +269,9 @@ def topology(state: EngineState, creature_id: str) -> dict[str, Any]:
 def topologies(state: EngineState, creature_ids: set[str]) -> dict[str, dict[str, Any]]:
     """:func:`topology` of each of *creature_ids*, reading each graph's channels once."""
     places = {}
-    for graph in state.graphs.values():
+    for graph_id in {state.creatures[cid].graph_id for cid in creature_ids}:
+        graph = state.graphs[graph_id]
         wanted = graph.creatures & creature_ids
-        if not wanted:
-            continue
         edges: dict[str, tuple[list[str], list[str]]] = {cid: ([], []) for cid in wanted}
         for name in sorted(graph.channels):
             channel = graph.channels[name]
@@ -330,6 +332,7 @@ async def record_graphs(pool: TransportPool, state: EngineState) -> None:
             link = handle.body.link if isinstance(handle.body, RemoteBody) else None
             if link is not None and hasattr(link, "record_graph"):
                 remote[handle.id] = link
+        pool.keeping = bool(remote)
         for creature_id, now in topologies(state, set(remote)).items():
             link = remote[creature_id]
             if recorded.get(link) != now:
