@@ -114,7 +114,10 @@ async def resume_terrarium(
     Creatures come back under their recorded ids, built from their recorded creature folder
     (``configs`` gives a config for those built from a dict), with their conversation,
     usage and turn counter; then channels, listen/send edges and output wires (with the
-    default prompt: custom wire prompts are not in the records).
+    default prompt: custom wire prompts are not in the records). Once they run, each rebuilt
+    creature records its conversation in the new file (``history_replaced``, reason
+    ``resume``) and its plugins get ``kt_session_restore`` with a reader of *session*, as a
+    creature resumed on its own does; a creature hosted elsewhere is left to its host.
 
     Args:
         session: A session file written by :func:`graph_store` (or a name in *session_dir*).
@@ -194,7 +197,23 @@ async def resume_terrarium(
         await engine.wire(source, target, with_content=with_content, max_hops=max_hops)
     for cid in graph.creatures:
         await engine.start_creature(cid)
+    await _restore(engine, built, SessionReader(session, session_dir=session_dir))
     return list(graph.creatures)
+
+
+async def _restore(engine: Any, creature_ids: list[str], reader: Any) -> None:
+    """The rebuilt creatures' conversations recorded, their plugins' state back (*reader*)."""
+    from kt.errors import KTError
+
+    with reader:
+        for cid in creature_ids:
+            try:
+                agent = engine[cid].agent
+            except KTError:  # hosted through a transport: its worker restores it
+                continue
+            await agent.replace_history(agent.history, reason="resume")
+            if agent.runner.has("kt_session_restore"):
+                await agent.runner.notify("kt_session_restore", creature=agent, reader=reader)
 
 
 class _Graph:

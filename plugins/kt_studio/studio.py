@@ -91,29 +91,6 @@ class Studio:
         path.mkdir(parents=True, exist_ok=True)
         return SavedSessions(path, self._live_paths)
 
-    async def _restore(self, handle: Any) -> None:
-        """Finish a resumed creature: its history in the new file, its plugins' state back.
-
-        The engine rebuilt its conversation; recording it (``history_replaced``, reason
-        ``resume``) lines the new file's branch record up with it. Plugins rebuild their own
-        state (a scratchpad, triggers added at run time) through ``kt_session_restore``, from
-        the new file, which holds the earlier runs' records. A creature placed elsewhere (a
-        transport) is left to its host.
-        """
-        import kt_sessions
-        from kt_terrarium import TransportError
-
-        try:
-            agent = handle.agent
-        except TransportError:
-            return
-        await agent.replace_history(agent.history, reason="resume")
-        store = self.engine.graph(self.engine.graph_of(agent.name)).store_path
-        if store is None or not agent.runner.has("kt_session_restore"):
-            return
-        with kt_sessions.SessionReader(store) as reader:
-            await agent.runner.notify("kt_session_restore", creature=agent, reader=reader)
-
     def _live_paths(self) -> set[Path]:
         """Session files written by live graphs now (read under the GIL: a snapshot)."""
         return {
@@ -167,9 +144,6 @@ class Studio:
             )
         with self._stores.gathering(earlier):  # one new, whole file (see kt_studio.stores)
             ids = await self.engine.resume(path, **options)
-        for creature_id in ids:
-            if creature_id not in hosted:
-                await self._restore(self.engine[creature_id])
         kind = "terrarium" if len(ids) > 1 else "creature"
         return self.sessions.adopt(kind, path.name.removesuffix(".ktsession"), str(path), ids)
 

@@ -68,3 +68,41 @@ async def test_a_recorded_graph_is_read_and_rebuilt_with_channels_and_conversati
         assert engine["worker"].agent.history[-1].content == (
             "worker again heard: [Channel 'team' from lead]: still there?"
         )
+
+
+class RestoreWatcher:
+    """A plugin that rebuilds its state from the log, as kt_tools' scratchpad does."""
+
+    def __init__(self) -> None:
+        self.restored: list[tuple[str, list[str]]] = []
+
+    @kt.hookimpl
+    def kt_session_restore(self, creature, reader) -> None:
+        self.restored.append((creature.name, [t.input for t in reader.turns(creature.name)]))
+
+
+async def test_a_resumed_graph_records_its_conversations_and_restores_plugin_state(tmp_path):
+    base = folders(tmp_path)
+    watcher = RestoreWatcher()
+    kernel = kt.Kernel(plugins=[kt_sessions, watcher])
+    async with kt_terrarium.Terrarium(
+        kernel=kernel, session_dir=tmp_path / "runs", llm=lambda cid, config: echo(cid)
+    ) as engine:
+        await engine.add_creature(base / "lead")
+        await engine.add_creature(base / "worker")
+        await engine.connect("lead", "worker", channel="team")
+        await engine["worker"].run("remember 42")
+        path = engine.graph(engine.graph_of("worker")).store_path
+    assert watcher.restored == []
+
+    async with kt_terrarium.Terrarium(
+        kernel=kernel, session_dir=tmp_path / "again", llm=lambda cid, config: echo(cid)
+    ) as engine:
+        await engine.resume(path)
+        history = list(engine["worker"].agent.history)
+        new_path = engine.graph(engine.graph_of("worker")).store_path
+    assert sorted(watcher.restored) == [("lead", []), ("worker", ["remember 42"])]
+    with kt.SessionReader(new_path, kernel=kernel) as reader:
+        replaced = [e for e in reader.events() if e.type == "history_replaced"]
+        assert {(e.creature, e.wire["reason"]) for e in replaced} >= {("worker", "resume")}
+        assert reader.conversation("worker") == history
