@@ -139,3 +139,11 @@ def start_creature(server: Server, world: Path, script: str = "replies.toml", **
     response = server.client.post("/api/sessions/active/creature", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def start_team(server: Server, world: Path, name: str, script: str = "replies.toml") -> dict:
+    """Start the ``team`` recipe (:func:`write_helper_and_team`) as a live session named *name*."""
+    body = {"config_path": str(world / "team"), "llm": f"scripted:{world / script}", "name": name}
+    response = server.client.post("/api/sessions/active/terrarium", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kt_web_helpers import start_creature
+from kt_web_helpers import start_creature, start_team
 
 
 def saved_name(session: dict) -> str:
@@ -99,12 +99,7 @@ def test_the_working_dir_moves_only_inside_the_start_folder(server, world, tmp_p
 
 
 def test_a_channel_is_deleted_with_its_edges(server, world):
-    body = {
-        "config_path": str(world / "team"),
-        "llm": f"scripted:{world / 'replies.toml'}",
-        "name": "deleting",
-    }
-    sid = server.client.post("/api/sessions/active/terrarium", json=body).json()["session_id"]
+    sid = start_team(server, world, "deleting")["session_id"]
     topology = f"/api/sessions/topology/{sid}"
     server.client.post(f"{topology}/channels", json={"name": "scratch"}).raise_for_status()
     assert "scratch" in [
@@ -153,12 +148,7 @@ def test_a_stopped_session_resumes_with_its_history(server, world):
 
 
 def test_regenerate_and_edit_keep_branches_of_a_terrarium_creature(server, world):
-    body = {
-        "config_path": str(world / "team"),
-        "llm": f"scripted:{world / 'replies.toml'}",
-        "name": "branching",
-    }
-    sid = server.client.post("/api/sessions/active/terrarium", json=body).json()["session_id"]
+    sid = start_team(server, world, "branching")["session_id"]
     base = f"/api/sessions/{sid}/creatures/worker"
     server.client.post(f"{base}/chat", json={"message": "first"}).raise_for_status()
     regenerated = server.client.post(f"{base}/regenerate")

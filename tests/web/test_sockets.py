@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from kt_web_helpers import connect, frames_until, start_creature
+from kt_web_helpers import connect, frames_until, start_creature, start_team
 from websockets.exceptions import ConnectionClosed
 
 
@@ -52,14 +52,7 @@ def test_closing_the_chat_socket_never_cancels_the_turn(server, world):
 
 def test_chat_socket_of_a_terrarium(server, world):
     """Acceptance scenario 18: replayed channel history, a target, channel traffic mid-turn."""
-    created = server.client.post(
-        "/api/sessions/active/terrarium",
-        json={
-            "config_path": str(world / "team"),
-            "llm": f"scripted:{world / 'slow.toml'}",
-            "name": "scenario18",
-        },
-    ).json()
+    created = start_team(server, world, "scenario18", script="slow.toml")
     sid = created["session_id"]
     server.client.post(f"/api/sessions/topology/{sid}/channels", json={"name": "log"})
     server.client.post(
@@ -118,14 +111,7 @@ def test_an_unknown_session_closes_the_socket_with_4404(server):
 
 
 def test_the_observer_sees_channel_messages_without_consuming_them(server, world):
-    session = server.client.post(
-        "/api/sessions/active/terrarium",
-        json={
-            "config_path": str(world / "team"),
-            "llm": f"scripted:{world / 'replies.toml'}",
-            "name": "observed",
-        },
-    ).json()
+    session = start_team(server, world, "observed")
     sid = session["session_id"]
     only_tasks = connect(f"{server.ws_url}/ws/sessions/{sid}/channels/tasks")
     frames_until(only_tasks, "activity")
