@@ -21,23 +21,31 @@ def refusing_server() -> FakeServer:
     return server
 
 
+def run_with_endpoint(tmp_path, isolated_kt, endpoint: str, settings: str, plugins: str, **keys):
+    """``kt run`` of a plain creature on the custom *endpoint* (its ``llm.toml`` *settings*)."""
+    write(isolated_kt / "llm.toml", f"[endpoints.{endpoint}]\n{settings}")
+    write(tmp_path / "c" / "creature.toml", 'name = "c"\n')
+    return run_kt(
+        ["run", tmp_path / "c", "--llm", endpoint, "--mode", "plain", "--no-session"],
+        env={**kt_env(isolated_kt, plugins=plugins), **keys},
+        stdin="hello\n",
+    )
+
+
 def test_a_custom_endpoint_refusing_its_key_names_that_key(tmp_path, isolated_kt):
     with refusing_server() as server:
-        write(
-            isolated_kt / "llm.toml",
-            f'[endpoints.lab]\nbackend = "openai"\nbase_url = "{server.url}/v1"\n'
-            'model = "lab-model"\napi_key_env = "LAB_KEY"\n',
+        settings = (
+            f'backend = "openai"\nbase_url = "{server.url}/v1"\n'
+            'model = "lab-model"\napi_key_env = "LAB_KEY"\n'
         )
-        write(tmp_path / "c" / "creature.toml", 'name = "c"\n')
-        env = {
-            **kt_env(isolated_kt, plugins=PLUGINS),
-            "LAB_KEY": "lab-wrong",
-            "OPENAI_API_KEY": "sk-other",
-        }
-        done = run_kt(
-            ["run", tmp_path / "c", "--llm", "lab", "--mode", "plain", "--no-session"],
-            env=env,
-            stdin="hello\n",
+        done = run_with_endpoint(
+            tmp_path,
+            isolated_kt,
+            "lab",
+            settings,
+            PLUGINS,
+            LAB_KEY="lab-wrong",
+            OPENAI_API_KEY="sk-other",
         )
     assert done.returncode == 1
     assert (
@@ -68,20 +76,17 @@ def test_an_anthropic_compatible_endpoint_names_its_own_key_too(tmp_path, isolat
     server = FakeServer()
     server.replies.append(anthropic_error(401, "authentication_error", "invalid x-api-key"))
     with server:
-        write(
-            isolated_kt / "llm.toml",
-            f'[endpoints.gateway]\nbackend = "anthropic"\nbase_url = "{server.url}"\n'
-            'model = "claude-sonnet-4-6"\napi_key_env = "GATEWAY_KEY"\n',
+        settings = (
+            f'backend = "anthropic"\nbase_url = "{server.url}"\n'
+            'model = "claude-sonnet-4-6"\napi_key_env = "GATEWAY_KEY"\n'
         )
-        write(tmp_path / "c" / "creature.toml", 'name = "c"\n')
-        env = {
-            **kt_env(isolated_kt, plugins="kt_cli,kt_llm,kt_anthropic"),
-            "GATEWAY_KEY": "gw-wrong",
-        }
-        done = run_kt(
-            ["run", tmp_path / "c", "--llm", "gateway", "--mode", "plain", "--no-session"],
-            env=env,
-            stdin="hello\n",
+        done = run_with_endpoint(
+            tmp_path,
+            isolated_kt,
+            "gateway",
+            settings,
+            "kt_cli,kt_llm,kt_anthropic",
+            GATEWAY_KEY="gw-wrong",
         )
     assert done.returncode == 1
     assert (
