@@ -875,6 +875,16 @@ def tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@functools.cache
+def prepare_transport() -> None:
+    """Load what the first client needs, once per process: httpcore (httpx imports it only
+    when a client is made) and the TLS context. A backend does it when it is built, so that
+    the creature's first model call does not pay tens of milliseconds of set-up."""
+    import httpcore  # noqa: F401
+
+    tls_context()
+
+
 # Every backend object shares the clients of its trio run: one per timeout setting (and test
 # transport), so creatures on one provider share one connection pool and the TLS context.
 _CLIENTS: PerRun[dict[tuple[Any, ...], Any]] = PerRun(
@@ -908,7 +918,8 @@ class SSEPoster:
     """POSTs JSON to one endpoint family and yields the server-sent events of the answer.
 
     Uses the shared client of the current trio run (:func:`shared_client`): connections and
-    the TLS context are reused across calls and across creatures.
+    the TLS context are reused across calls and across creatures. Making a poster prepares
+    the transport (:func:`prepare_transport`), so the first call starts at once.
 
     Args:
         provider: The provider's name, for error messages.
@@ -938,6 +949,7 @@ class SSEPoster:
         self._key_hint = key_hint
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout)
         self._transport = transport
+        prepare_transport()
 
     def __repr__(self) -> str:
         return f"SSEPoster(provider={self.provider!r})"  # never the headers: they hold the key

@@ -16,8 +16,10 @@ faster or smaller) and *ours / limit* (what the framework costs over doing the w
 * an HTTP turn against a loopback OpenAI-compatible server (``TCP_NODELAY`` on, or every
   request would stall about 40 ms on Nagle's algorithm and hide the framework); the limit is
   raw httpx reading the same stream;
-* a fresh process's first model call, to its first text delta, against raw httpx doing the
-  same request (imports, plugin loading and connection set-up all count);
+* a fresh process's first model call, from the call to its first text delta (imports and the
+  started creature come first: they are start-up; the connection and anything done lazily
+  count), against raw httpx making the same request with its client made on the call, and
+  with its client made before (as our backend makes its transport when it is built);
 * the 60-creature batch: 60 creatures in one engine, each running a turn at once.
 
 **The reference** (kohakuterrarium from PyPI) is never installed by an ordinary test run: its
@@ -246,20 +248,26 @@ def test_http_turn(reference_python, url, tmp_path):
 
 
 def test_first_text_delta_in_a_fresh_process(url, tmp_path):
-    env = {**os.environ, "KT_HOME": str(tmp_path / "kt-home")}
-    env.pop("KT_PLUGINS", None)
-    ours = median_process_seconds(
-        [sys.executable, str(WORKLOADS / "ours.py"), "first_delta", url], env=env
-    )
-    limit = median_process_seconds(
-        [sys.executable, str(WORKLOADS / "limit.py"), "first_delta", url], env=env
-    )
+    def median_first_delta(script: str, *args: str, runs: int = 9) -> float:
+        times = [
+            run_workload(sys.executable, script, "first_delta", url, *args, home=tmp_path)
+            for _ in range(runs)
+        ]
+        return statistics.median(t["first_delta"] for t in times)
+
+    ours = median_first_delta("ours.py")
+    bare = median_first_delta("limit.py")
+    prepared = median_first_delta("limit.py", "prepared")
     table(
-        "a fresh process's first model call, to its first text delta",
+        "a fresh process's first model call, from the call to its first text delta",
         "ms",
-        [("first text delta", ours * 1000, None, limit * 1000)],
+        [
+            ("raw httpx, client made on the call", ours, None, bare),
+            ("raw httpx, client made before", ours, None, prepared),
+        ],
     )
-    print(f"  ours - raw httpx: {(ours - limit) * 1000:.0f} ms (target: within 20 ms)")
+    print(f"  ours - raw httpx with its client made before: {ours - prepared:.1f} ms (target: 20)")
+    assert ours - prepared <= 20, "the first model call pays for set-up that belongs to start-up"
 
 
 def test_sixty_creature_batch(reference_python, tmp_path):

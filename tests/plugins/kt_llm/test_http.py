@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import trio
@@ -343,3 +345,20 @@ async def test_per_run_resource_is_shared_within_a_run_and_closed_at_its_end():
 
 async def _record(closed, resource):
     closed.append(resource)
+
+
+def test_building_a_backend_prepares_the_transport_so_the_first_call_does_not():
+    # httpx imports httpcore only when a client is made, and the TLS context loads the CA
+    # bundle: tens of milliseconds the first model call would otherwise pay.
+    code = (
+        "import sys\n"
+        "import kt\n"
+        "from kt_llm import http\n"
+        "before = 'httpcore' in sys.modules, http.tls_context.cache_info().currsize\n"
+        "profile = kt.LLMProfile(name='p', backend='openai', model='m', api_key='sk-x')\n"
+        "kt.Kernel(plugins=['kt_openai']).llm_backends['openai'].factory(profile)\n"
+        "print(before, ('httpcore' in sys.modules, http.tls_context.cache_info().currsize))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(False,", "0)", "(True,", "1)"]
