@@ -206,6 +206,10 @@ class Checkpoint:
     async def kt_creature_started(self, creature: kt.Agent) -> None:
         """Offer the model the checkpoint tools."""
         if self.offer_tools:
+            # imported here: making a tool parses its docstring, which loading the plugin
+            # (every process with the default plugin set) need not pay
+            from kt_checkpoint.tools import list_checkpoints, restore_checkpoint
+
             await creature.add_tools([list_checkpoints, restore_checkpoint])
 
     @kt.hookimpl
@@ -226,29 +230,6 @@ class Checkpoint:
                         message=f"no checkpoints are taken: {exc}", source="kt_checkpoint"
                     )
                 )
-
-
-@kt.tool(name="checkpoints")
-async def list_checkpoints(ctx: kt.ToolContext) -> str:
-    """List the checkpoints of the working dir (snapshots taken before destructive edits)."""
-    found = await checkpoints(ctx.working_dir)
-    if not found:
-        return "No checkpoints yet."
-    return "\n".join(f"{c.id}  {c.message}" for c in found[:50])
-
-
-@kt.tool(concurrency_safe=False)
-async def restore_checkpoint(checkpoint: str, ctx: kt.ToolContext) -> str:
-    """Put the working dir's files back as they were at a checkpoint (undo edits).
-
-    Args:
-        checkpoint: The checkpoint id, from the checkpoints tool.
-        ctx: Injected by the kernel.
-    """
-    changed = await restore(ctx.working_dir, checkpoint)
-    return f"Restored {checkpoint}: {len(changed)} file(s) changed." + (
-        "\n" + "\n".join(changed[:100]) if changed else ""
-    )
 
 
 @kt.hookimpl

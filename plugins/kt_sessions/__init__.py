@@ -30,7 +30,6 @@ import kt.plugins
 kt.plugins.require_modules("peewee")  # without the sessions extra: fail to load, named
 
 from kt_sessions import hookspecs  # noqa: E402
-from kt_sessions.tool import search_memory  # noqa: E402
 
 if TYPE_CHECKING:
     import click
@@ -51,9 +50,11 @@ if TYPE_CHECKING:
     from kt_sessions.resuming import resume
     from kt_sessions.state import Branch, CreatureState
     from kt_sessions.terrarium import SQLiteGraphStore, graph_store, resume_terrarium
+    from kt_sessions.tool import search_memory
 
 _LAZY = {
     "SessionRecorder": "kt_sessions.recorder",
+    "search_memory": "kt_sessions.tool",
     "recorder_of": "kt_sessions.recorder",
     "CreatureState": "kt_sessions.state",
     "BranchError": "kt_sessions.errors",
@@ -172,7 +173,7 @@ def kt_session_stores() -> list[kt.SessionStoreSpec]:
 @kt.hookimpl
 def kt_tools() -> list[kt.ToolSpec]:
     """Offer ``search_memory`` to creatures that list it."""
-    return [search_memory]
+    return [kt.LazySpec("search_memory", "kt_sessions.tool:search_memory")]
 
 
 @kt.hookimpl
