@@ -877,9 +877,12 @@ def tls_context() -> ssl.SSLContext:
 
 @functools.cache
 def prepare_transport() -> None:
-    """Load what the first client needs, once per process: httpcore (httpx imports it only
-    when a client is made) and the TLS context. A backend does it when it is built, so that
-    the creature's first model call does not pay tens of milliseconds of set-up."""
+    """Load what the first client needs, once per process.
+
+    That is httpcore (httpx imports it only when a client is made) and the TLS context. A
+    backend does it when it is built, so that the creature's first model call does not pay
+    tens of milliseconds of set-up.
+    """
     import httpcore  # noqa: F401
 
     tls_context()
