@@ -114,7 +114,9 @@ async def resume_terrarium(
     Creatures come back under their recorded ids, built from their recorded creature folder
     (``configs`` gives a config for those built from a dict), with their conversation,
     usage and turn counter; then channels, listen/send edges and output wires (with the
-    default prompt: custom wire prompts are not in the records). Once they run, each rebuilt
+    default prompt: custom wire prompts are not in the records). The graph is rebuilt inside
+    ``engine.gather_sessions``: it is recorded in one new file, which starts with a copy of
+    *session*'s records, so the new file alone resumes everything. Once they run, each rebuilt
     creature records its conversation in the new file (``history_replaced``, reason
     ``resume``) and its plugins get ``kt_session_restore`` with a reader of *session*, as a
     creature resumed on its own does; a creature hosted elsewhere is left to its host.
@@ -146,59 +148,83 @@ async def resume_terrarium(
         graph = _Graph.replay(reader)
         built = [cid for cid in graph.creatures if cid not in hosted]
         states = {cid: reader.state(cid) for cid in built}
+        earlier = _copies(reader)
+        resumed = _session_id(reader)
     missing = [c for c in built if c not in configs and not graph.sources.get(c)]
     if missing:
         raise SessionError(
             f"creatures {', '.join(missing)} were not built from a folder, so the session cannot "
             "rebuild them; pass configs={id: config} for them"
         )
-    backends = engine.kernel.llm_backends
-    for cid in built:
-        config = configs.get(cid) or graph.sources[cid]
-        options: dict[str, Any] = {}
-        if llm is not None:
-            options["llm"] = llm if hasattr(llm, "stream") else llm(cid, config)
-        elif llm_selector is not None:
-            options["llm_selector"] = llm_selector
-        else:
-            model = graph.models.get(cid, "")
-            if any(model.startswith((f"{b}:", f"{b}/")) for b in backends):
-                options["llm_selector"] = model
-        parent = graph.parents.get(cid)
-        handle = await engine.add_creature(
-            config,
-            name=cid,
-            is_privileged=graph.privileged.get(cid, False),
-            parent=parent if parent in engine else None,
-            start=False,
-            **options,
-        )
-        closed = states[cid].closed()
-        handle.agent.restore(
-            closed.messages,
-            usage=states[cid].usage + states[cid].open_turn_usage,
-            turn_index=states[cid].turn_index,
-        )
-    homes: dict[str, str] = {}  # channel -> a creature whose graph holds it
-    # The hosted creatures' edges first: their channels exist, and the others join them there.
-    edges = sorted(graph.edges.items(), key=lambda edge: edge[0][2] not in hosted)
-    for (channel, direction, creature), (kind, description) in edges:
-        home = homes.setdefault(channel, creature)
-        await engine.add_edge(
-            creature,
-            channel,
-            direction,
-            graph=engine.graph_of(home),  # the channel's graph: joining it merges graphs
-            create=True,
-            kind=kind,
-            description=description,
-        )
-    for source, target, with_content, max_hops in graph.wires.values():
-        await engine.wire(source, target, with_content=with_content, max_hops=max_hops)
+    # Built whole before it records: one new file, starting with the old one's records.
+    with engine.gather_sessions(earlier, parents=(resumed,)):
+        backends = engine.kernel.llm_backends
+        for cid in built:
+            config = configs.get(cid) or graph.sources[cid]
+            options: dict[str, Any] = {}
+            if llm is not None:
+                options["llm"] = llm if hasattr(llm, "stream") else llm(cid, config)
+            elif llm_selector is not None:
+                options["llm_selector"] = llm_selector
+            else:
+                model = graph.models.get(cid, "")
+                if any(model.startswith((f"{b}:", f"{b}/")) for b in backends):
+                    options["llm_selector"] = model
+            parent = graph.parents.get(cid)
+            handle = await engine.add_creature(
+                config,
+                name=cid,
+                is_privileged=graph.privileged.get(cid, False),
+                parent=parent if parent in engine else None,
+                start=False,
+                **options,
+            )
+            closed = states[cid].closed()
+            handle.agent.restore(
+                closed.messages,
+                usage=states[cid].usage + states[cid].open_turn_usage,
+                turn_index=states[cid].turn_index,
+            )
+        homes: dict[str, str] = {}  # channel -> a creature whose graph holds it
+        # The hosted creatures' edges first: their channels exist, and the others join them there.
+        edges = sorted(graph.edges.items(), key=lambda edge: edge[0][2] not in hosted)
+        for (channel, direction, creature), (kind, description) in edges:
+            home = homes.setdefault(channel, creature)
+            await engine.add_edge(
+                creature,
+                channel,
+                direction,
+                graph=engine.graph_of(home),  # the channel's graph: joining it merges graphs
+                create=True,
+                kind=kind,
+                description=description,
+            )
+        for source, target, with_content, max_hops in graph.wires.values():
+            await engine.wire(source, target, with_content=with_content, max_hops=max_hops)
     for cid in graph.creatures:
         await engine.start_creature(cid)
     await _restore(engine, built, SessionReader(session, session_dir=session_dir))
     return list(graph.creatures)
+
+
+def _holds_config(folder: str | None) -> bool:
+    from kt.config import CONFIG_FILE_NAMES
+
+    return bool(folder) and any((Path(folder) / name).is_file() for name in CONFIG_FILE_NAMES)
+
+
+def _session_id(reader: Any) -> str:
+    """The graph session *reader*'s file holds."""
+    return (reader.meta.get("graph") or {}).get("session_id") or reader.name
+
+
+def _copies(reader: Any) -> list[dict[str, Any]]:
+    """The records of *reader*'s file, as copies for the session that continues it."""
+    session = _session_id(reader)
+    return [
+        {**logged.wire, "copied_from": logged.wire.get("copied_from", session)}
+        for logged in reader.events()
+    ]
 
 
 async def _restore(engine: Any, creature_ids: list[str], reader: Any) -> None:
@@ -238,6 +264,8 @@ class _Graph:
                 graph.creatures[creature] = None
                 graph.parents[creature] = wire.get("parent")
                 graph.privileged[creature] = bool(wire.get("privileged"))
+                if wire.get("source"):  # the path or @pack reference it was built from
+                    graph.sources[creature] = wire["source"]
             elif type_ == "creature_removed":
                 graph.creatures.pop(creature, None)
                 graph.edges = {k: v for k, v in graph.edges.items() if k[2] != creature}
@@ -245,7 +273,9 @@ class _Graph:
             elif type_ == "creature_started":
                 config = wire.get("config") or {}
                 folder = config.get("folder")
-                if folder and Path(folder).exists():
+                # Without a recorded source (a CreatureConfig, or an older file), its folder,
+                # if it is a creature's: a dict's folder is only where its paths resolve.
+                if creature not in graph.sources and _holds_config(folder):
                     graph.sources[creature] = folder
                 graph.models[creature] = wire.get("model", "")
             elif type_ == "session_attached" and wire.get("source"):

@@ -10,6 +10,7 @@ Every method here runs on the engine's trio loop (the web layer calls in through
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -257,12 +258,12 @@ class LiveSessions:
         async with trio.open_nursery() as nursery:
             for creature_id in members:
                 nursery.start_soon(engine.stop_creature, creature_id)
-        if self._stores is not None:
-            self._stores.seal(graph_sessions)
-        for creature_id in members:
-            if creature_id in engine:
-                await engine.remove_creature(creature_id)
-            self._branch_records.pop(creature_id, None)
+        sealing = self._stores.sealing(graph_sessions) if self._stores else contextlib.nullcontext()
+        with sealing:
+            for creature_id in members:
+                if creature_id in engine:
+                    await engine.remove_creature(creature_id)
+                self._branch_records.pop(creature_id, None)
         self._sessions.pop(session_id, None)
 
     async def stop_all(self) -> list[LiveSession]:

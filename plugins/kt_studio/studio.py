@@ -136,30 +136,23 @@ class Studio:
             options["llm_selector"] = llm
         if hosted:
             options["hosted"] = tuple(hosted)
-        kind, earlier = await trio.to_thread.run_sync(_copied_records, path)
+        kind = await trio.to_thread.run_sync(_recorded_kind, path)
         if kind != "terrarium":
             raise StudioConflictError(
                 f"session '{name}' was recorded by a creature running on its own (kt run), "
                 f"not by a graph Studio can rebuild; continue it with `kt resume {name}`"
             )
-        with self._stores.gathering(earlier):  # one new, whole file (see kt_studio.stores)
-            ids = await self.engine.resume(path, **options)
+        ids = await self.engine.resume(path, **options)  # into one new, whole file
         kind = "terrarium" if len(ids) > 1 else "creature"
         return self.sessions.adopt(kind, path.name.removesuffix(".ktsession"), str(path), ids)
 
 
-def _copied_records(path: Path) -> tuple[str, list[dict[str, Any]]]:
-    """What recorded a session file (``terrarium``: a graph), and its records as copies."""
+def _recorded_kind(path: Path) -> str:
+    """What recorded a session file: ``terrarium`` (a graph) or ``agent`` (``kt run``)."""
     import kt_sessions
 
     with kt_sessions.SessionReader(path) as reader:
-        meta = reader.meta
-        session = (meta.get("graph") or {}).get("session_id") or reader.name
-        records = [
-            {**logged.wire, "copied_from": logged.wire.get("copied_from", session)}
-            for logged in reader.events()
-        ]
-        return str(meta.get("config_type", "")), records
+        return str(reader.meta.get("config_type", ""))
 
 
 def _recipe_configs(path: Path, kernel: Any, env: Mapping[str, str]) -> dict[str, Any]:

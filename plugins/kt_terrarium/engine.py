@@ -43,6 +43,7 @@ Everything happens in the engine's trio thread; synchronous callers use :class:`
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -60,7 +61,7 @@ from kt_terrarium.events import CreatureRemoved
 from kt_terrarium.graphs import GraphBook, GraphChange, GraphInfo
 from kt_terrarium.handles import CreatureHandle
 from kt_terrarium.hosting import STOP_DEADLINE, BuildArgs, Hosting
-from kt_terrarium.persistence import StoreFactory, graph_store_factory
+from kt_terrarium.persistence import GatheredStores, StoreFactory, graph_store_factory
 from kt_terrarium.recipe_apply import AppliedRecipe, RecipeApplier
 from kt_terrarium.recipes import Recipe, WireSpec, load_recipe
 from kt_terrarium.remote import RemoteBody, TransportPool, refuse_what_cannot_cross
@@ -128,6 +129,7 @@ class Terrarium:
         self.kernel = kernel if kernel is not None else Kernel()
         self.session_dir = Path(session_dir).resolve() if session_dir is not None else None
         self.store_factory = store_factory
+        self._gathered: GatheredStores | None = None
         if self.session_dir is not None and store_factory is None:
             self.store_factory = graph_store_factory(self.kernel)  # fail now, not at a merge
         self.pwd = Path(pwd).resolve() if pwd is not None else Path.cwd()
@@ -177,9 +179,56 @@ class Terrarium:
         self._hosting.leave_remote = leave
 
     def _stores(self) -> StoreFactory:
+        return self._gathered if self._gathered is not None else self._real_stores()
+
+    def _real_stores(self) -> StoreFactory:
         if self.store_factory is None:
             self.store_factory = graph_store_factory(self.kernel)
         return self.store_factory
+
+    @contextlib.contextmanager
+    def gather_sessions(
+        self, earlier: Iterable[Mapping[str, Any]] = (), parents: Iterable[str] = ()
+    ) -> Iterator[None]:
+        """Record a graph built in steps as one session, not one per step.
+
+        Each creature added without a parent starts a graph of its own, and each edge that
+        joins two graphs starts the session of their merge, so building a team by hand leaves
+        a session file per step. Inside this block, graph sessions are kept in memory; when
+        it ends, those still open (the whole graphs) are written, and the others never are::
+
+            with engine.gather_sessions():
+                await engine.add_creature("creatures/lead")
+                await engine.add_creature("creatures/worker")
+                await engine.connect("lead", "worker", channel="team")
+
+        Nothing of the block is durable until it ends, so keep it to building: start the
+        creatures after it. :meth:`resume` gathers while it rebuilds a graph.
+
+        The written sessions continue *parents*, not the steps' sessions, which were never
+        written (for a graph built from nothing: no parents).
+
+        Args:
+            earlier: Records each written session starts with (``resume`` gives the resumed
+                file's, as copies, so the new file is whole).
+            parents: The sessions the written ones continue (``resume`` gives the resumed
+                one).
+
+        Raises:
+            TerrariumError: the engine is gathering already.
+        """
+        if self._gathered is not None:
+            raise TerrariumError("the engine is gathering sessions already; end that block first")
+        self._gathered = gathered = GatheredStores(self._real_stores)
+        try:
+            yield
+        finally:
+            self._gathered = None
+            written = gathered.write_out(earlier, parents)
+            for graph in self._state.graphs.values():
+                if graph.session_id in written:
+                    graph.parents = written[graph.session_id]
+            self._state.touch()  # graphs now name their files (a lab keeps them for adoption)
 
     # -- Lifecycle -----------------------------------------------------------------------------
 
@@ -378,6 +427,7 @@ class Terrarium:
                 parent=parent,
                 transport=transport,
             )
+            handle.source = _config_source(config)
             if transport is None:
                 handle.body = self._hosting.local_body(
                     handle,
@@ -952,10 +1002,12 @@ class Terrarium:
         """Rebuild a recorded graph into this running engine, through the session store.
 
         Creatures come back under their recorded ids with their conversations; channels,
-        listen/send edges and output wires are restored, and recording goes on in a new
-        session file linked to the old one. Use it on a fresh engine, or on one that took
-        some of the graph's creatures back with :meth:`adopt` (name them in ``hosted=``: they
-        are joined as they are, not built again)::
+        listen/send edges and output wires are restored, and recording goes on in one new
+        session file that starts with a copy of the old one's records (the graph is rebuilt
+        inside :meth:`gather_sessions`, so its steps leave no files of their own). Use it on
+        a fresh engine, or on one that took some of the graph's creatures back with
+        :meth:`adopt` (name them in ``hosted=``: they are joined as they are, not built
+        again)::
 
             async with kt_terrarium.Terrarium(session_dir=...) as engine:
                 await engine.resume("swe_team_20261121-...")
@@ -1118,3 +1170,15 @@ def _check_remote(
     refuse_what_cannot_cross(
         where, llm=llm, tools=tools, plugins=plugins, output=output, privileged=privileged
     )
+
+
+def _config_source(config: Any) -> str | None:
+    """*config* as a resume can load it again.
+
+    A path is made absolute, an ``@pack/path`` reference is kept as it is; a dict or a
+    ``CreatureConfig`` has none (``None``).
+    """
+    if not isinstance(config, str | os.PathLike):
+        return None
+    text = os.fspath(config)
+    return text if text.startswith("@") else str(Path(text).expanduser().resolve())

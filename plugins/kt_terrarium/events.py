@@ -49,12 +49,18 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class CreatureAdded(Event):
-    """A creature joined the engine (before it starts)."""
+    """A creature joined the engine (before it starts).
+
+    ``source`` is the config it was built from when that was a path (made absolute) or an
+    ``@pack/path`` reference, so a resume can build it again; ``None`` for a dict or a
+    ``CreatureConfig``.
+    """
 
     type: ClassVar[str] = "creature_added"
     graph_id: str = ""
     privileged: bool = False
     parent: str | None = None
+    source: str | None = None
 
 
 @attrs.frozen(kw_only=True)

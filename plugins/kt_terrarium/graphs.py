@@ -458,6 +458,8 @@ class GraphBook:
         for store in stores:
             if store.path is not None:
                 return Path(store.path).parent
+            if getattr(store, "directory", None) is not None:  # gathered: not written yet
+                return Path(store.directory)
         return None
 
     def _announce(self, graph: Graph) -> None:

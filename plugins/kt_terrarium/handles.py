@@ -160,6 +160,8 @@ class CreatureHandle:
         turns: The engine's bookkeeping of its turns.
         body: What runs it.
         link: The engine's plugin on its local agent.
+        source: The config it was built from, when that was a path (absolute) or an
+            ``@pack/path`` reference; ``None`` for a dict or a ``CreatureConfig``.
         recorded_session: For a creature taken back by :meth:`Terrarium.adopt`: the session
             file its graph was recorded in by the engine before (``None``: none, or not
             adopted). Resuming it with ``hosted=`` brings back the graph's local creatures.
@@ -192,6 +194,7 @@ class CreatureHandle:
         self.link = CreatureLink(self, engine_state, sink)
         self.stop_requested = trio.Event()
         self.stopped = trio.Event()
+        self.source: str | None = None
         self.recorded_session: str | None = None
         self._engine_state = engine_state
         self._router = router

@@ -427,6 +427,7 @@ class Hosting:
                 graph_id=graph.id,
                 privileged=handle.privileged,
                 parent=handle.parent,
+                source=handle.source,
             ),
             (graph.id,),
         )

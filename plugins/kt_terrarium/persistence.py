@@ -9,12 +9,16 @@ like a creature's.
 
 A **record** is an event in its wire shape (:func:`kt.events.to_wire`) plus ``graph_id``;
 records copied from a parent session also carry ``copied_from`` (that session's id).
+
+A graph built in steps (creature by creature, then edges that merge their graphs) opens a
+session per step. :class:`GatheredStores` keeps those in memory and writes only the ones still
+open at the end, so the graph is recorded as one session (``Terrarium.gather_sessions``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INSTALL_HINT",
+    "GatheredStores",
     "GraphStore",
     "StoreFactory",
     "copy_records",
@@ -116,3 +121,90 @@ def copy_records(source: GraphStore, target: GraphStore, *, session_id: str) -> 
     """Copy every record of *source* (the store of session *session_id*) into *target*."""
     for old in source.records():
         target.append({**old, "copied_from": old.get("copied_from", session_id)})
+
+
+class GatheredStores:
+    """A store factory whose stores start in memory; :meth:`write_out` writes the open ones.
+
+    Args:
+        factory: Gives the real factory (called only when a store is written out, so nothing
+            is asked of the session store when nothing is written).
+    """
+
+    def __init__(self, factory: Callable[[], StoreFactory]) -> None:
+        self._factory = factory
+        self._stores: list[_GatheredStore] = []
+
+    def __call__(self, directory: Path, meta: Mapping[str, Any]) -> GraphStore:
+        """Open a graph session's store, in memory (the engine calls this)."""
+        store = _GatheredStore(directory, dict(meta))
+        self._stores.append(store)
+        return store
+
+    def write_out(
+        self, earlier: Iterable[Mapping[str, Any]] = (), parents: Iterable[str] = ()
+    ) -> dict[str, tuple[str, ...]]:
+        """Write each store not closed meanwhile: *earlier*, then its own records.
+
+        A written session's parents that were gathered too were never written: it continues
+        *parents* instead (a resume's: the resumed session).
+
+        Args:
+            earlier: Records every written store starts with (a resumed session's, as copies).
+            parents: The sessions the written ones continue.
+
+        Returns:
+            The written sessions' parents, by session id.
+        """
+        earlier, parents = list(earlier), tuple(parents)
+        gathered = {store.meta["session_id"] for store in self._stores}
+        written = {}
+        for store in self._stores:
+            if store.closed:
+                continue  # merged or split away: its successor holds its records
+            kept = [p for p in store.meta.get("parent_session_ids", ()) if p not in gathered]
+            store.meta["parent_session_ids"] = list(dict.fromkeys([*kept, *parents]))
+            store.write_out(self._factory(), earlier)
+            written[store.meta["session_id"]] = tuple(store.meta["parent_session_ids"])
+        self._stores = []
+        return written
+
+
+class _GatheredStore:
+    """A graph store that keeps its records in memory until it is written out.
+
+    ``directory`` is where it will write: the folder of a graph's successors (a merge or a
+    split) while its ``path`` is still unknown.
+    """
+
+    def __init__(self, directory: Path, meta: dict[str, Any]) -> None:
+        self.directory = directory
+        self.meta = meta
+        self._real: GraphStore | None = None
+        self._kept: list[dict[str, Any]] = []
+        self.closed = False
+        self.path: Path | None = None
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        if self.closed:
+            raise ValueError("this graph store is closed")
+        if self._real is not None:
+            self._real.append(record)
+        else:
+            self._kept.append(dict(record))
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        return self._real.records() if self._real is not None else iter(list(self._kept))
+
+    def write_out(self, factory: StoreFactory, earlier: list[Mapping[str, Any]]) -> None:
+        self._real = factory(self.directory, self.meta)
+        self.path = self._real.path
+        for record in [*earlier, *self._kept]:
+            self._real.append(record)
+        self._kept = []
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self._real is not None:
+                self._real.close()

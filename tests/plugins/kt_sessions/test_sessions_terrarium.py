@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from kt_sessions_helpers import write
 
 import kt
@@ -106,3 +107,30 @@ async def test_a_resumed_graph_records_its_conversations_and_restores_plugin_sta
         replaced = [e for e in reader.events() if e.type == "history_replaced"]
         assert {(e.creature, e.wire["reason"]) for e in replaced} >= {("worker", "resume")}
         assert reader.conversation("worker") == history
+        continued = reader.meta["graph"]["parent_session_ids"]
+    # Rebuilt creature by creature, recorded as one file that continues the resumed one.
+    assert list((tmp_path / "again").glob("*.ktsession")) == [new_path]
+    with kt.SessionReader(path, kernel=kernel) as reader:
+        assert continued == [reader.meta["graph"]["session_id"]]
+
+    async with kt_terrarium.Terrarium(  # the new file alone brings everything back
+        kernel=kernel, llm=lambda cid, config: echo(cid)
+    ) as engine:
+        assert await engine.resume(new_path) == ["lead", "worker"]
+        assert engine["worker"].agent.history == history
+
+
+async def test_creatures_built_from_a_dict_are_named_when_a_resume_cannot_rebuild_them(tmp_path):
+    kernel = kt.Kernel(plugins=[kt_sessions])
+    async with kt_terrarium.Terrarium(
+        kernel=kernel, session_dir=tmp_path / "runs", pwd=tmp_path, llm=echo("x")
+    ) as engine:
+        await engine.add_creature({"name": "lead"})
+        await engine.add_creature({"name": "worker"})
+        await engine.connect("lead", "worker", channel="team")
+        path = engine.graph(engine.graph_of("worker")).store_path
+    async with kt_terrarium.Terrarium(kernel=kernel, llm=echo("x")) as engine:
+        with pytest.raises(kt_sessions.SessionError, match="creatures lead, worker were not"):
+            await engine.resume(path)
+        configs = {"lead": {"name": "lead"}, "worker": {"name": "worker"}}
+        assert await engine.resume(path, configs=configs) == ["lead", "worker"]

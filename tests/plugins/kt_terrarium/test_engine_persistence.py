@@ -143,3 +143,56 @@ async def test_graph_stores_come_from_the_first_session_store_that_records_graph
     assert any(r.get("input") == "remember me" for r in store.kept)
     assert all(r["graph_id"] == a.graph_id for r in store.kept)
     assert os.listdir(tmp_path) == []
+
+
+async def test_a_graph_built_in_steps_is_recorded_as_one_session_when_gathered(tmp_path):
+    async with kt_terrarium.Terrarium(kernel=with_sessions(), session_dir=tmp_path) as engine:
+        with engine.gather_sessions():
+            await engine.add_creature({"name": "a"}, llm=echo("a"), start=False)
+            await engine.add_creature({"name": "b"}, llm=echo("b"), start=False)
+            await engine.connect("a", "b", channel="ab")
+            (graph,) = engine.graphs()
+            assert graph.store_path is None  # in memory until the block ends
+            assert not list(tmp_path.iterdir())
+        (graph,) = engine.graphs()
+        assert graph.parent_session_ids == ()  # its steps were never written: built from nothing
+        await engine.start_creature("a")
+        await engine["a"].run("hello")
+    (path,) = tmp_path.glob("*.ktsession")
+    assert path == graph.store_path
+    meta, records = records_of(path)
+    assert meta["parent_session_ids"] == []
+    assert [r["creature"] for r in records if r["type"] == "creature_added"] == ["a", "b"]
+    with kt.SessionReader(path) as reader:
+        assert [t.input for t in reader.turns("a")] == ["hello"]
+
+
+async def test_gathering_follows_a_creatures_own_session_folder_and_does_not_nest(tmp_path):
+    async with kt_terrarium.Terrarium(kernel=with_sessions()) as engine:  # no session_dir
+        with engine.gather_sessions():
+            await engine.add_creature({"name": "a"}, llm=echo("a"), session=tmp_path, start=False)
+            await engine.add_creature({"name": "b"}, llm=echo("b"), start=False)
+            await engine.connect("a", "b", channel="ab")  # the merge goes where a's went
+            with pytest.raises(kt_terrarium.TerrariumError, match="gathering sessions already"):
+                with engine.gather_sessions():
+                    pass
+    (path,) = tmp_path.glob("*.ktsession")  # the merge only, in a's folder
+    _, records = records_of(path)
+    assert "a" in {r["creature"] for r in records if r["type"] == "creature_added"}
+    assert any(r["type"] == "topology_changed" for r in records)
+
+
+async def test_a_creature_built_from_a_folder_records_where_it_came_from(tmp_path, monkeypatch):
+    folder = tmp_path / "creatures" / "helper"
+    folder.mkdir(parents=True)
+    (folder / "creature.toml").write_text('name = "helper"\n')
+    monkeypatch.chdir(tmp_path)
+    async with kt_terrarium.Terrarium(kernel=with_sessions(), session_dir=tmp_path / "s") as engine:
+        await engine.add_creature("creatures/helper", llm=echo("h"), start=False)
+        await engine.add_creature({"name": "inline"}, llm=echo("i"), start=False)
+        paths = {g.store_path for g in engine.graphs()}
+    sources = {}
+    for path in paths:
+        _, records = records_of(path)
+        sources |= {r["creature"]: r["source"] for r in records if r["type"] == "creature_added"}
+    assert sources == {"helper": str(folder), "inline": None}
