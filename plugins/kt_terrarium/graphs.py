@@ -25,7 +25,14 @@ from kt.events import HistoryReplaced
 from kt_terrarium import topology
 from kt_terrarium.channels import Channel, ChannelInfo
 from kt_terrarium.errors import ChannelNotFoundError, TerrariumError, TopologyError
-from kt_terrarium.events import GraphSessionStarted, TopologyChanged
+from kt_terrarium.events import (
+    ChannelCreated,
+    ChannelEdgeChanged,
+    CreatureAdded,
+    GraphSessionStarted,
+    OutputWireAdded,
+    TopologyChanged,
+)
 from kt_terrarium.persistence import (
     GraphStore,
     StoreFactory,
@@ -292,8 +299,8 @@ class GraphBook:
             )
         directory = self._store_dir(keep, other)
         before = [
-            (keep.session_id, keep.store, set(keep.creatures)),
-            (other.session_id, other.store, set(other.creatures)),
+            (keep.session_id, keep.store, set(keep.creatures), list(keep.channels.values())),
+            (other.session_id, other.store, set(other.creatures), list(other.channels.values())),
         ]
         for channel in other.channels.values():
             channel.graph_id = keep.id
@@ -310,13 +317,13 @@ class GraphBook:
         keep.store = None
         if directory is not None:
             store = self._open_store(directory, keep)
-            for session_id, old, members in before:
+            for session_id, old, members, channels in before:
                 if old is not None:
                     copy_records(old, store, session_id=session_id)
                     old.close()
-                else:  # never persisted: record where its creatures' conversations stand
-                    for creature_id in sorted(members):
-                        store.append(self._history_record(creature_id, keep.id))
+                else:  # never persisted: record it as it stands, so a resume rebuilds it
+                    for standing in self._standing_records(members, channels, keep.id):
+                        store.append(standing)
             keep.store = store
         self.state.touch()
         self.state.publish(
@@ -331,15 +338,64 @@ class GraphBook:
         )
         self._announce(keep)
 
-    def _history_record(self, creature_id: str, graph_id: str) -> dict[str, Any]:
-        handle = self.state.creatures[creature_id]
-        event = HistoryReplaced(
-            creature=creature_id,
-            turn_index=handle.body.turn_index,
-            messages=tuple(handle.body.history),
-            reason="joined_persisted_graph",
-        )
-        return record(event, graph_id)
+    def _standing_records(
+        self, members: set[str], channels: list[Channel], graph_id: str
+    ) -> list[dict[str, Any]]:
+        """A graph that was never persisted, as the records that would have built it.
+
+        Its creatures, channels, edges and output wires, then where each conversation stands
+        (``history_replaced``, reason ``joined_persisted_graph``).
+        """
+        handles = [self.state.creatures[creature_id] for creature_id in sorted(members)]
+        events: list[Any] = [
+            CreatureAdded(
+                creature=h.id,
+                graph_id=graph_id,
+                privileged=h.privileged,
+                parent=h.parent,
+                source=h.source,
+            )
+            for h in handles
+        ]
+        for channel in channels:
+            events.append(
+                ChannelCreated(
+                    channel=channel.name,
+                    kind=channel.kind,
+                    description=channel.description,
+                    graph_id=graph_id,
+                )
+            )
+            edges = [("listen", c) for c in channel.listeners] + [
+                ("send", c) for c in sorted(channel.senders)
+            ]
+            events += [
+                ChannelEdgeChanged(
+                    creature=c, channel=channel.name, direction=direction, graph_id=graph_id
+                )
+                for direction, c in edges
+                if c in members
+            ]
+        for h in handles:
+            events += [
+                OutputWireAdded(
+                    creature=h.id,
+                    edge_id=wire.edge_id,
+                    target=wire.target,
+                    with_content=wire.with_content,
+                    max_hops=wire.max_hops,
+                )
+                for wire in h.wires
+            ]
+            events.append(
+                HistoryReplaced(
+                    creature=h.id,
+                    turn_index=h.body.turn_index,
+                    messages=tuple(h.body.history),
+                    reason="joined_persisted_graph",
+                )
+            )
+        return [record(event, graph_id) for event in events]
 
     # -- Splitting -----------------------------------------------------------------------------
 

@@ -134,3 +134,27 @@ async def test_creatures_built_from_a_dict_are_named_when_a_resume_cannot_rebuil
             await engine.resume(path)
         configs = {"lead": {"name": "lead"}, "worker": {"name": "worker"}}
         assert await engine.resume(path, configs=configs) == ["lead", "worker"]
+
+
+async def test_a_graph_that_joins_a_persisted_one_is_recorded_whole_and_resumes(tmp_path):
+    base = folders(tmp_path)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    kernel = kt.Kernel(plugins=[kt_sessions])
+    async with kt_terrarium.Terrarium(  # no session_dir: only the lead's graph is persisted
+        kernel=kernel, llm=lambda cid, config: echo(cid)
+    ) as engine:
+        await engine.add_creature(base / "lead", session=runs)
+        await engine.add_creature(base / "worker")
+        await engine.add_channel("notes", graph=engine.graph_of("worker"))
+        await engine.add_edge("worker", "notes", "listen")
+        await engine["worker"].run("remember 42")
+        history = list(engine["worker"].agent.history)
+        await engine.connect("lead", "worker", channel="team")
+        path = engine.graph(engine.graph_of("worker")).store_path
+    async with kt_terrarium.Terrarium(
+        kernel=kernel, llm=lambda cid, config: echo(cid)
+    ) as engine:
+        assert await engine.resume(path) == ["lead", "worker"]
+        assert engine["worker"].agent.history == history
+        assert set(engine["worker"].listen_channels) == {"notes", "team"}
