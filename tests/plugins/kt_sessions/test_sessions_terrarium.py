@@ -152,9 +152,7 @@ async def test_a_graph_that_joins_a_persisted_one_is_recorded_whole_and_resumes(
         history = list(engine["worker"].agent.history)
         await engine.connect("lead", "worker", channel="team")
         path = engine.graph(engine.graph_of("worker")).store_path
-    async with kt_terrarium.Terrarium(
-        kernel=kernel, llm=lambda cid, config: echo(cid)
-    ) as engine:
+    async with kt_terrarium.Terrarium(kernel=kernel, llm=lambda cid, config: echo(cid)) as engine:
         assert await engine.resume(path) == ["lead", "worker"]
         assert engine["worker"].agent.history == history
         assert set(engine["worker"].listen_channels) == {"notes", "team"}
