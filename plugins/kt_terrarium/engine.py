@@ -198,9 +198,11 @@ class Terrarium:
         it ends, those still open (the whole graphs) are written, and the others never are::
 
             with engine.gather_sessions():
-                await engine.add_creature("creatures/lead")
-                await engine.add_creature("creatures/worker")
+                await engine.add_creature("creatures/lead", start=False)
+                await engine.add_creature("creatures/worker", start=False)
                 await engine.connect("lead", "worker", channel="team")
+            for creature_id in ("lead", "worker"):
+                await engine.start_creature(creature_id)
 
         Nothing of the block is durable until it ends, so keep it to building: start the
         creatures after it. :meth:`resume` gathers while it rebuilds a graph.
