@@ -157,7 +157,7 @@ async def resume_terrarium(
             "rebuild them; pass configs={id: config} for them"
         )
     # Built whole before it records: one new file, starting with the old one's records.
-    with engine.gather_sessions(earlier, parents=(resumed,)):
+    with engine.gather_sessions(earlier, parents=(resumed,), origin="resume"):
         backends = engine.kernel.llm_backends
         for cid in built:
             config = configs.get(cid) or graph.sources[cid]

@@ -188,7 +188,10 @@ class Terrarium:
 
     @contextlib.contextmanager
     def gather_sessions(
-        self, earlier: Iterable[Mapping[str, Any]] = (), parents: Iterable[str] = ()
+        self,
+        earlier: Iterable[Mapping[str, Any]] = (),
+        parents: Iterable[str] = (),
+        origin: str = "new",
     ) -> Iterator[None]:
         """Record a graph built in steps as one session, not one per step.
 
@@ -215,6 +218,7 @@ class Terrarium:
                 file's, as copies, so the new file is whole).
             parents: The sessions the written ones continue (``resume`` gives the resumed
                 one).
+            origin: The written sessions' origin (``resume`` gives ``resume``).
 
         Raises:
             TerrariumError: the engine is gathering already.
@@ -226,10 +230,10 @@ class Terrarium:
             yield
         finally:
             self._gathered = None
-            written = gathered.write_out(earlier, parents)
+            written = gathered.write_out(earlier, parents, origin)
             for graph in self._state.graphs.values():
                 if graph.session_id in written:
-                    graph.parents = written[graph.session_id]
+                    graph.parents, graph.origin = written[graph.session_id], origin
             self._state.touch()  # graphs now name their files (a lab keeps them for adoption)
 
     # -- Lifecycle -----------------------------------------------------------------------------
@@ -1177,10 +1181,12 @@ def _check_remote(
 def _config_source(config: Any) -> str | None:
     """*config* as a resume can load it again.
 
-    A path is made absolute, an ``@pack/path`` reference is kept as it is; a dict or a
-    ``CreatureConfig`` has none (``None``).
+    A path that exists here is made absolute; an ``@pack/path`` reference, or a path only a
+    worker has (a creature hosted elsewhere), is kept as given; a dict or a ``CreatureConfig``
+    has none (``None``).
     """
     if not isinstance(config, str | os.PathLike):
         return None
     text = os.fspath(config)
-    return text if text.startswith("@") else str(Path(text).expanduser().resolve())
+    path = Path(text).expanduser()
+    return str(path.resolve()) if not text.startswith("@") and path.exists() else text

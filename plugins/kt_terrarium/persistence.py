@@ -142,16 +142,20 @@ class GatheredStores:
         return store
 
     def write_out(
-        self, earlier: Iterable[Mapping[str, Any]] = (), parents: Iterable[str] = ()
+        self,
+        earlier: Iterable[Mapping[str, Any]] = (),
+        parents: Iterable[str] = (),
+        origin: str = "new",
     ) -> dict[str, tuple[str, ...]]:
         """Write each store not closed meanwhile: *earlier*, then its own records.
 
         A written session's parents that were gathered too were never written: it continues
-        *parents* instead (a resume's: the resumed session).
+        *parents* instead (a resume's: the resumed session), and its origin is *origin*.
 
         Args:
             earlier: Records every written store starts with (a resumed session's, as copies).
             parents: The sessions the written ones continue.
+            origin: How the written sessions came about (``new``, ``resume``).
 
         Returns:
             The written sessions' parents, by session id.
@@ -164,6 +168,7 @@ class GatheredStores:
                 continue  # merged or split away: its successor holds its records
             kept = [p for p in store.meta.get("parent_session_ids", ()) if p not in gathered]
             store.meta["parent_session_ids"] = list(dict.fromkeys([*kept, *parents]))
+            store.meta["origin"] = origin
             store.write_out(self._factory(), earlier)
             written[store.meta["session_id"]] = tuple(store.meta["parent_session_ids"])
         self._stores = []

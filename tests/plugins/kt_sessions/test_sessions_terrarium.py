@@ -108,6 +108,7 @@ async def test_a_resumed_graph_records_its_conversations_and_restores_plugin_sta
         assert {(e.creature, e.wire["reason"]) for e in replaced} >= {("worker", "resume")}
         assert reader.conversation("worker") == history
         continued = reader.meta["graph"]["parent_session_ids"]
+        assert reader.meta["graph"]["origin"] == "resume"
     # Rebuilt creature by creature, recorded as one file that continues the resumed one.
     assert list((tmp_path / "again").glob("*.ktsession")) == [new_path]
     with kt.SessionReader(path, kernel=kernel) as reader:

@@ -161,7 +161,7 @@ async def test_a_graph_built_in_steps_is_recorded_as_one_session_when_gathered(t
     (path,) = tmp_path.glob("*.ktsession")
     assert path == graph.store_path
     meta, records = records_of(path)
-    assert meta["parent_session_ids"] == []
+    assert meta["parent_session_ids"] == [] and meta["origin"] == "new"
     assert [r["creature"] for r in records if r["type"] == "creature_added"] == ["a", "b"]
     with kt.SessionReader(path) as reader:
         assert [t.input for t in reader.turns("a")] == ["hello"]
