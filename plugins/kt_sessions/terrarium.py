@@ -156,6 +156,19 @@ async def resume_terrarium(
             f"creatures {', '.join(missing)} were not built from a folder, so the session cannot "
             "rebuild them; pass configs={id: config} for them"
         )
+    gone = {
+        c: source
+        for c in built
+        if c not in configs
+        and not (source := graph.sources[c]).startswith("@")
+        and not Path(source).exists()
+    }
+    if gone:
+        where = ", ".join(f"{c} from {source}" for c, source in gone.items())
+        raise SessionError(
+            f"creatures were built from configs that are gone ({where}); put them back, or pass "
+            "configs={id: config} for those creatures"
+        )
     # Built whole before it records: one new file, starting with the old one's records.
     with engine.gather_sessions(earlier, parents=(resumed,), origin="resume"):
         backends = engine.kernel.llm_backends

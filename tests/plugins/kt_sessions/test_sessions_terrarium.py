@@ -121,6 +121,25 @@ async def test_a_resumed_graph_records_its_conversations_and_restores_plugin_sta
         assert engine["worker"].agent.history == history
 
 
+async def test_a_creature_whose_folder_is_gone_is_named_with_the_folder(tmp_path):
+    base = folders(tmp_path)
+    kernel = kt.Kernel(plugins=[kt_sessions])
+    async with kt_terrarium.Terrarium(
+        kernel=kernel, session_dir=tmp_path / "runs", llm=lambda cid, config: echo(cid)
+    ) as engine:
+        await engine.add_creature(base / "lead")
+        await engine.add_creature(base / "worker")
+        await engine.connect("lead", "worker", channel="team")
+        path = engine.graph(engine.graph_of("worker")).store_path
+    (base / "worker" / "creature.toml").unlink()
+    (base / "worker").rmdir()
+    async with kt_terrarium.Terrarium(kernel=kernel, llm=lambda cid, config: echo(cid)) as engine:
+        with pytest.raises(kt_sessions.SessionError, match=f"worker from {base / 'worker'}"):
+            await engine.resume(path)
+        configs = {"worker": {"name": "worker"}}
+        assert await engine.resume(path, configs=configs) == ["lead", "worker"]
+
+
 async def test_creatures_built_from_a_dict_are_named_when_a_resume_cannot_rebuild_them(tmp_path):
     kernel = kt.Kernel(plugins=[kt_sessions])
     async with kt_terrarium.Terrarium(
