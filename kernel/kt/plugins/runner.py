@@ -33,7 +33,8 @@ class HookRunner:
     """Calls runtime hooks across a stack of plugin managers (kernel's, then creature's).
 
     Implementations from later managers count as registered later, so a creature's own plugins
-    run before the kernel's within the same ``tryfirst`` / normal / ``trylast`` class.
+    run before the kernel's within the same ``tryfirst`` / normal / ``trylast`` class. Each
+    hook's implementations are listed once: a plugin registered later joins later agents.
 
     Args:
         managers: The plugin managers, kernel's first.
@@ -47,10 +48,6 @@ class HookRunner:
         self._managers = tuple(managers)
         self._on_error = on_error
         self._cache: dict[str, list[tuple[str, pluggy.HookImpl]]] = {}
-
-    def invalidate(self) -> None:
-        """Forget cached implementation lists (after registering or unregistering plugins)."""
-        self._cache.clear()
 
     def impls(self, hook: str) -> list[tuple[str, pluggy.HookImpl]]:
         """(plugin name, implementation) pairs for *hook*, in call order."""
