@@ -156,11 +156,12 @@ async def resume_terrarium(
             f"creatures {', '.join(missing)} were not built from a folder, so the session cannot "
             "rebuild them; pass configs={id: config} for them"
         )
-    gone = {
+    gone = {  # a path that is not there any more (a recorded dict or @pack/path is kept as is)
         c: source
         for c in built
         if c not in configs
-        and not (source := graph.sources[c]).startswith("@")
+        and isinstance(source := graph.sources[c], str)
+        and not source.startswith("@")
         and not Path(source).exists()
     }
     if gone:

@@ -176,3 +176,23 @@ async def test_a_graph_that_joins_a_persisted_one_is_recorded_whole_and_resumes(
         assert await engine.resume(path) == ["lead", "worker"]
         assert engine["worker"].agent.history == history
         assert set(engine["worker"].listen_channels) == {"notes", "team"}
+
+
+async def test_creatures_with_their_own_files_come_back_from_the_recorded_dicts(tmp_path):
+    # Their own session files record what Agent.build was given (session_attached.source),
+    # here a dict, so the graph's resume needs no configs= for them.
+    kernel = kt.Kernel(plugins=[kt_sessions])
+    async with kt_terrarium.Terrarium(
+        kernel=kernel, session_dir=tmp_path / "runs", llm=lambda cid, config: echo(cid)
+    ) as engine:
+        lead = {"name": "lead", "system_prompt": "I am the lead."}
+        await engine.add_creature(lead, session=tmp_path / "lead.ktsession")
+        await engine.add_creature({"name": "worker"}, session=tmp_path / "worker.ktsession")
+        await engine.connect("lead", "worker", channel="team")
+        await engine["lead"].run("remember 42")
+        history = list(engine["lead"].agent.history)
+        path = engine.graph(engine.graph_of("lead")).store_path
+    async with kt_terrarium.Terrarium(kernel=kernel, llm=lambda cid, config: echo(cid)) as engine:
+        assert await engine.resume(path) == ["lead", "worker"]
+        assert engine["lead"].agent.history == history
+        assert engine["lead"].agent.config.system_prompt == "I am the lead."
