@@ -24,6 +24,7 @@ killed process never completed are indexed when the file is next opened for writ
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import time
@@ -399,9 +400,7 @@ class SessionStore:
                     timestamp=wire["timestamp"],
                     data=data,
                 ).lastrowid
-                handler = _DERIVATIONS.get(wire["type"])
-                if handler is not None:
-                    handler(self, wire, event_id)
+                self._derive_tables(wire, event_id)
                 if self._unindexed and (
                     wire["type"] == "turn_completed"
                     or time.monotonic() - self._unindexed_since >= INDEX_SECONDS
@@ -445,10 +444,13 @@ class SessionStore:
         without knowing the event classes (plugin events included). Its memory blocks are
         indexed at once (recording defers that to the end of the turn: :meth:`append`).
         """
+        self._derive_tables(wire, event_id)
+        self._index_blocks()
+
+    def _derive_tables(self, wire: Mapping[str, Any], event_id: int) -> None:
         handler = _DERIVATIONS.get(wire["type"])
         if handler is not None:
             handler(self, wire, event_id)
-        self._index_blocks()
 
     def _creature_started(self, wire: Mapping[str, Any], event_id: int) -> None:
         self._hot.creature_started.run(
@@ -752,15 +754,10 @@ class _Statements:
         )
 
 
-_STATEMENTS: _Statements | None = None
-
-
+@functools.cache
 def _statements() -> _Statements:
     """The process's :class:`_Statements`, built on first use."""
-    global _STATEMENTS
-    if _STATEMENTS is None:
-        _STATEMENTS = _Statements()
-    return _STATEMENTS
+    return _Statements()
 
 
 _DERIVATIONS = {
