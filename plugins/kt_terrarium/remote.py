@@ -257,13 +257,12 @@ def topology(state: EngineState, creature_id: str) -> dict[str, Any]:
     Returns:
         ``graph`` (its graph's id), ``session`` (the graph's session file here, or ``None``:
         what rebuilds the graph's local creatures after a restart), ``listen`` and ``send``
-        (channel names, sorted),
-        ``channels`` (name → ``kind`` and ``description``, for those channels) and ``wires``
-        (its output wires: ``target`` and the options of ``Terrarium.wire``).
+        (channel names, sorted), ``channels`` (name → ``kind`` and ``description``, for those
+        channels) and ``wires`` (its output wires: ``target`` and the options of
+        ``Terrarium.wire``).
     """
-    handle = state.handle(creature_id)
-    listen, send = state.edges(creature_id)
-    return _place(state, handle, listen, send)
+    state.handle(creature_id)  # a typed error for a creature the engine does not have
+    return topologies(state, {creature_id})[creature_id]
 
 
 def topologies(state: EngineState, creature_ids: set[str]) -> dict[str, dict[str, Any]]:
