@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from kt_sessions_helpers import write
 
@@ -27,16 +29,23 @@ def folders(tmp_path):
     return tmp_path
 
 
+@contextlib.asynccontextmanager
+async def recorded_team(kernel, runs, lead, worker, **engine_options):
+    """An engine recording into *runs*, its *lead* and *worker* joined on channel ``team``."""
+    async with kt_terrarium.Terrarium(  # the graph store comes from the kernel's session store
+        kernel=kernel, session_dir=runs, llm=lambda cid, config: echo(cid), **engine_options
+    ) as engine:
+        await engine.add_creature(lead)
+        await engine.add_creature(worker)
+        await engine.connect("lead", "worker", channel="team")
+        yield engine
+
+
 async def test_a_recorded_graph_is_read_and_rebuilt_with_channels_and_conversations(tmp_path):
     base = folders(tmp_path)
     runs = tmp_path / "runs"
     kernel = kt.Kernel(plugins=[kt_sessions])
-    async with kt_terrarium.Terrarium(  # the graph store comes from the kernel's session store
-        kernel=kernel, session_dir=runs, llm=lambda cid, config: echo(cid)
-    ) as engine:
-        await engine.add_creature(base / "lead")
-        await engine.add_creature(base / "worker")
-        await engine.connect("lead", "worker", channel="team")
+    async with recorded_team(kernel, runs, base / "lead", base / "worker") as engine:
         await engine["worker"].run("remember 42")
         await engine.send("team", "status?", sender="lead")
         await engine.wait_idle()
@@ -86,12 +95,7 @@ async def test_a_resumed_graph_records_its_conversations_and_restores_plugin_sta
     base = folders(tmp_path)
     watcher = RestoreWatcher()
     kernel = kt.Kernel(plugins=[kt_sessions, watcher])
-    async with kt_terrarium.Terrarium(
-        kernel=kernel, session_dir=tmp_path / "runs", llm=lambda cid, config: echo(cid)
-    ) as engine:
-        await engine.add_creature(base / "lead")
-        await engine.add_creature(base / "worker")
-        await engine.connect("lead", "worker", channel="team")
+    async with recorded_team(kernel, tmp_path / "runs", base / "lead", base / "worker") as engine:
         await engine["worker"].run("remember 42")
         path = engine.graph(engine.graph_of("worker")).store_path
     assert watcher.restored == []
@@ -124,12 +128,7 @@ async def test_a_resumed_graph_records_its_conversations_and_restores_plugin_sta
 async def test_a_creature_whose_folder_is_gone_is_named_with_the_folder(tmp_path):
     base = folders(tmp_path)
     kernel = kt.Kernel(plugins=[kt_sessions])
-    async with kt_terrarium.Terrarium(
-        kernel=kernel, session_dir=tmp_path / "runs", llm=lambda cid, config: echo(cid)
-    ) as engine:
-        await engine.add_creature(base / "lead")
-        await engine.add_creature(base / "worker")
-        await engine.connect("lead", "worker", channel="team")
+    async with recorded_team(kernel, tmp_path / "runs", base / "lead", base / "worker") as engine:
         path = engine.graph(engine.graph_of("worker")).store_path
     (base / "worker" / "creature.toml").unlink()
     (base / "worker").rmdir()
@@ -142,12 +141,8 @@ async def test_a_creature_whose_folder_is_gone_is_named_with_the_folder(tmp_path
 
 async def test_creatures_built_from_a_dict_are_named_when_a_resume_cannot_rebuild_them(tmp_path):
     kernel = kt.Kernel(plugins=[kt_sessions])
-    async with kt_terrarium.Terrarium(
-        kernel=kernel, session_dir=tmp_path / "runs", pwd=tmp_path, llm=echo("x")
-    ) as engine:
-        await engine.add_creature({"name": "lead"})
-        await engine.add_creature({"name": "worker"})
-        await engine.connect("lead", "worker", channel="team")
+    lead, worker = {"name": "lead"}, {"name": "worker"}
+    async with recorded_team(kernel, tmp_path / "runs", lead, worker, pwd=tmp_path) as engine:
         path = engine.graph(engine.graph_of("worker")).store_path
     async with kt_terrarium.Terrarium(kernel=kernel, llm=echo("x")) as engine:
         with pytest.raises(kt_sessions.SessionError, match="creatures lead, worker were not"):
