@@ -16,8 +16,10 @@ could change the list:
   ``.dist-info`` folder there, which changes the folder's time;
 * the plugin selection: ``--plugins`` / ``--no-plugins``, ``KT_PLUGINS`` and the user config
   file ``$KT_HOME/config.toml``;
-* the source tree of every plugin of the set and of ``kt_cli`` itself: each folder's and each
-  ``.py`` file's modification time (and size), so editing an editable install counts too.
+* the source tree of every plugin of the set and of ``kt_cli`` itself: each ``.py`` file's
+  modification time (and size), so editing an editable install counts too, and each folder's
+  entries, so adding or removing a module counts. A folder's entries, not its modification
+  time: Python creating a ``__pycache__`` there as it first writes bytecode changes nothing.
 
 ``kt --help`` (and ``kt`` alone) reads the entry for the current context and checks its stamps,
 a few hundred ``stat`` calls; any difference, or no entry, falls back to collecting for real and
@@ -55,7 +57,7 @@ __all__ = [
     "store_commands",
 ]
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bumped when the file's layout changes; older files are ignored."""
 
 MAX_ENTRIES = 8
@@ -182,15 +184,24 @@ def _environment_paths(env: Mapping[str, str]) -> list[str]:
     return [*paths, str(kt_home(env) / "config.toml")]
 
 
-def _tree_paths(root: Path) -> Iterable[str]:
-    """A package folder's folders and ``.py`` files (``__pycache__`` left out)."""
+def _tree(root: Path) -> tuple[list[str], list[str]]:
+    """A package's folders and ``.py`` files (``__pycache__`` left out); a module: its file."""
     if root.is_file():
-        yield str(root)
-        return
-    for folder, dirs, files in os.walk(root):
+        return [], [str(root)]
+    folders, files = [], []
+    for folder, dirs, names in os.walk(root):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
-        yield folder
-        yield from (os.path.join(folder, f) for f in files if f.endswith(".py"))
+        folders.append(folder)
+        files += [os.path.join(folder, name) for name in names if name.endswith(".py")]
+    return folders, files
+
+
+def _entries(folder: str) -> list[str] | None:
+    """*folder*'s entries but ``__pycache__``, sorted (``None``: it is gone)."""
+    try:
+        return sorted(name for name in os.listdir(folder) if name != "__pycache__")
+    except OSError:
+        return None
 
 
 def plugin_source_roots(kernel: Kernel) -> list[Path]:
@@ -284,6 +295,9 @@ def load_commands(
         for path, stamp in stamps.items():
             if _stat(path) != stamp:
                 return None
+        for folder, entries in entry["folders"].items():
+            if _entries(folder) != entries:
+                return None
         return [CachedCommand.from_json(c) for c in entry["commands"]]
     except (KeyError, TypeError, ValueError):
         return None
@@ -308,11 +322,14 @@ def store_commands(
     if file is None:
         return
     try:
-        paths = _environment_paths(env)
+        paths, folders = _environment_paths(env), []
         for root in plugin_source_roots(kernel):
-            paths += _tree_paths(root)
+            tree_folders, files = _tree(root)
+            folders += tree_folders
+            paths += files
         entry = {
             "stamps": _stamps(paths),
+            "folders": {folder: _entries(folder) for folder in folders},
             "commands": [c.to_json() for c in sorted(commands, key=lambda c: c.name)],
         }
         entries = _read(file)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -103,6 +104,26 @@ def test_installing_a_plugin_refreshes_the_listing(env, site):
     assert command_help(help_text(env), "howdy") is None
     install(site, "kt_howdy", "kt_howdy_mod", HELLO.format(help="Hi.").replace("hello", "howdy"))
     assert command_help(help_text(env), "howdy") == "Hi."
+
+
+def test_bytecode_in_a_plugin_package_keeps_the_listing_a_new_module_refreshes_it(env, site):
+    package = site / "kt_pack_mod"
+    write(package / "__init__.py", HELLO.format(help="Greet from a package."))
+    dist = site / "kt_pack-1.0.dist-info"
+    write(dist / "METADATA", "Metadata-Version: 2.1\nName: kt_pack\nVersion: 1.0\n")
+    write(dist / "entry_points.txt", "[kt.plugins]\nkt_pack = kt_pack_mod\n")
+    env["KT_PLUGINS"] = "kt_pack"
+    assert command_help(help_text(env), "hello") == "Greet from a package."
+    assert imports(env) == 1
+    # Python creating __pycache__ (any process importing the plugin) changes the folder's
+    # time, not the plugin.
+    shutil.rmtree(package / "__pycache__", ignore_errors=True)
+    (package / "__pycache__").mkdir()
+    assert command_help(help_text(env), "hello") == "Greet from a package."
+    assert imports(env) == 1
+    write(package / "extra.py", "")  # a new module may change what the plugin offers
+    help_text(env)
+    assert imports(env) == 2
 
 
 def test_the_plugin_selection_is_part_of_the_key(env):
