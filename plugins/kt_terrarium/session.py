@@ -55,6 +55,10 @@ def _clip(text: str, limit: int = PREVIEW_CHARS) -> str:
 class TeamPrinter:
     """Writes engine events as text: the focus creature's reply on *out*, the team on *err*.
 
+    When both are one terminal, a line on *err* first ends the reply's open line, so it is not
+    written into the middle of it. Otherwise (a pipe) *out* holds the reply text as the model
+    wrote it: another creature's activity never splits a word there.
+
     Args:
         focus: The creature the user talks to.
         out: Where its reply text goes.
@@ -67,6 +71,7 @@ class TeamPrinter:
         self.out = out
         self.err = err
         self.show_activity = show_activity
+        self._one_screen = _is_terminal(out) and _is_terminal(err)
         self._line_open = False
         self._iteration: int | None = None
 
@@ -137,9 +142,17 @@ class TeamPrinter:
             self._note(line)
 
     def _note(self, line: str) -> None:
-        self.end_line()
+        if self._one_screen:
+            self.end_line()
         self.err.write(line + "\n")
         self.err.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or closed
+        return False
 
 
 class TeamSession:

@@ -13,7 +13,7 @@ import pytest
 
 import kt
 import kt_terrarium
-from kt_terrarium.session import run_recipe
+from kt_terrarium.session import TeamPrinter, run_recipe
 
 REPO = Path(__file__).resolve().parents[3]
 SWE_TEAM = REPO / "examples" / "terrariums" / "swe_team"
@@ -240,3 +240,25 @@ def test_check_without_a_model_warns_that_run_needs_one(kt_command, tmp_path):
     script = write(tmp_path / "replies.toml", '[[replies]]\ntext = "hi"\n')
     done = kt_command("terrarium", "check", str(recipe.parent), "--llm", f"scripted:{script}")
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+
+
+class Screen(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_team_never_splits_the_reply_in_a_pipe_and_gets_its_own_line_on_a_terminal():
+    from kt.events import AgentWarning, TextDelta
+
+    for out, err, shown in (
+        (io.StringIO(), io.StringIO(), "Posted."),
+        (Screen(), Screen(), "Post\ned."),
+    ):
+        printer = TeamPrinter("root", out, err)
+        printer.handle(TextDelta(creature="root", text="Post", iteration=1))
+        printer.handle(AgentWarning(creature="navigator", message="slow down"))  # mid-reply
+        printer.handle(TextDelta(creature="root", text="ed.", iteration=1))
+        assert out.getvalue() == shown
+        assert err.getvalue() == "kt: warning: navigator: slow down\n"
